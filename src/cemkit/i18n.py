@@ -1,0 +1,73 @@
+"""Message catalogue (messages/zh.yaml, messages/en.yaml) and the formatter for titles from result facts.
+
+Deck and report texts never live in code: fixed words come from the catalogue, finding sentences from the
+pack's storyline templates, filled with the facts a notebook saved next to its result.
+
+Template placeholders use Python format syntax plus three cemkit specs:
+``{x:dir}`` → "上升"/"下降" ("up"/"down") by the sign of x; ``{x:abs}`` → |x| rounded to an integer;
+``{x:n}`` → integer with thousands separators. A fact that is a ``{zh: ..., en: ...}`` mapping is
+shown in the report language.
+"""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+__all__ = ["t", "fmt", "catalogue", "label", "LANGS"]
+
+LANGS = ("zh", "en")
+_DIR = Path(__file__).parent / "messages"
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, str]:
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; use one of {LANGS}")
+    return yaml.safe_load((_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
+
+
+def t(key: str, lang: str, **kw: Any) -> str:
+    """The catalogue text for ``key`` in ``lang``, formatted with ``kw``."""
+    text = catalogue(lang)[key]
+    return fmt(text, kw, lang) if kw else text
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def get_value(self, key, args, kwargs):
+        value = kwargs[key] if not isinstance(key, int) else args[key]
+        return _localise(value, self.lang)
+
+    def format_field(self, value: Any, spec: str) -> str:
+        if spec == "dir":
+            return catalogue(self.lang)["up" if float(value) > 0 else "down"]
+        if spec == "abs":
+            return f"{abs(float(value)):.0f}"
+        if spec == "n":
+            return f"{int(round(float(value))):,}"
+        return super().format_field(value, spec)
+
+
+def _localise(value: Any, lang: str) -> Any:
+    if isinstance(value, Mapping) and set(value) >= set(LANGS):
+        return value[lang]
+    return value
+
+
+def fmt(template: str, facts: Mapping[str, Any], lang: str) -> str:
+    """Fill a title/sentence template from facts (KeyError names the missing fact)."""
+    return _Formatter(lang).vformat(template, (), dict(facts))
+
+
+def label(value: Any, lang: str) -> str:
+    """A display label: a ``{zh, en}`` mapping in ``lang``, else a catalogue key, else the text itself."""
+    if isinstance(value, Mapping):
+        return str(value.get(lang) or value.get("zh") or "")
+    return catalogue(lang).get(str(value), str(value))

@@ -1,0 +1,244 @@
+"""One run: notebooks executed by papermill in a staging folder, deliverables rendered, then published.
+
+Steps: (1) check the pack, storyline and template before any work; (2) write the demo data when no data is
+given; (3) run ``01_data_check`` (ingest), then the analysis notebooks two at a time (each starts its own
+kernel, so two cores are used); (4) render PPTX, HTML and the xlsx data pack from ``results/`` only;
+(5) move the staging folder to ``<out>/<pack>-<timestamp>`` in one rename. A failed run leaves the last good
+run untouched, and its staging folder is renamed ``<out>/.failed-<id>`` with ``run.log`` inside.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import InputError, PackError, UserError
+from .packs import Pack, load_pack
+from .paths import notebooks_dir
+from .storyline import load_storyline
+
+__all__ = ["RunOptions", "RunSummary", "run", "render", "notebook_list", "USER_ERRORS"]
+
+# Exceptions raised inside a notebook that mean bad input (exit 2), by class name as papermill reports it.
+USER_ERRORS = {"UserError", "InputError", "PackError"}
+
+
+@dataclass
+class RunOptions:
+    pack: str
+    data: str | None = None
+    odata: tuple[str, ...] = ()
+    mapping: str | None = None
+    out: str = "reports"
+    client: str = ""
+    lang: str | None = None
+    template: str | None = None
+    html_engine: str = "builtin"
+    demo_n: int | None = None
+    seed: int | None = None
+    parallel: int = 2
+    quiet: bool = False
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    outputs: dict[str, Path]
+    accounting: dict[str, Any]
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def notebook_list() -> list[Path]:
+    """The pipeline notebooks in run order (NN_name.ipynb)."""
+    return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
+                            log_output=False, cwd=str(cwd), request_save_on_cell_execute=False)
+    except PapermillExecutionError as exc:
+        if exc.ename in USER_ERRORS:
+            raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
+        raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
+    return time.perf_counter() - start
+
+
+class _Progress:
+    def __init__(self, steps: list[str], quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=len(steps), file=sys.stderr, bar_format="{l_bar}{bar:30}| {n_fmt}/{total_fmt} {elapsed}",
+                            leave=False)
+
+    def step(self, label: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(label[:24].ljust(24))
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _base_facts(run_dir: Path, pack: Pack, opts: RunOptions, synthetic: bool) -> dict:
+    acc_path = run_dir / "results" / "data_quality.json"
+    facts: dict[str, Any] = {"synthetic": synthetic}
+    if acc_path.exists():
+        meta = json.loads(acc_path.read_text(encoding="utf-8"))
+        facts.update({k: v for k, v in (meta.get("facts") or {}).items() if k in ("period", "n_used", "waves")})
+    return facts
+
+
+def render(run_dir: str | Path, pack: Pack | str, *, lang: str | None = None, client: str = "",
+           template: str | None = None, synthetic: bool = False, html_engine: str = "builtin") -> dict[str, Path]:
+    """Render every deliverable of a run folder from its results (also used by ``cemkit render``)."""
+    from .render.html import build_html
+    from .render.pptx import build_deck
+    from .render.xlsx import build_datapack
+
+    pack = load_pack(pack) if isinstance(pack, str) else pack
+    run_dir = Path(run_dir)
+    lang = lang or pack.language
+    opts = RunOptions(pack=pack.id, client=client, lang=lang, template=template)
+    facts = _base_facts(run_dir, pack, opts, synthetic)
+    facts["date"] = dt.date.today().isoformat()
+    out = {"pptx": run_dir / "report.pptx", "html": run_dir / "report.html", "datapack": run_dir / "datapack.xlsx"}
+    build_deck(run_dir, pack, out["pptx"], lang=lang, client=client, template=template, base_facts=facts)
+    if html_engine == "quarto":
+        from .render.quarto import build_quarto
+
+        build_quarto(run_dir, out["html"])
+    else:
+        build_html(run_dir, pack, out["html"], lang=lang, client=client, base_facts=facts)
+    build_datapack(run_dir, pack, out["datapack"], lang=lang)
+    return out
+
+
+def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
+    """Execute a whole run. Raises UserError (exit 2) for bad input; anything else is a bug (exit 1)."""
+    t0 = time.perf_counter()
+    pack = load_pack(opts.pack)
+    lang = opts.lang or pack.language
+    if lang not in ("zh", "en"):
+        raise UserError(f"--lang must be zh or en, not {lang!r}")
+    load_storyline(pack)  # fail fast on a bad storyline
+    from .render.pptx import open_template
+
+    open_template(opts.template)  # and on a template missing a layout
+    if opts.html_engine == "quarto" and shutil.which("quarto") is None:
+        raise UserError("--html-engine quarto needs the quarto command on PATH; it is not installed "
+                        "(the built-in HTML engine needs nothing: drop the option)")
+    notebooks = notebook_list()
+    if not notebooks:
+        raise RuntimeError(f"no notebooks found in {notebooks_dir()}")
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id = f"{pack.id}-{stamp}"
+    staging = out / f".staging-{run_id}-{os.getpid()}"
+    staging.mkdir(parents=True)
+    (staging / "notebooks").mkdir()
+    logfile = staging / "run.log"
+    timings: dict[str, float] = {}
+    steps = [nb.stem for nb in notebooks] + ["render"]
+    progress = _Progress(steps, opts.quiet)
+    try:
+        synthetic = opts.data is None
+        data, odata = opts.data, list(opts.odata)
+        if synthetic:
+            from .demo import write_demo
+
+            t = time.perf_counter()
+            rpath, opath = write_demo(pack, staging / "input", n=opts.demo_n, seed=opts.seed)
+            data, odata = str(rpath), [str(opath)]
+            timings["demo data"] = time.perf_counter() - t
+        for path in [data, *odata, opts.mapping]:
+            if path and not Path(path).exists():
+                raise InputError(f"{path}: file not found")
+        params = {
+            "pack": str(pack.root), "data": str(Path(data).resolve()),
+            "odata": [str(Path(p).resolve()) for p in odata],
+            "mapping": str(Path(opts.mapping).resolve()) if opts.mapping else "",
+            "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
+        }
+        first, rest = notebooks[0], notebooks[1:]
+        timings[first.stem] = _execute(first, staging / "notebooks" / first.name, params, staging)
+        progress.step(first.stem)
+        with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
+            futures = {nb.stem: pool.submit(_execute, nb, staging / "notebooks" / nb.name, params, staging)
+                       for nb in rest}
+            for name, fut in futures.items():
+                timings[name] = fut.result()
+                progress.step(name)
+        t = time.perf_counter()
+        outputs = render(staging, pack, lang=lang, client=opts.client, template=opts.template,
+                         synthetic=synthetic, html_engine=opts.html_engine)
+        timings["render"] = time.perf_counter() - t
+        progress.step("render")
+        for extra in ("alerts.xlsx", "playbooks.xlsx", "top_risk.xlsx", "discovery_candidates.yaml"):
+            if (staging / extra).exists():
+                outputs[extra.split(".")[0]] = staging / extra
+        accounting = _accounting(staging)
+        seconds = time.perf_counter() - t0
+        (staging / "run.json").write_text(json.dumps({
+            "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,
+            "odata": odata, "mapping": opts.mapping, "seconds": round(seconds, 2),
+            "timings": {k: round(v, 2) for k, v in timings.items()}, "accounting": accounting,
+        }, ensure_ascii=False, indent=1), encoding="utf-8")
+        final = out / run_id
+        if final.exists():
+            final = out / f"{run_id}-{os.getpid()}"
+        staging.rename(final)  # the publish step: one atomic rename on the same filesystem
+        _point_latest(out, pack.id, final)
+        outputs = {k: final / v.name for k, v in outputs.items()}
+        return RunSummary(final, outputs, accounting, seconds, timings)
+    except BaseException as exc:
+        failed = out / f".failed-{run_id}"
+        detail = traceback.format_exc() if not isinstance(exc, UserError) else str(exc)
+        try:
+            logfile.write_text(detail, encoding="utf-8")
+            if failed.exists():
+                shutil.rmtree(failed)
+            staging.rename(failed)
+            exc.add_note(f"partial run and its log: {failed / 'run.log'}")
+        except OSError:
+            pass
+        raise
+    finally:
+        progress.close()
+
+
+def _point_latest(out: Path, pack_id: str, final: Path) -> None:
+    """Point ``<out>/<pack>-latest`` at the new run (a symlink swapped atomically)."""
+    link = out / f"{pack_id}-latest"
+    tmp = out / f".{pack_id}-latest.tmp"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(final.name)
+        os.replace(tmp, link)
+    except OSError:  # filesystems without symlinks: the timestamped folder is enough
+        pass
+
+
+def _accounting(run_dir: Path) -> dict:
+    path = run_dir / "data" / "accounting.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

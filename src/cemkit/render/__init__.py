@@ -1,0 +1,1 @@
+"""Renderers: build deliverables from a run folder's results (never from notebook internals)."""

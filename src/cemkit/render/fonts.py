@@ -1,0 +1,82 @@
+"""Fonts: East Asian typefaces on PPTX text, and a CJK font registered for matplotlib/seaborn.
+
+python-pptx's ``font.name`` sets only the Latin face (python-pptx issue #768); Chinese text needs an
+``<a:ea typeface=…>`` on the run properties. All deck text goes through :func:`set_font` so that detail
+lives in one place. For matplotlib, :func:`use_cjk_font` registers the Noto Sans CJK SC file that the
+``mplfonts`` package ships (no download) and must run after ``seaborn.set_theme`` (which resets fonts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pptx.oxml.ns import qn
+
+__all__ = ["LATIN", "EAST_ASIAN", "set_font", "set_ea", "use_cjk_font", "cjk_font_path"]
+
+LATIN = "Arial"
+EAST_ASIAN = "Microsoft YaHei"
+
+
+def set_ea(rpr, typeface: str = EAST_ASIAN, latin: str | None = LATIN) -> None:
+    """Set the East Asian (and Latin) typeface on an ``a:rPr`` / ``a:defRPr`` element."""
+    for tag, face in (("a:latin", latin), ("a:ea", typeface)):
+        if face is None:
+            continue
+        el = rpr.find(qn(tag))
+        if el is None:
+            el = rpr.makeelement(qn(tag), {})
+            # schema order: ln, fill, effect, highlight, uLnTx, uLn, uFillTx, uFill, latin, ea, cs, sym
+            cs = rpr.find(qn("a:cs"))
+            sym = rpr.find(qn("a:sym"))
+            anchor = cs if cs is not None else sym
+            if tag == "a:latin" and rpr.find(qn("a:ea")) is not None:
+                anchor = rpr.find(qn("a:ea"))
+            if anchor is not None:
+                anchor.addprevious(el)
+            else:
+                rpr.append(el)
+        el.set("typeface", face)
+
+
+def set_font(font, size=None, bold=None, color=None, typeface: str = EAST_ASIAN, latin: str = LATIN) -> None:
+    """Style a python-pptx ``Font`` (of a run, paragraph or chart text) with both Latin and East Asian faces."""
+    if size is not None:
+        font.size = size
+    if bold is not None:
+        font.bold = bold
+    if color is not None:
+        font.color.rgb = color
+    rpr = font._rPr if hasattr(font, "_rPr") else font._element
+    set_ea(rpr, typeface, latin)
+
+
+def cjk_font_path() -> Path | None:
+    """Path of the Noto Sans CJK SC font shipped by mplfonts, if installed."""
+    try:
+        import mplfonts
+    except ImportError:
+        return None
+    root = Path(mplfonts.__file__).parent / "fonts"
+    for name in ("NotoSansCJKsc-Regular.otf", "NotoSansMonoCJKsc-Regular.otf"):
+        hits = list(root.rglob(name))
+        if hits:
+            return hits[0]
+    hits = sorted(root.rglob("*CJK*"))
+    return hits[0] if hits else None
+
+
+def use_cjk_font() -> str | None:
+    """Register the CJK font with matplotlib and make it the default sans-serif. Returns its family name."""
+    import matplotlib as mpl
+    from matplotlib import font_manager
+
+    path = cjk_font_path()
+    if path is None:
+        return None
+    font_manager.fontManager.addfont(str(path))
+    family = font_manager.FontProperties(fname=str(path)).get_name()
+    mpl.rcParams["font.family"] = "sans-serif"
+    mpl.rcParams["font.sans-serif"] = [family, *mpl.rcParams["font.sans-serif"]]
+    mpl.rcParams["axes.unicode_minus"] = False
+    return family

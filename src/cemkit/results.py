@@ -1,0 +1,91 @@
+"""The run folder contract between notebooks and renderers.
+
+A notebook saves each result as ``results/<name>.parquet`` (the table a chart or slide is drawn from) and
+``results/<name>.json`` (its meta: ``facts`` for titles, ``base`` for footnotes, ``notes``, ``method``).
+Renderers only ever read these files, so a deck can be rebuilt from a run folder without re-running the
+analysis (``cemkit render RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Result", "save", "load", "load_all", "save_json", "load_json", "RESULTS"]
+
+RESULTS = "results"
+
+
+@dataclass
+class Result:
+    name: str
+    table: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        return self.meta.get("facts", {})
+
+
+def _clean(obj: Any) -> Any:
+    """Make numpy/pandas values JSON-safe (NaN → None)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    if hasattr(obj, "__dataclass_fields__"):
+        return _clean(obj.__dict__)
+    return obj
+
+
+def save(run_dir: str | Path, name: str, table: pd.DataFrame, meta: dict[str, Any] | None = None) -> Path:
+    """Save a result table and its meta into ``<run_dir>/results/``. Returns the parquet path."""
+    folder = Path(run_dir) / RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    table = table.reset_index(drop=True).copy()
+    for col in table.columns:  # categoricals → strings keep parquet simple and order explicit
+        if isinstance(table[col].dtype, pd.CategoricalDtype):
+            table[col] = table[col].astype(str)
+    path = folder / f"{name}.parquet"
+    table.to_parquet(path, index=False)
+    save_json(run_dir, name, {"name": name, "rows": len(table), **(meta or {})})
+    return path
+
+
+def save_json(run_dir: str | Path, name: str, obj: dict[str, Any]) -> Path:
+    folder = Path(run_dir) / RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(_clean(obj), ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def load_json(run_dir: str | Path, name: str) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def load(run_dir: str | Path, name: str) -> Result:
+    folder = Path(run_dir) / RESULTS
+    path = folder / f"{name}.parquet"
+    table = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+    return Result(name, table, load_json(run_dir, name))
+
+
+def load_all(run_dir: str | Path) -> dict[str, Result]:
+    """Every result of a run, by name."""
+    folder = Path(run_dir) / RESULTS
+    return {p.stem: load(run_dir, p.stem) for p in sorted(folder.glob("*.json"))}

@@ -1,0 +1,186 @@
+"""Views: turn analysis outputs into the result tables and *facts* that slides and HTML sections show.
+
+Statistics live in :mod:`cemkit.metrics`, :mod:`cemkit.drivers`, :mod:`cemkit.text` and the action modules;
+this module only selects, labels (in the report language) and summarises them into facts — the plain
+values (names, numbers, flags) that the storyline's title templates are filled from. Each ``*_views``
+function returns ``{result name: (table, meta)}``; :func:`save_all` writes them into the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import drivers as kda
+from .i18n import t
+from .packs import Pack
+from .results import save
+
+__all__ = ["save_all", "data_quality_views", "driver_views", "base_meta", "period_of"]
+
+Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
+
+
+def save_all(run_dir: str | Path, views: Views) -> list[str]:
+    for name, (table, meta) in views.items():
+        save(run_dir, name, table, meta)
+    return list(views)
+
+
+def _weights(df: pd.DataFrame) -> str | None:
+    return "weight" if "weight" in df and df["weight"].notna().any() and (df["weight"] != 1).any() else None
+
+
+def base_meta(df: pd.DataFrame, pack: Pack, lang: str, **extra: Any) -> dict[str, Any]:
+    """The footnote inputs every data slide carries: base n (and weighted effective n), weighting, rules."""
+    n = int(len(df))
+    meta: dict[str, Any] = {"base": {"n": n}}
+    w = _weights(df)
+    if w:
+        ww = df[w].to_numpy(dtype=float)
+        meta["base"]["n_eff"] = float(ww.sum() ** 2 / (ww**2).sum())
+        meta["weighting"] = {"zh": "已加权", "en": "weighted"}[lang]
+    meta["base_rule"] = {"suppress_below": pack.rules.suppress_below, "caution_below": pack.rules.caution_below}
+    meta.update(extra)
+    return meta
+
+
+def period_of(df: pd.DataFrame) -> str:
+    waves = sorted(str(w) for w in df["wave"].dropna().unique()) if "wave" in df else []
+    if not waves:
+        return ""
+    return waves[0] if len(waves) == 1 else f"{waves[0]}–{waves[-1]}"
+
+
+def _label(value: Any) -> dict[str, str]:
+    """A fact that names something, in both languages (the title formatter picks one)."""
+    if hasattr(value, "zh"):
+        return {"zh": value.zh, "en": value.en}
+    return {"zh": str(value), "en": str(value)}
+
+
+# ----------------------------------------------------------------------------------------- data quality
+def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False) -> Views:
+    """Accounting table (input = used + quarantined, reasons, masking, O-data join) and its facts."""
+    acc = prep.accounting
+    rows = [(t("input_rows", lang), acc["input_rows"]), (t("used_rows", lang), acc["used"]),
+            (t("quarantined_rows", lang), acc["quarantined"])]
+    rows += [(f"  {reason}", count) for reason, count in (acc.get("by_reason") or {}).items()]
+    masked = acc.get("masked") or {}
+    label = {"zh": "脱敏", "en": "masked"}[lang]
+    rows += [(f"{label}: {kind}", count) for kind, count in masked.items()]
+    for key, value in acc.items():
+        if key.startswith("odata_") and isinstance(value, (int, float)):
+            rows.append((key, value))
+    table = pd.DataFrame(rows, columns=["item", "count"])
+    df = prep.responses
+    facts = {"input_rows": acc["input_rows"], "n_used": acc["used"], "quarantined": acc["quarantined"],
+             "period": period_of(df), "waves": sorted(df["wave"].dropna().astype(str).unique().tolist()),
+             "synthetic": synthetic}
+    meta = base_meta(df, pack, lang, facts=facts)
+    meta.pop("base_rule", None)
+    out: Views = {"data_quality": (table, meta)}
+    reasons = pd.DataFrame(sorted((acc.get("by_reason") or {}).items()), columns=["reason", "count"])
+    out["quarantine_reasons"] = (reasons, {"facts": {}})
+    out["masking"] = (pd.DataFrame(sorted(masked.items()), columns=["kind", "count"]), {"facts": {}})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- drivers
+def _enough(n: int, p: int, pack: Pack) -> bool:
+    return n >= pack.rules.driver_min_n and n >= pack.rules.driver_min_per_driver * p
+
+
+def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0) -> Views:
+    """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
+    which stage's satisfaction matters most for customers' overall NPS."""
+    target, method = pack.rules.driver_target, pack.rules.driver_method
+    w = _weights(df)
+    rows, skipped = [], []
+    for stage in pack.stages:
+        cols = [a for a in stage.drivers if a in df]
+        sub = df.loc[df["stage"] == stage.id, [target, *cols] + ([w] if w else [])]
+        complete = sub.dropna(subset=[target, *cols])
+        if not cols or not _enough(len(complete), len(cols), pack):
+            skipped.append(stage.id)
+            continue
+        res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap, seed=seed)
+        perf = kda.performance(complete, cols, weights=w)
+        names = {k: v.get(lang) for k, v in pack.rules.quadrant_names.items()}
+        pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
+        res = res.merge(pm[["driver", "performance", "quadrant", "quadrant_label"]], on="driver", how="left")
+        res.insert(0, "stage", stage.id)
+        res.insert(1, "stage_name", stage.name.get(lang))
+        res["driver_name"] = res["driver"].map(lambda a: pack.attributes[a].short.get(lang))
+        res["r2"] = res.attrs.get("r2", np.nan)
+        res["n"] = len(complete)
+        rows.append(res)
+    out: Views = {}
+    if not rows:
+        return out
+    table = pd.concat(rows, ignore_index=True)
+    table["share_pct"] = table["share"] * 100
+    if "ci_low" in table:
+        table["ci"] = [f"{lo * 100:.0f}–{hi * 100:.0f}" if pd.notna(lo) else "–"
+                       for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    else:
+        table["ci"] = "–"
+    fix = table[table["quadrant"] == "high_importance_low_performance"]
+    # the priority matrix shown: the stage with the lowest NPS among stages with a driver model
+    nps_by_stage = df.groupby("stage")["nps"].apply(lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
+    modelled = table["stage"].unique().tolist()
+    focus = min(modelled, key=lambda s: nps_by_stage.get(s, np.inf))
+    pm = table[table["stage"] == focus].copy()
+    pm_fix = pm[pm["quadrant"] == "high_importance_low_performance"].sort_values("share", ascending=False)
+    top = (pm_fix if len(pm_fix) else pm.sort_values("share", ascending=False)).iloc[0]
+    perf_rank_from_bottom = int(pm["performance"].rank(method="min").loc[top.name])
+    stage_obj = pack.stage(focus)
+    facts = {
+        "top_fix": _label(pack.attributes[top["driver"]].short), "top_fix_stage": _label(stage_obj.name),
+        "top_fix_share": float(top["share"] * 100), "top_fix_perf_rank_from_bottom": perf_rank_from_bottom,
+        "top_fix_in_quadrant": bool(len(pm_fix)), "focus_stage": focus,
+        "n_fix": int(len(fix)), "n_stages": int(len(modelled)), "skipped_stages": skipped,
+    }
+    method_note = {"zh": "Shapley值（LMG）分解R²，自助法95%区间", "en": "Shapley (LMG) decomposition of R², bootstrap 95% intervals"}[lang]
+    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note)
+    meta["base"]["n"] = int(table.groupby("stage")["n"].first().sum())
+    out["stage_drivers"] = (table, meta)
+    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=method_note)
+    pm_meta["base"]["n"] = int(pm["n"].iloc[0])
+    pm_meta.update(x_split=float(pm["share"].median()), y_split=float(pm["performance"].median()),
+                   quadrant_labels={k: v.get(lang) for k, v in pack.rules.quadrant_names.items()},
+                   x_name={"zh": "重要性", "en": "Importance"}[lang], y_name={"zh": "表现", "en": "Performance"}[lang])
+    out["priority_matrix"] = (pm.reset_index(drop=True), pm_meta)
+    imp = stage_importance(df, pack, lang)
+    if imp is not None:
+        out["stage_importance"] = imp
+    return out
+
+
+def stage_importance(df: pd.DataFrame, pack: Pack, lang: str):
+    """Which stage's satisfaction explains most of customers' NPS: one row per customer, stage CSAT as
+    drivers (missing by design: pairwise-complete correlations), customer mean NPS as the target."""
+    score = "csat" if "csat" in pack.kpis and "csat" in df else None
+    if score is None or "customer_id" not in df:
+        return None
+    wide = df.pivot_table(index="customer_id", columns="stage", values=score, aggfunc="mean")
+    wide["__nps"] = df.groupby("customer_id")["nps"].mean()
+    stages = [s for s in pack.stage_ids if s in wide and wide[s].notna().sum() >= pack.rules.driver_min_n]
+    if len(stages) < 2:
+        return None
+    try:
+        res = kda.key_drivers(wide.reset_index(drop=True), "__nps", stages, method="shapley", missing="pairwise")
+    except ValueError:
+        return None
+    res["stage_name"] = res["driver"].map(lambda s: pack.stage_name(s, lang))
+    res["share_pct"] = res["share"] * 100
+    res["is_top"] = res["rank"] == 1
+    top = res.sort_values("share", ascending=False).iloc[0]
+    facts = {"top_stage": _label(pack.stage(top["driver"]).name), "top_share": float(top["share"] * 100)}
+    meta = base_meta(df, pack, lang, facts=facts,
+                     test={"zh": "Shapley值分解R²（成对完整相关）", "en": "Shapley decomposition of R² (pairwise-complete)"}[lang])
+    meta["base"]["n"] = int(wide["__nps"].notna().sum())
+    return res, meta

@@ -1,0 +1,38 @@
+"""Shared fixtures: the auto pack, small demo data, and a copy-a-pack helper for broken-pack tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cemkit.packs import load_pack
+from cemkit.paths import packs_dir
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def auto_pack():
+    return load_pack("auto")
+
+
+@pytest.fixture(scope="session")
+def demo_auto(auto_pack):
+    from cemkit.demo import generate
+
+    return generate(auto_pack)
+
+
+@pytest.fixture
+def pack_copy(tmp_path):
+    """Copy a pack into tmp_path and return its folder, to break it on purpose."""
+
+    def make(name: str = "auto") -> Path:
+        dest = tmp_path / name
+        shutil.copytree(packs_dir() / name, dest)
+        return dest
+
+    return make
