@@ -1,0 +1,659 @@
+"""Tests for cemkit.drivers: each statistic against published values or an independent computation."""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations, permutations
+from math import factorial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+from statsmodels.stats.weightstats import DescrStatsW
+
+from cemkit import drivers as kd
+from cemkit.drivers import QUADRANTS, key_drivers, performance, priority_matrix
+
+DATA = Path(__file__).parent / "data"
+SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortality"]
+MTCARS_X = ["cyl", "disp", "hp", "gear"]
+LABELS = {
+    "high_importance_low_performance": "Fix first",
+    "high_importance_high_performance": "Keep up",
+    "low_importance_low_performance": "Watch",
+    "low_importance_high_performance": "Possible overkill",
+}
+
+
+@pytest.fixture(scope="module")
+def swiss() -> pd.DataFrame:
+    return pd.read_csv(DATA / "swiss.csv")
+
+
+@pytest.fixture(scope="module")
+def mtcars() -> pd.DataFrame:
+    return pd.read_csv(DATA / "mtcars.csv")
+
+
+def by_driver(result: pd.DataFrame, drivers: list[str]) -> pd.DataFrame:
+    return result.set_index("driver").loc[drivers]
+
+
+def correlated(rng: np.random.Generator, n: int, p: int, noise: float = 1.0) -> pd.DataFrame:
+    """Random correlated drivers x0..x{p-1} and a target y linear in them plus noise."""
+    mix = rng.normal(size=(p, p)) * 0.6 + np.eye(p)
+    X = rng.normal(size=(n, p)) @ mix
+    y = X @ rng.normal(size=p) + noise * rng.normal(size=n) * X.std()
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(p)])
+    frame["y"] = y
+    return frame
+
+
+# ------------------------------------------------------------------------------------------------
+# Independent computations
+# ------------------------------------------------------------------------------------------------
+def wls_r2(frame: pd.DataFrame, target: str, cols: tuple[str, ...], w: np.ndarray | None) -> float:
+    """R² of a (weighted) OLS fit on the raw data with statsmodels."""
+    if not cols:
+        return 0.0
+    design = sm.add_constant(frame[list(cols)].to_numpy(), has_constant="add")
+    weights = np.ones(len(frame)) if w is None else w
+    return float(sm.WLS(frame[target].to_numpy(), design, weights=weights).fit().rsquared)
+
+
+def brute_shapley(value, names: list[str]) -> np.ndarray:
+    """Shapley values by the subset formula with s!(p-s-1)!/p! weights; ``value(tuple_of_names)``."""
+    p = len(names)
+    v = {S: value(S) for s in range(p + 1) for S in combinations(names, s)}
+    phi = np.zeros(p)
+    for j, name in enumerate(names):
+        others = [d for d in names if d != name]
+        for s in range(p):
+            for S in combinations(others, s):
+                with_j = tuple(d for d in names if d in S or d == name)
+                phi[j] += factorial(s) * factorial(p - s - 1) / factorial(p) * (v[with_j] - v[S])
+    return phi
+
+
+def permutation_shapley(value, names: list[str]) -> np.ndarray:
+    """Shapley values as the average marginal contribution over all orderings (small p only)."""
+    phi = np.zeros(len(names))
+    orders = list(permutations(range(len(names))))
+    for order in orders:
+        chosen: list[int] = []
+        before = value(())
+        for j in order:
+            chosen.append(j)
+            after = value(tuple(names[k] for k in sorted(chosen)))
+            phi[j] += after - before
+            before = after
+    return phi / len(orders)
+
+
+def johnson_weights_svd(frame: pd.DataFrame, target: str, cols: list[str], w: np.ndarray) -> np.ndarray:
+    """Johnson (2000) from the raw data: SVD of weighted z-scores, Z = P Q', regress y on Z and X on Z."""
+    sw = np.sqrt(w / w.sum())
+    X = frame[cols].to_numpy()
+    y = frame[target].to_numpy()
+    Xs = (X - np.average(X, axis=0, weights=w)) * sw[:, None]
+    Xs /= np.sqrt((Xs**2).sum(axis=0))
+    ys = (y - np.average(y, weights=w)) * sw
+    ys /= np.sqrt((ys**2).sum())
+    P, _delta, Qt = np.linalg.svd(Xs, full_matrices=False)
+    Zorth = P @ Qt
+    beta = np.linalg.lstsq(Zorth, ys, rcond=None)[0]
+    lam = np.linalg.lstsq(Zorth, Xs, rcond=None)[0]  # lam[k, j]: loading of x_j on z_k
+    return (lam.T**2) @ beta**2
+
+
+def logit_llf(frame: pd.DataFrame, target: str, cols: tuple[str, ...], w: np.ndarray | None) -> float:
+    design = (
+        sm.add_constant(frame[list(cols)].to_numpy(), has_constant="add")
+        if cols
+        else np.ones((len(frame), 1))
+    )
+    model = sm.GLM(frame[target].to_numpy(), design, family=sm.families.Binomial(), freq_weights=w)
+    return float(model.fit(tol=1e-12, maxiter=200).llf)
+
+
+def population_lmg(R: np.ndarray) -> np.ndarray:
+    """LMG of the target (last) from a population correlation matrix, via one solve per subset."""
+    p = R.shape[0] - 1
+    names = list(range(p))
+
+    def r2(S):
+        idx = list(S)
+        return float(R[-1, idx] @ np.linalg.solve(R[np.ix_(idx, idx)], R[idx, -1])) if idx else 0.0
+
+    return brute_shapley(r2, names)
+
+
+# ------------------------------------------------------------------------------------------------
+# Published values
+# ------------------------------------------------------------------------------------------------
+SWISS_LMG = [0.0570912, 0.1711730, 0.2601347, 0.1055702, 0.1127659]
+SWISS_LMG_SHARE = [0.08078, 0.24220, 0.36808, 0.14938, 0.15956]
+SWISS_RW = [0.0484169, 0.1547082, 0.2719641, 0.1146800, 0.1169657]
+SWISS_BETA = [-0.3129213, -0.1647782, -0.6704008, 0.3476000, 0.2511360]
+MTCARS_LMG = [0.2470520, 0.2434996, 0.2109129, 0.0777251]
+MTCARS_RW = [0.2284797, 0.2221469, 0.2321744, 0.0963886]
+MTCARS_RW_SHARE = [0.2932, 0.2851, 0.2980, 0.1237]
+
+
+def test_swiss_lmg_matches_relaimpo(swiss):
+    result = key_drivers(swiss, "Fertility", SWISS_X, method="shapley")
+    got = by_driver(result, SWISS_X)
+    np.testing.assert_allclose(got["importance"], SWISS_LMG, atol=1e-6)
+    np.testing.assert_allclose(got["share"], SWISS_LMG_SHARE, atol=5e-6)
+    assert result.attrs["r2"] == pytest.approx(0.7067350016, abs=1e-9)
+    assert result.attrs["n"] == 47 and result.attrs["method"] == "shapley"
+    assert list(result["driver"]) == [
+        "Education",
+        "Examination",
+        "Infant.Mortality",
+        "Catholic",
+        "Agriculture",
+    ]
+    assert list(result["rank"]) == [1, 2, 3, 4, 5]
+
+
+def test_swiss_relative_weights_match_relaimpo(swiss):
+    result = key_drivers(swiss, "Fertility", SWISS_X, method="relative_weights")
+    got = by_driver(result, SWISS_X)
+    np.testing.assert_allclose(got["importance"], SWISS_RW, atol=1e-6)
+    assert got["share"].sum() == pytest.approx(1.0)
+    assert result.attrs["r2"] == pytest.approx(0.7067350016, abs=1e-9)
+
+
+def test_swiss_standardized_betas(swiss):
+    result = key_drivers(swiss, "Fertility", SWISS_X, method="beta")
+    got = by_driver(result, SWISS_X)
+    np.testing.assert_allclose(got["importance"], SWISS_BETA, atol=1e-6)
+    beta2 = np.square(SWISS_BETA)
+    np.testing.assert_allclose(got["share"], beta2 / beta2.sum(), atol=1e-6)
+    assert result.attrs["r2"] == pytest.approx(0.7067350016, abs=1e-9)
+
+
+def test_mtcars_lmg_and_relative_weights_match_published(mtcars):
+    lmg = by_driver(key_drivers(mtcars, "mpg", MTCARS_X), MTCARS_X)
+    np.testing.assert_allclose(lmg["importance"], MTCARS_LMG, atol=1e-6)
+    rw_result = key_drivers(mtcars, "mpg", MTCARS_X, method="relative_weights")
+    rw = by_driver(rw_result, MTCARS_X)
+    np.testing.assert_allclose(rw["importance"], MTCARS_RW, atol=1e-6)
+    np.testing.assert_allclose(rw["share"], MTCARS_RW_SHARE, atol=5e-5)
+    assert rw_result.attrs["r2"] == pytest.approx(0.7791896, abs=1e-7)
+
+
+# ------------------------------------------------------------------------------------------------
+# Brute force on random data
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_shapley_matches_all_subsets_regressions(p, weighted):
+    rng = np.random.default_rng(100 + p)
+    frame = correlated(rng, 80, p)
+    w = rng.uniform(0.2, 3.0, size=len(frame)) if weighted else None
+    names = [f"x{j}" for j in range(p)]
+    expected = brute_shapley(lambda S: wls_r2(frame, "y", S, w), names)
+    result = by_driver(key_drivers(frame, "y", names, weights=w), names)
+    np.testing.assert_allclose(result["importance"], expected, rtol=1e-9, atol=1e-12)
+    assert result["importance"].sum() == pytest.approx(wls_r2(frame, "y", tuple(names), w), rel=1e-10)
+
+
+def test_shapley_listwise_matches_regressions_on_complete_rows():
+    rng = np.random.default_rng(7)
+    frame = correlated(rng, 120, 4)
+    frame.loc[rng.choice(120, 25, replace=False), "x1"] = np.nan
+    frame.loc[rng.choice(120, 10, replace=False), "y"] = np.nan
+    names = ["x0", "x1", "x2", "x3"]
+    complete = frame.dropna()
+    expected = brute_shapley(lambda S: wls_r2(complete, "y", S, None), names)
+    result = key_drivers(frame, "y", names)
+    np.testing.assert_allclose(by_driver(result, names)["importance"], expected, rtol=1e-9)
+    assert result.attrs["n"] == len(complete)
+
+
+def test_shapley_at_ten_drivers_matches_subset_solves():
+    rng = np.random.default_rng(3)
+    frame = correlated(rng, 300, 10)
+    names = [f"x{j}" for j in range(10)]
+    R = frame[[*names, "y"]].corr().to_numpy()
+    expected = population_lmg(R)
+    got = by_driver(key_drivers(frame, "y", names), names)["importance"]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_shapley_with_exactly_collinear_drivers_matches_lstsq():
+    rng = np.random.default_rng(11)
+    frame = correlated(rng, 100, 3)
+    frame["x3"] = frame["x0"] + 2 * frame["x1"]
+    names = ["x0", "x1", "x2", "x3"]
+
+    def r2(S):
+        if not S:
+            return 0.0
+        design = np.column_stack([np.ones(len(frame)), frame[list(S)].to_numpy()])
+        resid = frame["y"] - design @ np.linalg.lstsq(design, frame["y"], rcond=None)[0]
+        return 1 - (resid**2).sum() / ((frame["y"] - frame["y"].mean()) ** 2).sum()
+
+    got = by_driver(key_drivers(frame, "y", names), names)["importance"]
+    np.testing.assert_allclose(got, brute_shapley(r2, names), atol=1e-8)
+
+
+def test_results_do_not_depend_on_memory_budget(monkeypatch):
+    """A tiny budget forces the split subset tree, one-by-one bootstrap batches and one-model logit fits."""
+    frame = logistic_frame(40, n=80, p=7)
+    names = [f"x{j}" for j in range(7)]
+    calls = [
+        {"target": "y", "method": "shapley", "bootstrap": 6},
+        {"target": "y", "method": "relative_weights", "bootstrap": 6},
+        {"target": "detractor", "method": "logistic", "bootstrap": 2},
+    ]
+    before = [key_drivers(frame, drivers=names, **kw) for kw in calls]
+    monkeypatch.setattr(kd, "_BUDGET", 40)
+    after = [key_drivers(frame, drivers=names, **kw) for kw in calls]
+    for one, two in zip(before, after):
+        pd.testing.assert_frame_equal(one, two, check_exact=False, rtol=1e-10)
+
+
+def test_twenty_drivers_exact():
+    """Speed is measured in benchmarks/bench_shapley.py, not asserted here (CI machines vary)."""
+    frame = correlated(np.random.default_rng(19), 20_000, 20)
+    names = [f"x{j}" for j in range(20)]
+    result = key_drivers(frame, "y", names)
+    assert result["importance"].sum() == pytest.approx(wls_r2(frame, "y", tuple(names), None), rel=1e-9)
+    # 2^20 brute-force regressions are out of reach here; relative weights are an independent
+    # computation known to track LMG closely, so a gross error in any value would show
+    rw = by_driver(key_drivers(frame, "y", names, method="relative_weights"), names)["share"]
+    assert np.abs(by_driver(result, names)["share"] - rw).max() < 0.05
+
+
+@pytest.mark.parametrize("p", [3, 5, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_relative_weights_match_svd_computation(p, weighted):
+    rng = np.random.default_rng(200 + p)
+    frame = correlated(rng, 90, p)
+    w = rng.uniform(0.2, 3.0, size=len(frame)) if weighted else np.ones(len(frame))
+    names = [f"x{j}" for j in range(p)]
+    got = by_driver(key_drivers(frame, "y", names, method="relative_weights", weights=w), names)
+    np.testing.assert_allclose(got["importance"], johnson_weights_svd(frame, "y", names, w), rtol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:VIF above")
+@pytest.mark.parametrize("weighted", [False, True])
+def test_betas_match_weighted_regression_on_zscores(weighted):
+    rng = np.random.default_rng(5)
+    frame = correlated(rng, 70, 4)
+    names = ["x0", "x1", "x2", "x3"]
+    w = rng.uniform(0.5, 2.0, size=len(frame)) if weighted else np.ones(len(frame))
+    fit = sm.WLS(frame["y"], sm.add_constant(frame[names]), weights=w).fit()
+    sd = {c: DescrStatsW(frame[c].to_numpy(), weights=w).std for c in [*names, "y"]}
+    expected = [fit.params[c] * sd[c] / sd["y"] for c in names]
+    got = by_driver(key_drivers(frame, "y", names, method="beta", weights=w), names)
+    np.testing.assert_allclose(got["importance"], expected, rtol=1e-9)
+
+
+def test_vif_matches_statsmodels_and_warns_when_high():
+    rng = np.random.default_rng(8)
+    frame = correlated(rng, 60, 3)
+    frame["x3"] = frame["x0"] + 0.05 * rng.normal(size=60) * frame["x0"].std()
+    names = ["x0", "x1", "x2", "x3"]
+    design = sm.add_constant(frame[names]).to_numpy()
+    expected = [variance_inflation_factor(design, j + 1) for j in range(4)]
+    with pytest.warns(UserWarning, match="VIF above 5"):
+        result = key_drivers(frame, "y", names, method="beta")
+    np.testing.assert_allclose(by_driver(result, names)["vif"], expected, rtol=1e-8)
+    assert any("VIF" in note for note in result.attrs["notes"])
+
+
+def test_no_vif_warning_for_independent_drivers(swiss):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = key_drivers(swiss, "Fertility", SWISS_X, method="beta")
+    assert (result["vif"] < 5).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# Logistic: Shapley on McFadden's pseudo-R²
+# ------------------------------------------------------------------------------------------------
+def logistic_frame(seed: int, n: int = 400, p: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = correlated(rng, n, p)
+    eta = frame[[f"x{j}" for j in range(p)]].to_numpy() @ np.linspace(0.8, -0.3, p) * 0.5 - 0.4
+    frame["detractor"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logistic_matches_statsmodels_fits(weighted):
+    frame = logistic_frame(21)
+    names = ["x0", "x1", "x2", "x3"]
+    w = np.random.default_rng(2).integers(1, 4, size=len(frame)).astype(float) if weighted else None
+    ll0 = logit_llf(frame, "detractor", (), w)
+    expected = permutation_shapley(lambda S: 1 - logit_llf(frame, "detractor", S, w) / ll0, names)
+    result = key_drivers(frame, "detractor", names, method="logistic", weights=w)
+    got = by_driver(result, names)
+    np.testing.assert_allclose(got["importance"], expected, atol=1e-9)
+    full = 1 - logit_llf(frame, "detractor", tuple(names), w) / ll0
+    assert result.attrs["r2"] == pytest.approx(full, abs=1e-9)
+    assert result.attrs["r2_kind"] == "McFadden pseudo-R²"
+    assert got["share"].sum() == pytest.approx(1.0)
+
+
+def test_logistic_equals_frequency_weights_as_repeated_rows():
+    frame = logistic_frame(4, n=150, p=3)
+    names = ["x0", "x1", "x2"]
+    reps = np.random.default_rng(9).integers(1, 4, size=len(frame))
+    weighted = key_drivers(frame, "detractor", names, method="logistic", weights=reps.astype(float))
+    repeated = key_drivers(frame.loc[frame.index.repeat(reps)], "detractor", names, method="logistic")
+    np.testing.assert_allclose(
+        by_driver(weighted, names)["importance"], by_driver(repeated, names)["importance"], atol=1e-9
+    )
+
+
+def test_logistic_needs_binary_target_and_listwise(mtcars):
+    with pytest.raises(ValueError, match="binary target coded 0/1"):
+        key_drivers(mtcars, "gear", ["mpg", "hp"], method="logistic")
+    with pytest.raises(ValueError, match="listwise"):
+        key_drivers(mtcars, "am", ["mpg", "hp"], method="logistic", missing="pairwise")
+
+
+def test_logistic_separation_is_noted_not_crashed(mtcars):
+    result = key_drivers(mtcars, "am", ["cyl", "disp", "hp", "wt"], method="logistic")
+    assert result["share"].sum() == pytest.approx(1.0)
+    assert any("separate" in note for note in result.attrs["notes"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Weights and missing data
+# ------------------------------------------------------------------------------------------------
+def test_weighted_correlation_matches_descrstatsw():
+    rng = np.random.default_rng(12)
+    Z = rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4))
+    w = rng.uniform(0.1, 5, size=50)
+    W = np.stack([w, np.ones(50)])
+    got = kd._weighted_corr(Z, W)
+    np.testing.assert_allclose(got[0], DescrStatsW(Z, weights=w).corrcoef, atol=1e-12)
+    np.testing.assert_allclose(got[1], np.corrcoef(Z, rowvar=False), atol=1e-12)
+
+
+def test_pairwise_correlation_matches_pandas_and_descrstatsw():
+    rng = np.random.default_rng(13)
+    frame = pd.DataFrame(rng.normal(size=(60, 4)) @ rng.normal(size=(4, 4)), columns=list("abcd"))
+    for col, k in zip("abc", [10, 15, 20]):
+        frame.loc[rng.choice(60, k, replace=False), col] = np.nan
+    Z = frame.to_numpy()
+    np.testing.assert_allclose(kd._weighted_corr(Z, np.ones((1, 60)))[0], frame.corr().to_numpy(), atol=1e-12)
+    w = rng.uniform(0.1, 5, size=60)
+    got = kd._weighted_corr(Z, w[None])[0]
+    both = frame[["a", "b"]].notna().all(axis=1).to_numpy()
+    expected = DescrStatsW(Z[both][:, :2], weights=w[both]).corrcoef[0, 1]
+    assert got[0, 1] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:VIF above")
+@pytest.mark.parametrize("method", ["shapley", "relative_weights", "beta"])
+def test_pairwise_equals_listwise_without_missing_data(method):
+    frame = correlated(np.random.default_rng(14), 60, 4)
+    names = ["x0", "x1", "x2", "x3"]
+    w = np.random.default_rng(1).uniform(0.5, 2, size=60)
+    listwise = key_drivers(frame, "y", names, method=method, weights=w)
+    pairwise = key_drivers(frame, "y", names, method=method, weights=w, missing="pairwise")
+    pd.testing.assert_frame_equal(listwise, pairwise, check_exact=False, rtol=1e-10)
+    assert pairwise.attrs["n_min_pairwise"] == 60
+
+
+def test_pairwise_shapley_uses_pairwise_complete_correlations():
+    rng = np.random.default_rng(15)
+    frame = correlated(rng, 300, 4)
+    # stage surveys: each customer answered only some stages
+    for col in ["x0", "x1", "x2", "x3"]:
+        frame.loc[rng.uniform(size=300) < 0.35, col] = np.nan
+    names = ["x0", "x1", "x2", "x3"]
+    R = frame[[*names, "y"]].corr().to_numpy()
+    result = key_drivers(frame, "y", names, missing="pairwise")
+    np.testing.assert_allclose(by_driver(result, names)["importance"], population_lmg(R), rtol=1e-9)
+    listwise = key_drivers(frame, "y", names)
+    answered_any = frame[names].notna().any(axis=1).sum()
+    assert listwise.attrs["n"] < result.attrs["n"] == answered_any
+
+
+def test_pairwise_refuses_pairs_never_answered_together():
+    rng = np.random.default_rng(16)
+    frame = correlated(rng, 40, 3)
+    frame.loc[:19, "x0"] = np.nan
+    frame.loc[20:, "x1"] = np.nan
+    with pytest.raises(ValueError, match="'x0'/'x1'"):
+        key_drivers(frame, "y", ["x0", "x1", "x2"], missing="pairwise")
+
+
+# ------------------------------------------------------------------------------------------------
+# Degenerate input
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", list(kd.METHODS))
+def test_constant_and_empty_drivers_are_reported_not_crashed(method):
+    frame = logistic_frame(30, n=120, p=3)
+    frame["flat"] = 3.0
+    frame["empty"] = np.nan
+    target = "detractor" if method == "logistic" else "x2"
+    names = ["x0", "flat", "x1", "empty"]
+    result = key_drivers(frame, target, names, method=method)
+    assert set(result["driver"]) == set(names)
+    dropped = result.set_index("driver").loc[["flat", "empty"]]
+    assert dropped[["importance", "share", "rank"]].isna().all().all()
+    assert list(result["driver"][-2:]) == ["flat", "empty"]
+    assert result.attrs["dropped"] == {"empty": "all missing", "flat": "no variance"}
+    assert any("flat" in note for note in result.attrs["notes"])
+    alone = key_drivers(frame, target, ["x0", "x1"], method=method)
+    np.testing.assert_allclose(result["importance"][:2], alone["importance"], rtol=1e-10)
+
+
+def test_driver_constant_after_listwise_deletion_is_dropped():
+    frame = correlated(np.random.default_rng(17), 50, 3)
+    frame["z"] = 1.0
+    frame.loc[:4, "z"] = 2.0
+    frame.loc[:4, "x0"] = np.nan
+    result = key_drivers(frame, "y", ["x0", "x1", "z"])
+    assert result.attrs["dropped"] == {"z": "no variance"}
+    assert result.attrs["n"] == 45
+
+
+def test_too_few_rows_and_bad_arguments_raise_clear_errors(swiss):
+    with pytest.raises(ValueError, match="at least 7 usable rows"):
+        key_drivers(swiss.head(6), "Fertility", SWISS_X)
+    with pytest.raises(ValueError, match="Unknown method 'lasso'"):
+        key_drivers(swiss, "Fertility", SWISS_X, method="lasso")
+    with pytest.raises(ValueError, match="not in the data"):
+        key_drivers(swiss, "Fertility", ["Nope"])
+    with pytest.raises(ValueError, match="must hold numbers"):
+        key_drivers(swiss, "Fertility", ["Province", "Education"])
+    with pytest.raises(ValueError, match="Unknown missing"):
+        key_drivers(swiss, "Fertility", SWISS_X, missing="mean")
+
+
+def test_more_than_24_drivers_refused_with_advice():
+    frame = correlated(np.random.default_rng(18), 40, 25)
+    names = [f"x{j}" for j in range(25)]
+    with pytest.raises(ValueError, match="relative_weights"):
+        key_drivers(frame, "y", names)
+    assert key_drivers(frame, "y", names, method="relative_weights")["share"].sum() == pytest.approx(1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Bootstrap
+# ------------------------------------------------------------------------------------------------
+def test_bootstrap_intervals_are_reproducible_and_bracket_the_estimate(mtcars):
+    first = key_drivers(mtcars, "mpg", MTCARS_X, bootstrap=300, seed=4)
+    again = key_drivers(mtcars, "mpg", MTCARS_X, bootstrap=300, seed=4)
+    other = key_drivers(mtcars, "mpg", MTCARS_X, bootstrap=300, seed=5)
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first["ci_low"], other["ci_low"])
+    assert (first["ci_low"] < first["share"]).all() and (first["share"] < first["ci_high"]).all()
+    assert first.attrs["bootstrap"] == 300 and first.attrs["ci"] == 0.95
+
+
+def test_bootstrap_matches_explicit_resampling(mtcars):
+    """The count-weight batches equal refitting on resampled rows drawn from the same multinomial counts."""
+    B, n = 40, len(mtcars)
+    result = key_drivers(mtcars, "mpg", MTCARS_X, method="relative_weights", bootstrap=B, seed=9, ci=0.8)
+    counts = np.random.default_rng(9).multinomial(n, np.full(n, 1 / n), size=B)
+    shares = [
+        by_driver(
+            key_drivers(mtcars.loc[mtcars.index.repeat(c)], "mpg", MTCARS_X, "relative_weights"), MTCARS_X
+        )["share"]
+        for c in counts
+    ]
+    low, high = np.quantile(np.array(shares), [0.1, 0.9], axis=0)
+    np.testing.assert_allclose(by_driver(result, MTCARS_X)["ci_low"], low, rtol=1e-9)
+    np.testing.assert_allclose(by_driver(result, MTCARS_X)["ci_high"], high, rtol=1e-9)
+
+
+def test_bootstrap_logistic_runs_with_weights():
+    frame = logistic_frame(31, n=200, p=3)
+    w = np.random.default_rng(3).uniform(0.5, 2, size=200)
+    result = key_drivers(frame, "detractor", ["x0", "x1", "x2"], method="logistic", weights=w, bootstrap=20)
+    assert (result["ci_low"] <= result["ci_high"]).all()
+
+
+@pytest.mark.parametrize("method", ["shapley", "relative_weights"])
+def test_bootstrap_interval_coverage_near_nominal(method):
+    """Over repeated samples from a known population, the 80% intervals cover the true shares ~80%."""
+    R = np.array(
+        [
+            [1.0, 0.3, 0.2, 0.50],
+            [0.3, 1.0, 0.4, 0.40],
+            [0.2, 0.4, 1.0, 0.25],
+            [0.50, 0.40, 0.25, 1.0],
+        ]
+    )
+    truth_imp = population_lmg(R) if method == "shapley" else johnson_population(R)
+    truth = truth_imp / truth_imp.sum()
+    L = np.linalg.cholesky(R)
+    rng = np.random.default_rng(2024)
+    hits, reps = [], 120
+    for rep in range(reps):
+        sample = pd.DataFrame(rng.normal(size=(250, 4)) @ L.T, columns=["a", "b", "c", "y"])
+        out = by_driver(
+            key_drivers(sample, "y", ["a", "b", "c"], method, bootstrap=200, seed=rep, ci=0.8), list("abc")
+        )
+        hits.append((out["ci_low"] <= truth) & (truth <= out["ci_high"]))
+    coverage = np.mean(hits)
+    assert 0.72 <= coverage <= 0.88, coverage
+
+
+def johnson_population(R: np.ndarray) -> np.ndarray:
+    lam, V = np.linalg.eigh(R[:-1, :-1])
+    root = V @ np.diag(np.sqrt(lam)) @ V.T
+    b = np.linalg.solve(root, R[:-1, -1])
+    return root**2 @ b**2
+
+
+# ------------------------------------------------------------------------------------------------
+# Properties
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:VIF above")
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    p=st.integers(2, 6),
+    method=st.sampled_from(["shapley", "relative_weights", "beta"]),
+    scale=st.floats(0.001, 1000) | st.floats(-1000, -0.001),
+    shift=st.floats(-100, 100),
+)
+def test_properties_sum_row_order_and_rescaling(seed, p, method, scale, shift):
+    rng = np.random.default_rng(seed)
+    frame = correlated(rng, 30 + 5 * p, p)
+    names = [f"x{j}" for j in range(p)]
+    base = by_driver(key_drivers(frame, "y", names, method=method), names)
+    assert base["share"].sum() == pytest.approx(1.0, abs=1e-12)
+    if method != "beta":
+        assert base["importance"].sum() == pytest.approx(wls_r2(frame, "y", tuple(names), None), rel=1e-8)
+    shuffled = frame.sample(frac=1.0, random_state=seed)
+    np.testing.assert_allclose(
+        by_driver(key_drivers(shuffled, "y", names, method=method), names)["share"],
+        base["share"],
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    rescaled = frame.assign(x0=frame["x0"] * scale + shift)
+    moved = by_driver(key_drivers(rescaled, "y", names, method=method), names)
+    np.testing.assert_allclose(moved["share"], base["share"], rtol=1e-7, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Priority matrix and performance
+# ------------------------------------------------------------------------------------------------
+def hand_drivers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "driver": ["price", "speed", "staff", "app", "parking"],
+            "importance": [0.30, 0.20, 0.10, 0.05, np.nan],
+            "share": [0.46, 0.31, 0.15, 0.08, np.nan],
+            "rank": [1.0, 2.0, 3.0, 4.0, np.nan],
+        }
+    )
+
+
+def test_priority_matrix_median_split():
+    perf = pd.Series({"price": 6.0, "speed": 8.5, "staff": 9.0, "app": 5.0, "parking": 7.0})
+    out = priority_matrix(hand_drivers(), perf, quadrant_names=LABELS)
+    assert list(out.columns) == ["driver", "share", "performance", "quadrant", "quadrant_label"]
+    # medians over the four drivers with a share: share (0.31+0.15)/2, performance (6+8.5)/2
+    assert out.attrs["x_split"] == pytest.approx(0.23)
+    assert out.attrs["y_split"] == pytest.approx(7.25)
+    got = dict(zip(out["driver"], out["quadrant"]))
+    assert got["price"] == "high_importance_low_performance"
+    assert got["speed"] == "high_importance_high_performance"
+    assert got["staff"] == "low_importance_high_performance"
+    assert got["app"] == "low_importance_low_performance"
+    assert pd.isna(got["parking"])
+    assert dict(zip(out["driver"], out["quadrant_label"]))["price"] == "Fix first"
+    assert set(out["quadrant"].dropna()) <= set(QUADRANTS)
+
+
+def test_priority_matrix_explicit_split_and_validation():
+    perf = pd.Series({"price": 6.0, "speed": 8.5, "staff": 9.0, "app": 5.0})
+    out = priority_matrix(hand_drivers(), perf, split={"x": 0.1, "y": 8.5}, quadrant_names=LABELS)
+    got = dict(zip(out["driver"], out["quadrant"]))
+    assert got["staff"] == "high_importance_high_performance"  # equal to the cut counts as high
+    assert got["app"] == "low_importance_low_performance"
+    assert got["price"] == "high_importance_low_performance"
+    assert (out.attrs["x_split"], out.attrs["y_split"]) == (0.1, 8.5)
+    with pytest.raises(ValueError, match="high_importance_high_performance"):
+        priority_matrix(hand_drivers(), perf, quadrant_names={"high_importance_low_performance": "x"})
+    with pytest.raises(ValueError, match="split"):
+        priority_matrix(hand_drivers(), perf, split="tertile", quadrant_names=LABELS)
+
+
+def test_priority_matrix_from_key_drivers_output(swiss):
+    result = key_drivers(swiss, "Fertility", SWISS_X)
+    perf = performance(swiss, SWISS_X)
+    out = priority_matrix(result, perf, quadrant_names=LABELS)
+    high = out["share"] >= out["share"].median()
+    assert out["quadrant"].str.startswith("high").tolist() == high.tolist()
+
+
+def test_performance_mean_and_top_box_with_weights():
+    frame = pd.DataFrame(
+        {
+            "q1": [10, 9, 6, np.nan, 8],
+            "q2": ["Very good", "Good", "Poor", "Good", None],
+            "w": [1.0, 2.0, 1.0, 4.0, 2.0],
+        }
+    )
+    means = performance(frame, ["q1"])
+    assert means["q1"] == pytest.approx((10 + 9 + 6 + 8) / 4)
+    assert means.attrs["unit"] == "mean" and means.attrs["n"] == {"q1": 4}
+    weighted = performance(frame, ["q1"], weights="w")
+    assert weighted["q1"] == pytest.approx((10 * 1 + 9 * 2 + 6 * 1 + 8 * 2) / 6)
+    top = performance(frame, ["q1", "q2"], good=[9, 10, "Very good", "Good"], weights="w")
+    assert top["q1"] == pytest.approx(100 * 3 / 6)
+    assert top["q2"] == pytest.approx(100 * 7 / 8)
+    assert top.attrs["unit"] == "%"
+    with pytest.raises(ValueError, match="must hold numbers"):
+        performance(frame, ["q2"])
