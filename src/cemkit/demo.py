@@ -80,14 +80,8 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
     ctype_of_cust = np.array(ctypes, dtype=object)[rng.choice(len(ctypes), n_all, p=_shares(spec["customer_types"], ctypes))]
     chan_of_cust = np.array(chans, dtype=object)[rng.choice(len(chans), n_all, p=_shares(spec["channels"], chans))]
 
-    od = {
-        "tenure_months": rng.integers(1, 73, n_all),
-        "repeat_repairs": rng.poisson(0.35, n_all),
-        "complaint_calls": rng.poisson(0.12, n_all),
-        "days_since_visit": rng.integers(3, 400, n_all),
-    }
-    od["visits_12m"] = rng.poisson(2.0, n_all) + od["repeat_repairs"]
-    od["spend_12m"] = np.round(rng.gamma(2.0, 900.0, n_all) * (1 + od["visits_12m"] / 3), 0)
+    segs = {"region": region_of_cust, "customer_type": ctype_of_cust, "channel": chan_of_cust}
+    od = _odata_features(spec.get("odata_features") or _AUTO_ODATA, rng, n_all, segs)
     signal = spec.get("odata_signal", {}) if odata_signal else {}
     cust_effect = rng.normal(0, float(spec.get("customer_sd", 0.5)), n_all)
     for feat, coef in signal.items():
@@ -153,8 +147,7 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
         "region": region_of_cust[cust], "dealer": dealer, "customer_type": ctype_of_cust[cust],
         "channel": chan_of_cust[cust],
     })
-    odata = pd.DataFrame({"customer_id": pd.Series(np.arange(1, n_all + 1)).map("C{:07d}".format),
-                          **{k: v for k, v in od.items()}, "purchase_channel": chan_of_cust})
+    odata = pd.DataFrame({"customer_id": pd.Series(np.arange(1, n_all + 1)).map("C{:07d}".format), **od})
     odata["responded"] = np.arange(n_all) < n_cust
 
     worst = min(stages, key=lambda s: float(spec["stage_shift"].get(s, 0.0)))  # lowest planted shift
@@ -171,6 +164,43 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
         "odata_top_features": sorted(signal, key=lambda f: -abs(float(signal[f]) * float(np.std(od[f])))),
     }
     return DemoData(responses, odata, truths)
+
+
+_AUTO_ODATA = {  # the default O-data model (the auto pack's DMS fields) when demo.yaml gives none
+    "tenure_months": {"dist": "integers", "low": 1, "high": 72},
+    "repeat_repairs": {"dist": "poisson", "lam": 0.35},
+    "complaint_calls": {"dist": "poisson", "lam": 0.12},
+    "days_since_visit": {"dist": "integers", "low": 3, "high": 400},
+    "visits_12m": {"dist": "poisson", "lam": 2.0, "plus": "repeat_repairs"},
+    "spend_12m": {"dist": "gamma", "shape": 2.0, "scale": 900.0, "scale_by": "visits_12m"},
+    "purchase_channel": {"from": "channel"},
+}
+_DISTS = {
+    "integers": lambda rng, n, s: rng.integers(int(s["low"]), int(s["high"]) + 1, n),
+    "poisson": lambda rng, n, s: rng.poisson(float(s["lam"]), n),
+    "gamma": lambda rng, n, s: np.round(rng.gamma(float(s["shape"]), float(s["scale"]), n), 0),
+    "normal": lambda rng, n, s: rng.normal(float(s["mean"]), float(s["sd"]), n),
+    "uniform": lambda rng, n, s: rng.uniform(float(s["low"]), float(s["high"]), n),
+}
+
+
+def _odata_features(model: dict, rng: np.random.Generator, n: int, segs: dict) -> dict[str, np.ndarray]:
+    """O-data columns from ``odata_features`` in demo.yaml, in the order given. Each feature is
+    ``{dist: integers|poisson|gamma|normal|uniform, ...parameters}``, optionally ``plus: other`` (add
+    another feature) or ``scale_by: other`` (multiply by 1 + other/3), or ``{from: region|customer_type|
+    channel}`` to copy the customer's segment."""
+    out: dict[str, np.ndarray] = {}
+    for name, spec in model.items():
+        if "from" in spec:
+            out[name] = segs[spec["from"]]
+            continue
+        x = _DISTS[spec["dist"]](rng, n, spec)
+        if spec.get("plus"):
+            x = x + out[spec["plus"]]
+        if spec.get("scale_by"):
+            x = np.round(x * (1 + out[spec["scale_by"]] / 3), 0)
+        out[name] = x
+    return out
 
 
 def _comments(spec: dict, rng: np.random.Generator, stage: np.ndarray, nps: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -253,6 +283,20 @@ def validate(pack: Pack) -> list[Problem]:
         for s in (t or {}).get("stages") or []:
             if s not in stages:
                 add(("themes", tid, "stages"), f"unknown stage {s!r}")
+    feats = spec.get("odata_features") or _AUTO_ODATA
+    for name, f in feats.items():
+        if "from" in (f or {}):
+            if f["from"] not in ("region", "customer_type", "channel"):
+                add(("odata_features", name, "from"), "must be region, customer_type or channel")
+        elif (f or {}).get("dist") not in _DISTS:
+            add(("odata_features", name, "dist"), f"must be one of {', '.join(_DISTS)}")
+    for name in spec.get("odata_signal") or {}:
+        if name not in feats:
+            add(("odata_signal", name), f"{name!r} is not a generated O-data feature (odata_features)")
+    declared = set((pack.odata or {}).get("features") or {})
+    for name in feats:
+        if declared and name not in declared:
+            add(("odata_features", name), f"{name!r} is not declared under odata.features in pack.yaml")
     for r in spec.get("region_share") or {}:
         if r not in (spec.get("regions") or {}):
             add(("region_share", r), f"region {r!r} has no dealers under regions")

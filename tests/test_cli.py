@@ -1,0 +1,114 @@
+"""The cemkit command: exit codes (0 ok, 2 bad input with one sentence, 1 bug) and end-to-end runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pptx import Presentation
+
+from cemkit import cli
+
+
+def run_cli(args, capsys):
+    code = cli.main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_packs_lists_auto(capsys):
+    code, out, _ = run_cli(["packs"], capsys)
+    assert code == 0 and "auto" in out
+
+
+def test_unknown_pack_exits_2_with_one_sentence(capsys, tmp_path):
+    code, _, err = run_cli(["run", "--pack", "no_such_pack", "--out", str(tmp_path)], capsys)
+    assert code == 2
+    assert "no such pack" in err and "Traceback" not in err
+
+
+def test_missing_data_file_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "nope.csv" in err and "not found" in err and "Traceback" not in err
+
+
+def test_template_missing_layout_exits_2(capsys, tmp_path):
+    from cemkit.paths import templates_dir
+
+    prs = Presentation(str(templates_dir() / "default.pptx"))
+    for layout in prs.slide_layouts:
+        if layout.name == "quotes":
+            layout.name = "Quote wall"
+    bad = tmp_path / "client.pptx"
+    prs.save(bad)
+    code, _, err = run_cli(["run", "--pack", "auto", "--template", str(bad), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "'quotes'" in err
+
+
+def test_validate_pack_exit_codes(capsys, pack_copy):
+    code, out, _ = run_cli(["validate-pack", "auto"], capsys)
+    assert code == 0 and "valid" in out
+    folder = pack_copy()
+    text = (folder / "pack.yaml").read_text(encoding="utf-8").replace("scale: csat5}", "scale: csat55}", 1)
+    (folder / "pack.yaml").write_text(text, encoding="utf-8")
+    code, out, _ = run_cli(["validate-pack", str(folder)], capsys)
+    assert code == 2 and "csat55" in out and "pack.yaml:" in out
+
+
+def test_a_bug_exits_1_with_traceback(capsys, monkeypatch):
+    import cemkit.packs
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cemkit.packs, "list_packs", boom)
+    code, _, err = run_cli(["packs"], capsys)
+    assert code == 1 and "Traceback" in err and "internal error" in err
+
+
+@pytest.mark.slow
+def test_demo_run_end_to_end(tmp_path, capsys):
+    """A small demo run writes the deck, the HTML and the executed notebooks; the deck's journey chart holds
+    exactly the computed NPS by stage."""
+    code, out, err = run_cli(["run", "--pack", "auto", "--demo-n", "3000", "--out", str(tmp_path), "--quiet",
+                              "--client", "测试客户"], capsys)
+    assert code == 0, err
+    run_dir = next(p for p in tmp_path.iterdir() if p.name.startswith("auto-2"))
+    for name in ("report.pptx", "report.html", "datapack.xlsx", "run.json"):
+        assert (run_dir / name).exists(), name
+    assert len(list((run_dir / "notebooks").glob("*.ipynb"))) == 5
+    assert (tmp_path / "auto-latest").resolve() == run_dir.resolve()
+    acc = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["accounting"]
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == 3000
+    assert "synthetic" in out
+
+    curve = pd.read_parquet(run_dir / "results" / "journey_curve.parquet")
+    deck = Presentation(str(run_dir / "report.pptx"))
+    charts = [sh.chart for s in deck.slides for sh in s.shapes if sh.has_chart]
+    journey = [c for c in charts if list(c.plots[0].categories)[:1] and
+               str(list(c.plots[0].categories)[0]).startswith(curve["stage_name"].iloc[0])][0]
+    values = list(journey.plots[0].series[0].values)
+    assert values == pytest.approx(curve["value"].tolist(), abs=1e-9)
+    assert "测试客户" in deck.slides[0].shapes.title.text
+
+
+@pytest.mark.slow
+def test_failed_run_keeps_last_good(tmp_path, capsys):
+    code, _, err = run_cli(["run", "--pack", "auto", "--demo-n", "1500", "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 0, err
+    good = (tmp_path / "auto-latest").resolve()
+    before = (good / "report.pptx").read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", str(bad), "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 2 and "bad.csv" in err
+    assert (tmp_path / "auto-latest").resolve() == good
+    assert (good / "report.pptx").read_bytes() == before
+    failed = [p for p in tmp_path.iterdir() if p.name.startswith(".failed-")]
+    assert failed and (failed[0] / "run.log").exists()
+    assert "run.log" in err
+    assert not any(p.name.startswith(".staging-") for p in tmp_path.iterdir())
+    shutil.rmtree(failed[0])
