@@ -17,7 +17,7 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from statsmodels.stats.weightstats import DescrStatsW
 
 from cemkit import drivers as kd
-from cemkit.drivers import QUADRANTS, key_drivers, performance, priority_matrix
+from cemkit.drivers import QUADRANTS, key_drivers, performance, priority_matrix, resample_counts
 
 DATA = Path(__file__).parent / "data"
 SWISS_X = ["Agriculture", "Examination", "Education", "Catholic", "Infant.Mortality"]
@@ -501,7 +501,8 @@ def test_bootstrap_matches_explicit_resampling(mtcars):
     """The count-weight batches equal refitting on resampled rows drawn from the same multinomial counts."""
     B, n = 40, len(mtcars)
     result = key_drivers(mtcars, "mpg", MTCARS_X, method="relative_weights", bootstrap=B, seed=9, ci=0.8)
-    counts = np.random.default_rng(9).multinomial(n, np.full(n, 1 / n), size=B)
+    counts = resample_counts(np.random.default_rng(9), n, B)
+    assert (counts.sum(axis=1) == n).all()
     shares = [
         by_driver(
             key_drivers(mtcars.loc[mtcars.index.repeat(c)], "mpg", MTCARS_X, "relative_weights"), MTCARS_X
@@ -657,3 +658,15 @@ def test_performance_mean_and_top_box_with_weights():
     assert top.attrs["unit"] == "%"
     with pytest.raises(ValueError, match="must hold numbers"):
         performance(frame, ["q2"])
+
+
+def test_bootstrap_rows_rescaled_interval_matches_full_bootstrap():
+    """m-out-of-n bootstrap with sqrt(m/n) rescaling gives intervals of about the full bootstrap's width."""
+    frame = correlated(np.random.default_rng(77), 40_000, 4)
+    names = [f"x{j}" for j in range(4)]
+    full = by_driver(key_drivers(frame, "y", names, bootstrap=100, seed=1), names)
+    sub = by_driver(key_drivers(frame, "y", names, bootstrap=100, seed=1, bootstrap_rows=4_000), names)
+    np.testing.assert_allclose(sub["share"], full["share"])
+    ratio = (sub["ci_high"] - sub["ci_low"]) / (full["ci_high"] - full["ci_low"])
+    assert ratio.between(0.6, 1.6).all(), ratio
+    assert ((sub["ci_low"] < sub["share"]) & (sub["share"] < sub["ci_high"])).all()

@@ -193,12 +193,25 @@ def _weighted_corr(Z: np.ndarray, W: np.ndarray) -> np.ndarray:
     center = np.nanmean(Z, axis=0)
     scale = np.nanstd(Z, axis=0)
     X0 = np.where(present, (Z - center) / np.where(scale > 0, scale, 1.0), 0.0)
-    WM = W[:, :, None] * M
-    WX = W[:, :, None] * X0
-    S0 = np.matmul(WM.transpose(0, 2, 1), M)
-    S1 = np.matmul(WX.transpose(0, 2, 1), M)  # S1[i, j] = sum of w * x_i over rows where j is present
-    S2 = np.matmul(WX.transpose(0, 2, 1), X0)
-    Sq = np.matmul((WX * X0).transpose(0, 2, 1), M)
+    n, m = Z.shape
+    B = W.shape[0]
+
+    def pair_sums(A: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """S[b, i, j] = sum_r W[b, r] * A[r, i] * C[r, j], as one matrix product over rows (no B x n x m copies)."""
+        return (W @ (A[:, :, None] * C[:, None, :]).reshape(n, m * m)).reshape(B, m, m)
+
+    if present.all():  # no missing values: every pair shares every row
+        sw = W.sum(axis=1)[:, None, None]
+        s1 = (W @ X0)[:, :, None]  # sum of w * x_i
+        S0 = np.broadcast_to(sw, (B, m, m))
+        S1 = np.broadcast_to(s1, (B, m, m))
+        S2 = pair_sums(X0, X0)
+        Sq = np.broadcast_to((W @ (X0 * X0))[:, :, None], (B, m, m))
+    else:
+        S0 = pair_sums(M, M)
+        S1 = pair_sums(X0, M)  # S1[i, j] = sum of w * x_i over rows where j is present
+        S2 = pair_sums(X0, X0)
+        Sq = pair_sums(X0 * X0, M)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = S1 / S0
         cov = S2 / S0 - mean * mean.transpose(0, 2, 1)
@@ -507,6 +520,7 @@ def key_drivers(
     seed: int = 0,
     missing: str = "listwise",
     ci: float = 0.95,
+    bootstrap_rows: int | None = None,
 ) -> pd.DataFrame:
     """Relative importance of each driver for ``target``, one row per driver, sorted by rank.
 
@@ -536,6 +550,10 @@ def key_drivers(
     likelihoods; rows with a missing or zero weight are left out. ``bootstrap=B`` resamples rows B times
     with ``numpy.random.default_rng(seed)`` (each row keeps its weight) and adds ``ci_low``/``ci_high``:
     percentile interval of ``share`` at level ``ci``.
+
+    ``bootstrap_rows=m`` (large data): when more rows than m are used, the bootstrap resamples a random
+    subset of m rows and the interval's distances from that subset's estimate are scaled by sqrt(m / n)
+    (the m-out-of-n bootstrap for a sqrt(n)-consistent estimate; Bickel, Götze & van Zwet 1997).
 
     Returns columns ``driver, importance, share, rank`` (+ ``ci_low, ci_high``; + ``vif`` for beta), and
     ``attrs``: ``r2`` (full-model fit), ``r2_kind``, ``n`` (rows used), ``n_effective`` (Kish),
@@ -567,7 +585,20 @@ def key_drivers(
     columns = {"importance": point.importance[0], "share": share}
     columns |= {name: values[0] for name, values in point.extra.items()}
     if bootstrap:
-        low, high, boot_notes = _bootstrap_ci(spec, prep, int(bootstrap), seed, ci)
+        n_rows = prep.Z.shape[0]
+        if bootstrap_rows and n_rows > bootstrap_rows:
+            # m-out-of-n bootstrap: resample a random subset of m rows, then shrink the interval's
+            # distances from the subset's estimate by sqrt(m / n) (shares are sqrt(n)-consistent).
+            rng = np.random.default_rng(seed)
+            keep = np.sort(rng.choice(n_rows, size=int(bootstrap_rows), replace=False))
+            sub = _Prepared(**{**prep.__dict__, "Z": prep.Z[keep], "w": prep.w[keep]})
+            sub_share = spec.share(spec.stats(sub.Z, sub.w[None, :]).importance)[0]
+            low, high, boot_notes = _bootstrap_ci(spec, sub, int(bootstrap), seed, ci)
+            factor = np.sqrt(bootstrap_rows / n_rows)
+            low, high = share - (sub_share - low) * factor, share + (high - sub_share) * factor
+            boot_notes.append(f"bootstrap on {bootstrap_rows:,} of {n_rows:,} rows, interval rescaled by sqrt(m/n)")
+        else:
+            low, high, boot_notes = _bootstrap_ci(spec, prep, int(bootstrap), seed, ci)
         columns |= {"ci_low": low, "ci_high": high}
         notes += boot_notes
 
@@ -592,14 +623,21 @@ def key_drivers(
     return out
 
 
+def resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
+    """How often each of ``n`` rows is drawn in each of ``b`` bootstrap resamples (rows drawn uniformly
+    with replacement, i.e. multinomial counts), as a (b, n) array; one vectorised draw and bincount."""
+    idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
+
+
 def _bootstrap_ci(spec: _Method, prep: _Prepared, B: int, seed: int, ci: float):
     """Percentile interval of ``share`` over B row resamples, done in batches of count-weight vectors."""
     n = prep.Z.shape[0]
     rng = np.random.default_rng(seed)
-    batch = max(1, _BUDGET // (n * prep.Z.shape[1]))
+    batch = max(1, _BUDGET // (4 * n))
     shares, notes = [], []
     for start in range(0, B, batch):
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(batch, B - start))
+        counts = resample_counts(rng, n, min(batch, B - start))
         stats = spec.stats(prep.Z, counts * prep.w)
         shares.append(spec.share(stats.importance))
         notes += stats.notes

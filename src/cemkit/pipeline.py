@@ -145,6 +145,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     if opts.html_engine == "quarto" and shutil.which("quarto") is None:
         raise UserError("--html-engine quarto needs the quarto command on PATH; it is not installed "
                         "(the built-in HTML engine needs nothing: drop the option)")
+    if opts.parallel > 1:  # kernels run side by side: one BLAS thread each, or they thrash the cores
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     notebooks = notebook_list()
     if not notebooks:
         raise RuntimeError(f"no notebooks found in {notebooks_dir()}")

@@ -162,7 +162,8 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         if not cols or not _enough(len(complete), len(cols), pack):
             skipped.append(stage.id)
             continue
-        res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap, seed=seed)
+        res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap, seed=seed,
+                              bootstrap_rows=20_000)
         perf = kda.performance(complete, cols, weights=w)
         names = {k: v.get(lang) for k, v in pack.rules.quadrant_names.items()}
         pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
