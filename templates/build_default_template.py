@@ -46,12 +46,15 @@ def _set_box(sp, box) -> None:
 
 def _theme_fonts(prs) -> None:
     master = prs.slide_masters[0]
-    theme_part = [r.target_part for r in master.part.rels.values() if r.reltype.endswith("/theme")][0]
+    theme_part = next(r.target_part for r in master.part.rels.values() if r.reltype.endswith("/theme"))
     root = etree.fromstring(theme_part.blob)
     for tag in ("majorFont", "minorFont"):
         font = root.find(f".//a:fontScheme/a:{tag}", NS)
         font.find("a:latin", NS).set("typeface", "Arial")
         font.find("a:ea", NS).set("typeface", "Microsoft YaHei")
+        for script in font.findall("a:font", NS):  # PowerPoint picks these by UI language: keep them in line
+            if script.get("script") in ("Hans", "Hant"):
+                script.set("typeface", "Microsoft YaHei")
     for name, rgb in PALETTE.items():
         el = root.find(f".//a:clrScheme/a:{name}", NS)
         for child in list(el):
@@ -76,6 +79,7 @@ def build() -> Path:
     title_style = master.element.find(".//p:titleStyle/a:lvl1pPr/a:defRPr", NS)
     title_style.set("sz", "2400")
     title_style.set("b", "1")
+    title_style.getparent().set("algn", "l")  # consulting decks: titles left-aligned, read as sentences
     body_style = master.element.find(".//p:bodyStyle/a:lvl1pPr/a:defRPr", NS)
     body_style.set("sz", "1600")
 
@@ -98,10 +102,14 @@ def build() -> Path:
                 _set_box(ph, boxes[idx])
             elif idx > 9:  # date/footer/number: keep at the bottom
                 ph.top, ph.height = Emu(H - 420000), Emu(300000)
-        if name == "title":
+        for rpr in layout.element.iter(f"{{{NS['a']}}}defRPr"):
+            rpr.attrib.pop("cap", None)  # no ALL CAPS section titles: titles are sentences
+        if name == "title":  # left-aligned like every other slide
             for ph in layout.placeholders:
+                for ppr in ph._element.findall(".//a:lstStyle/*", NS):
+                    ppr.set("algn", "l")
                 if ph.placeholder_format.idx == 0:
-                    ph.text_frame.paragraphs[0].font.size = Pt(36)
+                    ph.text_frame.paragraphs[0].font.size = Pt(32)
     for layout in layouts:
         if id(layout) not in keep:
             prs.slide_layouts.remove(layout)

@@ -1,35 +1,81 @@
 """Native PowerPoint charts and tables from a tidy result table and a :class:`ChartSpec`.
 
-One function per chart type, chosen from ``DRAWERS`` by name. Charts are python-pptx native charts (the
-client can edit their data in PowerPoint), coloured from the template's theme accents so a client master
-re-brands them, except the NPS composition, whose red/grey/green is semantic.
+One function per chart type, chosen from ``DRAWERS`` by name; each takes ``(slide, box, df, spec, lang, meta)``
+with ``df`` already filtered, sorted and cut by :func:`prepare_table`. Charts are python-pptx native charts
+(the client can edit their data in PowerPoint). Colours follow DECK.md: the template's accent 1 for the
+message (so a client master re-brands it), greys for context, and semantic colours that stay the same across
+the deck and the HTML report (:data:`SERIES_COLOURS`: NPS composition red / grey / green, P1 red, …).
+Tables set the size of empty paragraphs too (:func:`fonts.set_end_size`), else an empty cell takes the
+template's 18 pt line height and the table grows over the footnote.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from pptx.chart.data import CategoryChartData, XyChartData
 from pptx.dml.color import RGBColor
-from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_LEGEND_POSITION, XL_MARKER_STYLE
+from pptx.enum.chart import (
+    XL_CHART_TYPE,
+    XL_LABEL_POSITION,
+    XL_LEGEND_POSITION,
+    XL_MARKER_STYLE,
+    XL_TICK_LABEL_POSITION,
+)
 from pptx.enum.dml import MSO_THEME_COLOR
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Pt
 
 from ..i18n import catalogue, label
 from ..storyline import ChartSpec
-from .fonts import set_ea, set_font
+from .fonts import set_ea, set_end_size, set_font, text_width_em
 
-__all__ = ["draw", "DRAWERS", "prepare_table", "RED", "GREEN", "GREY"]
+__all__ = [
+    "DRAWERS",
+    "GREEN",
+    "GREY",
+    "LIGHT",
+    "NATIVE_CHARTS",
+    "PALETTE",
+    "RED",
+    "SERIES_COLOURS",
+    "TABULAR",
+    "categories",
+    "column_format",
+    "draw",
+    "draw_prepared",
+    "format_value",
+    "nice_axis",
+    "number_format",
+    "paginate",
+    "place_labels",
+    "point_colours",
+    "prepare_table",
+    "series_colour",
+    "table_cells",
+]
 
-RED, GREY, GREEN = RGBColor(0xC0, 0x39, 0x2B), RGBColor(0xA6, 0xA6, 0xA6), RGBColor(0x2E, 0x8B, 0x57)
-LIGHT = RGBColor(0xBF, 0xC5, 0xCC)
-TEXT = RGBColor(0x33, 0x33, 0x33)
+# Hex colours shared with the HTML report. "accent" is drawn as the theme's accent 1 in the deck.
+PALETTE = {"accent": "1F5FAD", "red": "C0392B", "grey": "A6A6A6", "light": "BFC5CC", "green": "2E8B57",
+           "amber": "E3A72F", "dark": "5B6770", "text": "333333", "faint": "E5E7EB"}
+# A series (result column) keeps its colour on every slide and in the HTML report.
+SERIES_COLOURS = {"detractors": "red", "passives": "grey", "promoters": "green", "P1": "red", "P2": "amber",
+                  "P3": "light", "negative_rate": "red", "mention_rate": "light"}
+MULTI = ("accent", "light", "dark", "amber", "green")
+
+RED, GREY, GREEN, LIGHT = (RGBColor.from_string(PALETTE[k]) for k in ("red", "grey", "green", "light"))
+TEXT, WHITE = RGBColor.from_string(PALETTE["text"]), RGBColor(0xFF, 0xFF, 0xFF)
+PERCENT_SUFFIXES = ("_pct", "_rate")
+COLUMN_FORMATS = {"performance": "0.0"}     # table columns with their own number format
+LOW_BASE = "low_base"
+MAX_TABLE_ROWS = 16
+ROW_EMU = 265000                            # table row height at 10 pt
 
 
+# ------------------------------------------------------------------------------------------ data shaping
 def prepare_table(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
     """Apply the spec's filter, sort and top-N to a result table."""
     df = table
@@ -43,325 +89,600 @@ def prepare_table(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _series_name(spec: ChartSpec, i: int, col: str, lang: str) -> str:
-    return label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
+def paginate(df: pd.DataFrame, box_height: int, row_emu: int = ROW_EMU) -> list[pd.DataFrame]:
+    """Split a table into pages of equal size that fit ``box_height`` (header row included)."""
+    per = max(3, min(MAX_TABLE_ROWS, int(box_height // row_emu) - 1))
+    pages = max(1, math.ceil(len(df) / per))
+    size = math.ceil(len(df) / pages) if len(df) else 0
+    return [df.iloc[i * size:(i + 1) * size].reset_index(drop=True) for i in range(pages)] if size else [df]
 
 
-def _style_chart_text(chart, size: int = 11) -> None:
-    chart.font.size = Pt(size)
-    chart.font.color.rgb = TEXT
-    set_ea(chart.font._rPr)
+def categories(df: pd.DataFrame, spec: ChartSpec, lang: str, column: str | None = None) -> list[str]:
+    """Category labels: the ``category`` column plus the significance marker (↑/↓), the peak / end of the
+    journey (columns ``is_peak`` / ``is_end``) and the low-base note (``flag == "low_base"``)."""
+    cats = df[column or spec.category].astype(str).tolist()
+    cat = catalogue(lang)
+    marks = df[spec.marker].fillna("").astype(str).tolist() if spec.marker and spec.marker in df else [""] * len(df)
+    out = []
+    for i, text in enumerate(cats):
+        text += f" {marks[i]}" if marks[i] else ""
+        notes = [cat[k] for k, col in (("peak", "is_peak"), ("end", "is_end")) if col in df and bool(df[col].iloc[i])]
+        if "flag" in df and df["flag"].iloc[i] == LOW_BASE:
+            notes.append(cat["low_base"])
+        out.append(text + ("\n" + "·".join(notes) if notes else ""))
+    return out
 
 
-def _categories(df: pd.DataFrame, spec: ChartSpec) -> list[str]:
-    cats = df[spec.category].astype(str)
-    if spec.marker and spec.marker in df:
-        cats = cats + df[spec.marker].fillna("").astype(str).map(lambda m: f" {m}" if m else "")
-    return cats.tolist()
+def number_format(spec: ChartSpec, col: str) -> str:
+    """The spec's number format, with a literal % for columns already in per cent (``*_pct``, ``*_rate``)."""
+    fmt = spec.number_format
+    if "%" not in fmt and col.endswith(PERCENT_SUFFIXES):
+        fmt += '"%"'
+    return fmt
+
+
+def column_format(spec: ChartSpec, col: str) -> str:
+    return COLUMN_FORMATS.get(col, spec.number_format)
+
+
+def format_value(v, fmt: str = "0") -> str:
+    """A table cell: thousands separators, decimals as the Excel-style format says ("0", "0.0", "0.00",
+    "0%"), "–" for missing."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return "–"
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        core = fmt.replace('"%"', "")
+        decimals = len(core.split(".")[1].rstrip("%")) if "." in core else 0
+        if core.endswith("%"):
+            return f"{float(v) * 100:,.{decimals}f}%"
+        return f"{float(v):,.{decimals}f}" + ("%" if '"%"' in fmt else "")
+    return str(v)
 
 
 def _values(s: pd.Series) -> list:
     return [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in s]
 
 
-def draw_bar(slide, box, df, spec: ChartSpec, lang: str):
-    data = CategoryChartData(number_format=spec.number_format)
-    data.categories = _categories(df, spec)
+def series_colour(col: str, i: int, n: int) -> str:
+    """Palette key of a series: its semantic colour, else the accent for the first and greys after."""
+    return SERIES_COLOURS.get(str(col), MULTI[i % len(MULTI)] if n > 1 else "accent")
+
+
+def nice_axis(lo: float, hi: float, ticks: int = 5) -> tuple[float, float, float]:
+    """Axis bounds on round numbers around [lo, hi] and the tick step (1, 2, 2.5 or 5 × 10^k)."""
+    span = (hi - lo) or abs(hi) or 1.0
+    raw = span / ticks
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
+
+
+# ---------------------------------------------------------------------------------------------- styling
+def _fill(fill, key: str) -> None:
+    fill.solid()
+    if key == "accent":
+        fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
+    else:
+        fill.fore_color.rgb = RGBColor.from_string(PALETTE[key])
+
+
+def _style_chart(chart, size: int = 11) -> None:
+    """Chart-wide text (Latin + East Asian face), no chart title: the slide title carries the message."""
+    chart.font.size = Pt(size)
+    chart.font.color.rgb = TEXT
+    set_ea(chart.font._rPr)
+    chart.has_title = False
+
+
+def _legend(chart, show: bool, position=XL_LEGEND_POSITION.TOP) -> None:
+    chart.has_legend = show
+    if show:
+        chart.legend.position = position
+        chart.legend.include_in_layout = False
+        set_font(chart.legend.font, size=Pt(11))
+
+
+def _data_labels(owner, fmt: str, position, size: int = 11, color=None) -> None:
+    dl = owner.data_labels
+    dl.show_value = True
+    dl.number_format, dl.number_format_is_linked = fmt, False
+    dl.position = position
+    set_font(dl.font, size=Pt(size), color=color)
+
+
+def _value_axis_off(chart) -> None:
+    chart.value_axis.has_major_gridlines = False
+    chart.value_axis.visible = False
+
+
+def _category_axis(chart, horizontal: bool) -> None:
+    ax = chart.category_axis
+    set_font(ax.tick_labels.font, size=Pt(11))
+    ax.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels clear of negative bars
+    ax.format.line.color.rgb = LIGHT
+    if horizontal:
+        ax.reverse_order = True
+
+
+# ----------------------------------------------------------------------------------------------- charts
+def point_colours(df: pd.DataFrame, spec: ChartSpec, values: list) -> list[str | None]:
+    """Per-bar colour of a one-series bar chart: accent where ``highlight``, grey for low bases, and when
+    there is no highlight but values of both signs, red below zero (the drag is the message)."""
+    n = len(values)
+    keys: list[str | None] = [None] * n
+    if spec.highlight and spec.highlight in df:
+        keys = ["accent" if h else None for h in df[spec.highlight].fillna(False).astype(bool)]
+    elif any(v is not None and v < 0 for v in values) and any(v is not None and v > 0 for v in values):
+        keys = ["red" if v is not None and v < 0 else None for v in values]
+    if "flag" in df:
+        keys = ["faint" if f == LOW_BASE else k for k, f in zip(keys, df["flag"])]
+    return keys
+
+
+def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Clustered bars (``horizontal`` for long labels); one series: light grey with the message in accent."""
+    data = CategoryChartData()
+    data.categories = categories(df, spec, lang)
     for i, col in enumerate(spec.series):
-        data.add_series(_series_name(spec, i, col, lang), _values(df[col]))
+        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), number_format(spec, col))
     kind = XL_CHART_TYPE.BAR_CLUSTERED if spec.horizontal else XL_CHART_TYPE.COLUMN_CLUSTERED
     gframe = slide.shapes.add_chart(kind, *box, data)
     chart = gframe.chart
-    _style_chart_text(chart)
-    chart.has_legend = len(spec.series) > 1
-    if chart.has_legend:
-        chart.legend.position = XL_LEGEND_POSITION.TOP
-        chart.legend.include_in_layout = False
+    _style_chart(chart)
+    _legend(chart, len(spec.series) > 1)
     plot = chart.plots[0]
-    plot.gap_width = 60
-    if spec.labels:
-        plot.has_data_labels = True
-        dl = plot.data_labels
-        dl.number_format, dl.number_format_is_linked = spec.number_format, False
-        dl.position = XL_LABEL_POSITION.OUTSIDE_END
-        dl.font.size = Pt(11)
-    chart.value_axis.has_major_gridlines = False
-    chart.value_axis.visible = False
-    chart.category_axis.tick_labels.font.size = Pt(11)
-    if spec.horizontal:
-        chart.category_axis.reverse_order = True
-    for si, series in enumerate(plot.series):
+    plot.gap_width = 60 if len(spec.series) == 1 else 80
+    _value_axis_off(chart)
+    _category_axis(chart, spec.horizontal)
+    for si, (col, series) in enumerate(zip(spec.series, plot.series)):
         series.invert_if_negative = False
-        fill = series.format.fill
-        fill.solid()
+        if spec.labels:
+            _data_labels(series, number_format(spec, col), XL_LABEL_POSITION.OUTSIDE_END,
+                         size=11 if len(df) * len(spec.series) <= 16 else 9)
         if len(spec.series) > 1:
-            fill.fore_color.theme_color = [MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2,
-                                           MSO_THEME_COLOR.ACCENT_3, MSO_THEME_COLOR.ACCENT_5][si % 4]
+            _fill(series.format.fill, series_colour(col, si, len(spec.series)))
             continue
-        fill.fore_color.rgb = LIGHT
-        if spec.highlight and spec.highlight in df:
-            for j, hit in enumerate(df[spec.highlight].fillna(False).astype(bool)):
-                if hit:
-                    pfill = series.points[j].format.fill
-                    pfill.solid()
-                    pfill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
+        _fill(series.format.fill, "light")
+        for j, key in enumerate(point_colours(df, spec, _values(df[col]))):
+            if key:
+                _fill(series.points[j].format.fill, key)
     return gframe
 
 
-def draw_stacked100(slide, box, df, spec: ChartSpec, lang: str):
-    data = CategoryChartData(number_format="0%")
-    data.categories = _categories(df, spec)
+def _series_name(spec: ChartSpec, i: int, col: str, lang: str) -> str:
+    return label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
+
+
+def draw_stacked100(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """NPS composition: stacked bars of shares in % (detractors red on the left, passives grey, promoters green)
+    and, when the table has an ``nps`` column, the NPS printed at the end of each bar (an unfilled fourth
+    series whose labels are the NPS values; the category then shows the unit ``name``, without the NPS)."""
+    with_nps = "nps" in df
+    cat_col = "name" if with_nps and "name" in df else spec.category
+    data = CategoryChartData()
+    data.categories = categories(df, spec, lang, column=cat_col)
     for i, col in enumerate(spec.series):
-        data.add_series(_series_name(spec, i, col, lang), [None if v is None else v / 100 for v in _values(df[col])])
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.BAR_STACKED_100, *box, data)
+        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), '0"%"')
+    pad = 16.0
+    if with_nps:
+        data.add_series(" ", [pad] * len(df), "0")  # blank name: no legend text (LibreOffice misplaces
+        # a deleted legend entry on reversed bar charts, so the entry stays, empty and unfilled)
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.BAR_STACKED, *box, data)
     chart = gframe.chart
-    _style_chart_text(chart)
-    chart.has_legend = True
-    chart.legend.position = XL_LEGEND_POSITION.TOP
-    chart.legend.include_in_layout = False
-    chart.category_axis.reverse_order = True
-    chart.value_axis.visible = False
-    chart.value_axis.has_major_gridlines = False
+    _style_chart(chart)
+    _legend(chart, True)
+    _category_axis(chart, horizontal=True)
+    _value_axis_off(chart)
+    chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0, 100 + (pad if with_nps else 0)
     plot = chart.plots[0]
-    plot.gap_width = 50
-    plot.overlap = 100
-    plot.has_data_labels = True
-    plot.data_labels.number_format, plot.data_labels.number_format_is_linked = "0%", False
-    plot.data_labels.position = XL_LABEL_POSITION.CENTER
-    colours = [RED, GREY, GREEN]
-    for i, series in enumerate(plot.series):
-        series.format.fill.solid()
-        series.format.fill.fore_color.rgb = colours[i % 3]
-        series.data_labels.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
-        series.data_labels.font.size = Pt(10)
+    plot.gap_width, plot.overlap = 50, 100
+    for col, series in zip(spec.series, plot.series):
+        _fill(series.format.fill, SERIES_COLOURS.get(col, "grey"))
+        _data_labels(series, '0"%"', XL_LABEL_POSITION.CENTER, size=10, color=WHITE)
+    if with_nps:
+        _nps_end_labels(plot.series[len(spec.series)], df["nps"])
     return gframe
 
 
-def draw_line(slide, box, df, spec: ChartSpec, lang: str):
-    """Long table → one line per value of the ``label`` column, categories in ``category`` (e.g. waves)."""
-    wide = df.pivot_table(index=spec.category, columns=spec.label, values=spec.y, aggfunc="first", sort=False)
-    data = CategoryChartData(number_format=spec.number_format)
+def _nps_end_labels(series, nps: pd.Series) -> None:
+    series.format.fill.background()
+    series.format.line.fill.background()
+    for j, v in enumerate(_values(nps)):
+        dl = series.points[j].data_label
+        dl.has_text_frame = True
+        dl.text_frame.text = "–" if v is None else f"NPS {v:.0f}"
+        dl.position = XL_LABEL_POSITION.INSIDE_BASE
+        color = RED if v is not None and v < 0 else TEXT
+        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True, color=color)
+
+
+def _wide(df: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
+    """Long (category × label → y) to wide, keeping first-appearance order of both."""
+    return df.pivot_table(index=spec.category, columns=spec.label, values=spec.y, aggfunc="first", sort=False)
+
+
+def draw_line(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """A KPI by wave (``category``) for each ``label`` (stage). With up to three waves it is drawn as grouped
+    bars per stage (earlier waves grey, the last in the accent, the significance marker of the last wave on
+    the stage name): with many stages a line per stage would be a tangle of two-point lines. With more
+    waves: one line per stage, legend on the right."""
+    waves = list(dict.fromkeys(df[spec.category].astype(str)))
+    if len(waves) <= 3:
+        return _wave_bars(slide, box, df, spec, lang, waves)
+    wide = _wide(df, spec)
+    data = CategoryChartData()
     data.categories = [str(c) for c in wide.index]
     for col in wide.columns:
-        data.add_series(str(col), _values(wide[col]))
+        data.add_series(str(col), _values(wide[col]), spec.number_format)
     gframe = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *box, data)
     chart = gframe.chart
-    _style_chart_text(chart)
-    chart.has_legend = True
-    chart.legend.position = XL_LEGEND_POSITION.RIGHT
-    chart.legend.include_in_layout = False
-    chart.value_axis.has_major_gridlines = True
-    chart.value_axis.major_gridlines.format.line.color.rgb = RGBColor(0xE5, 0xE5, 0xE5)
-    if spec.labels and len(wide.columns) <= 4:
-        plot = chart.plots[0]
-        plot.has_data_labels = True
-        plot.data_labels.number_format, plot.data_labels.number_format_is_linked = spec.number_format, False
-        plot.data_labels.position = XL_LABEL_POSITION.ABOVE
+    _style_chart(chart)
+    _legend(chart, True, XL_LEGEND_POSITION.RIGHT)
+    chart.value_axis.major_gridlines.format.line.color.rgb = RGBColor.from_string(PALETTE["faint"])
+    set_font(chart.value_axis.tick_labels.font, size=Pt(10))
+    for i, series in enumerate(chart.plots[0].series):
+        series.smooth = False
+        series.format.line.color.theme_color = [MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2,
+                                                MSO_THEME_COLOR.ACCENT_3, MSO_THEME_COLOR.ACCENT_4,
+                                                MSO_THEME_COLOR.ACCENT_5, MSO_THEME_COLOR.ACCENT_6][i % 6]
     return gframe
+
+
+def _wave_bars(slide, box, df, spec: ChartSpec, lang: str, waves: list[str]):
+    last = df[df[spec.category].astype(str) == waves[-1]].set_index(spec.label)
+    stages = list(dict.fromkeys(df[spec.label]))
+    marks = last["marker"].reindex(stages).fillna("").astype(str) if "marker" in last else pd.Series("", stages)
+    data = CategoryChartData()
+    data.categories = [f"{s} {m}" if m else str(s) for s, m in zip(stages, marks)]
+    wide = _wide(df, spec).reindex(columns=stages)
+    for w in waves:
+        data.add_series(w, _values(wide.loc[w]) if w in wide.index else [None] * len(stages), spec.number_format)
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *box, data)
+    chart = gframe.chart
+    _style_chart(chart)
+    _legend(chart, True)
+    _value_axis_off(chart)
+    _category_axis(chart, horizontal=False)
+    plot = chart.plots[0]
+    plot.gap_width, plot.overlap = 70, -5
+    for i, series in enumerate(plot.series):
+        series.invert_if_negative = False
+        _fill(series.format.fill, "accent" if i == len(waves) - 1 else ("light" if i == len(waves) - 2 else "faint"))
+        if spec.labels:
+            _data_labels(series, spec.number_format, XL_LABEL_POSITION.OUTSIDE_END, size=9)
+    return gframe
+
+
+# ------------------------------------------------------------------------------------------ scatter plot
+def place_labels(points: list[tuple[float, float]], texts: list[str], size_pt: float, bounds: tuple[float, float],
+                 obstacles: list[tuple[float, float, float, float]] = (), marker_pt: float = 5.0
+                 ) -> list[tuple[str, str]]:
+    """Greedy label placement for a scatter: for each point (x, y in points from the plot's top-left) try
+    right, left, above, below, and keep the first spot that stays in ``bounds`` (width, height) and
+    overlaps no marker, no label placed before and no ``obstacles`` (x, y, w, h). A label with no free spot
+    is replaced by its number (1-based), for a key beside the chart. Returns (position, text) per point."""
+    rects = list(obstacles) + [(x - marker_pt, y - marker_pt, 2 * marker_pt, 2 * marker_pt) for x, y in points]
+    out = []
+    for k, ((x, y), text) in enumerate(zip(points, texts)):
+        w, h = text_width_em(text) * size_pt * 1.1 + 6, size_pt * 1.5  # with the renderer's padding
+        g = marker_pt + 3
+        spots = {"right": (x + g, y - h / 2), "left": (x - g - w, y - h / 2),
+                 "above": (x - w / 2, y - g - h), "below": (x - w / 2, y + g)}
+        for pos, (lx, ly) in spots.items():
+            r = (lx, ly, w, h)
+            inside = lx >= 0 and ly >= 0 and lx + w <= bounds[0] and ly + h <= bounds[1]
+            own = (x - marker_pt, y - marker_pt, 2 * marker_pt, 2 * marker_pt)
+            if inside and not any(_overlap(r, o) for o in rects if o != own):
+                rects.append(r)
+                out.append((pos, text))
+                break
+        else:
+            out.append(("right", str(k + 1)))
+            rects.append((x + g, y - h / 2, size_pt * 1.2, h))
+    return out
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+POSITIONS = {"right": XL_LABEL_POSITION.RIGHT, "left": XL_LABEL_POSITION.LEFT,
+             "above": XL_LABEL_POSITION.ABOVE, "below": XL_LABEL_POSITION.BELOW}
+QUADRANTS = ("high_importance_low_performance", "high_importance_high_performance",
+             "low_importance_low_performance", "low_importance_high_performance")
+FIX = QUADRANTS[0]
+
+
+def _matrix_ranges(x: pd.Series, y: pd.Series) -> tuple[tuple, tuple]:
+    def rng(s, floor0):
+        lo, hi = float(s.min()), float(s.max())
+        pad = (hi - lo) * 0.15 or max(abs(hi) * 0.1, 0.05)
+        return nice_axis(max(0.0, lo - pad) if floor0 else lo - pad, hi + pad)
+    return rng(x, True), rng(y, False)
 
 
 def draw_scatter(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Priority matrix: points labelled with ``label``, median lines and quadrant names as native series."""
+    """Priority matrix: importance (x) against performance (y), dashed median lines, the quadrant names in
+    the corners, each point labelled with its short name where there is room (else numbered, with a key
+    beside the chart). Points are two series, the fix-first quadrant in red and the others in the accent
+    (a series colour shows in PowerPoint and LibreOffice alike; a single point's colour does not)."""
     meta = meta or {}
     x, y = df[spec.x].astype(float), df[spec.y].astype(float)
+    (x0, x1, xstep), (y0, y1, ystep) = _matrix_ranges(x, y)
     xs, ys = float(meta.get("x_split", x.median())), float(meta.get("y_split", y.median()))
-    pad_x, pad_y = (x.max() - x.min()) * 0.15 or 0.05, (y.max() - y.min()) * 0.15 or 0.5
-    x0, x1 = max(0.0, x.min() - pad_x), x.max() + pad_x
-    y0, y1 = y.min() - pad_y, y.max() + pad_y
+    texts = df[spec.label].astype(str).tolist() if spec.label else [""] * len(df)
+    left, top, width, height = box
+    placed = _place_matrix_labels(x, y, texts, (x0, x1, y0, y1), (width, height))
+    numbered = [(p[1], t) for p, t in zip(placed, texts) if p[1] != t]
+    if numbered:
+        width = int(width * 0.8)
+    fix = (df["quadrant"] == FIX).to_numpy() if "quadrant" in df else np.zeros(len(df), dtype=bool)
+    names = meta.get("quadrant_labels") or {}
+    groups = [(g, key, name) for g, key, name in ((~fix, "accent", catalogue(lang)["value"]),
+                                                   (fix, "red", str(names.get(FIX, FIX)))) if g.any()]
     data = XyChartData()
-    pts = data.add_series(catalogue(lang).get("value", "value"), number_format=spec.number_format)
-    for a, b in zip(x, y):
-        pts.add_data_point(a, b)
-    vline = data.add_series("x_split")
-    vline.add_data_point(xs, y0)
-    vline.add_data_point(xs, y1)
-    hline = data.add_series("y_split")
-    hline.add_data_point(x0, ys)
-    hline.add_data_point(x1, ys)
+    for g, _, name in groups:
+        pts = data.add_series(name, number_format=spec.number_format)
+        for a, b in zip(x[g], y[g]):
+            pts.add_data_point(a, b)
+    for name, line in (("x_split", ((xs, y0), (xs, y1))), ("y_split", ((x0, ys), (x1, ys)))):
+        s = data.add_series(name)
+        for a, b in line:
+            s.add_data_point(a, b)
     corners = data.add_series("quadrants")
-    for cx, cy in ((x1, y0), (x1, y1), (x0, y0), (x0, y1)):
+    ix, iy = (x1 - x0) * 0.02, (y1 - y0) * 0.04
+    for cx, cy in ((x1 - ix, y0 + iy), (x1 - ix, y1 - iy), (x0 + ix, y0 + iy), (x0 + ix, y1 - iy)):
         corners.add_data_point(cx, cy)
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, *box, data)
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, left, top, width, height, data)
     chart = gframe.chart
-    _style_chart_text(chart, 10)
+    _style_chart(chart, 10)
     chart.has_legend = False
-    for ax, lo, hi in ((chart.category_axis, x0, x1), (chart.value_axis, y0, y1)):
-        ax.minimum_scale, ax.maximum_scale = lo, hi
-        ax.has_major_gridlines = False
-        ax.tick_labels.font.size = Pt(9)
-    chart.category_axis.tick_labels.number_format = "0%"
-    chart.category_axis.tick_labels.number_format_is_linked = False
-    s_pts, s_v, s_h, s_q = chart.plots[0].series
-    s_pts.format.line.fill.background()
-    s_pts.marker.style = XL_MARKER_STYLE.CIRCLE
-    s_pts.marker.size = 9
-    s_pts.marker.format.fill.solid()
-    s_pts.marker.format.fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
-    labels = df[spec.label].astype(str).tolist() if spec.label else []
-    quad = df["quadrant"].tolist() if "quadrant" in df else [None] * len(df)
-    for i, text in enumerate(labels):
-        point = s_pts.points[i]
-        if quad[i] == "high_importance_low_performance":
-            point.marker.format.fill.solid()
-            point.marker.format.fill.fore_color.rgb = RED
-        dl = point.data_label
-        dl.has_text_frame = True
-        dl.text_frame.text = text
-        dl.position = XL_LABEL_POSITION.RIGHT if i % 2 == 0 else XL_LABEL_POSITION.LEFT
-        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(9))
-    for s in (s_v, s_h):
+    _matrix_axes(chart, (x0, x1, xstep), (y0, y1, ystep), spec, meta)
+    series = list(chart.plots[0].series)
+    for (g, key, _), s in zip(groups, series):
+        _matrix_points(s, [p for p, keep in zip(placed, g) if keep], key)
+    for s in series[len(groups):len(groups) + 2]:
         s.marker.style = XL_MARKER_STYLE.NONE
         s.format.line.color.rgb = GREY
         s.format.line.dash_style = 4  # dash
         s.format.line.width = Pt(1)
-    s_q.marker.style = XL_MARKER_STYLE.NONE
-    s_q.format.line.fill.background()
-    names = meta.get("quadrant_labels", {})
-    order = ["high_importance_low_performance", "high_importance_high_performance",
-             "low_importance_low_performance", "low_importance_high_performance"]
-    for i, key in enumerate(order):
-        dl = s_q.points[i].data_label
-        dl.has_text_frame = True
-        dl.text_frame.text = str(names.get(key, ""))
-        dl.position = XL_LABEL_POSITION.LEFT if i < 2 else XL_LABEL_POSITION.RIGHT
-        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True,
-                 color=RED if i == 0 else GREY)
+    _quadrant_names(series[-1], names)
+    if numbered:
+        _numbered_key(slide, (left + width, top, box[2] - width, height), numbered)
     return gframe
 
 
+def _place_matrix_labels(x, y, texts, ranges, size_emu) -> list[tuple[str, str]]:
+    x0, x1, y0, y1 = ranges
+    w_pt, h_pt = size_emu[0] / 12700 - 70, size_emu[1] / 12700 - 60  # plot area ≈ frame minus axes and titles
+    pts = [((a - x0) / (x1 - x0) * w_pt, (y1 - b) / (y1 - y0) * h_pt) for a, b in zip(x, y)]
+    corner_w, corner_h = 5 * 11 + 6, 11 * 1.6  # quadrant names (≤ 5 CJK characters at 11 pt)
+    corners = [(0, 0, corner_w, corner_h), (w_pt - corner_w, 0, corner_w, corner_h),
+               (0, h_pt - corner_h, corner_w, corner_h), (w_pt - corner_w, h_pt - corner_h, corner_w, corner_h)]
+    return place_labels(pts, texts, 9, (w_pt, h_pt), corners)
+
+
+def _matrix_axes(chart, xr, yr, spec: ChartSpec, meta: dict) -> None:
+    for ax, (lo, hi, step), fmt, name in ((chart.category_axis, xr, "0%", meta.get("x_name")),
+                                          (chart.value_axis, yr, "0.0", meta.get("y_name"))):
+        ax.minimum_scale, ax.maximum_scale, ax.major_unit = lo, hi, step
+        ax.has_major_gridlines = False
+        ax.tick_labels.number_format, ax.tick_labels.number_format_is_linked = fmt, False
+        set_font(ax.tick_labels.font, size=Pt(9))
+        ax.format.line.color.rgb = LIGHT
+        if name:
+            ax.has_title = True
+            ax.axis_title.text_frame.text = str(name)
+            set_font(ax.axis_title.text_frame.paragraphs[0].runs[0].font, size=Pt(10), color=TEXT)
+    if "%" not in spec.number_format and not str(spec.x).startswith("share"):
+        chart.category_axis.tick_labels.number_format = "0.0"
+
+
+def _matrix_points(series, placed: list[tuple[str, str]], colour: str) -> None:
+    series.format.line.fill.background()
+    series.marker.style = XL_MARKER_STYLE.CIRCLE
+    series.marker.size = 9
+    _fill(series.marker.format.fill, colour)
+    series.marker.format.line.fill.background()
+    for i, (pos, text) in enumerate(placed):
+        dl = series.points[i].data_label
+        dl.has_text_frame = True
+        dl.text_frame.text = text
+        dl.position = POSITIONS[pos]
+        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(9), color=TEXT)
+
+
+def _quadrant_names(series, names: dict) -> None:
+    series.marker.style = XL_MARKER_STYLE.NONE
+    series.format.line.fill.background()
+    for i, key in enumerate(QUADRANTS):
+        dl = series.points[i].data_label
+        dl.has_text_frame = True
+        dl.text_frame.text = str(names.get(key, "")) or " "
+        dl.position = XL_LABEL_POSITION.LEFT if i < 2 else XL_LABEL_POSITION.RIGHT
+        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True,
+                 color=RED if key == FIX else GREY)
+
+
+def _numbered_key(slide, box, numbered: list[tuple[str, str]]) -> None:
+    tb = slide.shapes.add_textbox(*box)
+    tb.name = "Label key"
+    tf = tb.text_frame
+    tf.word_wrap = True
+    for i, (num, text) in enumerate(numbered):
+        p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
+        p.text = f"{num}  {text}"
+        set_font(p.runs[0].font, size=Pt(10), color=TEXT)
+
+
+# ------------------------------------------------------------------------------------------------ tables
 def _cell_text(cell, text: str, size: int = 10, bold: bool = False, color=None, align=PP_ALIGN.LEFT) -> None:
     cell.text = text
     para = cell.text_frame.paragraphs[0]
     para.alignment = align
+    set_end_size(para, Pt(size))
     for run in para.runs:
         set_font(run.font, size=Pt(size), bold=bold, color=color or TEXT)
-    cell.margin_left = cell.margin_right = Emu(50000)
+    cell.margin_left = cell.margin_right = Emu(60000)
     cell.margin_top = cell.margin_bottom = Emu(20000)
     cell.vertical_anchor = MSO_ANCHOR.MIDDLE
 
 
-def _fmt(v, number_format: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        return f"{v:,.1f}" if number_format == "0.0" else f"{v:,.0f}"
-    return str(v)
+def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
+    cell.fill.solid()
+    if accent:
+        cell.fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
+    else:
+        cell.fill.fore_color.rgb = rgb
 
 
-def draw_table(slide, box, df, spec: ChartSpec, lang: str):
+def _column_widths(texts: list[list[str]], width: int) -> list[int]:
+    """Widths proportional to each column's longest text (in ems), clamped to 3–28 ems."""
+    ems = [min(28.0, max(3.0, max(text_width_em(t) for t in col))) for col in zip(*texts)]
+    total = sum(ems)
+    widths = [int(width * e / total) for e in ems]
+    widths[-1] += width - sum(widths)
+    return widths
+
+
+def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int = 10):
+    left, top, width, height = box
+    rows = len(body) + 1
+    row_h = min(int(height / rows), int(ROW_EMU * 1.25))
+    gframe = slide.shapes.add_table(rows, len(headers), left, top, width, row_h * rows)
+    table = gframe.table
+    table.first_col = False
+    for j, w in enumerate(_column_widths([headers, *body], width)):
+        table.columns[j].width = Emu(w)
+    for j, h in enumerate(headers):
+        _cell_text(table.cell(0, j), str(h), size=size, bold=True, color=WHITE)
+        _cell_fill(table.cell(0, j), accent=True)
+    return gframe, table
+
+
+def table_cells(df: pd.DataFrame, spec: ChartSpec, lang: str) -> tuple[list[str], list[str], list[list[str]]]:
+    """Columns, headers and formatted cell texts of a table slide (shared with the HTML report)."""
     cols = list(spec.columns or df.columns)
     headers = [label(h, lang) for h in (spec.headers or cols)]
-    max_rows = 14
-    df = df.head(max_rows)
-    rows = len(df) + 1
-    left, top, width, height = box
-    row_h = min(int(height / rows), 330000)
-    gframe = slide.shapes.add_table(rows, len(cols), left, top, width, row_h * rows)
-    table = gframe.table
-    for j, h in enumerate(headers):
-        _cell_text(table.cell(0, j), str(h), bold=True, color=RGBColor(0xFF, 0xFF, 0xFF))
-        table.cell(0, j).fill.solid()
-        table.cell(0, j).fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
-    flag = df["flag"] if "flag" in df else pd.Series(["ok"] * len(df))
-    for i, (_, row) in enumerate(df.iterrows(), start=1):  # ≤ 14 rows: drawing, not data processing
-        greyed = flag.iloc[i - 1] == "low_base"
-        for j, c in enumerate(cols):
-            v = row[c]
-            numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    body = [[format_value(v, column_format(spec, c)) for c, v in zip(cols, row)]
+            for row in df[cols].itertuples(index=False)]
+    return cols, headers, body
+
+
+def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """A native table: accent header, banded rows, numbers right-aligned with the column's format, low-base
+    rows (``flag == "low_base"``) greyed, ``colour_by`` values red below zero and green above."""
+    cols, headers, body = table_cells(df, spec, lang)
+    gframe, table = _add_table(slide, box, body, headers, size=10 if len(df) <= 12 else 9)
+    flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
+    for i, row in enumerate(body, start=1):
+        greyed = flags[i - 1] == LOW_BASE
+        for j, (c, text) in enumerate(zip(cols, row)):
+            v = df[c].iloc[i - 1]
+            numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
             color = GREY if greyed else None
-            if spec.colour_by and c == spec.colour_by and numeric and not greyed and not pd.isna(v):
+            if spec.colour_by == c and numeric and not greyed and not pd.isna(v):
                 color = RED if float(v) < 0 else GREEN
-            _cell_text(table.cell(i, j), _fmt(v, spec.number_format), color=color,
+            _cell_text(table.cell(i, j), text, size=10 if len(df) <= 12 else 9, color=color,
                        align=PP_ALIGN.RIGHT if numeric else PP_ALIGN.LEFT)
-            table.cell(i, j).fill.solid()
-            table.cell(i, j).fill.fore_color.rgb = RGBColor(0xF7, 0xF7, 0xF7) if i % 2 else RGBColor(0xFF, 0xFF, 0xFF)
+            _cell_fill(table.cell(i, j), RGBColor(0xF7, 0xF7, 0xF7) if i % 2 else WHITE)
     return gframe
 
 
-def draw_heatmap(slide, box, df, spec: ChartSpec, lang: str):
-    """Wide matrix (rows = ``category``, columns = ``columns``) as a native table with a colour scale."""
+def draw_heatmap(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Wide matrix (rows = ``category``, columns = ``columns`` or every other column) as a native table
+    whose cells shade from white to red with the value."""
     cols = list(spec.columns or [c for c in df.columns if c != spec.category])
-    sub = df[[spec.category, *cols]].head(16)
-    rows = len(sub) + 1
-    left, top, width, height = box
-    row_h = min(int(height / rows), 300000)
-    gframe = slide.shapes.add_table(rows, len(cols) + 1, left, top, width, row_h * rows)
-    table = gframe.table
     headers = [label(h, lang) for h in (spec.headers or [spec.category, *cols])]
-    for j, h in enumerate(headers):
-        _cell_text(table.cell(0, j), str(h), size=9, bold=True, color=RGBColor(0xFF, 0xFF, 0xFF), align=PP_ALIGN.CENTER)
-        table.cell(0, j).fill.solid()
-        table.cell(0, j).fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
-    vals = sub[cols].to_numpy(dtype=float)
+    vals = df[cols].to_numpy(dtype=float)
+    body = [[str(df[spec.category].iloc[i]), *(format_value(v, spec.number_format) for v in vals[i])]
+            for i in range(len(df))]
+    gframe, table = _add_table(slide, box, body, headers, size=9)
     hi = np.nanmax(vals) if np.isfinite(vals).any() else 1.0
-    for i in range(len(sub)):
-        _cell_text(table.cell(i + 1, 0), str(sub.iloc[i, 0]), size=9)
-        for j, c in enumerate(cols):
-            v = vals[i, j]
-            cell = table.cell(i + 1, j + 1)
-            _cell_text(cell, _fmt(v, spec.number_format), size=9, align=PP_ALIGN.CENTER)
-            cell.fill.solid()
+    for i, row in enumerate(body, start=1):
+        _cell_text(table.cell(i, 0), row[0], size=9)
+        _cell_fill(table.cell(i, 0), WHITE)
+        for j, text in enumerate(row[1:], start=1):
+            v = vals[i - 1, j - 1]
             share = 0.0 if not np.isfinite(v) or hi <= 0 else float(v) / hi
-            g = int(255 - share * 120)
-            cell.fill.fore_color.rgb = RGBColor(int(255 - share * 30), g, g)
+            cell = table.cell(i, j)
+            _cell_text(cell, text, size=9, align=PP_ALIGN.CENTER, color=WHITE if share > 0.6 else None)
+            _cell_fill(cell, RGBColor(int(255 - share * 63), int(255 - share * 198), int(255 - share * 212)))
     return gframe
 
 
-def draw_quotes(slide, box, df, spec: ChartSpec, lang: str):
-    """Quote wall: up to 6 boxes (theme heading + quote), two columns."""
+# -------------------------------------------------------------------------------------------- text blocks
+def draw_quotes(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Quote wall: up to 6 boxes (theme heading in red / green by polarity, then the verbatim), two columns."""
     left, top, width, height = box
     items = df.head(6)
-    ncol = 2
+    ncol, gap = 2, 150000
     nrow = max(1, math.ceil(len(items) / ncol))
-    gap = 150000
-    w = (width - gap) // ncol
-    h = (height - gap * (nrow - 1)) // nrow
+    w, h = (width - gap) // ncol, (height - gap * (nrow - 1)) // nrow
     shapes = []
-    for k, (_, row) in enumerate(items.iterrows()):
-        x = left + (k % ncol) * (w + gap)
-        y = top + (k // ncol) * (h + gap)
-        shp = slide.shapes.add_shape(1, x, y, w, h)  # rectangle
+    for k, row in enumerate(items.to_dict("records")):
+        shp = slide.shapes.add_shape(1, left + (k % ncol) * (w + gap), top + (k // ncol) * (h + gap), w, h)
         shp.fill.solid()
         shp.fill.fore_color.rgb = RGBColor(0xF3, 0xF4, 0xF6)
         shp.line.fill.background()
+        shp.shadow.inherit = False
         tf = shp.text_frame
         tf.word_wrap = True
         tf.vertical_anchor = MSO_ANCHOR.TOP
+        tf.margin_left = tf.margin_right = Emu(120000)
         p = tf.paragraphs[0]
         p.text = str(row.get(spec.label or "theme_name", ""))
-        set_font(p.runs[0].font, size=Pt(12), bold=True, color=RED if row.get("polarity", 0) < 0 else GREEN)
+        p.alignment = PP_ALIGN.LEFT
+        negative = (row.get("polarity") or 0) < 0
+        set_font(p.runs[0].font, size=Pt(12), bold=True, color=RED if negative else GREEN)
         q = tf.add_paragraph()
         q.text = f"“{row.get(spec.y or 'quote', '')}”"
-        set_font(q.runs[0].font, size=Pt(12), color=TEXT)
+        q.alignment = PP_ALIGN.LEFT
+        set_font(q.runs[0].font, size=Pt(13), color=TEXT)
         shapes.append(shp)
     return shapes
 
 
-def draw_bullets(slide, box, df, spec: ChartSpec, lang: str):
-    left, top, width, height = box
-    tb = slide.shapes.add_textbox(left, top, width, height)
+def draw_bullets(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Numbered findings (the executive summary), one paragraph each."""
+    tb = slide.shapes.add_textbox(*box)
     tf = tb.text_frame
     tf.word_wrap = True
     col = spec.label or df.columns[0]
     for i, text in enumerate(df[col].astype(str)):
         p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = f"{i + 1}. {text}"
-        p.space_after = Pt(10)
-        set_font(p.runs[0].font, size=Pt(16), color=TEXT)
+        p.text = f"{i + 1}.  {text}"
+        p.space_after = Pt(14)
+        set_font(p.runs[0].font, size=Pt(18), color=TEXT)
     return tb
+
+
+def draw_wordcloud(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """A word cloud (``word``, ``weight``) does not exist natively in PowerPoint: the top 15 words as bars."""
+    top = df.sort_values("weight", ascending=False, kind="stable").head(15).reset_index(drop=True)
+    bar = ChartSpec(type="bar", category="word", series=("weight",), series_names=("value",), horizontal=True,
+                    number_format="#,##0")
+    return draw_bar(slide, box, top, bar, lang, meta)
 
 
 DRAWERS: dict[str, Callable] = {
     "bar": draw_bar, "stacked100": draw_stacked100, "line": draw_line, "scatter": draw_scatter,
     "table": draw_table, "heatmap": draw_heatmap, "quotes": draw_quotes, "bullets": draw_bullets,
+    "wordcloud": draw_wordcloud,
 }
+TABULAR = ("table", "heatmap")   # drawn as native tables, split over continuation slides when long
+NATIVE_CHARTS = ("bar", "stacked100", "line", "scatter", "wordcloud")
+
+
+def draw_prepared(slide, box, df: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Draw an already prepared table (see :func:`prepare_table`, :func:`paginate`)."""
+    return DRAWERS[spec.type](slide, box, df, spec, lang, meta or {})
 
 
 def draw(slide, box, table: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):
     """Draw ``table`` on ``slide`` inside ``box`` (left, top, width, height in EMU) as ``spec`` says."""
-    df = prepare_table(table, spec)
-    if spec.type == "scatter":
-        return draw_scatter(slide, box, df, spec, lang, meta)
-    return DRAWERS[spec.type](slide, box, df, spec, lang)
+    return draw_prepared(slide, box, prepare_table(table, spec), spec, lang, meta)

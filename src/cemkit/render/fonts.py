@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pptx.oxml.ns import qn
 
-__all__ = ["LATIN", "EAST_ASIAN", "set_font", "set_ea", "use_cjk_font", "cjk_font_path"]
+__all__ = ["EAST_ASIAN", "LATIN", "cjk_font_path", "set_ea", "set_end_size", "set_font", "text_width_em",
+           "use_cjk_font"]
 
 LATIN = "Arial"
 EAST_ASIAN = "Microsoft YaHei"
@@ -49,6 +50,34 @@ def set_font(font, size=None, bold=None, color=None, typeface: str = EAST_ASIAN,
         font.color.rgb = color
     rpr = font._rPr if hasattr(font, "_rPr") else font._element
     set_ea(rpr, typeface, latin)
+
+
+def set_end_size(paragraph, size) -> None:
+    """Font size of a paragraph's end mark (``a:endParaRPr``): the line height of an empty paragraph."""
+    end = paragraph._p.get_or_add_endParaRPr()
+    end.set("sz", str(int(size.pt * 100)))
+    set_ea(end)
+
+
+def text_width_em(text: str, bold: bool = False) -> float:
+    """Approximate width of a one-line text in ems of its font size (Arial / YaHei metrics).
+
+    CJK ideographs and full-width punctuation are 1 em; Latin capitals ≈ 0.67, digits and lower case ≈ 0.55,
+    spaces and narrow punctuation ≈ 0.3. Bold adds 5 %. Good to a few per cent for titles and labels, which is
+    all the layout decisions (title size, label placement) need.
+    """
+    em = 0.0
+    for ch in text:
+        code = ord(ch)
+        if code >= 0x2E80 or 0xFF00 <= code <= 0xFFEF or ch in "“”‘’":
+            em += 1.0
+        elif ch.isupper():
+            em += 0.67
+        elif ch in " .,:;!|()[]'-/":
+            em += 0.3
+        else:
+            em += 0.55
+    return em * (1.05 if bold else 1.0)
 
 
 def cjk_font_path() -> Path | None:

@@ -1,34 +1,48 @@
 """Self-contained HTML report: the deck's storyline as sections, interactive ECharts, sortable tables.
 
-The ECharts library (``cemkit/assets/echarts.min.js``, Apache-2.0) is inlined, so the file opens from an
-e-mail attachment with no network. Chart options are built with pyecharts and embedded as JSON with ``<``,
-``>`` and ``&`` escaped; every text from client data goes through Jinja2's autoescaping, so a verbatim
-containing ``<script>`` or ``{{ }}`` shows as text.
+The ECharts library (``cemkit/assets/echarts.min.js``, Apache-2.0) and the word-cloud extension
+(``echarts-wordcloud.min.js``, ISC, only when a word cloud is drawn) are inlined, so the file opens from an
+e-mail attachment with no network. Chart options are built with pyecharts (plain dicts where pyecharts adds
+nothing) from the same labels, number formats and colours as the deck (:mod:`cemkit.render.charts`), and
+embedded as JSON with ``<``, ``>`` and ``&`` escaped; every text from client data goes through Jinja2's
+autoescaping, so a verbatim containing ``<script>`` or ``{{ }}`` shows as text.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyecharts import options as opts
-from pyecharts.charts import Bar, HeatMap, Line, Scatter
+from pyecharts.charts import Bar, HeatMap, Line, WordCloud
 
 from ..i18n import catalogue, label, t
 from ..paths import ASSETS_DIR, templates_dir
 from ..results import load_all
-from ..storyline import ChartSpec, load_storyline
-from .charts import prepare_table
+from ..storyline import ChartSpec, load_storyline, pick_text
+from .charts import (
+    FIX,
+    LOW_BASE,
+    PALETTE,
+    QUADRANTS,
+    SERIES_COLOURS,
+    categories,
+    number_format,
+    point_colours,
+    prepare_table,
+    series_colour,
+    table_cells,
+)
 from .pptx import footnote_text, plan_slides
 
-__all__ = ["build_html", "chart_options", "safe_json"]
+__all__ = ["ECHARTS", "build_html", "chart_options", "safe_json"]
 
-ACCENT, LIGHT, RED, GREY, GREEN = "#1F5FAD", "#BFC5CC", "#C0392B", "#A6A6A6", "#2E8B57"
+FONT = '"Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif'
 
 
 def safe_json(obj) -> str:
@@ -38,188 +52,299 @@ def safe_json(obj) -> str:
             .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _num(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def _hex(key: str | None) -> str:
+    return "#" + PALETTE[key or "light"]
+
+
+def _decimals(fmt: str) -> int:
+    core = fmt.replace('"%"', "").rstrip("%")
+    return len(core.split(".")[1]) if "." in core else 0
+
+
+def _num(v, fmt: str = "0.00"):
+    """A chart value rounded as the number format shows it (None for missing)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return None
-    return round(float(v), 2)
+    scale = 100 if fmt.endswith("%") and '"%"' not in fmt else 1
+    d = _decimals(fmt)
+    return round(float(v) * scale, d) if d else round(float(v) * scale)
 
 
-def _cats(df: pd.DataFrame, spec: ChartSpec) -> list[str]:
-    cats = df[spec.category].astype(str)
-    if spec.marker and spec.marker in df:
-        cats = cats + df[spec.marker].fillna("").astype(str).map(lambda m: f" {m}" if m else "")
-    return cats.tolist()
+def _suffix(fmt: str) -> str:
+    return "%" if "%" in fmt else ""
 
 
+def _init(height: int = 420) -> opts.InitOpts:
+    return opts.InitOpts(width="100%", height=f"{height}px")
+
+
+def _dump(chart) -> dict:
+    """pyecharts options as a dict, with the chart's height (``_height``, px) for the page."""
+    options = json.loads(chart.dump_options())
+    options["_height"] = int(str(chart.height).rstrip("px"))
+    return options
+
+
+# ------------------------------------------------------------------------------------------------ charts
 def _bar(df, spec, lang, meta):
-    chart = Bar(init_opts=opts.InitOpts(width="100%", height="420px"))
-    chart.add_xaxis(_cats(df, spec))
+    cats = categories(df, spec, lang)
+    chart = Bar(init_opts=_init(max(320, 34 * len(df) + 80) if spec.horizontal else 420))
+    chart.add_xaxis(cats)
+    n = len(spec.series)
     for i, col in enumerate(spec.series):
+        fmt = number_format(spec, col)
+        values = [_num(v, fmt) for v in df[col]]
+        colour = _hex(series_colour(col, i, n)) if n > 1 else _hex("light")
+        if n == 1:
+            keys = point_colours(df, spec, [None if v is None else float(v) for v in values])
+            values = [opts.BarItem(name=c, value=v, itemstyle_opts=opts.ItemStyleOpts(color=_hex(k)))
+                      for c, v, k in zip(cats, values, keys)]
         name = label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
-        values = [_num(v) for v in df[col]]
-        if len(spec.series) == 1:
-            hl = df[spec.highlight].fillna(False).astype(bool).tolist() if spec.highlight in df else [False] * len(df)
-            values = [opts.BarItem(name=c, value=v, itemstyle_opts=opts.ItemStyleOpts(color=ACCENT if h else LIGHT))
-                      for c, v, h in zip(_cats(df, spec), values, hl)]
-        chart.add_yaxis(name, values, label_opts=opts.LabelOpts(is_show=spec.labels, position="right" if spec.horizontal else "top"))
+        chart.add_yaxis(name, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
+                        label_opts=opts.LabelOpts(is_show=spec.labels, formatter="{c}" + _suffix(fmt),
+                                                  position="right" if spec.horizontal else "top"))
+    cat_axis = opts.AxisOpts(type_="category", is_inverse=spec.horizontal,
+                             axislabel_opts=opts.LabelOpts(interval=0, rotate=0 if spec.horizontal or len(df) <= 9 else 30))
+    val_axis = opts.AxisOpts(type_="value", splitline_opts=opts.SplitLineOpts(is_show=False))
     if spec.horizontal:
         chart.reversal_axis()
-        chart.set_global_opts(yaxis_opts=opts.AxisOpts(is_inverse=True))
-    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"),
-                          legend_opts=opts.LegendOpts(is_show=len(spec.series) > 1),
-                          yaxis_opts=opts.AxisOpts(is_inverse=spec.horizontal, type_="category" if spec.horizontal else "value"),
-                          xaxis_opts=opts.AxisOpts(type_="value" if spec.horizontal else "category",
-                                                   axislabel_opts=opts.LabelOpts(interval=0, rotate=0 if spec.horizontal or len(df) <= 8 else 30)))
-    return chart
+    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(is_show=n > 1),
+                          xaxis_opts=val_axis if spec.horizontal else cat_axis,
+                          yaxis_opts=cat_axis if spec.horizontal else val_axis)
+    return _dump(chart)
 
 
 def _stacked100(df, spec, lang, meta):
-    chart = Bar(init_opts=opts.InitOpts(width="100%", height="420px"))
-    chart.add_xaxis(_cats(df, spec))
-    colours = [RED, GREY, GREEN]
+    """Composition bars in % with the NPS at the end of each bar (as in the deck)."""
+    with_nps = "nps" in df
+    cats = categories(df, spec, lang, column="name" if with_nps and "name" in df else None)
+    chart = Bar(init_opts=_init(max(320, 36 * len(df) + 90)))
+    chart.add_xaxis(cats)
+    names = []
     for i, col in enumerate(spec.series):
         name = label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
-        chart.add_yaxis(name, [_num(v) for v in df[col]], stack="nps", color=colours[i % 3],
-                        label_opts=opts.LabelOpts(is_show=True, position="inside", formatter="{c}%", color="#fff"))
+        names.append(name)
+        colour = _hex(SERIES_COLOURS.get(col, "grey"))
+        chart.add_yaxis(name, [_num(v, "0") for v in df[col]], stack="nps", color=colour,
+                        itemstyle_opts=opts.ItemStyleOpts(color=colour),
+                        label_opts=opts.LabelOpts(position="inside", formatter="{c}%", color="#fff"))
+    if with_nps:
+        items = [opts.BarItem(name=c, value=16, label_opts=opts.LabelOpts(
+            formatter="–" if v is None else f"NPS {v}", position="insideLeft", font_weight="bold",
+            color=_hex("red") if v is not None and v < 0 else _hex("text")))
+            for c, v in zip(cats, (_num(v, "0") for v in df["nps"]))]
+        chart.add_yaxis("NPS", items, stack="nps", color="rgba(0,0,0,0)", tooltip_opts=opts.TooltipOpts(is_show=False))
     chart.reversal_axis()
-    chart.set_global_opts(xaxis_opts=opts.AxisOpts(max_=100, type_="value"),
-                          yaxis_opts=opts.AxisOpts(is_inverse=True, type_="category"),
-                          tooltip_opts=opts.TooltipOpts(trigger="axis"))
-    return chart
+    chart.set_global_opts(
+        xaxis_opts=opts.AxisOpts(type_="value", max_=116 if with_nps else 100, is_show=False),
+        yaxis_opts=opts.AxisOpts(type_="category", is_inverse=True), legend_opts=opts.LegendOpts(),
+        tooltip_opts=opts.TooltipOpts(trigger="item", formatter="{a}: {c}%"))
+    options = _dump(chart)
+    options["legend"][0]["data"] = names
+    return options
 
 
 def _line(df, spec, lang, meta):
+    """As in the deck: up to three waves → grouped bars per stage, the last wave in the accent."""
+    waves = list(dict.fromkeys(df[spec.category].astype(str)))
     wide = df.pivot_table(index=spec.category, columns=spec.label, values=spec.y, aggfunc="first", sort=False)
-    chart = Line(init_opts=opts.InitOpts(width="100%", height="420px"))
+    if len(waves) <= 3:
+        return _wave_bars(df, spec, wide, waves)
+    chart = Line(init_opts=_init())
     chart.add_xaxis([str(c) for c in wide.index])
     for col in wide.columns:
-        chart.add_yaxis(str(col), [_num(v) for v in wide[col]], label_opts=opts.LabelOpts(is_show=False))
+        chart.add_yaxis(str(col), [_num(v, spec.number_format) for v in wide[col]],
+                        label_opts=opts.LabelOpts(is_show=False))
     chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(type_="scroll"))
-    return chart
+    return _dump(chart)
+
+
+def _wave_bars(df, spec, wide, waves):
+    stages = list(dict.fromkeys(df[spec.label]))
+    last = df[df[spec.category].astype(str) == waves[-1]].set_index(spec.label)
+    marks = last["marker"].reindex(stages).fillna("") if "marker" in last else pd.Series("", stages)
+    chart = Bar(init_opts=_init())
+    chart.add_xaxis([f"{s} {m}" if m else str(s) for s, m in zip(stages, marks)])
+    wide = wide.reindex(columns=stages)
+    for i, w in enumerate(waves):
+        colour = _hex("accent" if i == len(waves) - 1 else ("light" if i == len(waves) - 2 else "faint"))
+        values = [_num(v, spec.number_format) for v in wide.loc[w]] if w in wide.index else [None] * len(stages)
+        chart.add_yaxis(w, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
+                        label_opts=opts.LabelOpts(is_show=spec.labels, position="top"))
+    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"),
+                          xaxis_opts=opts.AxisOpts(axislabel_opts=opts.LabelOpts(interval=0)),
+                          yaxis_opts=opts.AxisOpts(splitline_opts=opts.SplitLineOpts(is_show=False)))
+    return _dump(chart)
 
 
 def _scatter(df, spec, lang, meta):
-    chart = Scatter(init_opts=opts.InitOpts(width="100%", height="480px"))
-    xs = [_num(v) for v in df[spec.x]]
-    labels = df[spec.label].astype(str).tolist() if spec.label else [""] * len(df)
+    """Priority matrix: labelled points (labels pushed apart where they would overlap), dashed medians,
+    quadrant names in the corners, the fix-first quadrant in red."""
+    fmt = "0.0%" if "%" in spec.number_format else "0.00"
+    xs = [_num(v, fmt) for v in df[spec.x]]
+    ys = [_num(v, "0.00") for v in df[spec.y]]
     quad = df["quadrant"].tolist() if "quadrant" in df else [None] * len(df)
-    chart.add_xaxis(xs)
-    points = [opts.ScatterItem(name=lab, value=[x, _num(y)], symbol_size=12,
-                               itemstyle_opts=opts.ItemStyleOpts(color=RED if q == "high_importance_low_performance" else ACCENT))
-              for lab, x, y, q in zip(labels, xs, df[spec.y], quad)]
-    chart.add_yaxis("", points, label_opts=opts.LabelOpts(is_show=True, position="right", formatter="{b}"),
-                    markline_opts=opts.MarkLineOpts(
-                        symbol="none", linestyle_opts=opts.LineStyleOpts(type_="dashed", color=GREY),
-                        data=[opts.MarkLineItem(x=_num(meta.get("x_split"))), opts.MarkLineItem(y=_num(meta.get("y_split")))]))
-    chart.set_global_opts(xaxis_opts=opts.AxisOpts(type_="value", name=meta.get("x_name", ""), is_scale=True),
-                          yaxis_opts=opts.AxisOpts(type_="value", name=meta.get("y_name", ""), is_scale=True),
-                          tooltip_opts=opts.TooltipOpts(formatter="{b}: {c}"), legend_opts=opts.LegendOpts(is_show=False))
-    return chart
+    names = df[spec.label].astype(str).tolist() if spec.label else [""] * len(df)
+    points = [{"name": n, "value": [x, y], "itemStyle": {"color": _hex("red" if q == FIX else "accent")}}
+              for n, x, y, q in zip(names, xs, ys, quad)]
+    split = [{"xAxis": _num(meta.get("x_split", df[spec.x].median()), fmt)},
+             {"yAxis": _num(meta.get("y_split", df[spec.y].median()), "0.00")}]
+    labels = meta.get("quadrant_labels") or {}
+    corners = [("right", "bottom"), ("right", "top"), ("left", "bottom"), ("left", "top")]
+    graphic = [{"type": "text", h: 60 if h == "right" else 70, v: 8,  # in the margins, clear of the points
+                "style": {"text": str(labels.get(k, "")), "fontSize": 13, "fontWeight": "bold",
+                          "fill": _hex("red" if k == FIX else "grey")}}
+               for k, (h, v) in zip(QUADRANTS, corners)]
+    return {
+        "_height": 500, "grid": {"left": 70, "right": 60, "top": 40, "bottom": 64}, "graphic": graphic,
+        "tooltip": {"trigger": "item", "formatter": "{b}: {c}"},
+        "xAxis": {"type": "value", "scale": True, "name": meta.get("x_name", ""), "nameLocation": "middle",
+                  "nameGap": 28, "axisLabel": {"formatter": "{value}" + _suffix(fmt)}, "splitLine": {"show": False}},
+        "yAxis": {"type": "value", "scale": True, "name": meta.get("y_name", ""), "nameLocation": "middle",
+                  "nameGap": 40, "splitLine": {"show": False}},
+        "series": [{"type": "scatter", "symbolSize": 13, "data": points,
+                    "label": {"show": True, "position": "right", "formatter": "{b}", "color": _hex("text")},
+                    "labelLayout": {"moveOverlap": "shiftY", "hideOverlap": False},
+                    "markLine": {"symbol": "none", "silent": True, "label": {"show": False},
+                                 "lineStyle": {"type": "dashed", "color": _hex("grey")}, "data": split}}],
+    }
 
 
 def _heatmap(df, spec, lang, meta):
     cols = list(spec.columns or [c for c in df.columns if c != spec.category])
     rows = df[spec.category].astype(str).tolist()
-    data = [[j, i, _num(df[c].iloc[i])] for i in range(len(df)) for j, c in enumerate(cols)]
+    data = [[j, i, _num(df[c].iloc[i], spec.number_format)] for i in range(len(df)) for j, c in enumerate(cols)]
     vals = [d[2] for d in data if d[2] is not None] or [0]
-    chart = HeatMap(init_opts=opts.InitOpts(width="100%", height=f"{max(320, 28 * len(rows) + 120)}px"))
-    headers = [label(h, lang) for h in spec.headers[1:]] if spec.headers else cols
+    chart = HeatMap(init_opts=_init(max(320, 30 * len(rows) + 120)))
+    headers = [label(h, lang) for h in spec.headers[1:]] if spec.headers else [label(c, lang) for c in cols]
     chart.add_xaxis(headers)
     chart.add_yaxis("", rows, data, label_opts=opts.LabelOpts(is_show=True, position="inside"))
     chart.set_global_opts(visualmap_opts=opts.VisualMapOpts(min_=0, max_=max(vals), is_show=False,
-                                                            range_color=["#FFFFFF", "#F4B6AE", RED]),
-                          xaxis_opts=opts.AxisOpts(axislabel_opts=opts.LabelOpts(interval=0, rotate=30)))
-    return chart
+                                                            range_color=["#FFFFFF", "#F4B6AE", _hex("red")]),
+                          yaxis_opts=opts.AxisOpts(is_inverse=True),
+                          xaxis_opts=opts.AxisOpts(position="top", axislabel_opts=opts.LabelOpts(interval=0)),
+                          legend_opts=opts.LegendOpts(is_show=False))
+    return _dump(chart)
+
+
+def _wordcloud(df, spec, lang, meta):
+    """Word cloud (columns ``word``, ``weight``): the heaviest three words in the accent, the rest grey."""
+    words = df.sort_values("weight", ascending=False, kind="stable").head(80)
+    chart = WordCloud(init_opts=_init())
+    chart.add("", [(str(w), float(v)) for w, v in zip(words["word"], words["weight"])], word_size_range=[14, 64],
+              shape="circle", rotate_step=90)
+    options = _dump(chart)
+    series = options["series"][0]
+    series.pop("girdSize", None)  # pyecharts 2.1 misspells gridSize
+    series.update(gridSize=10, rotationRange=[0, 0], textStyle={"fontFamily": FONT})
+    for k, item in enumerate(series["data"]):
+        item["textStyle"] = {"color": _hex("accent" if k < 3 else ("dark" if k < 10 else "grey"))}
+    return options
 
 
 ECHARTS: dict[str, Callable] = {"bar": _bar, "stacked100": _stacked100, "line": _line, "scatter": _scatter,
-                                "heatmap": _heatmap}
+                                "heatmap": _heatmap, "wordcloud": _wordcloud}
+
+
+def _chart(table: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None) -> tuple[dict, int] | None:
+    if spec.type not in ECHARTS:
+        return None
+    options = ECHARTS[spec.type](prepare_table(table, spec), spec, lang, meta or {})
+    options.setdefault("textStyle", {"fontFamily": FONT})
+    return options, int(options.pop("_height", 420))
 
 
 def chart_options(table: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None) -> dict | None:
     """ECharts option dict for a chart spec (None for table/quotes/bullets, which are HTML)."""
-    if spec.type not in ECHARTS:
-        return None
-    df = prepare_table(table, spec)
-    return json.loads(ECHARTS[spec.type](df, spec, lang, meta or {}).dump_options())
+    drawn = _chart(table, spec, lang, meta)
+    return drawn[0] if drawn else None
 
 
-def _table_rows(df: pd.DataFrame, spec: ChartSpec, lang: str) -> tuple[list[str], list[list]]:
-    cols = list(spec.columns or df.columns)
-    headers = [label(h, lang) for h in (spec.headers or cols)]
+# ----------------------------------------------------------------------------------------------- blocks
+def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str) -> dict:
+    """Headers, cell texts (formatted as in the deck) and classes: numbers right-aligned, low bases greyed,
+    ``colour_by`` values red/green."""
+    cols, headers, body = table_cells(df, spec, lang)
+    flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
     rows = []
-    for rec in df[cols].itertuples(index=False):
-        row = []
-        for v in rec:
-            if isinstance(v, (float, np.floating)):
-                row.append("–" if math.isnan(v) else (f"{v:,.1f}" if spec.number_format == "0.0" else f"{v:,.0f}"))
-            elif isinstance(v, (int, np.integer)):
-                row.append(f"{int(v):,}")
-            else:
-                row.append("" if v is None else str(v))
-        rows.append(row)
-    return headers, rows
+    for i, texts in enumerate(body):
+        cells = []
+        for c, text in zip(cols, texts):
+            v = df[c].iloc[i]
+            numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            cls = "num" if numeric else ""
+            if spec.colour_by == c and numeric and not pd.isna(v) and flags[i] != LOW_BASE:
+                cls += " neg" if float(v) < 0 else " pos"
+            cells.append({"text": text, "cls": cls.strip()})
+        rows.append({"cls": "low" if flags[i] == LOW_BASE else "", "cells": cells})
+    return {"kind": "table", "headers": headers, "rows": rows}
+
+
+def _block(item, spec, findings: list[str], base_facts: dict, lang: str) -> dict:
+    block = {"id": f"b-{spec.id}", "title": item.title, "kind": "text", "footnote": "",
+             "subtitle": pick_text(spec.subtitle, item.facts, lang),
+             "takeaway": pick_text(spec.takeaway, item.facts, lang)}
+    if spec.result == "exec_summary":
+        block.update(kind="bullets", items=findings)
+        return block
+    if spec.chart is None or item.result is None:
+        return block
+    table, chart = item.result.table, spec.chart
+    drawn = _chart(table, chart, lang, item.result.meta)
+    if drawn is not None:
+        block.update(kind="chart", chart_type=chart.type, height=drawn[1], options=safe_json(drawn[0]))
+    elif chart.type == "table":
+        block.update(_table_block(prepare_table(table, chart), chart, lang))
+    elif chart.type == "quotes":
+        df = prepare_table(table, chart).head(8)
+        block.update(kind="quotes", items=[{"theme": r.get(chart.label or "theme_name", ""),
+                                             "quote": r.get(chart.y or "quote", ""),
+                                             "neg": (r.get("polarity") or 0) < 0} for r in df.to_dict("records")])
+    elif chart.type == "bullets":
+        col = chart.label or table.columns[0]
+        block.update(kind="bullets", items=table[col].astype(str).tolist())
+    block["footnote"] = footnote_text(item.result.meta, base_facts, lang)
+    return block
+
+
+def _sections(planned, findings: list[str], base_facts: dict, lang: str) -> list[dict]:
+    """Section dividers open a section; the slides after them are its blocks."""
+    sections: list[dict] = []
+    for item in planned:
+        spec = item.spec
+        if spec.layout == "title":
+            continue
+        if spec.layout == "section" or not sections:
+            sections.append({"id": f"s-{spec.id}", "title": item.title,
+                             "subtitle": pick_text(spec.subtitle, item.facts, lang), "blocks": []})
+            if spec.layout == "section":
+                continue
+        block = _block(item, spec, findings, base_facts, lang)
+        block["show_title"] = block["title"] != sections[-1]["title"]
+        sections[-1]["blocks"].append(block)
+    return sections
 
 
 def build_html(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "zh", client: str = "",
                base_facts: dict | None = None) -> dict:
     """Write the self-contained HTML report. Returns a summary (sections, charts)."""
     results = load_all(run_dir)
-    slides = load_storyline(pack)
     base_facts = {"client": client, "pack_name": pack.name.get(lang), **(base_facts or {})}
-    planned = plan_slides(slides, results, base_facts, lang)
+    planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = [p.title for p in planned if p.spec.summary and p.title][:5]
-    sections, n_charts = [], 0
-    current = None
-    for k, item in enumerate(planned):
-        spec = item.spec
-        if spec.layout == "title":
-            continue
-        if spec.layout == "section":
-            current = {"id": f"s{k}", "title": item.title, "subtitle": "", "blocks": []}
-            sections.append(current)
-            continue
-        if current is None:
-            current = {"id": f"s{k}", "title": item.title, "subtitle": "", "blocks": []}
-            sections.append(current)
-        block = {"id": f"b{k}", "title": item.title, "kind": "text", "footnote": "", "takeaway": ""}
-        from ..storyline import pick_text
-
-        block["subtitle"] = pick_text(spec.subtitle, item.facts, lang)
-        block["takeaway"] = pick_text(spec.takeaway, item.facts, lang)
-        if spec.result == "exec_summary":
-            block.update(kind="bullets", items=findings)
-        elif spec.chart is not None and item.result is not None:
-            table = item.result.table
-            options = chart_options(table, spec.chart, lang, item.result.meta)
-            if options is not None:
-                block.update(kind="chart", options=safe_json(options))
-                n_charts += 1
-            elif spec.chart.type == "table":
-                headers, rows = _table_rows(prepare_table(table, spec.chart), spec.chart, lang)
-                block.update(kind="table", headers=headers, rows=rows)
-            elif spec.chart.type == "quotes":
-                df = prepare_table(table, spec.chart).head(8)
-                block.update(kind="quotes", items=[{"theme": r.get(spec.chart.label or "theme_name", ""),
-                                                     "quote": r.get(spec.chart.y or "quote", ""),
-                                                     "neg": (r.get("polarity") or 0) < 0}
-                                                    for r in df.to_dict("records")])
-            elif spec.chart.type == "bullets":
-                col = spec.chart.label or table.columns[0]
-                block.update(kind="bullets", items=table[col].astype(str).tolist())
-            block["footnote"] = footnote_text(item.result.meta, base_facts, lang)
-        current["blocks"].append(block)
-
+    sections = _sections(planned, findings, base_facts, lang)
+    kinds = [b.get("chart_type") for s in sections for b in s["blocks"] if b["kind"] == "chart"]
     env = Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=select_autoescape(["html", "j2"]))
-    template = env.get_template("report.html.j2")
     title = next((p.title for p in planned if p.spec.layout == "title"), t("report_title", lang))
-    html = template.render(
+    html = env.get_template("report.html.j2").render(
         lang="zh-CN" if lang == "zh" else "en", title=title, client=client, sections=sections,
         echarts_js=(ASSETS_DIR / "echarts.min.js").read_text(encoding="utf-8"),
+        wordcloud_js=(ASSETS_DIR / "echarts-wordcloud.min.js").read_text(encoding="utf-8")
+        if "wordcloud" in kinds else "",
         synthetic=t("synthetic_banner", lang) if base_facts.get("synthetic") else "",
         confidential=t("confidential", lang, client=client or pack.name.get(lang)),
         generated=t("generated_on", lang, date=base_facts.get("date", "")), contents=t("contents", lang),
-        period=base_facts.get("period", ""),
+        period=base_facts.get("period", ""), no_data=catalogue(lang)["no_data"],
     )
     Path(out_path).write_text(html, encoding="utf-8")
-    return {"sections": len(sections), "charts": n_charts}
+    return {"sections": len(sections), "charts": len(kinds)}

@@ -3,13 +3,15 @@
 Each storyline slide becomes a slide on the master layout of the same name; charts are native (see
 :mod:`cemkit.render.charts`). Every data slide gets a footnote (base, period, weighting, test, low-base rule),
 speaker notes, the confidentiality line and a slide number. The executive summary lists the titles of the
-slides the storyline marks ``summary: true`` (the findings, each one sentence with its number).
+slides the storyline marks ``summary: true`` (the findings, each one sentence with its number). A table too
+long for one slide continues on the next ones (same title, "continued 2/3").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,26 @@ from ..errors import PackError, Problem
 from ..i18n import t
 from ..paths import templates_dir
 from ..results import Result, load_all
-from ..storyline import LAYOUTS, SlideSpec, condition_holds, load_storyline, pick_text
+from ..storyline import LAYOUTS, ChartSpec, SlideSpec, condition_holds, load_storyline, pick_text
 from . import charts
-from .fonts import set_font
+from .fonts import set_font, text_width_em
 
-__all__ = ["build_deck", "open_template", "fit_title_size", "plan_slides", "PlannedSlide", "footnote_text"]
+__all__ = [
+    "PlannedSlide",
+    "build_deck",
+    "fit_title_size",
+    "footnote_text",
+    "open_template",
+    "plan_slides",
+    "text_width_em",
+    "title_lines",
+]
 
 GREY = RGBColor(0x80, 0x80, 0x80)
+DARK = RGBColor(0x40, 0x40, 0x40)
 TITLE_PT, TITLE_MIN_PT = 24, 16
+FOOT_TOP = 800000          # footnote box: this far above the slide's bottom edge
+GAP = 80000
 
 
 def open_template(path: str | Path | None = None):
@@ -56,18 +70,20 @@ def open_template(path: str | Path | None = None):
     return prs
 
 
-def text_width_em(text: str) -> float:
-    """Width of a text in ems: CJK and full-width characters count 1, others about 0.55."""
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in text)
+def _width_pt(box_width_emu: int) -> float:
+    return box_width_emu / 12700 * 0.92  # inner width after insets, with slack for line breaks at words
+
+
+def title_lines(text: str, box_width_emu: int, size_pt: float) -> int:
+    """How many lines ``text`` takes in a box at ``size_pt`` (bold, estimated from character widths)."""
+    return max(1, math.ceil(text_width_em(text, bold=True) * size_pt / _width_pt(box_width_emu)))
 
 
 def fit_title_size(text: str, box_width_emu: int, max_lines: int = 2, max_pt: int = TITLE_PT,
                    min_pt: int = TITLE_MIN_PT) -> int:
     """Largest font size (pt) at which ``text`` fits in ``max_lines`` lines of the box (never below min_pt)."""
-    width_pt = box_width_emu / 12700 * 0.96  # inner width after insets
-    em = text_width_em(text)
     for size in range(max_pt, min_pt - 1, -1):
-        if em * size <= width_pt * max_lines:
+        if title_lines(text, box_width_emu, size) <= max_lines:
             return size
     return min_pt
 
@@ -80,7 +96,8 @@ class PlannedSlide:
     title: str
 
 
-def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts: dict, lang: str) -> list[PlannedSlide]:
+def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts: dict,
+                lang: str) -> list[PlannedSlide]:
     """Which slides appear (result present, ``require`` holds) and their titles."""
     planned = []
     for spec in slides:
@@ -129,17 +146,12 @@ def footnote_text(meta: dict, base_facts: dict, lang: str) -> str:
     return "｜".join(parts) if lang == "zh" else " | ".join(parts)
 
 
+# ------------------------------------------------------------------------------------------- shape helpers
 def _placeholder(slide, idx: int):
     for ph in slide.placeholders:
         if ph.placeholder_format.idx == idx:
             return ph
     return None
-
-
-def _box(ph, slide_w: int, slide_h: int):
-    if ph is None:
-        return (Emu(457200), Emu(1250000), Emu(slide_w - 914400), Emu(slide_h - 2200000))
-    return (ph.left, ph.top, ph.width, ph.height)
 
 
 def _remove(shape) -> None:
@@ -156,87 +168,183 @@ def _set_text(shape, text: str, size: int | None = None, bold: bool | None = Non
             set_font(r.font, size=Pt(size) if size else None, bold=bold, color=color)
 
 
-def _textbox(slide, box, text: str, size: int, color=GREY, align=PP_ALIGN.LEFT) -> None:
+def _textbox(slide, box, text: str, size: float, color=GREY, align=PP_ALIGN.LEFT, name: str | None = None,
+             anchor=MSO_ANCHOR.BOTTOM):
     tb = slide.shapes.add_textbox(*box)
+    if name:
+        tb.name = name
     tf = tb.text_frame
     tf.word_wrap = True
     tf.auto_size = MSO_AUTO_SIZE.NONE
-    tf.vertical_anchor = MSO_ANCHOR.BOTTOM
+    tf.vertical_anchor = anchor
     tf.margin_left = tf.margin_right = Emu(0)
+    tf.margin_top = tf.margin_bottom = Emu(0)
     p = tf.paragraphs[0]
     p.text = text
     p.alignment = align
     set_font(p.runs[0].font, size=Pt(size), color=color)
+    return tb
+
+
+def _lines(text: str, width_emu: int, size: float) -> int:
+    return max(1, math.ceil(text_width_em(text) * size / (width_emu / 12700 * 0.97)))
+
+
+# ------------------------------------------------------------------------------------------------- deck
+@dataclass
+class _Deck:
+    prs: Any
+    lang: str
+    client: str
+    base_facts: dict
+    findings: list[str]
+    summary: dict = field(default_factory=lambda: {"slides": 0, "charts": 0, "tables": 0, "ids": []})
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.prs.slide_width, self.prs.slide_height
+
+    def layout(self, name: str):
+        return next(lay for lay in self.prs.slide_layouts if lay.name == name)
 
 
 def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "zh", client: str = "",
                template: str | Path | None = None, base_facts: dict | None = None) -> dict:
-    """Write the deck to ``out_path`` and return a summary (slides, charts, tables)."""
+    """Write the deck to ``out_path`` and return a summary (slides, charts, tables, slide ids)."""
     results = load_all(run_dir)
-    slides = load_storyline(pack)
     prs = open_template(template)
-    layouts = {layout.name: layout for layout in prs.slide_layouts}
-    W, H = prs.slide_width, prs.slide_height
     base_facts = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(),
                   **(base_facts or {})}
-    planned = plan_slides(slides, results, base_facts, lang)
+    planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = [p.title for p in planned if p.spec.summary and p.title][:5]
-    summary = {"slides": 0, "charts": 0, "tables": 0, "ids": []}
-
-    for n, item in enumerate(planned, start=1):
-        spec, result, facts = item.spec, item.result, item.facts
-        slide = prs.slides.add_slide(layouts[spec.layout])
-        title_ph = _placeholder(slide, 0)
-        size = fit_title_size(item.title, title_ph.width) if spec.layout not in ("title", "section") else None
-        _set_text(title_ph, item.title, size=size)
-        body = _placeholder(slide, 1)
-        sub = pick_text(spec.subtitle, facts, lang)
-        if spec.layout in ("title", "section"):
-            if body is not None:
-                _set_text(body, sub, size=16 if spec.layout == "section" else 18)
-        elif spec.result == "exec_summary":
-            table = pd.DataFrame({"finding": findings})
-            box = _box(body, W, H)
-            if body is not None:
-                _remove(body)
-            charts.draw_bullets(slide, box, table, spec.chart or charts.ChartSpec(type="bullets", label="finding"), lang)
-        elif spec.chart is not None and result is not None:
-            box = _box(body, W, H)
-            if sub:  # a subtitle line takes the top of the content area
-                top_box = (box[0], box[1], box[2], Emu(380000))
-                _textbox(slide, top_box, sub, 13, color=RGBColor(0x40, 0x40, 0x40))
-                box = (box[0], box[1] + Emu(420000), box[2], box[3] - Emu(420000))
-            takeaway = pick_text(spec.takeaway, facts, lang)
-            if takeaway:
-                box = (box[0], box[1], int(box[2] * 0.72), box[3])
-                tk = slide.shapes.add_shape(1, box[0] + box[2] + Emu(150000), box[1],
-                                            int(W - box[0] * 2 - box[2] - 150000), Emu(1600000))
-                tk.fill.solid()
-                tk.fill.fore_color.rgb = RGBColor(0xF3, 0xF4, 0xF6)
-                tk.line.fill.background()
-                _set_text(tk, takeaway, size=13, color=RGBColor(0x33, 0x33, 0x33))
-            if body is not None:
-                _remove(body)
-            charts.draw(slide, box, result.table, spec.chart, lang, result.meta)
-            key = "tables" if spec.chart.type in ("table", "heatmap") else "charts"
-            summary[key] += 1
-        elif body is not None:
-            _remove(body)
-        for ph in list(slide.placeholders):  # no empty placeholder left on a slide
-            if ph.placeholder_format.idx != 0 and not (ph.has_text_frame and ph.text_frame.text.strip()):
-                _remove(ph)
-        if result is not None and spec.layout not in ("title", "section"):
-            note = footnote_text(result.meta, base_facts, lang)
-            if note:
-                _textbox(slide, (Emu(457200), H - Emu(800000), W - Emu(914400), Emu(380000)), note, 9)
-        footer = t("confidential", lang, client=client or pack.name.get(lang))
-        _textbox(slide, (Emu(457200), H - Emu(380000), W - Emu(2000000), Emu(260000)), footer, 8)
-        _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(n), 8,
-                 align=PP_ALIGN.RIGHT)
-        notes = pick_text(spec.notes, facts, lang)
-        if notes:
-            slide.notes_slide.notes_text_frame.text = notes
-        summary["slides"] += 1
-        summary["ids"].append(spec.id)
+    deck = _Deck(prs, lang, client, base_facts, findings)
+    for item in planned:
+        _add_item(deck, item)
     prs.save(str(out_path))
-    return summary
+    return deck.summary
+
+
+def _add_item(deck: _Deck, item: PlannedSlide) -> None:
+    """One storyline slide: one deck slide, or several when a table continues."""
+    spec, result = item.spec, item.result
+    if spec.layout in ("title", "section") or spec.chart is None or result is None:
+        _finish(deck, item, _new_slide(deck, item, item.title))
+        return
+    sub = pick_text(spec.subtitle, item.facts, deck.lang)
+    sub_box, boxes = _under_subtitle(_content_boxes(deck, spec), sub)
+    df = charts.prepare_table(result.table, spec.chart)
+    pages = charts.paginate(df, boxes[0][3]) if spec.chart.type in charts.TABULAR else [df]
+    for k, page in enumerate(pages, start=1):
+        title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=len(pages))
+        slide = _new_slide(deck, item, title)
+        if sub:
+            _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+        _draw(deck, slide, item, page, boxes)
+        _finish(deck, item, slide)
+
+
+def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
+    spec, lang = item.spec, deck.lang
+    slide = deck.prs.slides.add_slide(deck.layout(spec.layout))
+    title_ph = _placeholder(slide, 0)
+    big = spec.layout in ("title", "section")  # cover and dividers: 32 pt, down to 24 pt for two lines
+    size = fit_title_size(title, title_ph.width, max_pt=32 if big else TITLE_PT, min_pt=24 if big else TITLE_MIN_PT)
+    _set_text(title_ph, title, size=size)
+    body = _placeholder(slide, 1)
+    if spec.layout in ("title", "section") and body is not None:
+        _set_text(body, pick_text(spec.subtitle, item.facts, lang), size=16 if spec.layout == "section" else 18)
+    elif spec.result == "exec_summary":
+        box = _content_boxes(deck, spec)[0]
+        charts.draw_bullets(slide, box, pd.DataFrame({"finding": deck.findings}),
+                            ChartSpec(type="bullets", label="finding"), lang)
+    return slide
+
+
+def _content_boxes(deck: _Deck, spec: SlideSpec) -> list[tuple[int, int, int, int]]:
+    """Where content goes: the layout's content placeholders (idx 1, and 2 on ``two_charts``), kept above
+    the footnote; a default box when a client layout has none."""
+    W, H = deck.size
+    bottom = H - FOOT_TOP - GAP
+    found = {ph.placeholder_format.idx: ph for ph in deck.layout(spec.layout).placeholders}
+    boxes = []
+    for idx in (1, 2) if spec.layout == "two_charts" else (1,):
+        ph = found.get(idx)
+        x, y, w, h = (ph.left, ph.top, ph.width, ph.height) if ph is not None else \
+            (457200, 1250000, W - 914400, bottom - 1250000)
+        boxes.append((x, y, w, min(h, bottom - y)))
+    return boxes
+
+
+def _under_subtitle(boxes: list[tuple], sub: str) -> tuple[tuple | None, list[tuple]]:
+    """A subtitle line takes the top of the content area (one or two lines at 13 pt)."""
+    if not sub:
+        return None, boxes
+    x, y = boxes[0][0], boxes[0][1]
+    w = boxes[-1][0] + boxes[-1][2] - x
+    h = int(_lines(sub, w, 13) * 13 * 1.3 * 12700)
+    return (x, y, w, h), [(bx, by + h + GAP, bw, bh - h - GAP) for bx, by, bw, bh in boxes]
+
+
+def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[tuple]) -> None:
+    """The takeaway box (if any) and the chart(s) in the content box(es)."""
+    spec, lang = item.spec, deck.lang
+    takeaway = pick_text(spec.takeaway, item.facts, lang)
+    if takeaway and len(boxes) == 1:
+        bx, by, bw, bh = boxes[0]
+        boxes = [(bx, by, int(bw * 0.72), bh), (bx + int(bw * 0.72) + 150000, by, bw - int(bw * 0.72) - 150000, bh)]
+        _takeaway(slide, boxes.pop(), takeaway)
+    meta = item.result.meta
+    charts.draw_prepared(slide, boxes[0], df, spec.chart, lang, meta)
+    _count(deck, spec.chart)
+    if len(boxes) > 1:
+        second = getattr(spec, "chart2", None)  # two_charts: a second chart of the same result
+        if second is not None:
+            charts.draw(slide, boxes[1], item.result.table, second, lang, meta)
+            _count(deck, second)
+        elif takeaway:
+            _takeaway(slide, boxes[1], takeaway)
+
+
+def _count(deck: _Deck, chart: ChartSpec) -> None:
+    kind = "tables" if chart.type in charts.TABULAR else "charts" if chart.type in charts.NATIVE_CHARTS else None
+    if kind:
+        deck.summary[kind] += 1
+
+
+def _takeaway(slide, box, text: str) -> None:
+    x, y, w, h = box
+    tk = slide.shapes.add_shape(1, x, y, w, min(h, Emu(1600000)))
+    tk.name = "Takeaway"
+    tk.fill.solid()
+    tk.fill.fore_color.rgb = RGBColor(0xF3, 0xF4, 0xF6)
+    tk.line.fill.background()
+    tk.shadow.inherit = False
+    tk.text_frame.vertical_anchor = MSO_ANCHOR.TOP
+    _set_text(tk, text, size=13, color=RGBColor(0x33, 0x33, 0x33))
+
+
+def _finish(deck: _Deck, item: PlannedSlide, slide) -> None:
+    """No empty placeholder; footnote on data slides; confidentiality line, slide number, speaker notes."""
+    spec, lang = item.spec, deck.lang
+    W, H = deck.size
+    for ph in list(slide.placeholders):
+        if ph.placeholder_format.idx != 0 and not (ph.has_text_frame and ph.text_frame.text.strip()):
+            _remove(ph)
+    if item.result is not None and spec.layout not in ("title", "section"):
+        note = footnote_text(item.result.meta, deck.base_facts, lang)
+        if note:
+            size = 9 if _lines(note, W - 914400, 9) <= 2 else 8
+            _textbox(slide, (Emu(457200), H - Emu(FOOT_TOP), W - Emu(914400), Emu(FOOT_TOP - 420000)), note, size,
+                     name="Footnote")
+    footer = t("confidential", lang, client=deck.client or deck.base_facts.get("pack_name", ""))
+    _textbox(slide, (Emu(457200), H - Emu(380000), W - Emu(2000000), Emu(260000)), footer, 8, name="Confidential")
+    number = len(deck.prs.slides)
+    _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(number), 8,
+             align=PP_ALIGN.RIGHT, name="Slide number")
+    notes = pick_text(spec.notes, item.facts, lang)
+    if notes:
+        tf = slide.notes_slide.notes_text_frame
+        tf.text = notes
+        set_font(tf.paragraphs[0].runs[0].font)
+    deck.summary["slides"] += 1
+    deck.summary["ids"].append(spec.id)
