@@ -20,7 +20,7 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["save_all", "data_quality_views", "journey_views", "driver_views", "base_meta", "period_of"]
+__all__ = ["save_all", "data_quality_views", "journey_views", "driver_views", "action_views", "base_meta", "period_of"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -240,3 +240,41 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str):
                      test={"zh": "Shapley值分解R²（成对完整相关）", "en": "Shapley decomposition of R² (pairwise-complete)"}[lang])
     meta["base"]["n"] = int(wide["__nps"].notna().sum())
     return res, meta
+
+
+# ---------------------------------------------------------------------------------------------- actions
+def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, odata: pd.DataFrame | None = None,
+                 tags: pd.DataFrame | None = None, max_train: int = 50_000, seed: int = 0) -> Views:
+    """Alerts (and alerts.xlsx), segment playbooks (and playbooks.xlsx), and the detractor-risk model for
+    customers who did not answer (and top_risk.xlsx), each with its facts."""
+    from . import alerts as al
+    from . import playbooks as pb
+    from . import predict as pr
+
+    run_dir = Path(run_dir)
+    out: Views = {}
+    if pack.section("alerts"):
+        alerts = al.evaluate_alerts(df, pack, themes=tags)
+        al.write_alerts_xlsx(alerts, run_dir / "alerts.xlsx", lang)
+        table, facts = al.alerts_summary(alerts, lang)
+        out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
+    if pack.section("playbooks"):
+        assigned = pb.assign(df, pack, lang)
+        pb.write_playbooks_xlsx(assigned, pack, run_dir / "playbooks.xlsx", lang)
+        table, facts = pb.summary(assigned, pack, lang)
+        out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
+    if odata is not None and len(odata) and (pack.odata or {}).get("features"):
+        train = df
+        customers = df["customer_id"].dropna().unique()
+        if len(customers) > max_train:  # the model learns from a random subset of respondents; all are scored
+            keep = pd.Series(customers).sample(max_train, random_state=seed)
+            train = df[df["customer_id"].isin(keep)]
+        pred = pr.fit_predict(train, odata, pack, seed=seed)
+        meta = base_meta(train, pack, lang, facts=dict(pred.facts))
+        meta["base"]["n"] = int(pred.n_labelled)
+        if pred.refused:
+            out["prediction"] = (pd.DataFrame({"feature_name": [], "importance": []}), meta)
+        else:
+            pr.write_top_risk_xlsx(pred, run_dir / "top_risk.xlsx", lang)
+            out["prediction"] = (pred.importance, meta)
+    return out
