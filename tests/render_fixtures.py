@@ -234,7 +234,7 @@ def text_results(pack, lang: str, quote_extra: list[dict] | None = None) -> dict
     words = pd.DataFrame({"word": [*names, _z(lang, "提车", "pick-up"), _z(lang, "态度", "attitude"),
                                    _z(lang, "价格", "price"), _z(lang, "等待", "wait")] * 1,
                           "weight": [180, 162, 98, 141, 127, 83, 79, 71, 56, 49, 42, 31, 28, 150, 120, 90, 60]})
-    out["wordcloud"] = (words, _meta(n_comments, {}, lang, sig=False))
+    out["wordcloud"] = (words, _meta(n_comments, {"top_words": "、".join(words["word"].head(5))}, lang, sig=False))
     return out
 
 

@@ -27,7 +27,7 @@ from cemkit.storyline import ChartSpec, SlideSpec, load_storyline
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 TITLE_W = 11277600  # width of the title placeholder in templates/default.pptx (EMU)
 CHART_SLIDES = ("journey_curve", "nps_composition", "wave_trend", "stage_importance", "priority_matrix", "themes",
-                "theme_impact", "alerts", "prediction")
+                "theme_impact", "wordcloud", "alerts", "prediction")
 TABLE_SLIDES = ("league", "stage_drivers", "playbooks", "data_quality", "journey_table")
 
 

@@ -19,7 +19,7 @@ __all__ = ["ChartSpec", "SlideSpec", "load_storyline", "validate", "KNOWN_RESULT
 
 # Layout names every PPTX master must provide (docs/templates.md lists their placeholders).
 LAYOUTS = ("title", "section", "chart", "two_charts", "table", "quotes", "summary", "appendix")
-CHART_TYPES = ("bar", "stacked100", "line", "scatter", "table", "quotes", "bullets", "heatmap")
+CHART_TYPES = ("bar", "stacked100", "line", "scatter", "table", "quotes", "bullets", "heatmap", "wordcloud")
 
 # Results the standard notebooks write, with the notebook that writes them. A pack may declare more under
 # `extra_results:` when it ships a notebook of its own.
@@ -64,6 +64,7 @@ class SlideSpec:
     result: str | None
     chart: ChartSpec | None
     title: tuple[dict, ...]
+    chart2: ChartSpec | None = None          # second chart of a two_charts slide
     subtitle: tuple[dict, ...] = ()
     notes: tuple[dict, ...] = ()
     takeaway: tuple[dict, ...] = ()
@@ -137,29 +138,35 @@ def _parse(pack) -> tuple[list[SlideSpec], list[Problem]]:
         result = s.get("result")
         if result is not None and result not in known:
             add(f"unknown result {result!r} (results: {', '.join(sorted(known))})", ("result",))
-        chart = None
-        if s.get("chart"):
-            c = dict(s["chart"])
+        charts = {}
+        for ckey in ("chart", "chart2"):
+            if not s.get(ckey):
+                continue
+            c = dict(s[ckey])
             bad = set(c) - chart_fields
             if bad:
-                add(f"unknown chart keys {sorted(bad)}", ("chart",))
+                add(f"unknown chart keys {sorted(bad)}", (ckey,))
             if c.get("type") not in CHART_TYPES:
-                add(f"unknown chart type {c.get('type')!r} (types: {', '.join(CHART_TYPES)})", ("chart", "type"))
+                add(f"unknown chart type {c.get('type')!r} (types: {', '.join(CHART_TYPES)})", (ckey, "type"))
             for k in ("series", "series_names", "columns", "headers"):
                 if k in c:
                     c[k] = tuple(c[k])
             if not bad:
-                chart = ChartSpec(**c)
+                charts[ckey] = ChartSpec(**c)
         title = _alternatives(s.get("title"))
-        for alt in title:
-            missing = [lang for lang in LANGS if lang not in alt]
-            if missing:
-                add(f"title needs both zh and en (missing {missing})", ("title",))
+        for field_name in ("title", "subtitle", "notes", "takeaway"):
+            for alt in _alternatives(s.get(field_name)):
+                missing = [lang for lang in LANGS if lang not in alt]
+                extra = sorted(set(alt) - {*LANGS, "when"})
+                if missing:
+                    add(f"{field_name} needs both zh and en (missing {missing})", (field_name,))
+                if extra:  # typically an unquoted comma inside {zh: ..., en: ...}
+                    add(f"{field_name} has unexpected keys {extra}: quote texts that contain a comma", (field_name,))
         for st in s.get("stages") or []:
             if st not in pack.stage_ids:
                 add(f"unknown stage {st!r}", ("stages",))
         slides.append(SlideSpec(
-            id=s["id"], layout=layout, result=result, chart=chart, title=title,
+            id=s["id"], layout=layout, result=result, chart=charts.get("chart"), chart2=charts.get("chart2"), title=title,
             subtitle=_alternatives(s.get("subtitle")), notes=_alternatives(s.get("notes")),
             takeaway=_alternatives(s.get("takeaway")), summary=bool(s.get("summary", False)),
             section=s.get("section"), require=dict(s.get("require") or {}), line=line,

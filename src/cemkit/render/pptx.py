@@ -114,7 +114,20 @@ def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts:
                                      f"title needs fact {exc} that result {spec.result!r} does not provide",
                                      spec.line)]) from None
         planned.append(PlannedSlide(spec, result, facts, title))
-    return planned
+    return _drop_empty_sections(planned)
+
+
+def _drop_empty_sections(planned: list[PlannedSlide]) -> list[PlannedSlide]:
+    """A section divider whose slides all dropped out (no results) would announce nothing: remove it.
+    The appendix divider stays when anything follows it."""
+    keep = []
+    for i, item in enumerate(planned):
+        if item.spec.layout == "section":
+            following = next((p for p in planned[i + 1:]), None)
+            if following is None or following.spec.layout == "section":
+                continue
+        keep.append(item)
+    return keep
 
 
 def footnote_text(meta: dict, base_facts: dict, lang: str) -> str:
