@@ -131,7 +131,15 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
     nps = np.clip(np.round(latent), 0, 10)
     csat = np.clip(np.round(1 + 4 * latent / 10 + rng.normal(0, 0.45, n)), 1, 5)
     ces = np.clip(np.round(1 + 6 * latent / 10 + rng.normal(0, 0.8, n)), 1, 7)
-    ces[~np.isin(stage, spec.get("ces_stages", []))] = np.nan
+    for kpi, values in (("csat", csat), ("ces", ces)):  # asked only where the pack's stage lists the KPI
+        asked = [s.id for s in pack.stages if kpi in s.kpis]
+        values[~np.isin(stage, asked)] = np.nan
+    touchpoint = np.full(n, None, dtype=object)
+    for s in pack.stages:  # each response is about one of its stage's touchpoints
+        m = stage == s.id
+        if s.touchpoints and m.any():
+            tps = np.array([tp.id for tp in s.touchpoints], dtype=object)
+            touchpoint[m] = tps[rng.integers(0, len(tps), int(m.sum()))]
 
     comment, theme_truth = _comments(spec, rng, stage, nps)
 
@@ -141,6 +149,7 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
         "wave": np.array([w["id"] for w in waves], dtype=object)[wave_idx],
         "date": pd.to_datetime(date),
         "stage": stage,
+        "touchpoint": touchpoint,
         "nps": nps, "csat": csat, "ces": ces,
         **ratings,
         "comment": comment,
