@@ -1,0 +1,628 @@
+"""Closed-loop alerts: turn poor survey responses into work orders for the department that can fix them.
+
+The rules live in the pack's ``alerts.yaml`` (``files: {alerts: alerts.yaml}`` in pack.yaml)::
+
+    default_owner: {zh: 客户体验部, en: CX office}   # owner when the stage names no touchpoint owner
+    sla:
+      business_days: true          # optional, default false: the SLA clock only runs Monday-Friday
+      hours: {P1: 24, P2: 48, P3: 72}   # hours to close an alert, per priority (defaults shown)
+      holidays: [2024-10-01, ...]  # optional: extra non-working days when business_days is true
+    rules:
+      - id: complaint_words                        # unique id
+        name: {zh: 投诉类关键词, en: Complaint words}  # a string or {zh, en}: the alert's reason
+        priority: P1                               # P1 (most urgent), P2 or P3
+        when: {comment_contains: [投诉, 12315]}     # conditions; a rule fires when ALL of them hold
+
+Conditions (``when``):
+
+* ``<kpi>_max: x`` — the response's score on pack KPI ``<kpi>`` is ≤ x (``nps_max``, ``csat_max``,
+  ``ces_max`` …; a missing score never fires);
+* ``key_stage: true|false`` — the response is (is not) about a stage marked ``key: true`` in pack.yaml;
+* ``comment_contains: [word, …]`` — the masked verbatim contains one of the words (literal,
+  case-insensitive substring match);
+* ``negative_critical_theme: true|false`` — the comment has (has not) a negative (polarity −1) tag of a
+  theme marked ``critical: true`` in the pack's themes.yaml (needs the ``themes`` tags).
+
+Output (:func:`evaluate_alerts`): **one alert per customer, stage and wave**. When several rules fire for
+the same customer, stage and wave (on one or several responses), the highest priority wins and every
+matching rule is listed in ``rules``/``reason`` (in priority order, then file order). The alert carries the
+response that raised the winning priority (the earliest such response).
+
+Owner: the owner of the response's ``touchpoint`` when the data has that column and names a touchpoint of
+the stage; else the owner of the stage's first touchpoint (pack.yaml ``stages[].touchpoints[].owner``);
+else ``default_owner``.
+
+SLA: ``due = created + hours[priority]``. With ``business_days: true`` only Monday-Friday hours count
+(and listed holidays are skipped): 24 h from Friday 10:00 is Monday 10:00, an alert raised on a Saturday
+starts its clock on Monday 00:00. ``created`` is the response ``date`` (the survey timestamp), or ``now``
+when the response has no date.
+
+Everything is vectorised over responses (numpy masks, one pass per rule); there is no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PackError, Problem
+from .packs import Checker, Label, Pack
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "CONDITIONS",
+    "DEFAULT_HOURS",
+    "PRIORITIES",
+    "AlertConfig",
+    "AlertRule",
+    "alert_config",
+    "alerts_summary",
+    "evaluate_alerts",
+    "joiner",
+    "reason_counts",
+    "sla_due",
+    "validate",
+    "write_alerts_xlsx",
+    "write_workbook",
+]
+
+PRIORITIES = ("P1", "P2", "P3")
+DEFAULT_HOURS = {"P1": 24.0, "P2": 48.0, "P3": 72.0}
+#: condition key → description (``<kpi>_max`` stands for every pack KPI id + "_max")
+CONDITIONS = {
+    "<kpi>_max": "score on pack KPI <kpi> at most this value",
+    "key_stage": "response is about a stage marked key: true (or not, with false)",
+    "comment_contains": "masked comment contains one of these words",
+    "negative_critical_theme": "comment has a negative tag of a critical theme (or not, with false)",
+}
+ALERT_COLUMNS = ["alert_id", "customer_id", "response_id", "stage", "stage_name", "wave", "priority",
+                 "rules", "reason", "owner", "created", "due", "verbatim"]
+_TOP_KEYS = ("default_owner", "sla", "rules")
+_RULE_KEYS = ("id", "name", "priority", "when")
+_SLA_KEYS = ("business_days", "hours", "holidays")
+_DEFAULT_OWNER = Label("客户体验部", "CX office")
+_NS_PER_HOUR = 3_600_000_000_000
+_NS_PER_DAY = 24 * _NS_PER_HOUR
+EXCEL_MAX_ROWS = 1_048_576
+
+
+def joiner(lang: str) -> str:
+    """The separator for lists inside one cell: "；" in Chinese reports, "; " in English ones."""
+    return "；" if lang == "zh" else "; "
+
+
+# ============================================================================================= config
+@dataclass(frozen=True)
+class AlertRule:
+    """One rule of alerts.yaml: fires when every condition in ``when`` holds."""
+
+    id: str
+    name: Label
+    priority: str
+    when: Mapping[str, Any]
+
+    @property
+    def rank(self) -> int:
+        """1 for P1 (most urgent) … 3 for P3."""
+        return PRIORITIES.index(self.priority) + 1
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """The parsed alerts.yaml of a pack."""
+
+    rules: tuple[AlertRule, ...]
+    default_owner: Label
+    business_days: bool
+    hours: Mapping[str, float]
+    holidays: tuple[str, ...] = ()
+
+
+def _alerts_file(pack: Pack) -> Path:
+    return pack.file("alerts") or Path("alerts.yaml")
+
+
+def validate(pack: Pack) -> list[Problem]:
+    """Problems in the pack's alerts.yaml (file, dotted key, line): unknown keys or conditions, bad or
+    missing priority / name / id, condition values of the wrong type, SLA hours that are not positive,
+    and rules that can never fire (no key stage, no critical theme, threshold outside the KPI's scale)."""
+    spec = pack.section("alerts")
+    if spec is None:
+        return []
+    problems: list[Problem] = []
+    c = Checker(_alerts_file(pack), pack.raw.get("alerts.__lines__", {}), problems)
+    if not isinstance(spec, dict):
+        c.add((), "alerts.yaml must be a mapping with default_owner, sla and rules")
+        return problems
+    for key in spec:
+        if key not in _TOP_KEYS:
+            c.add((key,), f"unknown key {key!r} (use {', '.join(_TOP_KEYS)})")
+    if spec.get("default_owner") is not None:
+        c.label(spec["default_owner"], ("default_owner",))
+    _check_sla(c, spec.get("sla"))
+
+    rules = c.listing(spec.get("rules"), ("rules",))
+    if "rules" not in spec:
+        c.add(("rules",), "required key is missing: list the alert rules")
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        kp: tuple = ("rules", i)
+        if not isinstance(rule, dict):
+            c.add(kp, f"a rule must be a mapping with {', '.join(_RULE_KEYS)}")
+            continue
+        for key in rule:
+            if key not in _RULE_KEYS:
+                c.add(kp + (key,), f"unknown key {key!r} (use {', '.join(_RULE_KEYS)})")
+        rid = rule.get("id")
+        if not isinstance(rid, str) or not rid.strip():
+            c.add(kp + ("id",) if "id" in rule else kp, "rule needs an id")
+        elif rid in seen:
+            c.add(kp + ("id",), f"duplicate rule id {rid!r}")
+        else:
+            seen.add(rid)
+        if "name" not in rule:
+            c.add(kp, "rule needs a name: a string or {zh: ..., en: ...}")
+        else:
+            c.label(rule.get("name"), kp + ("name",))
+        if rule.get("priority") not in PRIORITIES:
+            c.add(kp + ("priority",) if "priority" in rule else kp,
+                  f"priority must be one of {', '.join(PRIORITIES)}, found {rule.get('priority')!r}")
+        _check_when(c, pack, rule.get("when"), kp + ("when",), "when" in rule)
+    return problems
+
+
+def _check_sla(c: Checker, sla: Any) -> None:
+    if sla is None:
+        return
+    if not isinstance(sla, dict):
+        c.add(("sla",), f"must be a mapping with {', '.join(_SLA_KEYS)}")
+        return
+    for key in sla:
+        if key not in _SLA_KEYS:
+            c.add(("sla", key), f"unknown key {key!r} (use {', '.join(_SLA_KEYS)})")
+    if "business_days" in sla and not isinstance(sla["business_days"], bool):
+        c.add(("sla", "business_days"), "must be true or false")
+    hours = c.mapping(sla.get("hours"), ("sla", "hours"))
+    for prio, h in hours.items():
+        if prio not in PRIORITIES:
+            c.add(("sla", "hours", prio), f"unknown priority {prio!r} (use {', '.join(PRIORITIES)})")
+        elif isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
+            c.add(("sla", "hours", prio), f"must be a positive number of hours, found {h!r}")
+    for j, day in enumerate(c.listing(sla.get("holidays"), ("sla", "holidays"))):
+        try:
+            np.datetime64(str(day), "D")
+        except ValueError:
+            c.add(("sla", "holidays", j), f"not a date (YYYY-MM-DD): {day!r}")
+
+
+def _check_when(c: Checker, pack: Pack, when: Any, kp: tuple, present: bool) -> None:
+    if not present:
+        c.add(kp[:-1], "rule needs conditions under when")
+        return
+    if not isinstance(when, dict) or not when:
+        c.add(kp, "must be a non-empty mapping of conditions")
+        return
+    known = [f"{k}_max" for k in pack.kpis] + ["key_stage", "comment_contains", "negative_critical_theme"]
+    for key, value in when.items():
+        ckp = kp + (key,)
+        if key not in known:
+            c.add(ckp, f"unknown condition {key!r} (use {', '.join(known)})")
+        elif key.endswith("_max"):
+            scale = pack.kpis[key[: -len("_max")]].scale
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                c.add(ckp, f"must be a number, found {value!r}")
+            elif not scale.min <= value <= scale.max:
+                c.add(ckp, f"{value} lies outside the KPI's scale {scale.min:g}..{scale.max:g}")
+        elif key == "comment_contains":
+            words = value if isinstance(value, list) else None
+            if not words or not all(isinstance(w, (str, int)) and str(w).strip() for w in words):
+                c.add(ckp, "must be a non-empty list of words")
+        elif not isinstance(value, bool):
+            c.add(ckp, f"must be true or false, found {value!r}")
+        elif key == "key_stage" and value and not any(s.key for s in pack.stages):
+            c.add(ckp, "no stage in pack.yaml is marked key: true, so this rule can never fire")
+        elif key == "negative_critical_theme" and value and not any(t.critical for t in pack.themes):
+            c.add(ckp, "no theme in the pack's themes is marked critical: true, so this rule can never fire")
+
+
+def alert_config(pack: Pack) -> AlertConfig:
+    """Parse the pack's alerts.yaml (validated: raises PackError listing every problem). A pack without
+    alerts.yaml gets a config with no rules."""
+    spec = pack.section("alerts")
+    if spec is None:
+        return AlertConfig((), _DEFAULT_OWNER, False, dict(DEFAULT_HOURS))
+    problems = validate(pack)
+    if problems:
+        raise PackError(problems)
+    c = Checker(_alerts_file(pack), {}, [])
+    rules = tuple(
+        AlertRule(str(r["id"]), c.label(r["name"], ()), r["priority"], dict(r["when"]))
+        for r in spec.get("rules") or []
+    )
+    owner = c.label(spec["default_owner"], ()) if spec.get("default_owner") is not None else _DEFAULT_OWNER
+    sla = spec.get("sla") or {}
+    hours = {**DEFAULT_HOURS, **{k: float(v) for k, v in (sla.get("hours") or {}).items()}}
+    holidays = tuple(str(np.datetime64(str(d), "D")) for d in sla.get("holidays") or [])
+    return AlertConfig(rules, owner, bool(sla.get("business_days", False)), hours, holidays)
+
+
+# ================================================================================================ SLA
+def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
+            holidays: Iterable[str] = ()) -> pd.Series:
+    """Due time of each alert: ``created`` plus ``hours`` (a number or one per row).
+
+    With ``business_days`` only Monday-Friday (minus ``holidays``) count: a business day has 24 clock
+    hours, a weekend none. Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on
+    a Saturday starts on Monday 00:00. Vectorised with ``numpy.busday_offset``. Time zones are kept (the
+    arithmetic runs on local wall-clock time).
+    """
+    created = pd.Series(created)
+    if not pd.api.types.is_datetime64_any_dtype(created):
+        created = pd.to_datetime(created)
+    tz = getattr(created.dt, "tz", None)
+    local = created.dt.tz_localize(None) if tz is not None else created
+    t = local.to_numpy(dtype="datetime64[ns]")
+    h = np.broadcast_to(np.asarray(hours, dtype=float), t.shape)
+    add = np.round(h * _NS_PER_HOUR).astype("int64")
+    out = np.full(t.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = ~np.isnat(t)
+    if not business_days:
+        out[ok] = t[ok] + add[ok].astype("timedelta64[ns]")
+    else:
+        hol = np.array(sorted(set(holidays)), dtype="datetime64[D]")
+        tv = t[ok]
+        day = tv.astype("datetime64[D]")
+        working = np.is_busday(day, holidays=hol)
+        start = np.busday_offset(day, 0, roll="forward", holidays=hol)
+        # business time already used on the creation day (none when created on a weekend / holiday)
+        used = np.where(working, (tv - day.astype("datetime64[ns]")).astype("int64"), 0)
+        total = used + add[ok]
+        whole, rest = np.divmod(total, _NS_PER_DAY)
+        due_day = np.busday_offset(start, whole, roll="forward", holidays=hol)
+        out[ok] = due_day.astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
+    res = pd.Series(out, index=created.index, name="due")
+    return res.dt.tz_localize(tz) if tz is not None else res
+
+
+# ========================================================================================= evaluation
+def _empty_alerts(extra: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in ALERT_COLUMNS})
+    frame["created"] = pd.Series(dtype="datetime64[ns]")
+    frame["due"] = pd.Series(dtype="datetime64[ns]")
+    for col in extra:
+        frame[col] = pd.Series(dtype="object")
+    return frame
+
+
+def _critical_negative_rows(themes: pd.DataFrame, pack: Pack, n: int) -> np.ndarray:
+    """Boolean per df row: the comment has a negative tag (polarity −1) of a theme marked critical."""
+    missing = {"row", "theme", "polarity"} - set(themes.columns)
+    if missing:
+        raise InputError(f"theme tags need the columns row, theme and polarity (missing: {', '.join(sorted(missing))})")
+    critical = [t.id for t in pack.themes if t.critical]
+    pol = pd.to_numeric(themes["polarity"], errors="coerce").to_numpy(dtype=float)
+    sel = themes["theme"].isin(critical).to_numpy(dtype=bool) & (pol == -1)
+    rows = pd.to_numeric(themes["row"], errors="coerce").to_numpy(dtype=float)[sel]
+    if np.isnan(rows).any() or (rows < 0).any() or (rows >= n).any() or (rows % 1 != 0).any():
+        raise InputError(f"theme tags: 'row' must be the 0-based position of the comment in the responses "
+                         f"(0..{n - 1}); found values outside that range")
+    out = np.zeros(n, dtype=bool)
+    out[rows.astype(np.int64)] = True
+    return out
+
+
+def _rule_mask(rule: AlertRule, df: pd.DataFrame, pack: Pack, crit: np.ndarray | None,
+               skipped: dict[str, str]) -> np.ndarray:
+    n = len(df)
+    mask = np.ones(n, dtype=bool)
+    for key, value in rule.when.items():
+        if key.endswith("_max"):
+            col = key[: -len("_max")]
+            if col not in df:
+                skipped[rule.id] = f"the data has no {col!r} column"
+                return np.zeros(n, dtype=bool)
+            score = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+            mask &= score <= float(value)  # NaN compares False: a missing score never fires
+        elif key == "key_stage":
+            keys = [s.id for s in pack.stages if s.key]
+            mask &= df["stage"].isin(keys).to_numpy(dtype=bool) == bool(value)
+        elif key == "comment_contains":
+            if "comment" not in df:
+                skipped[rule.id] = "the data has no 'comment' column"
+                return np.zeros(n, dtype=bool)
+            pattern = "|".join(re.escape(str(w).strip()) for w in value)
+            hit = df["comment"].astype("string").str.contains(pattern, case=False, regex=True, na=False)
+            mask &= hit.to_numpy(dtype=bool)
+        elif key == "negative_critical_theme":
+            if crit is None:
+                skipped[rule.id] = "no theme tags were given (themes=None)"
+                return np.zeros(n, dtype=bool)
+            mask &= crit == bool(value)
+        else:  # alert_config validated the file: this is a programming error
+            raise PackError(f"alerts.yaml: unknown condition {key!r} in rule {rule.id!r}")
+    return mask
+
+
+def _owner_of(df: pd.DataFrame, pack: Pack, default: Label, lang: str) -> np.ndarray:
+    stage_owner = {s.id: (s.owner.get(lang) if s.owner else default.get(lang)) for s in pack.stages}
+    owner = df["stage"].map(stage_owner).astype(object).fillna(default.get(lang))
+    if "touchpoint" in df:
+        tp_owner = {f"{s.id}\x1f{tp.id}": tp.owner.get(lang) for s in pack.stages for tp in s.touchpoints}
+        key = df["stage"].astype("string") + "\x1f" + df["touchpoint"].astype("string")
+        owner = key.map(tp_owner).astype(object).fillna(owner)
+    return owner.to_numpy(dtype=object)
+
+
+def _join_flags(flags: np.ndarray, labels: Sequence[str], sep: str) -> np.ndarray:
+    """Per row, the labels whose flag is set, joined by ``sep``. Rows are coded by their flag pattern (a
+    bit mask), each distinct pattern (at most 2^rules, a handful in practice) is joined once, and the
+    strings are broadcast back by index: no loop over rows."""
+    bits = flags.astype(np.int64) @ (np.int64(1) << np.arange(flags.shape[1], dtype=np.int64))
+    patterns, inverse = np.unique(bits, return_inverse=True)
+    text = np.array([sep.join(lab for j, lab in enumerate(labels) if (int(p) >> j) & 1) for p in patterns],
+                    dtype=object)
+    return text[inverse.reshape(-1)]
+
+
+def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = None,
+                    now: Any = None, lang: str | None = None) -> pd.DataFrame:
+    """Alerts (work orders) raised by the pack's alert rules on the clean response table ``df``.
+
+    ``themes``: optional theme tags, one row per (comment, theme) with ``row`` (0-based position of the
+    response in ``df``), ``theme`` (pack theme id) and ``polarity`` (−1/0/1); needed by the
+    ``negative_critical_theme`` condition (rules that need missing inputs fire for nobody and are listed in
+    ``result.attrs["skipped_rules"]`` with a warning). ``now``: the evaluation time, used as ``created``
+    for responses without a date (default: the current time). ``lang``: language of ``stage_name``,
+    ``reason`` and ``owner`` (default: the pack's language).
+
+    Returns one row per alert (one per customer, stage and wave; see the module docstring) with columns
+    ``alert_id`` (``<wave>-<stage>-<customer_id>``, stable across re-runs), ``customer_id, response_id,
+    stage, stage_name, wave, priority`` (P1-P3), ``rules`` (rule ids, comma-separated), ``reason`` (rule
+    names joined by "；"/"; "), ``owner``, ``created``, ``due`` (SLA deadline), ``verbatim`` (the masked
+    comment), then ``touchpoint`` and the KPI scores when present, then the pack's segment columns.
+    Sorted by priority, due time, then input order.
+    """
+    lang = lang or pack.language
+    cfg = alert_config(pack)
+    need = [c for c in ("response_id", "customer_id", "stage", "wave") if c not in df]
+    if need:
+        raise InputError(f"the response table lacks the column(s) {', '.join(need)} needed for alerts")
+    segs = [s for s in pack.segment_ids if s in df]
+    extra = (["touchpoint"] if "touchpoint" in df else []) + [k for k in pack.kpis if k in df] + segs
+    skipped: dict[str, str] = {}
+    n = len(df)
+    if not cfg.rules or n == 0:
+        out = _empty_alerts(extra)
+        out.attrs["skipped_rules"] = skipped
+        return out
+
+    crit = _critical_negative_rows(themes, pack, n) if themes is not None else None
+    rules = sorted(cfg.rules, key=lambda r: r.rank)  # priority order, then file order (stable sort)
+    flags = np.column_stack([_rule_mask(r, df, pack, crit, skipped) for r in rules])
+    for rid, why in skipped.items():
+        warnings.warn(f"alert rule {rid!r} fires for nobody: {why}", stacklevel=2)
+    hit = np.flatnonzero(flags.any(axis=1))
+    if hit.size == 0:
+        out = _empty_alerts(extra)
+        out.attrs["skipped_rules"] = skipped
+        return out
+
+    ranks = np.array([r.rank for r in rules])
+    flags = flags[hit]
+    best = np.where(flags, ranks, 99).min(axis=1)
+    keep = ["response_id", "customer_id", "stage", "wave"] + [c for c in ("date", "comment") if c in df] + extra
+    sub = df[list(dict.fromkeys(keep))].iloc[hit].reset_index(drop=True)
+
+    # created: response date, else `now`
+    now_ts = pd.Timestamp.now().floor("s") if now is None else pd.Timestamp(now)
+    if "date" in sub:
+        created = pd.to_datetime(sub["date"])
+        tz = getattr(created.dt, "tz", None)
+        if tz is not None and now_ts.tzinfo is None:
+            now_ts = now_ts.tz_localize(tz)
+        created = created.fillna(now_ts)
+    else:
+        created = pd.Series(now_ts, index=sub.index)
+    created = created.astype("datetime64[ns]" if getattr(created.dt, "tz", None) is None
+                              else pd.DatetimeTZDtype("ns", created.dt.tz))
+
+    # one alert per customer × stage × wave: the group's highest priority, earliest such response
+    group = sub.groupby(["customer_id", "stage", "wave"], dropna=False, sort=False).ngroup().to_numpy()
+    t_ns = created.to_numpy(dtype="datetime64[ns]").astype("int64") if created.dt.tz is None else \
+        created.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
+    order = np.lexsort((np.arange(len(sub)), t_ns, best, group))
+    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    merged = pd.DataFrame(flags).groupby(group).max().to_numpy(dtype=bool)  # rows = groups 0..G-1
+    merged = merged[group[first]]  # aligned with `first`
+
+    # output order: priority, then due time, then input order (sorted before any string column is built)
+    rank_first = best[first]
+    hours_first = np.array([cfg.hours[p] for p in PRIORITIES])[rank_first - 1]
+    due_first = sla_due(created.iloc[first].reset_index(drop=True), hours_first, cfg.business_days, cfg.holidays)
+    due_key = (due_first.dt.tz_convert("UTC").dt.tz_localize(None) if due_first.dt.tz is not None else due_first)
+    sort = np.lexsort((first, due_key.to_numpy(dtype="datetime64[ns]").astype("int64"), rank_first))
+    pick = first[sort]
+    rep = sub.iloc[pick].reset_index(drop=True)
+    merged = merged[sort]
+    sep = joiner(lang)
+    stage_names = {s.id: s.name.get(lang) for s in pack.stages}
+    stage = rep["stage"].astype("string")
+    out = pd.DataFrame({
+        "alert_id": (rep["wave"].astype("string").fillna("-") + "-" + stage.fillna("-") + "-"
+                     + rep["customer_id"].astype("string").fillna("-")),
+        "customer_id": rep["customer_id"].astype("string"),
+        "response_id": rep["response_id"].astype("string"),
+        "stage": stage,
+        "stage_name": stage.map(stage_names).fillna(stage),
+        "wave": rep["wave"].astype("string"),
+        "priority": pd.array(np.array(PRIORITIES, dtype=object)[rank_first[sort] - 1], dtype="string"),
+        "rules": pd.array(_join_flags(merged, [r.id for r in rules], ","), dtype="string"),
+        "reason": pd.array(_join_flags(merged, [r.name.get(lang) for r in rules], sep), dtype="string"),
+        "owner": pd.array(_owner_of(rep, pack, cfg.default_owner, lang), dtype="string"),
+        "created": created.iloc[pick].reset_index(drop=True),
+        "due": due_first.iloc[sort].reset_index(drop=True),
+        "verbatim": (rep["comment"].astype("string") if "comment" in rep
+                     else pd.array([pd.NA] * len(rep), dtype="string")),
+    })
+    for col in extra:
+        out[col] = rep[col].to_numpy()
+    out.attrs["skipped_rules"] = skipped
+    return out
+
+
+# ============================================================================================ summary
+def alerts_summary(alerts: pd.DataFrame, lang: str = "zh") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Alerts by owner and priority: columns ``owner, P1, P2, P3, total`` (counts; sorted by total,
+    largest first) and the facts the storyline title uses: ``n_alerts``, ``p1_share`` (% of alerts that
+    are P1), ``top_owner`` (the owner with most alerts; "–" when there are none) and ``top_owner_n``."""
+    cols = ["owner", *PRIORITIES, "total"]
+    if alerts.empty:
+        table = pd.DataFrame({c: pd.Series(dtype="string" if c == "owner" else "int64") for c in cols})
+        return table, {"n_alerts": 0, "p1_share": 0.0, "top_owner": "–", "top_owner_n": 0}
+    tab = pd.crosstab(alerts["owner"].astype(object), alerts["priority"].astype(object))
+    tab = tab.reindex(columns=list(PRIORITIES), fill_value=0)
+    tab["total"] = tab.sum(axis=1)
+    tab = tab.rename_axis(index="owner", columns=None).reset_index()
+    tab = tab.sort_values(["total", "owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    tab["owner"] = tab["owner"].astype("string")
+    tab[[*PRIORITIES, "total"]] = tab[[*PRIORITIES, "total"]].astype("int64")
+    n = len(alerts)
+    facts = {
+        "n_alerts": n,
+        "p1_share": float((alerts["priority"] == "P1").sum() / n * 100),
+        "top_owner": str(tab["owner"].iloc[0]),
+        "top_owner_n": int(tab["total"].iloc[0]),
+    }
+    return tab[cols], facts
+
+
+def reason_counts(alerts: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """How many alerts each rule contributed to (an alert with two reasons counts for both): columns
+    ``rule, reason, alerts, share`` (share: % of all alerts), most frequent first."""
+    cols = ["rule", "reason", "alerts", "share"]
+    if alerts.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    ids = alerts["rules"].astype("string").str.split(",", regex=False)
+    names = alerts["reason"].astype("string").str.split(joiner(lang), regex=False)
+    if not (ids.str.len() == names.str.len()).all():  # a rule name containing the separator
+        names = ids
+    long = pd.DataFrame({"rule": ids.explode().to_numpy(), "reason": names.explode().to_numpy()})
+    out = long.groupby(["rule", "reason"], sort=False).size().rename("alerts").reset_index()
+    out["share"] = out["alerts"] / len(alerts) * 100
+    return out.sort_values("alerts", ascending=False, kind="stable").reset_index(drop=True)[cols]
+
+
+# ============================================================================================== excel
+_HEADERS = {
+    "zh": {"alert_id": "预警编号", "customer_id": "客户编号", "response_id": "问卷编号", "stage": "环节ID",
+           "stage_name": "环节", "wave": "波次", "priority": "优先级", "rules": "规则", "reason": "预警原因",
+           "owner": "责任部门", "created": "创建时间", "due": "处理时限", "verbatim": "客户原声（已脱敏）",
+           "touchpoint": "触点", "P1": "P1", "P2": "P2", "P3": "P3", "total": "合计", "rule": "规则",
+           "alerts": "预警数", "share": "占比(%)", "item": "项目", "value": "数值"},
+    "en": {"alert_id": "Alert ID", "customer_id": "Customer", "response_id": "Response", "stage": "Stage ID",
+           "stage_name": "Stage", "wave": "Wave", "priority": "Priority", "rules": "Rules", "reason": "Reason",
+           "owner": "Owner", "created": "Created", "due": "Due", "verbatim": "Verbatim (masked)",
+           "touchpoint": "Touchpoint", "P1": "P1", "P2": "P2", "P3": "P3", "total": "Total", "rule": "Rule",
+           "alerts": "Alerts", "share": "Share (%)", "item": "Item", "value": "Value"},
+}
+_SUMMARY = {"zh": "汇总", "en": "Summary"}
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]\*\?/\\:]", "_", str(name)).strip("'")[:28] or "sheet"
+    out, k = base, 2
+    while out.lower() in used:
+        out, k = f"{base[:25]}({k})", k + 1
+    used.add(out.lower())
+    return out
+
+
+def _display_width(values: pd.Series) -> int:
+    """Widest cell in display columns: CJK and other wide characters count double."""
+    s = values.astype("string").fillna("")
+    if s.empty:
+        return 0
+    return int((s.str.len() + s.str.count(r"[^\x00-\u2e7f]")).max())
+
+
+def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]],
+                   headers: Mapping[str, str] | None = None) -> Path:
+    """Write tables into an .xlsx (openpyxl): one sheet per key; a value that is a list of tables is
+    written as blocks one under another (a table's ``attrs["title"]`` becomes a bold line above it).
+
+    Each sheet's first table gets its header row frozen and an autofilter; columns are sized to their
+    content (wide characters count double, capped at 60); datetimes show as ``yyyy-mm-dd hh:mm``.
+    ``headers`` renames columns for display. Sheet names are made Excel-safe and unique."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    headers = dict(headers or {})
+    used: set[str] = set()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, blocks in sheets.items():
+            blocks = [blocks] if isinstance(blocks, pd.DataFrame) else list(blocks)
+            title = _sheet_title(name, used)
+            row, widths = 0, {}
+            for b, table in enumerate(blocks):
+                if len(table) + row + 2 > EXCEL_MAX_ROWS:
+                    raise InputError(f"sheet {title!r} would exceed Excel's {EXCEL_MAX_ROWS:,} rows")
+                table = table.copy()
+                for col in table.columns:
+                    if isinstance(table[col].dtype, pd.DatetimeTZDtype):
+                        table[col] = table[col].dt.tz_localize(None)
+                caption = table.attrs.get("title")
+                if caption and b > 0:
+                    row += 1
+                shown = table.rename(columns=lambda c: headers.get(str(c), str(c)))
+                start = row + (1 if caption else 0)
+                shown.to_excel(xl, sheet_name=title, index=False, startrow=start)
+                ws = xl.sheets[title]
+                if caption:
+                    ws.cell(row=row + 1, column=1, value=str(caption)).font = Font(bold=True)
+                if b == 0:
+                    ws.freeze_panes = ws.cell(row=start + 2, column=1)
+                    last = get_column_letter(max(1, len(shown.columns)))
+                    ws.auto_filter.ref = f"A{start + 1}:{last}{start + 1 + len(shown)}"
+                for j, col in enumerate(shown.columns, start=1):
+                    w = max(_display_width(pd.Series([col])), _display_width(shown[col]))
+                    if pd.api.types.is_datetime64_any_dtype(shown[col]):
+                        w = 16  # pandas' openpyxl writer ignores datetime_format: set it per cell
+                        for (cell,) in ws.iter_rows(min_row=start + 2, max_row=start + 1 + len(shown),
+                                                    min_col=j, max_col=j):
+                            cell.number_format = "yyyy-mm-dd hh:mm"
+                    widths[j] = max(widths.get(j, 0), w)
+                row = start + len(shown) + 2
+            ws = xl.sheets[title]
+            for j, w in widths.items():
+                ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, w + 2))
+    return path
+
+
+def write_alerts_xlsx(alerts: pd.DataFrame, path: str | Path, lang: str = "zh") -> Path:
+    """The alerts workbook for the closed loop: a summary sheet (alerts by owner × priority, alerts by
+    reason, the share of P1) and one sheet per owner with that owner's work orders (most urgent first).
+    Header rows frozen, autofilters set, readable column widths."""
+    table, facts = alerts_summary(alerts, lang)
+    reasons = reason_counts(alerts, lang)
+    reasons.attrs["title"] = {"zh": "按预警原因（一条预警可有多个原因）", "en": "By reason (an alert can have several)"}[lang]
+    key = pd.DataFrame({
+        "item": [{"zh": "预警总数", "en": "Alerts"}[lang], {"zh": "P1占比(%)", "en": "P1 share (%)"}[lang],
+                 {"zh": "预警最多的部门", "en": "Owner with most alerts"}[lang]],
+        "value": [facts["n_alerts"], round(facts["p1_share"], 1), f"{facts['top_owner']} ({facts['top_owner_n']})"],
+    })
+    key["value"] = key["value"].astype(str)
+    key.attrs["title"] = {"zh": "要点", "en": "Key figures"}[lang]
+    sheets: dict[str, Any] = {_SUMMARY[lang]: [table, reasons, key]}
+    cols = [c for c in alerts.columns if c != "stage"]
+    for owner in table["owner"].tolist():
+        sheets[str(owner)] = alerts.loc[alerts["owner"] == owner, cols]
+    return write_workbook(path, sheets, _HEADERS.get(lang, _HEADERS["en"]))
