@@ -82,7 +82,8 @@ def test_demo_run_end_to_end(tmp_path, capsys):
     assert len(list((run_dir / "notebooks").glob("*.ipynb"))) == 5
     assert (tmp_path / "auto-latest").resolve() == run_dir.resolve()
     acc = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["accounting"]
-    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == 3000
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"] > 3000  # the demo export has planted bad rows
+    assert acc["quarantined"] > 0 and sum(acc["by_reason"].values()) == acc["quarantined"]
     assert "synthetic" in out
 
     curve = pd.read_parquet(run_dir / "results" / "journey_curve.parquet")

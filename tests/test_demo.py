@@ -43,3 +43,19 @@ def test_odata_covers_respondents_and_non_respondents(demo_auto):
     od = demo_auto.odata
     assert set(demo_auto.responses["customer_id"]) <= set(od["customer_id"])
     assert (~od["responded"]).sum() > od["responded"].sum()
+
+
+def test_messy_demo_export_is_fully_accounted(auto_pack, tmp_path):
+    """The demo CSV carries planted bad rows; ingest quarantines exactly those, with their reasons."""
+    from cemkit.demo import write_demo
+    from cemkit.ingest import prepare
+
+    rpath, opath = write_demo(auto_pack, tmp_path, n=5000, seed=3)
+    acc = prepare(rpath, auto_pack, odata_paths=[opath]).accounting
+    from cemkit.demo import MESSY
+
+    planted = {reason: int(round(5000 * rate)) for reason, rate in MESSY.items()}
+    assert acc["input_rows"] == 5000 + planted["duplicate_id"]
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"]
+    assert acc["by_reason"] == {k: v for k, v in planted.items() if v}
+    assert acc["used"] == 5000 - sum(v for k, v in planted.items() if k != "duplicate_id")

@@ -254,9 +254,51 @@ def write_demo(pack: Pack, out_dir: Path, n: int | None = None, seed: int | None
     out_dir.mkdir(parents=True, exist_ok=True)
     demo = generate(pack, n=n, seed=seed, odata_signal=odata_signal)
     rpath, opath = out_dir / f"{pack.id}_demo_responses.csv", out_dir / f"{pack.id}_demo_odata.csv"
-    demo.responses.to_csv(rpath, index=False, date_format="%Y-%m-%d")
+    messy_rows(demo.responses, seed=demo.truths["seed"]).to_csv(rpath, index=False, date_format="%Y-%m-%d")
     demo.odata.to_csv(opath, index=False)
     return rpath, opath
+
+
+MESSY = {"duplicate_id": 0.002, "score_out_of_range": 0.001, "unknown_stage": 0.001, "nps_missing": 0.001}
+
+
+def messy_rows(responses: pd.DataFrame, seed: int = 0, rates: dict[str, float] | None = None) -> pd.DataFrame:
+    """The demo export as a client would send it: scores typed as "9分" or full-width digits, and a few
+    planted bad rows (rates per quarantine reason in ``MESSY``): re-submitted duplicates (an older copy of
+    a response), NPS out of range, an unknown stage label, a missing NPS. Returns text columns; the
+    planted counts are in ``attrs["planted"]``."""
+    rng = np.random.default_rng(seed + 1)
+    out = responses.copy()
+    n = len(out)
+    nps = out["nps"].astype("Int64").astype(str)
+    style = rng.random(n)
+    out["nps"] = np.where(style < 0.03, nps + "分", np.where(style < 0.05, nps.map(_fullwidth), nps))
+    planted = {}
+    rates = MESSY if rates is None else rates
+    picks = rng.permutation(n)
+    k = 0
+    for reason, rate in rates.items():
+        m = int(round(n * rate))
+        rows = picks[k:k + m]
+        k += m
+        planted[reason] = m
+        if reason == "score_out_of_range":
+            out.loc[out.index[rows], "nps"] = "11"
+        elif reason == "unknown_stage":
+            out.loc[out.index[rows], "stage"] = "展厅外活动"
+        elif reason == "nps_missing":
+            out.loc[out.index[rows], "nps"] = ""
+    dup_n = planted.get("duplicate_id", 0)
+    if dup_n:  # older copies of good responses (same id, a day earlier), as a re-submitted survey would be
+        src = out.iloc[picks[k:k + dup_n]].copy()
+        src["date"] = pd.to_datetime(src["date"]) - pd.Timedelta(days=1)
+        out = pd.concat([out, src], ignore_index=True)
+    out.attrs["planted"] = planted
+    return out
+
+
+def _fullwidth(text: str) -> str:
+    return text.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
 
 
 def validate(pack: Pack) -> list[Problem]:

@@ -64,18 +64,36 @@ def notebook_list() -> list[Path]:
 
 
 def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
+    import logging
+
     import papermill as pm
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     from papermill.exceptions import PapermillExecutionError
 
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
-                            log_output=False, cwd=str(cwd), request_save_on_cell_execute=False)
+                            log_output=False, cwd=str(cwd), request_save_on_cell_execute=False,
+                            extra_arguments=["--IPKernelApp.log_level=50"])  # no kernel chatter on stderr
     except PapermillExecutionError as exc:
         if exc.ename in USER_ERRORS:
             raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
         raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
     return time.perf_counter() - start
+
+
+def _after(nb: Path) -> list[str]:
+    """Notebooks this one must wait for, from its metadata ``{"cemkit": {"after": [...]}}``."""
+    import nbformat
+
+    return list((nbformat.read(str(nb), as_version=4).metadata.get("cemkit") or {}).get("after") or [])
+
+
+def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
+    for fut in after:
+        fut.result()  # re-raises the dependency's error
+    return _execute(nb, out_nb, params, cwd)
 
 
 class _Progress:
@@ -186,8 +204,11 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         timings[first.stem] = _execute(first, staging / "notebooks" / first.name, params, staging)
         progress.step(first.stem)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
-            futures = {nb.stem: pool.submit(_execute, nb, staging / "notebooks" / nb.name, params, staging)
-                       for nb in rest}
+            futures: dict[str, Any] = {}
+            for nb in rest:  # a notebook may wait for others (metadata cemkit.after), e.g. actions after text
+                after = [futures[a] for a in _after(nb) if a in futures]
+                futures[nb.stem] = pool.submit(_execute_after, after, nb, staging / "notebooks" / nb.name,
+                                               params, staging)
             for name, fut in futures.items():
                 timings[name] = fut.result()
                 progress.step(name)

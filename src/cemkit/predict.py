@@ -287,7 +287,7 @@ def _refuse(reason: dict[str, str], lang: str, **kw: Any) -> Prediction:
 
 def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: int = 0, min_rows: int = 200,
                 min_auc: float = 0.60, lang: str | None = None, top_n: int | None = None,
-                min_uplift: float = MIN_UPLIFT) -> Prediction:
+                min_uplift: float = MIN_UPLIFT, max_train: int | None = 50_000) -> Prediction:
     """Fit the detractor-risk model on respondents' O-data and score the silent customers.
 
     ``responses``: the clean response table; ``odata``: one row per customer (respondents and not) with the
@@ -332,6 +332,9 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     not_joined = int(len(last) - len(lab))
     if not_joined:
         notes.append(f"{not_joined} respondent customer(s) have no O-data row and are not used")
+    if max_train and len(lab) > max_train:  # fit on a random subset of labelled customers; all silent ones are scored
+        lab = lab.sample(int(max_train), random_state=seed).reset_index(drop=True)
+        notes.append(f"model fitted on a random {int(max_train):,} of {len(last):,} labelled customers")
     y = (lab["nps"].to_numpy(dtype=float) <= 6).astype(int)
     n = len(lab)
     name_of = {f: (declared[f] or {}).get("name", f) for f in feats}

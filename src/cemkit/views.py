@@ -20,7 +20,7 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["save_all", "data_quality_views", "journey_views", "driver_views", "action_views", "base_meta", "period_of"]
+__all__ = ["save_all", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "base_meta", "period_of"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -64,18 +64,32 @@ def _label(value: Any) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------- data quality
+def _total(value: Any) -> int:
+    """A count, or the sum of a (nested) mapping of counts."""
+    if isinstance(value, dict):
+        return sum(_total(v) for v in value.values())
+    return int(value) if isinstance(value, (int, float, np.integer)) and not isinstance(value, bool) else 0
+
+
 def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False) -> Views:
     """Accounting table (input = used + quarantined, reasons, masking, O-data join) and its facts."""
     acc = prep.accounting
+    from .i18n import catalogue
+
+    cat = catalogue(lang)
     rows = [(t("input_rows", lang), acc["input_rows"]), (t("used_rows", lang), acc["used"]),
             (t("quarantined_rows", lang), acc["quarantined"])]
-    rows += [(f"  {reason}", count) for reason, count in (acc.get("by_reason") or {}).items()]
+    rows += [(f"  {cat.get('q_' + reason, reason)}", count) for reason, count in (acc.get("by_reason") or {}).items()]
+    for key in ("cells_blanked", "dates_unparsed"):
+        value = _total(acc.get(key))
+        if value:
+            rows.append((cat.get(f"dq_{key}", key), int(value)))
     masked = acc.get("masked") or {}
-    label = {"zh": "脱敏", "en": "masked"}[lang]
-    rows += [(f"{label}: {kind}", count) for kind, count in masked.items()]
+    rows += [(f"{cat['dq_masked']}：{cat.get('dq_' + kind, kind)}" if lang == "zh" else
+              f"{cat['dq_masked']}: {cat.get('dq_' + kind, kind)}", count) for kind, count in masked.items() if count]
     for key, value in acc.items():
-        if key.startswith("odata_") and isinstance(value, (int, float)):
-            rows.append((key, value))
+        if key.startswith("odata_") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((cat.get(f"dq_{key}", key), value))
     table = pd.DataFrame(rows, columns=["item", "count"])
     df = prep.responses
     facts = {"input_rows": acc["input_rows"], "n_used": acc["used"], "quarantined": acc["quarantined"],
@@ -242,11 +256,101 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str):
     return res, meta
 
 
+# ------------------------------------------------------------------------------------------------- text
+def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6) -> Views:
+    """Theme mention and negative rates, impact on NPS, theme × stage heat map, quotes, word cloud and
+    discovery candidates (written to ``discovery_candidates.yaml``). Theme tags are saved to
+    ``data/theme_tags.parquet`` for the alert rules."""
+    from . import text
+
+    df = df.reset_index(drop=True)
+    tags = text.tag_themes(df["comment"], pack)
+    if run_dir is not None:
+        (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
+        tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
+    imp = text.theme_impact(df, pack, tags)
+    names = {t.id: t.name.get(lang) for t in pack.themes}
+    ov = imp.overall()
+    ov = ov[ov["n_comments"] > 0].copy()
+    out: Views = {}
+    if ov.empty:
+        return out
+    ov["theme_name"] = ov["theme"].map(names)
+    ov["negative_rate"] = ov["mention_rate"] * ov["neg_share"].fillna(0) / 100
+    n_comments = int(ov["n_comments"].iloc[0])
+    shown = ov[ov["flag"] != "low_base"]
+    pick = shown if len(shown) else ov
+    top_neg = pick.sort_values("negative_rate", ascending=False).iloc[0]
+    method = {"zh": "主题：行业词典分句标注；NPS差值：提及者与未提及者（有评论者）之差",
+              "en": "themes: clause tagging from the pack taxonomy; gap: mentioners vs other commenters"}[lang]
+    gap = float(top_neg["gap"]) if pd.notna(top_neg["gap"]) else 0.0
+    facts = {"top_neg_theme": top_neg["theme_name"], "top_neg_rate": float(top_neg["negative_rate"]),
+             "top_neg_gap": -gap, "top_neg_lower": gap < 0 and bool(top_neg["significant"]), "n_comments": n_comments}
+    meta = base_meta(df[df["comment"].notna()], pack, lang, facts=facts, test=method)
+    meta["base"]["n"] = n_comments
+    out["themes"] = (ov.sort_values("mention_rate", ascending=False).reset_index(drop=True), meta)
+
+    imp_tab = pick.assign(nps_gap=pick["gap"], impact_abs=-pick["contribution"]).sort_values("contribution")
+    worst = imp_tab.iloc[0]
+    ifacts = {"most_damaging": worst["theme_name"], "most_damaging_gap": float(-worst["gap"]),
+              "most_damaging_contribution": float(worst["contribution"])}
+    out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": ifacts})
+
+    by_stage = imp.table[(imp.table["stage"] != "__all__") & (imp.table["wave"] == "__all__")].copy()
+    if len(by_stage):
+        by_stage["neg_rate"] = by_stage["mention_rate"] * by_stage["neg_share"].fillna(0) / 100
+        stage_names = {s.id: s.name.get(lang) for s in pack.stages}
+        heat = by_stage.pivot_table(index="theme", columns="stage", values="mention_rate", aggfunc="first")
+        heat = heat.reindex(index=[t for t in names if t in heat.index],
+                            columns=[s for s in pack.stage_ids if s in heat.columns])
+        hot = by_stage.sort_values("neg_rate", ascending=False).iloc[0]
+        wide = heat.rename(columns=stage_names).reset_index()
+        wide.insert(0, "theme_name", wide.pop("theme").map(names))
+        hfacts = {"hot_stage": stage_names[hot["stage"]], "hot_theme": names[hot["theme"]],
+                  "hot_rate": float(hot["neg_rate"])}
+        out["theme_stage"] = (wide, {**meta, "facts": hfacts})
+
+    q = imp.quotes
+    if len(q):
+        neg_order = list(pick.sort_values("negative_rate", ascending=False)["theme"])
+        pos_order = list(pick.assign(pr=pick["mention_rate"] * pick["pos_share"].fillna(0)).sort_values(
+            "pr", ascending=False)["theme"])
+        chosen = []
+        for order, pol in ((neg_order, -1), (pos_order, 1)):
+            cand = q[q["polarity"] == pol].drop_duplicates("theme")
+            cand = cand.set_index("theme").reindex([t for t in order if t in set(cand["theme"])]).reset_index()
+            chosen.append(cand.head(n_quotes // 2 if pol == 1 else n_quotes - n_quotes // 2))
+        quotes = pd.concat(chosen, ignore_index=True)
+        quotes["theme_name"] = quotes["theme"].map(names)
+        quotes = quotes.rename(columns={"text": "quote"})
+        out["quotes"] = (quotes[["theme", "theme_name", "quote", "polarity"]], {**meta, "facts": {}})
+
+    kw = imp.keywords
+    if len(kw):
+        words = (kw[kw["scope"] == "all"].groupby("word", as_index=False)["count"].sum()
+                 .sort_values("count", ascending=False).head(60).rename(columns={"count": "weight"}))
+        sep = "、" if lang == "zh" else ", "
+        out["wordcloud"] = (words.reset_index(drop=True), {**meta, "facts": {"top_words": sep.join(words["word"].head(5))}})
+        out["keywords"] = (kw, {**meta, "facts": {}})
+
+    cand = text.discover(df["comment"], pack, tags)
+    if len(cand):
+        if run_dir is not None:
+            text.write_candidates_yaml(cand, Path(run_dir) / "discovery_candidates.yaml")
+        tab = cand.assign(top_words=cand["top_words"].map(" ".join), keywords=cand["keywords"].map(" ".join),
+                          quotes=cand["quotes"].map(" | ".join))
+        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": int(len(cand))}})
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- actions
 def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, odata: pd.DataFrame | None = None,
-                 tags: pd.DataFrame | None = None, max_train: int = 50_000, seed: int = 0) -> Views:
-    """Alerts (and alerts.xlsx), segment playbooks (and playbooks.xlsx), and the detractor-risk model for
-    customers who did not answer (and top_risk.xlsx), each with its facts."""
+                 tags: pd.DataFrame | None = None, seed: int = 0, max_xlsx_alerts: int = 100_000) -> Views:
+    """Alerts (alerts.csv, alerts.xlsx), segment playbooks (playbooks.xlsx) and the detractor-risk model for
+    customers who did not answer (top_risk.xlsx), each with its facts.
+
+    Every alert is in alerts.csv (UTF-8 with BOM, opens in Excel). alerts.xlsx holds the summary and one sheet
+    per owner; above ``max_xlsx_alerts`` alerts it keeps the highest priorities first and says so."""
     from . import alerts as al
     from . import playbooks as pb
     from . import predict as pr
@@ -254,9 +358,14 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
     run_dir = Path(run_dir)
     out: Views = {}
     if pack.section("alerts"):
-        alerts = al.evaluate_alerts(df, pack, themes=tags)
-        al.write_alerts_xlsx(alerts, run_dir / "alerts.xlsx", lang)
+        alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
+        alerts.to_csv(run_dir / "alerts.csv", index=False, encoding="utf-8-sig")
+        book = alerts
+        if len(alerts) > max_xlsx_alerts:
+            book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_alerts)
+        al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
         table, facts = al.alerts_summary(alerts, lang)
+        facts["in_xlsx"] = int(len(book))
         out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)
@@ -264,16 +373,16 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
         table, facts = pb.summary(assigned, pack, lang)
         out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
-        train = df
-        customers = df["customer_id"].dropna().unique()
-        if len(customers) > max_train:  # the model learns from a random subset of respondents; all are scored
-            keep = pd.Series(customers).sample(max_train, random_state=seed)
-            train = df[df["customer_id"].isin(keep)]
-        pred = pr.fit_predict(train, odata, pack, seed=seed)
-        meta = base_meta(train, pack, lang, facts=dict(pred.facts))
+        pred = pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
+        facts = {**pred.facts, "refused": bool(pred.refused)}
+        meta = base_meta(df, pack, lang, facts=facts,
+                         test={"zh": "5折交叉验证AUC", "en": "5-fold cross-validated AUC"}[lang])
         meta["base"]["n"] = int(pred.n_labelled)
         if pred.refused:
-            out["prediction"] = (pd.DataFrame({"feature_name": [], "importance": []}), meta)
+            reason = facts.get("reason") or {}
+            lines = [reason.get(lang, str(reason)) if isinstance(reason, dict) else str(reason),
+                     {"zh": f"有评分的客户：{pred.n_labelled:,}", "en": f"labelled customers: {pred.n_labelled:,}"}[lang]]
+            out["prediction"] = (pd.DataFrame({"finding": lines}), meta)
         else:
             pr.write_top_risk_xlsx(pred, run_dir / "top_risk.xlsx", lang)
             out["prediction"] = (pred.importance, meta)

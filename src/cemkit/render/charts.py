@@ -424,19 +424,20 @@ def draw_scatter(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None =
     names = meta.get("quadrant_labels") or {}
     groups = [(g, key, name) for g, key, name in ((~fix, "accent", catalogue(lang)["value"]),
                                                    (fix, "red", str(names.get(FIX, FIX)))) if g.any()]
-    data = XyChartData()
-    for g, _, name in groups:
-        pts = data.add_series(name, number_format=spec.number_format)
-        for a, b in zip(x[g], y[g]):
-            pts.add_data_point(a, b)
-    for name, line in (("x_split", ((xs, y0), (xs, y1))), ("y_split", ((x0, ys), (x1, ys)))):
-        s = data.add_series(name)
-        for a, b in line:
-            s.add_data_point(a, b)
-    corners = data.add_series("quadrants")
     ix, iy = (x1 - x0) * 0.02, (y1 - y0) * 0.04
-    for cx, cy in ((x1 - ix, y0 + iy), (x1 - ix, y1 - iy), (x0 + ix, y0 + iy), (x0 + ix, y1 - iy)):
-        corners.add_data_point(cx, cy)
+    corner_pts = [(x1 - ix, y0 + iy), (x1 - ix, y1 - iy), (x0 + ix, y0 + iy), (x0 + ix, y1 - iy)]
+    point_sets = [list(zip(x[g], y[g])) for g, _, _ in groups]
+    point_sets += [[(xs, y0), (xs, y1)], [(x0, ys), (x1, ys)], corner_pts]
+    names_ = [name for _, _, name in groups] + ["x_split", "y_split", "quadrants"]
+    # LibreOffice draws only the longest series of a scatter when a later series has more points than
+    # an earlier one: every series is padded to the same length by repeating its last point (an invisible
+    # duplicate: same place, no label)
+    longest = max(len(p) for p in point_sets)
+    data = XyChartData()
+    for i, (name, pts_) in enumerate(zip(names_, point_sets)):
+        series_data = data.add_series(name, number_format=spec.number_format if i < len(groups) else None)
+        for a, b in pts_ + [pts_[-1]] * (longest - len(pts_)):
+            series_data.add_data_point(a, b)
     gframe = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, left, top, width, height, data)
     chart = gframe.chart
     _style_chart(chart, 10)
