@@ -217,7 +217,8 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                          synthetic=synthetic, html_engine=opts.html_engine)
         timings["render"] = time.perf_counter() - t
         progress.step("render")
-        for extra in ("alerts.xlsx", "playbooks.xlsx", "top_risk.xlsx", "discovery_candidates.yaml"):
+        for extra in ("alerts.xlsx", "alerts.csv", "playbooks.xlsx", "playbooks.csv", "top_risk.xlsx",
+                      "discovery_candidates.yaml"):
             if (staging / extra).exists():
                 outputs[extra.split(".")[0]] = staging / extra
         accounting = _accounting(staging)

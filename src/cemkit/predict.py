@@ -269,6 +269,9 @@ def discrimination(auc: float | None) -> dict[str, str]:
     return _txt("无区分力", "none")
 
 
+MAX_LISTED = 20_000  # riskiest silent customers listed with reasons when top_n is None
+
+
 def _refuse(reason: dict[str, str], lang: str, **kw: Any) -> Prediction:
     pred = Prediction(refused=True, reason=reason[lang], **kw)
     pred.facts = {
@@ -287,7 +290,7 @@ def _refuse(reason: dict[str, str], lang: str, **kw: Any) -> Prediction:
 
 def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: int = 0, min_rows: int = 200,
                 min_auc: float = 0.60, lang: str | None = None, top_n: int | None = None,
-                min_uplift: float = MIN_UPLIFT, max_train: int | None = 50_000) -> Prediction:
+                min_uplift: float = MIN_UPLIFT, max_train: int | None = 20_000) -> Prediction:
     """Fit the detractor-risk model on respondents' O-data and score the silent customers.
 
     ``responses``: the clean response table; ``odata``: one row per customer (respondents and not) with the
@@ -417,22 +420,21 @@ def _fit_score(responses: pd.DataFrame, od: pd.DataFrame, lab: pd.DataFrame, y: 
     responded_ids = set(responses["customer_id"].dropna().astype(str))
     silent = od.loc[~od["__key"].isin(responded_ids)]
     Xs = _design(silent, num, cat)
-    if len(Xs):
-        risk = pipe.predict_proba(Xs)[:, 1]
-        contrib = _contributions(chosen, pipe, Xs, X, num, cat)
-    else:
-        risk, contrib = np.empty(0), np.empty((0, len(feats)))
-    reasons = _reasons(contrib, _value_text(Xs, num), [fname(f, lang) for f in num + cat], joiner(lang))
+    risk = pipe.predict_proba(Xs)[:, 1] if len(Xs) else np.empty(0)
     order = np.argsort(-risk, kind="stable")
-    if top_n is not None:
-        order = order[: int(top_n)]
+    # the list (and its per-customer reasons, which cost one prediction per feature) covers the riskiest
+    # ``top_n`` customers, at most MAX_LISTED: every silent customer is scored, the list is for follow-up
+    order = order[: int(top_n) if top_n is not None else MAX_LISTED]
+    Xt = Xs.iloc[order]
+    contrib = (_contributions(chosen, pipe, Xt, X, num, cat) if len(Xt) else np.empty((0, len(feats))))
+    reasons = _reasons(contrib, _value_text(Xt, num), [fname(f, lang) for f in num + cat], joiner(lang))
     top = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),
         "customer_id": silent[key].astype("string").to_numpy()[order],
         "risk": risk[order],
-        "top_reasons": pd.array(reasons[order], dtype="string"),
+        "top_reasons": pd.array(reasons, dtype="string"),
     })
-    contributions = pd.DataFrame(contrib[order], columns=num + cat)
+    contributions = pd.DataFrame(contrib, columns=num + cat)
     contributions.insert(0, "customer_id", top["customer_id"].to_numpy())
 
     top_f = importance["feature"].iloc[0]

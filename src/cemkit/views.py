@@ -345,12 +345,13 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
 
 # ---------------------------------------------------------------------------------------------- actions
 def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, odata: pd.DataFrame | None = None,
-                 tags: pd.DataFrame | None = None, seed: int = 0, max_xlsx_alerts: int = 100_000) -> Views:
+                 tags: pd.DataFrame | None = None, seed: int = 0, max_xlsx_rows: int = 20_000) -> Views:
     """Alerts (alerts.csv, alerts.xlsx), segment playbooks (playbooks.xlsx) and the detractor-risk model for
     customers who did not answer (top_risk.xlsx), each with its facts.
 
-    Every alert is in alerts.csv (UTF-8 with BOM, opens in Excel). alerts.xlsx holds the summary and one sheet
-    per owner; above ``max_xlsx_alerts`` alerts it keeps the highest priorities first and says so."""
+    Every alert is in alerts.csv and every customer's play in playbooks.csv (UTF-8 with BOM, open in Excel).
+    The workbooks hold the summaries and, above ``max_xlsx_rows`` rows, the highest priorities / detractors
+    first (openpyxl writes ~5k rows/s: a 300k-row workbook would take minutes and is no way to work a list)."""
     from . import alerts as al
     from . import playbooks as pb
     from . import predict as pr
@@ -361,15 +362,21 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
         alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
         alerts.to_csv(run_dir / "alerts.csv", index=False, encoding="utf-8-sig")
         book = alerts
-        if len(alerts) > max_xlsx_alerts:
-            book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_alerts)
+        if len(alerts) > max_xlsx_rows:
+            book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_rows)
         al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
         table, facts = al.alerts_summary(alerts, lang)
         facts["in_xlsx"] = int(len(book))
         out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)
-        pb.write_playbooks_xlsx(assigned, pack, run_dir / "playbooks.xlsx", lang)
+        assigned.to_csv(run_dir / "playbooks.csv", index=False, encoding="utf-8-sig")
+        book = assigned
+        if len(assigned) > max_xlsx_rows:  # the full list is in playbooks.csv; the workbook keeps detractors first
+            order = {"detractor": 0, "passive": 1, "promoter": 2}
+            key = assigned["group"].map(order) if "group" in assigned else pd.Series(0, index=assigned.index)
+            book = assigned.loc[key.sort_values(kind="stable").index].head(max_xlsx_rows)
+        pb.write_playbooks_xlsx(book, pack, run_dir / "playbooks.xlsx", lang)
         table, facts = pb.summary(assigned, pack, lang)
         out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
