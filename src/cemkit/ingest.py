@@ -1,0 +1,2175 @@
+"""Client data in: read a messy survey export, map its columns to the pack, clean, quarantine, mask, weight
+and join operational (O-data) files, with every input row accounted for.
+
+Reading (:func:`read_table`)
+----------------------------
+One reader per file suffix (:data:`READERS`): ``.csv .tsv .txt`` (pyarrow's multi-threaded CSV parser),
+``.xlsx .xlsm`` (openpyxl), ``.sav .zsav`` (pyreadstat), ``.parquet .pq``. Every cell comes back as text
+(``str`` dtype, missing = NA); cleaning converts. Delimited text: the encoding is found from a 1 MiB sample
+(BOM → UTF-8-SIG/UTF-16; else strict UTF-8, then GB18030 (a superset of GBK/GB2312), then
+charset-normalizer's guess, then latin-1; a later encoding is tried when the full file does not decode),
+the delimiter is sniffed among ``, TAB ; |``. Spreadsheets and delimited files may carry title rows above the
+header: the header is the first row whose count of filled cells reaches 60% of the widest row in the first 30
+(at least 2). SPSS: value labels become the text of the cell, and ``attrs["value_codes"]`` keeps label →
+code so that labelled score points (``10 = 极有可能``) still read as numbers; variable labels are offered
+to column matching. Blank rows after the last data row are not rows. ``attrs`` of the returned frame:
+``source, format, encoding, delimiter, sheet, sheets, header_row, first_data_row, column_labels,
+value_codes, bad_rows`` (CSV rows with the wrong number of fields, quarantined as ``malformed_row``).
+
+Row numbers: ``row`` is the row as a spreadsheet shows it, ``first_data_row + position`` (1-based, header
+and title rows counted). For delimited files this equals the line number unless quoted values hold line
+breaks or malformed rows were dropped earlier in the file.
+
+The mapping YAML (one per engagement; draft it with ``cemkit map``)
+-----------------------------------------------------------------
+.. code-block:: yaml
+
+    source: {file: 2024H2_survey.xlsx, sheet: 数据}    # the data when --data is not given (relative to this file)
+    columns:                                         # client header (or SPSS variable label) → pack id
+      问卷编号: response_id
+      Q1 您有多大可能向朋友推荐我们: nps
+      经销商名称: dealer
+      满意度（旧题）: null                              # null: do not use this header
+    recode:                                          # per field: client value → value, before parsing
+      nps: {极有可能: 10, 完全不可能: 0}
+      region: {华东区: 华东}
+    scales:                                          # the client's scale of a KPI/attribute, rescaled
+      csat: {min: 1, max: 10}                        # linearly to the pack scale and rounded to its points
+    stage_values: {交车环节: delivery, 首保: first_service}  # client stage label → stage id
+    keep_pii: [phone, name]                          # PII fields kept in a separate contacts table
+    weights: {column: 权重}                           # a client weight column …
+    # weights: {rake: {region: {华东: 0.3, 华南: 0.22, ...}, channel: {...}}, max_iter: 1000, tol: 1.0e-10}
+    wave: {from_date: half}                          # half (2024H1) | quarter (2024Q1) | month | year
+    odata_columns: {客户编号: customer_id, 车龄: tenure_months}   # O-data header → key / feature id
+    privacy: {plates: true}                          # also mask licence plates (default: pack option)
+
+A declared scale for an NPS KPI must be the pack's 0-10: NPS asked on 1-10 or 1-5 is not NPS and is refused.
+Headers named by the pack's ids are used as they are, and so are headers that match a field's synonyms or a
+KPI/attribute/segment name confidently (normalised; score ≥ 0.85, see :func:`propose_mapping`), unless the
+mapping places them elsewhere or maps them to ``null`` (``columns: {满意度: null}`` = do not use). Matches
+are listed in ``accounting["columns"]`` and ``accounting["column_sources"]``.
+
+Cleaning and quarantine
+-----------------------
+Ids and comments are trimmed (empty → missing). Scores and category text (stage, wave, touchpoint,
+segments, other fields) are NFKC-normalised and trimmed (full-width ``８`` → ``8``), and
+``"" NA N/A nan null none - -- — / #N/A`` count as missing. Scores: a leading number followed by non-digit
+text reads as that number (``10分``, ``9 分``, ``10（非常愿意）``); a score must be a point of its scale
+(integers in [min, max]). A *required* KPI (pack
+``fields[kpi].required``, e.g. NPS) that is missing, not a number or off its scale quarantines the row; an
+optional KPI or an attribute that is not a number or off its scale becomes NaN and is counted in
+``cells_blanked[column][not_numeric|out_of_range]``. Dates: ISO, ``2024年3月5日``, ``2024/3/5``,
+``2024.03.05``, ``20240305`` and Excel serial numbers (20000-80000); others become NaT and are counted in
+``dates_unparsed`` (the row is quarantined only when the pack makes ``date`` required). Stage labels: the
+mapping's ``stage_values``, then the stage's id, name, trigger or touchpoint name (normalised), then a name
+that the label contains once suffixes such as 环节/阶段/问卷 are removed (e.g. 交车环节 → delivery);
+matched labels are listed in ``accounting["stage_labels"]``. Wave: the wave column; where it is absent or
+empty, derived from the date as a half-year ``2024H1`` (mapping ``wave.from_date``: ``quarter`` → 2024Q1,
+``month`` → 2024-03, ``year`` → 2024), counted in ``wave_derived``. These cell-level counts
+(``cells_blanked``, ``dates_unparsed``, ``wave_derived``, ``wave_missing``, ``customer_id_missing``) are over
+the used rows.
+
+Each row is quarantined for the *first* reason that applies, in this order (:data:`REASONS`): ``empty_row``,
+``malformed_row``, ``response_id_missing``, ``stage_missing``, ``unknown_stage``, ``<kpi>_missing``,
+``<kpi>_not_numeric``, ``score_out_of_range`` (required KPIs), ``date_invalid`` (when required),
+``weight_invalid`` (declared weight column not a positive number, or a raking variable missing),
+``duplicate_id``. Among rows that pass everything else, a repeated ``response_id`` keeps the latest row (by
+date, then the later in the file) and quarantines the others. ``input_rows == used + quarantined`` always.
+When no row is usable, :func:`prepare` writes its outputs and then raises InputError.
+
+Personal data
+-------------
+The comment is masked with :func:`cemkit.privacy.mask_text` (plates too when the mapping's ``privacy.plates``
+or the pack's top-level ``privacy: {plates: true}`` in pack.yaml says so). Fields with ``pii: true`` (phone,
+name) are never in ``responses``; those listed in ``keep_pii`` go to ``Prepared.contacts`` (response_id,
+customer_id and the fields, written to ``contacts.parquet``) for work orders. Quarantined raw rows are
+masked too (every text cell; name columns as ``张**``).
+
+Weights
+-------
+A weight column (``weights: {column: W}``, or a column mapped to the ``weight`` field) must hold positive
+numbers; ``weights: {rake: ...}`` rakes the used rows to the margins with :func:`cemkit.weights.rake`.
+Weights are scaled to mean 1; unweighted data get 1.0. ``accounting["weighting"]`` holds the Kish summary.
+
+O-data (pack ``odata``)
+-----------------------
+Each file is read with :func:`read_table`. Its key column is ``odata.key`` (default ``customer_id``) or a
+header matching that field's synonyms; feature columns are the pack's ``odata.features`` ids or names (or
+``odata_columns`` in the mapping). A file with one row per customer is used as it is. A file where the key
+repeats (visits, invoices) is aggregated by the rules in the pack:
+
+.. code-block:: yaml
+
+    odata:
+      key: customer_id
+      aggregate:                       # output feature: {from: source column, agg: ...}
+        visits_12m: {from: visit_id, agg: count}          # non-missing values per customer
+        spend_12m: {from: amount, agg: sum}               # numbers ("¥12,800" reads as 12800)
+        last_service_date: {from: service_date, agg: max} # numbers or dates
+        days_since_visit: {from: service_date, agg: days_since, as_of: 2024-12-31}
+
+``agg`` is one of :data:`AGGREGATES` (count, sum, mean, min, max, nunique, first, last, days_since;
+``days_since`` = days from the latest date to ``as_of``, default the latest date in that column). ``from``
+defaults to the output name. A declared feature without a rule in such a file must be constant within a
+customer. Files are joined on the key (outer); a feature in two files is an error. Numeric features are
+converted to numbers. ``odata`` has one row per customer: the key, the declared features and aggregate
+outputs present, and ``responded`` (the customer has a used response). Counted both ways:
+``odata_matched_responses`` / ``odata_unmatched_responses`` (responses whose customer has / has no O-data
+row) and ``odata_customers_without_response``.
+
+Accounting keys
+---------------
+``source, format, encoding, sheet, header_row, input_rows, used, quarantined, by_reason, cells_blanked,
+dates_unparsed, wave_derived, wave_missing, customer_id_missing, stage_labels, masked`` (masks in the comment
+column, all input rows, per kind), ``masked_quarantine`` (masks in the other cells of quarantined raw rows and
+of malformed rows; ``name`` counts masked name cells), ``pii_dropped, pii_kept, columns`` (client header →
+id), ``column_sources`` (how a non-identical header was found), ``unused_columns, weighting,
+weighting_efficiency`` and, with O-data, ``odata_files, odata_rows_in, odata_rows_without_key,
+odata_customers, odata_matched_responses, odata_unmatched_responses, odata_customers_without_response,
+odata_unused_columns``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import difflib
+import io
+import itertools
+import json
+import math
+import os
+import re
+import time
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import yaml
+
+from . import privacy
+from . import weights as wt
+from .errors import InputError, PackError, Problem
+from .packs import Pack, load_pack, read_yaml
+
+__all__ = [
+    "AGGREGATES",
+    "READERS",
+    "REASONS",
+    "ColumnMapping",
+    "Prepared",
+    "Reader",
+    "load_mapping",
+    "map_cli",
+    "map_command",
+    "normalise_header",
+    "parse_date",
+    "parse_score",
+    "prepare",
+    "propose_mapping",
+    "propose_stage_values",
+    "read_table",
+    "write_mapping_yaml",
+]
+
+SAMPLE_BYTES = 1 << 20
+HEADER_PROBE_ROWS = 30
+AUTO_MATCH_MIN = 0.85  # score a header needs to be used without being named in the mapping
+PROPOSE_MIN = 0.6  # score a header needs to be proposed in a draft mapping
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "—", "/", "#n/a"})
+_THREADS = max(
+    1, min(8, os.cpu_count() or 1)
+)  # column cleaning runs on a thread pool (Arrow releases the GIL)
+
+REASONS: tuple[str, ...] = (
+    "empty_row",
+    "malformed_row",
+    "response_id_missing",
+    "stage_missing",
+    "unknown_stage",
+    "<kpi>_missing",
+    "<kpi>_not_numeric",
+    "score_out_of_range",
+    "date_invalid",
+    "weight_invalid",
+    "duplicate_id",
+)
+
+
+# ============================================================================================ readers
+class Reader(NamedTuple):
+    """A file reader: ``read(path, sheet) -> (frame of text, attrs)``, a display name, and the exceptions
+    that mean "this file cannot be read" (turned into one InputError sentence)."""
+
+    read: Callable[[Path, str | int | None], tuple[pd.DataFrame, dict[str, Any]]]
+    kind: str
+    errors: tuple[type[BaseException], ...]
+
+
+def _cell_text(v: Any) -> Any:
+    """One spreadsheet/SPSS cell as text (None stays None; 10.0 → "10"; dates ISO)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return str(v).upper()
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return None
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    return str(v)
+
+
+def _to_text(s: pd.Series) -> pd.Series:
+    """A column of any dtype as text (str dtype, NA for missing), integral floats without ``.0``."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        x = pd.to_numeric(s, errors="coerce").astype(float)
+        integral = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 1e15)
+        out = pd.Series(pd.NA, index=s.index, dtype=object)
+        if integral.any():
+            out[integral] = x[integral].astype("int64").astype("str")
+        rest = np.isfinite(x) & ~integral
+        if rest.any():
+            out[rest] = x[rest].map(repr)
+        return out.astype("str")
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).astype("str")
+    return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
+
+
+def _clean_names(names: Iterable[Any]) -> list[str]:
+    """Header cells → unique column names (stripped; empty → ``column_<n>``; repeats → ``name.1``)."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for j, v in enumerate(names):
+        name = str(_cell_text(v) or "").replace("\ufeff", "").strip() or f"column_{j + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
+
+
+def _header_index(rows: list[list[Any]]) -> int:
+    """Index of the header row: the first of the first rows whose filled-cell count reaches 60% of the
+    widest of them (title rows above a header fill one or two cells)."""
+    counts = [sum(1 for v in r if v is not None and str(v).strip()) for r in rows[:HEADER_PROBE_ROWS]]
+    if not counts or max(counts) <= 1:
+        return 0
+    need = max(2, math.ceil(0.6 * max(counts)))
+    return next(i for i, c in enumerate(counts) if c >= need)
+
+
+def _frame(rows: list[tuple], header: int) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of cells (header at index ``header``) → text frame with clean, unique column names."""
+    width = max((len(r) for r in rows), default=0)
+    head = list(rows[header]) + [None] * (width - len(rows[header])) if rows else []
+    names = _clean_names(head)
+    body = [tuple(r) + (None,) * (width - len(r)) for r in rows[header + 1 :]]
+    df = (
+        pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
+    )
+    return df.apply(_to_text) if len(df.columns) else df, names
+
+
+def _trim_trailing_blank(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop blank rows after the last row with any value (Excel formatting left over, trailing newlines)."""
+    n = len(df)
+    if not n or not len(df.columns):
+        return df
+    step = 1024
+    end = n
+    while end > 0:
+        start = max(0, end - step)
+        filled = _filled(df.iloc[start:end])
+        if filled.any():
+            return df.iloc[: start + int(np.flatnonzero(filled)[-1]) + 1]
+        end = start
+        step *= 4
+    return df.iloc[:0]
+
+
+def _blank(s: pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per cell: missing, empty or whitespace only (Arrow kernels for Arrow-backed text)."""
+    if isinstance(s, pd.Series) and not isinstance(s.array, pd.arrays.ArrowStringArray):
+        return (s.isna() | s.astype("str").str.strip().eq("")).to_numpy(dtype=bool, na_value=True)
+    a = pa.array(s.array) if isinstance(s, pd.Series) else s
+    b = pc.or_(
+        pc.or_(pc.is_null(a), pc.fill_null(pc.equal(a, ""), True)), pc.fill_null(pc.utf8_is_space(a), True)
+    )
+    return np.asarray(b.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _filled(df: pd.DataFrame) -> np.ndarray:
+    """Per row: does any cell hold something other than whitespace?"""
+    out = np.zeros(len(df), dtype=bool)
+    for c in df.columns:
+        out |= ~_blank(df[c])
+    return out
+
+
+# --- delimited text -------------------------------------------------------------------------------
+def _encodings(head: bytes, whole: bool) -> list[str]:
+    """Encodings to try, best first: BOM, then the candidates that decode the sample strictly."""
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if head.startswith(bom):
+            return [enc]
+    fits = [enc for enc in ("utf-8", "gb18030") if _decodes(head, enc, whole)]
+    if not fits:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(head).best()
+        if best is not None and best.encoding not in ("utf_8", "ascii"):
+            fits.append(best.encoding)
+    return list(dict.fromkeys([*fits, "utf-8", "gb18030", "latin-1"]))
+
+
+def _decodes(data: bytes, enc: str, final: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder(enc)(errors="strict").decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff(text: str, suffix: str) -> tuple[str, int, list[list[str]]]:
+    """Delimiter, header row index and the parsed sample rows of a delimited text sample."""
+    order = ["\t", ",", ";", "|"] if suffix == ".tsv" else [",", "\t", ";", "|"]
+    best: tuple[tuple[float, int], str, int, list[list[str]]] | None = None
+    for delim in order:
+        rows = list(itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delim), 200))
+        if not rows:
+            return ",", 0, []
+        h = _header_index(rows)
+        width = len(rows[h])
+        body = rows[h + 1 :]
+        consistent = (sum(len(r) == width for r in body) / len(body)) if body else 1.0
+        score = (consistent if width > 1 else -1.0, width)
+        if best is None or score > best[0]:
+            best = (score, delim, h, rows)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _read_delimited(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    with open(path, "rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+    whole = len(head) < SAMPLE_BYTES
+    if not whole:  # cut at the last line break so the sample ends on a whole row
+        cut = head.rfind(b"\n")
+        head = head[: cut + 1] if cut > 0 else head
+    tried: list[str] = []
+    for enc in _encodings(head, whole):
+        try:
+            text = codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=True)
+        except UnicodeDecodeError:
+            tried.append(enc)
+            continue
+        delim, h, rows = _sniff(text, path.suffix.lower())
+        if not rows:
+            raise InputError(f"{path.name}: the file is empty (no header row).")
+        body = [len(r) for r in rows[h + 1 :]]
+        # rows wider than the header (a trailing delimiter on every data row) get extra columns; the width
+        # most data rows have decides, so one malformed row cannot shift the rest
+        width = max(len(rows[h]), max(set(body), key=body.count) if body else 0)
+        names = _clean_names(list(rows[h]) + [None] * (width - len(rows[h])))
+        try:
+            table, bad = _arrow_csv(
+                path, "utf8" if enc in ("utf-8", "utf-8-sig") else enc, delim, h + 1, names
+            )
+        except UnicodeDecodeError:
+            tried.append(enc)
+            continue
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "decode" in str(exc).lower():
+                tried.append(enc)
+                continue
+            raise
+        df = table.to_pandas(split_blocks=True, self_destruct=True)
+        df = df.apply(_to_text) if any(not isinstance(t, pd.StringDtype) for t in df.dtypes) else df
+        attrs = {
+            "encoding": enc,
+            "delimiter": delim,
+            "header_row": h + 1,
+            "first_data_row": h + 2,
+            "bad_rows": bad,
+        }
+        return df, attrs
+    raise InputError(f"{path.name}: cannot decode the text (tried {', '.join(tried)}); save it as UTF-8 CSV.")
+
+
+def _arrow_csv(path: Path, enc: str, delim: str, skip: int, names: list[str]) -> tuple[pa.Table, list[dict]]:
+    """Parse with pyarrow: every column as text, "" as missing, blank lines kept (they are rows), rows with
+    the wrong number of fields collected. First without quoted line breaks (faster); again with them when
+    that fails or finds malformed rows."""
+    for newlines in (False, True):
+        bad: list[dict] = []
+
+        def handler(row, bad=bad) -> str:
+            bad.append(
+                {
+                    "row": row.number,
+                    "text": row.text,
+                    "fields": row.actual_columns,
+                    "expected": row.expected_columns,
+                }
+            )
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(
+                    encoding=enc, column_names=names, skip_rows=skip, block_size=4 << 20
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delim,
+                    newlines_in_values=newlines,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=handler,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if newlines or "UTF8" in str(exc):
+                raise
+            continue
+        if not bad or newlines:
+            return table, bad
+    raise AssertionError("unreachable")
+
+
+# --- spreadsheets, SPSS, parquet ------------------------------------------------------------------
+def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        names = list(wb.sheetnames)
+        ws = wb[_pick_sheet(path, wb, names, sheet)]
+        rows = list(ws.iter_rows(values_only=True))
+    finally:
+        wb.close()
+    if not rows:
+        raise InputError(f"{path.name}: sheet {ws.title!r} is empty (no header row).")
+    h = _header_index(rows)
+    df, _ = _frame(rows, h)
+    return df, {"sheet": ws.title, "sheets": names, "header_row": h + 1, "first_data_row": h + 2}
+
+
+def _pick_sheet(path: Path, wb: Any, names: list[str], sheet: str | int | None) -> str:
+    """The sheet asked for (name or 0-based index); by default the one with the most cells."""
+    if sheet is None:
+
+        def size(n: str) -> int:
+            ws = wb[n]
+            return int(ws.max_row or 0) * int(ws.max_column or 0)
+
+        return max(names, key=size)
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if 0 <= sheet < len(names):
+            return names[sheet]
+        raise InputError(f"{path.name}: has no sheet number {sheet} (sheets: {', '.join(names)}).")
+    if str(sheet) in names:
+        return str(sheet)
+    close = difflib.get_close_matches(str(sheet), names, n=1, cutoff=0)
+    raise InputError(
+        f"{path.name}: has no sheet {sheet!r} (closest: {close[0]!r}; sheets: {', '.join(names)})."
+    )
+
+
+def _read_sav(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    out = pd.DataFrame({c: _to_text(df[c]) for c in df.columns}, index=df.index)
+    value_codes: dict[str, dict[str, str]] = {}
+    for col, labels in (meta.variable_value_labels or {}).items():
+        if col not in out.columns or not labels:
+            continue
+        code_text = {_cell_text(k): str(v) for k, v in labels.items()}
+        out[col] = out[col].map(lambda v, m=code_text: m.get(v, v), na_action="ignore").astype("str")
+        value_codes[col] = {lab: code for code, lab in code_text.items()}
+    col_labels = {c: str(lab) for c, lab in (meta.column_names_to_labels or {}).items() if lab}
+    return out, {
+        "column_labels": col_labels,
+        "value_codes": value_codes,
+        "header_row": 1,
+        "first_data_row": 2,
+    }
+
+
+def _read_parquet(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    df = pd.read_parquet(path)
+    df.columns = _clean_names(df.columns)
+    return df.apply(_to_text) if len(df.columns) else df, {"header_row": 1, "first_data_row": 2}
+
+
+def _reader_errors() -> dict[str, tuple[type[BaseException], ...]]:
+    """Exceptions that mean "this file cannot be read as <format>", per format."""
+    import pyreadstat
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    return {
+        "csv": (pa.ArrowInvalid, csv.Error, OSError, UnicodeError),
+        "excel": (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError),
+        "parquet": (pa.ArrowInvalid, OSError, ValueError),
+        "spss": (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError),
+    }
+
+
+_ERR = _reader_errors()
+#: file suffix → reader (add a format with one line)
+READERS: dict[str, Reader] = {
+    ".csv": Reader(_read_delimited, "CSV", _ERR["csv"]),
+    ".tsv": Reader(_read_delimited, "TSV", _ERR["csv"]),
+    ".txt": Reader(_read_delimited, "delimited text", _ERR["csv"]),
+    ".xlsx": Reader(_read_xlsx, "Excel", _ERR["excel"]),
+    ".xlsm": Reader(_read_xlsx, "Excel", _ERR["excel"]),
+    ".sav": Reader(_read_sav, "SPSS", _ERR["spss"]),
+    ".zsav": Reader(_read_sav, "SPSS", _ERR["spss"]),
+    ".parquet": Reader(_read_parquet, "Parquet", _ERR["parquet"]),
+    ".pq": Reader(_read_parquet, "Parquet", _ERR["parquet"]),
+}
+
+
+def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a client file into a frame of text (every column ``str``, missing = NA). The reader is chosen by
+    suffix from :data:`READERS`; ``sheet`` (name or 0-based index) picks an Excel sheet (default: largest).
+    ``attrs`` describe the file (see the module docstring). Raises InputError naming the file when it is
+    missing, of an unknown type or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found.")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"{path.name}: cannot read {path.suffix or 'suffix-less'} files; use one of {', '.join(READERS)}."
+        )
+    try:
+        df, attrs = reader.read(path, sheet)
+    except InputError:
+        raise
+    except reader.errors as exc:
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise InputError(f"{path.name}: cannot read the file as {reader.kind} ({why}).") from None
+    df = _trim_trailing_blank(df)
+    df.attrs = {
+        "source": path.name,
+        "format": reader.kind,
+        "encoding": None,
+        "delimiter": None,
+        "sheet": None,
+        "sheets": None,
+        "header_row": 1,
+        "first_data_row": 2,
+        "column_labels": {},
+        "value_codes": {},
+        "bad_rows": [],
+        **attrs,
+    }
+    return df
+
+
+# ============================================================================= normalising values
+_QNUM = re.compile(r"^(?:q\s*\d+[a-z]?(?:[_.\-]\d+)*|\d+)(?:[._、:：)\]\s-]+)", re.IGNORECASE)
+_TAIL_HINT = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]\s*$")
+_SCORE = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(\D*)$")
+_DATE = re.compile(
+    r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]*(\d{1,2})[:：时](\d{1,2})分?(?:[:：]?(\d{1,2})(?:\.\d+)?秒?)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def _nfkc(v: str) -> str:
+    return unicodedata.normalize("NFKC", v).strip()
+
+
+def _key(v: str) -> str:
+    """Comparison key: NFKC, case-folded, without whitespace, punctuation and symbols."""
+    s = unicodedata.normalize("NFKC", str(v)).casefold()
+    return "".join(ch for ch in s if unicodedata.category(ch)[0] not in "PSZC")
+
+
+def normalise_header(header: str) -> str:
+    """A header reduced for matching: NFKC, case-folded, question numbers (``Q12.``, ``3、``) and a trailing
+    hint in brackets (``（0-10分）``) removed, then whitespace, punctuation and symbols removed."""
+    s = unicodedata.normalize("NFKC", str(header)).strip()
+    unnumbered = _QNUM.sub("", s, count=1)
+    s = unnumbered if unnumbered.strip() else s
+    stripped = _TAIL_HINT.sub("", s)
+    return _key(stripped if _key(stripped) else s)
+
+
+def parse_score(value: Any) -> float | None:
+    """A score cell as a number, or None: ``"８"`` → 8, ``"10分"`` → 10, ``"10（非常愿意）"`` → 10. A leading
+    number followed by non-digit text is that number; anything else is not a score."""
+    if value is None:
+        return None
+    m = _SCORE.match(_nfkc(str(value)))
+    return float(m.group(1)) if m else None
+
+
+def parse_date(value: Any) -> pd.Timestamp:
+    """A date cell as a Timestamp (NaT when not a date): ISO, ``2024年3月5日``, ``2024/3/5``, ``2024.03.05``,
+    ``20240305``, with an optional time, or an Excel serial day number (20000-80000, 1900 date system)."""
+    if value is None:
+        return pd.NaT
+    s = _nfkc(str(value))
+    m = _DATE.match(s)
+    try:
+        if m:
+            y, mo, d, hh, mi, ss = (int(g) if g else 0 for g in m.groups())
+            return pd.Timestamp(dt.datetime(y, mo, d, hh, mi, ss))
+        if re.fullmatch(r"\d{8}", s):
+            return pd.Timestamp(dt.datetime(int(s[:4]), int(s[4:6]), int(s[6:])))
+        if re.fullmatch(r"\d{5}(?:\.\d+)?", s) and 20000 <= float(s) <= 80000:
+            return pd.Timestamp(_EXCEL_EPOCH + dt.timedelta(days=float(s))).round("s")
+    except (ValueError, OverflowError):
+        return pd.NaT
+    return pd.NaT
+
+
+def _distinct(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes (-1 = missing) and distinct values of a column: cleaning works on distinct values."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        d = pc.dictionary_encode(pa.array(s.array))
+        if isinstance(d, pa.ChunkedArray):
+            d = d.combine_chunks()
+        return pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False), d.dictionary.to_pylist()
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+def _arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The Arrow array behind a text column (built when the column is not Arrow-backed)."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        return pa.array(s.array)
+    return pa.array(s.astype(object).where(s.notna(), None).tolist(), pa.large_string())
+
+
+def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
+    out = arr.to_pandas()
+    if index is not None:
+        out.index = index
+    return out.astype("str")
+
+
+def _strip_text(s: pd.Series) -> pd.Series:
+    """Trim whitespace; empty → missing (Arrow kernels, no Python per row)."""
+    a = pc.utf8_trim_whitespace(_arrow(s))
+    return _series(pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a), s.index)
+
+
+def _map_text(s: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """Apply ``fn`` to each distinct value of a text column (Arrow dictionary encoding, then a take), so a
+    million rows with a few hundred distinct values cost a few hundred calls. Missing stays missing."""
+    d = pc.dictionary_encode(_arrow(s))
+    if isinstance(d, pa.ChunkedArray):
+        d = d.combine_chunks()
+    new = pa.array([fn(v) for v in d.dictionary.to_pylist()], pa.large_string())
+    return _series(new.take(d.indices), s.index)
+
+
+def _take(values: list[Any] | np.ndarray, codes: np.ndarray, missing: Any, dtype: Any = object) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where the code is -1."""
+    arr = np.empty(len(values) + 1, dtype=dtype)
+    arr[:-1] = values
+    arr[-1] = missing
+    return arr[codes]  # code -1 picks the last slot
+
+
+def _normalise_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = _nfkc(str(v))
+    return None if s.casefold() in MISSING_TOKENS else s
+
+
+# =============================================================================================== mapping
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A validated per-engagement mapping (see the module docstring for the YAML)."""
+
+    path: Path | None = None
+    source_file: str | None = None
+    sheet: str | int | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    recode: dict[str, dict[str, str]] = field(default_factory=dict)
+    scales: dict[str, tuple[float, float]] = field(default_factory=dict)
+    keep_pii: tuple[str, ...] = ()
+    weights: dict[str, Any] = field(default_factory=dict)
+    stage_values: dict[str, str] = field(default_factory=dict)
+    wave_from_date: str = "half"
+    odata_columns: dict[str, str] = field(default_factory=dict)
+    plates: bool | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "mapping"
+
+
+_MAPPING_KEYS = (
+    "source",
+    "columns",
+    "recode",
+    "scales",
+    "keep_pii",
+    "weights",
+    "stage_values",
+    "wave",
+    "odata_columns",
+    "privacy",
+)
+_WAVE_RULES: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "half": lambda d: (
+        d.dt.year.astype("Int64").astype("str") + "H" + ((d.dt.month > 6).astype("Int64") + 1).astype("str")
+    ),
+    "quarter": lambda d: (
+        d.dt.year.astype("Int64").astype("str") + "Q" + d.dt.quarter.astype("Int64").astype("str")
+    ),
+    "month": lambda d: d.dt.strftime("%Y-%m").astype("str"),
+    "year": lambda d: d.dt.year.astype("Int64").astype("str"),
+}
+
+
+def _targets(pack: Pack) -> dict[str, list[str]]:
+    """Every column id a client header may map to, with the names it is known by."""
+    out: dict[str, list[str]] = {}
+
+    def add(fid: str, *names: Any) -> None:
+        out.setdefault(fid, [fid])
+        out[fid].extend(str(n) for n in names if n)
+
+    for fid, spec in pack.fields.items():
+        add(fid, *spec.synonyms)
+    for kid, k in pack.kpis.items():
+        add(kid, k.name.zh, k.name.en)
+    for aid, a in pack.attributes.items():
+        add(aid, a.name.zh, a.name.en, a.short.zh, a.short.en)
+    for seg in pack.segments:
+        add(seg.id, seg.name.zh, seg.name.en)
+    return {k: list(dict.fromkeys(v)) for k, v in out.items()}
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str | None:
+    cands = list(candidates)
+    if not cands:
+        return None
+    key = normalise_header(name)
+    return max(cands, key=lambda c: difflib.SequenceMatcher(None, key, normalise_header(c)).ratio())
+
+
+def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) -> ColumnMapping:
+    """Read and check a mapping (YAML path or dict). Raises InputError listing every problem with the
+    file, the key and the line."""
+    if mapping is None or mapping == "":
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    path: Path | None = None
+    lines: dict[tuple, int] = {}
+    if isinstance(mapping, dict):
+        data = mapping
+    else:
+        path = Path(mapping)
+        if not path.is_file():
+            raise InputError(f"{path}: mapping file not found.")
+        try:
+            data, lines = read_yaml(path)
+        except PackError as exc:
+            raise InputError(str(exc)) from None
+    fname = path.name if path else "mapping"
+    problems: list[Problem] = []
+
+    def add(keypath: tuple, msg: str) -> None:
+        line = next((lines[keypath[:c]] for c in range(len(keypath), 0, -1) if keypath[:c] in lines), None)
+        problems.append(Problem(fname, ".".join(str(k) for k in keypath), msg, line))
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{fname}: a mapping file must be a YAML mapping of sections ({', '.join(_MAPPING_KEYS)})."
+        )
+    for k in data:
+        if k not in _MAPPING_KEYS:
+            add((k,), f"unknown section (known: {', '.join(_MAPPING_KEYS)})")
+
+    def section(key: str) -> dict:
+        v = data.get(key)
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            add((key,), f"must be a mapping, found {type(v).__name__}")
+            return {}
+        return v
+
+    targets = _targets(pack)
+    numeric = set(pack.kpis) | set(pack.attributes)
+    columns: dict[str, str] = {}
+    ignore: list[str] = []
+    for header, fid in section("columns").items():
+        if fid is None or str(fid).strip() in ("", "ignore"):  # a header the analyst does not want used
+            ignore.append(str(header))
+            continue
+        if str(fid) not in targets:
+            close = difflib.get_close_matches(str(fid), list(targets), n=1, cutoff=0)
+            add(
+                ("columns", header),
+                f"{fid!r} is not a field, KPI, attribute or segment of pack {pack.id} (closest: {close[0]!r})"
+                if close
+                else f"{fid!r} is not a pack field",
+            )
+            continue
+        columns[str(header)] = str(fid)
+    seen: dict[str, str] = {}
+    for header, fid in columns.items():
+        if fid in seen:
+            add(("columns", header), f"{fid!r} is already mapped from {seen[fid]!r}")
+        seen[fid] = header
+
+    recode: dict[str, dict[str, str]] = {}
+    for fid, table in section("recode").items():
+        if str(fid) not in targets:
+            add(("recode", fid), f"{fid!r} is not a field of pack {pack.id}")
+        elif not isinstance(table, dict):
+            add(("recode", fid), "must map client values to values")
+        else:
+            recode[str(fid)] = {_nfkc(str(k)): _nfkc(str(v)) for k, v in table.items() if v is not None}
+
+    scales: dict[str, tuple[float, float]] = {}
+    for fid, spec in section("scales").items():
+        kp = ("scales", fid)
+        if fid not in numeric:
+            add(kp, f"{fid!r} is not a KPI or attribute of pack {pack.id}")
+            continue
+        lo, hi = (spec.get("min"), spec.get("max")) if isinstance(spec, dict) else (None, None)
+        if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) or lo >= hi:
+            add(kp, "needs numeric {min, max} with min < max")
+            continue
+        scale = pack.kpis[fid].scale if fid in pack.kpis else pack.attributes[fid].scale
+        if scale.kind == "nps" and (lo, hi) != (scale.min, scale.max):
+            add(
+                kp,
+                f"NPS must be asked on {scale.min:g}-{scale.max:g}; a {lo:g}-{hi:g} recommend question is "
+                "not NPS and cannot be rescaled to it (map it to another field or leave it out)",
+            )
+            continue
+        scales[str(fid)] = (float(lo), float(hi))
+
+    keep = data.get("keep_pii") or []
+    pii = [f for f, s in pack.fields.items() if s.pii]
+    if not isinstance(keep, list):
+        add(("keep_pii",), "must be a list of PII fields")
+        keep = []
+    for f in keep:
+        if f not in pii:
+            add(
+                ("keep_pii",),
+                f"{f!r} is not a PII field of pack {pack.id} (PII fields: {', '.join(pii) or 'none'})",
+            )
+
+    weights = section("weights")
+    if weights:
+        if ("column" in weights) == ("rake" in weights):
+            add(("weights",), "give either {column: <header>} or {rake: {variable: {category: share}}}")
+        if "rake" in weights:
+            _, wprob = wt.normalise_margins(weights.get("rake") or {})
+            for msg in wprob:
+                add(("weights", "rake"), msg)
+        for k in weights:
+            if k not in ("column", "rake", "max_iter", "tol"):
+                add(("weights", k), "unknown key (column, rake, max_iter, tol)")
+
+    stage_values: dict[str, str] = {}
+    for label, sid in section("stage_values").items():
+        if sid is None:
+            continue
+        if sid not in pack.stage_ids:
+            close = difflib.get_close_matches(str(sid), pack.stage_ids, n=1, cutoff=0)
+            add(("stage_values", label), f"{sid!r} is not a stage of pack {pack.id} (closest: {close[0]!r})")
+            continue
+        stage_values[_nfkc(str(label))] = str(sid)
+
+    wave = section("wave")
+    rule = str(wave.get("from_date", "half"))
+    if rule not in _WAVE_RULES:
+        add(("wave", "from_date"), f"must be one of {', '.join(_WAVE_RULES)}")
+        rule = "half"
+
+    odata_columns: dict[str, str] = {}
+    od_targets = {
+        str((pack.odata or {}).get("key", "customer_id")),
+        *((pack.odata or {}).get("features") or {}),
+        *((pack.odata or {}).get("aggregate") or {}),
+    }
+    for header, fid in section("odata_columns").items():
+        odata_columns[str(header)] = str(fid)
+        if str(fid) not in od_targets:
+            for rule_spec in ((pack.odata or {}).get("aggregate") or {}).values():
+                if isinstance(rule_spec, dict) and rule_spec.get("from") == fid:
+                    break
+            else:
+                add(
+                    ("odata_columns", header),
+                    f"{fid!r} is neither the O-data key nor a declared feature or aggregate source",
+                )
+
+    src = section("source")
+    plates = section("privacy").get("plates")
+    if problems:
+        head = f"{len(problems)} problem(s) in the mapping:\n" if len(problems) > 1 else ""
+        raise InputError(head + "\n".join(f"{p}." for p in problems))
+    return ColumnMapping(
+        path=path,
+        source_file=src.get("file"),
+        sheet=src.get("sheet"),
+        columns=columns,
+        ignore=tuple(ignore),
+        recode=recode,
+        scales=scales,
+        keep_pii=tuple(keep),
+        weights=dict(weights),
+        stage_values=stage_values,
+        wave_from_date=rule,
+        odata_columns=odata_columns,
+        plates=None if plates is None else bool(plates),
+    )
+
+
+# --------------------------------------------------------------------------------- proposing a mapping
+def _score(h: str, t: str) -> float:
+    """Similarity of two normalised names: 1 equal; containment scored by coverage; else difflib ratio."""
+    if not h or not t:
+        return 0.0
+    if h == t:
+        return 1.0
+    if len(t) >= 2 and t in h:
+        return 0.75 + 0.2 * len(t) / len(h)
+    if len(h) >= 2 and h in t:
+        return 0.65 + 0.2 * len(h) / len(t)
+    r = difflib.SequenceMatcher(None, h, t).ratio()
+    return 0.9 * r if r >= 0.6 else 0.0
+
+
+def propose_mapping(
+    table_headers: Iterable[str],
+    pack: Pack,
+    labels: dict[str, str] | None = None,
+    min_score: float = PROPOSE_MIN,
+) -> dict[str, Any]:
+    """Match client headers to the pack's ids by field synonyms and KPI/attribute/segment names (zh/en).
+
+    Headers and names are normalised (:func:`normalise_header`); a pair scores 1 when equal, 0.75-0.95 when
+    one contains the other (more for more coverage), else 0.9 × the difflib ratio when that is ≥ 0.6.
+    ``labels`` (SPSS variable labels by header) are scored too; the better score counts. Pairs are taken
+    best first (ties: the name the pack lists first, then the earlier header), each header and id once.
+    Returns ``{"columns": {header: id}, "matches": {header: {"field", "score", "via"}}, "unplaced":
+    [headers], "missing_required": [ids]}``."""
+    headers = [str(h) for h in table_headers]
+    labels = labels or {}
+    names = {fid: [(n, normalise_header(n)) for n in ns] for fid, ns in _targets(pack).items()}
+    pairs: list[tuple[float, int, int, str, str, str]] = []
+    for order, h in enumerate(headers):
+        keys = [normalise_header(h)] + ([normalise_header(labels[h])] if labels.get(h) else [])
+        for fid, ns in names.items():
+            best, rank, via = 0.0, 0, ""
+            for i, (raw_name, key) in enumerate(ns):
+                s = max(_score(k, key) for k in keys)
+                if s > best:
+                    best, rank, via = s, i, raw_name
+            if best >= min_score:
+                pairs.append((best, -rank, -order, h, fid, via))
+    pairs.sort(reverse=True)  # best score; then the name listed first (问卷编号 before 序号); then file order
+    columns: dict[str, str] = {}
+    matches: dict[str, dict[str, Any]] = {}
+    used: set[str] = set()
+    for s, _, _, h, fid, via in pairs:
+        if h in columns or fid in used:
+            continue
+        columns[h], matches[h] = fid, {"field": fid, "score": round(s, 3), "via": via}
+        used.add(fid)
+    columns = {h: columns[h] for h in headers if h in columns}
+    return {
+        "columns": columns,
+        "matches": {h: matches[h] for h in columns},
+        "unplaced": [h for h in headers if h not in columns],
+        "missing_required": [f for f, spec in pack.fields.items() if spec.required and f not in used],
+    }
+
+
+_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|survey|stage)+$")
+
+
+class _StageMatcher:
+    """Client stage labels → stage ids by the stage's id, name, trigger and touchpoint names."""
+
+    def __init__(self, pack: Pack):
+        self.names: dict[str, set[str]] = {}
+        for st in pack.stages:
+            for n in (
+                st.id,
+                st.name.zh,
+                st.name.en,
+                *(st.trigger and (st.trigger.zh, st.trigger.en) or ()),
+                *(x for tp in st.touchpoints for x in (tp.name.zh, tp.name.en)),
+            ):
+                k = _key(n)
+                if k:
+                    self.names.setdefault(k, set()).add(st.id)
+
+    def match(self, label: str) -> tuple[str | None, str]:
+        """(stage id, how) with how ∈ exact | contains | similar; (None, "") when nothing fits."""
+        k = _key(label)
+        if not k:
+            return None, ""
+        for key in (k, _STAGE_SUFFIX.sub("", k)):
+            ids = self.names.get(key)
+            if ids and len(ids) == 1:
+                return next(iter(ids)), "exact"
+        core = _STAGE_SUFFIX.sub("", k) or k
+        hits = {
+            i
+            for n, ids in self.names.items()
+            if len(core) >= 2 and len(n) >= 2 and (core in n or n in core)
+            for i in ids
+        }
+        if len(hits) == 1:
+            return hits.pop(), "contains"
+        ratios: dict[str, float] = {}
+        for n, ids in self.names.items():
+            r = difflib.SequenceMatcher(None, core, n).ratio()
+            for i in ids:
+                ratios[i] = max(ratios.get(i, 0.0), r)
+        top = sorted(ratios.items(), key=lambda kv: -kv[1])
+        if top and top[0][1] >= 0.75 and (len(top) == 1 or top[1][1] < top[0][1]):
+            return top[0][0], "similar"
+        return None, ""
+
+
+def propose_stage_values(labels: Iterable[str], pack: Pack) -> dict[str, str | None]:
+    """A draft ``stage_values``: each distinct client label → the stage id it names (None when unsure)."""
+    m = _StageMatcher(pack)
+    return {str(lab): m.match(str(lab))[0] for lab in labels if lab is not None and str(lab).strip()}
+
+
+def _q(v: Any) -> str:
+    """A YAML scalar (JSON strings are valid YAML)."""
+    if v is None:
+        return "null"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return repr(v)
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) -> str:
+    """The draft mapping as commented YAML (written to ``path`` when given); returns the text. Unplaced
+    headers are listed as comments under ``columns`` (with a blank target to fill in), required fields that
+    were not found are flagged at the top."""
+    out = [
+        "# cemkit column mapping (draft by `cemkit map`): check every line, then pass it with --mapping.",
+        "# columns: client header → pack id. Delete wrong lines; fill in the commented ones you need.",
+    ]
+    if draft.get("pack"):
+        out.append(f"# pack: {draft['pack']}")
+    for f in draft.get("missing_required") or []:
+        out.append(f"# !! required field {f!r} not found: map a header to it")
+    src = draft.get("source") or {}
+    if src:
+        out.append("source:")
+        out += [f"  {k}: {_q(v)}" for k, v in src.items() if v is not None]
+    out.append("columns:")
+    matches = draft.get("matches") or {}
+    for h, fid in (draft.get("columns") or {}).items():
+        m = matches.get(h) or {}
+        how = f"  # {m.get('score', 1):.2f} via {m['via']!r}" if m.get("via") else ""
+        out.append(f"  {_q(h)}: {fid}{how}")
+    unplaced = draft.get("unplaced") or []
+    if unplaced:
+        out.append(f"  # not placed ({len(unplaced)}): uncomment and add a pack id, or leave them out")
+        out += [f"  # {_q(h)}: " for h in unplaced]
+    sv = draft.get("stage_values") or {}
+    if sv:
+        out.append(
+            "stage_values:   # client stage label → stage id (null = not recognised: fill it in, or the rows "
+            "are quarantined)"
+        )
+        out += [f"  {_q(k)}: {v if v else 'null'}" for k, v in sv.items()]
+    out += [
+        "recode: {}       # {field: {client value: value}}",
+        "scales: {}       # {field: {min: 1, max: 10}} when the client's scale differs (not for NPS)",
+        "keep_pii: []     # e.g. [phone, name] to keep them for work orders (never in the analysis data)",
+        "# weights: {column: 权重}   or   {rake: {region: {华东: 0.3, ...}}}",
+        "# wave: {from_date: half}  # when the file has no wave column: half | quarter | month | year",
+    ]
+    text = "\n".join(out) + "\n"
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def _as_pack(pack: Pack | str | Path) -> Pack:
+    return pack if isinstance(pack, Pack) else load_pack(pack)
+
+
+def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | Path | None = None) -> str:
+    """``cemkit map``: read the file, propose a mapping (columns and stage values), write the draft YAML to
+    ``out_path`` when given, and return the text to print (the YAML itself when there is no ``out_path``)."""
+    pk = _as_pack(pack)
+    raw = read_table(data_path)
+    attrs = dict(raw.attrs)
+    draft = propose_mapping(list(raw.columns), pk, labels=attrs.get("column_labels"))
+    draft["pack"] = pk.id
+    data_file = Path(data_path).resolve()
+    if out_path is not None and data_file.is_relative_to(Path(out_path).resolve().parent):
+        data_file = data_file.relative_to(
+            Path(out_path).resolve().parent
+        )  # the mapping sits next to the data
+    draft["source"] = {"file": str(data_file), "sheet": attrs.get("sheet")}
+    stage_col = next((h for h, f in draft["columns"].items() if f == "stage"), None)
+    if stage_col is not None:
+        labels = raw[stage_col].dropna().map(_nfkc).unique().tolist()[:500]
+        draft["stage_values"] = {k: v for k, v in propose_stage_values(labels, pk).items() if k != v}
+    text = write_mapping_yaml(draft, out_path)
+    where = (
+        f" (sheet {attrs['sheet']!r}"
+        + (f" of {', '.join(attrs['sheets'])}" if attrs.get("sheets") else "")
+        + ")"
+        if attrs.get("sheet")
+        else ""
+    )
+    lines = [
+        f"cemkit map: {len(raw.columns)} columns, {len(raw):,} rows in {Path(data_path).name}{where}, "
+        f"header on row {attrs.get('header_row', 1)}"
+        + (f", encoding {attrs['encoding']}" if attrs.get("encoding") else "")
+    ]
+    lines.append(f"  matched {len(draft['columns'])}:")
+    for h, fid in draft["columns"].items():
+        m = draft["matches"][h]
+        lines.append(f"    {h} → {fid}  ({m['score']:.2f}, {m['via']})")
+    if draft.get("stage_values"):
+        lines.append(
+            "  stage values: " + ", ".join(f"{k} → {v or '?'}" for k, v in draft["stage_values"].items())
+        )
+    if draft["unplaced"]:
+        lines.append(f"  not placed {len(draft['unplaced'])}: " + ", ".join(draft["unplaced"]))
+    if draft["missing_required"]:
+        lines.append("  required fields not found: " + ", ".join(draft["missing_required"]))
+    if out_path is None:
+        return "\n".join(lines) + "\n\n" + text
+    lines.append(f"  draft written to {out_path}: review it, then run with --mapping {out_path}")
+    return "\n".join(lines)
+
+
+def map_cli(args: Any) -> int:
+    """Entry point of ``cemkit map --pack P --data FILE [--out mapping.yaml]``."""
+    print(map_command(args.pack, args.data, getattr(args, "out", None)))
+    return 0
+
+
+# ================================================================================================ prepare
+@dataclass
+class Prepared:
+    """The result of :func:`prepare`. ``responses`` follows the clean response table contract
+    (docs/architecture.md); ``quarantine`` has one row per unused input row: ``row`` (spreadsheet row
+    number, NA when unknown), ``response_id``, ``reason``, ``detail`` and ``raw`` (the masked input row as a
+    JSON object); ``contacts`` holds kept PII (``keep_pii``) by response; ``timings`` seconds per stage."""
+
+    responses: pd.DataFrame
+    quarantine: pd.DataFrame
+    accounting: dict[str, Any]
+    odata: pd.DataFrame | None = None
+    contacts: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Work:
+    """State shared by the row checks: the cleaned columns and per-cell problems."""
+
+    pack: Pack
+    mapping: ColumnMapping
+    n: int
+    cols: dict[str, str]  # field id → client header
+    raw: pd.DataFrame | None  # the input, released once the quarantine is built
+    clean: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # score columns: 0 ok, 1 missing, 2 NaN, 3 range
+    empty: np.ndarray | None = None
+    unknown_stage: np.ndarray | None = None
+    weight_bad: np.ndarray | None = None
+    weight_detail: Callable[[np.ndarray], Any] | None = None
+    flags: dict[str, np.ndarray] = field(default_factory=dict)  # cell notes, counted over the used rows
+    plates: bool = False
+    id_codes: np.ndarray | None = None
+
+
+class _Check(NamedTuple):
+    """A row rule: ``test(work)`` → (rows that fail, detail), or None when it does not apply to this
+    pack/mapping. The detail is one text, or a function of the failing row positions (so per-row texts are
+    only built for the few rows that fail)."""
+
+    reason: str
+    test: Callable[[_Work], tuple[np.ndarray, Any] | None]
+
+
+_OK, _MISSING, _NOT_NUMERIC, _OUT_OF_RANGE = 0, 1, 2, 3
+
+
+def _values_detail(values: pd.Series, label: str) -> Callable[[np.ndarray], list[str]]:
+    """Detail texts ``label = 'value'`` for the failing rows only."""
+
+    def detail(idx: np.ndarray) -> list[str]:
+        return [f"{label} = {('' if pd.isna(v) else str(v))!r}" for v in values.to_numpy(dtype=object)[idx]]
+
+    return detail
+
+
+def _raw_detail(w: _Work, fid: str, label: str) -> Callable[[np.ndarray], list[str]]:
+    return _values_detail(w.raw[w.cols[fid]], label)
+
+
+def _kpi_checks(pack: Pack) -> list[_Check]:
+    out = []
+    for k in pack.kpis:
+        if not (pack.fields.get(k) and pack.fields[k].required):
+            continue
+        out.append(_Check(f"{k}_missing", lambda w, k=k: (w.status[k] == _MISSING, f"no {k} score")))
+        out.append(
+            _Check(f"{k}_not_numeric", lambda w, k=k: (w.status[k] == _NOT_NUMERIC, _raw_detail(w, k, k)))
+        )
+    for k in pack.kpis:
+        if pack.fields.get(k) and pack.fields[k].required:
+            out.append(
+                _Check(
+                    "score_out_of_range", lambda w, k=k: (w.status[k] == _OUT_OF_RANGE, _raw_detail(w, k, k))
+                )
+            )
+    return out
+
+
+def _checks(pack: Pack) -> list[_Check]:
+    """The row rules in order; a row is quarantined for the first that fails (duplicate_id comes last and
+    is applied separately, among the rows that pass all of these)."""
+    date_required = bool(pack.fields.get("date") and pack.fields["date"].required)
+    return [
+        _Check("empty_row", lambda w: (w.empty, "every cell is empty")),
+        _Check(
+            "response_id_missing", lambda w: (pd.isna(w.clean["response_id"]).to_numpy(), "no response id")
+        ),
+        _Check("stage_missing", lambda w: (pd.isna(w.clean["stage_label"]).to_numpy(), "no stage")),
+        _Check("unknown_stage", lambda w: (w.unknown_stage, _values_detail(w.clean["stage_label"], "stage"))),
+        *_kpi_checks(pack),
+        _Check(
+            "date_invalid",
+            lambda w: (pd.isna(w.clean["date"]).to_numpy(), "no readable date") if date_required else None,
+        ),
+        _Check("weight_invalid", lambda w: None if w.weight_bad is None else (w.weight_bad, w.weight_detail)),
+    ]
+
+
+def _resolve_columns(
+    raw: pd.DataFrame, attrs: dict, pack: Pack, mp: ColumnMapping
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Field id → client header, and how each was found. Raises InputError listing every absent mapped
+    column and every missing required field, each with the closest header."""
+    fname = attrs.get("source") or "data"
+    headers = list(raw.columns)
+    labels = attrs.get("column_labels") or {}
+    by_label = {str(v): k for k, v in labels.items()}
+    targets = _targets(pack)
+    cols: dict[str, str] = {}
+    how: dict[str, str] = {}
+    problems: list[str] = []
+    for header, fid in mp.columns.items():
+        h = header if header in headers else by_label.get(header)
+        if h is None:
+            close = _closest(header, headers)
+            problems.append(
+                f"{fname}: the mapping {mp.name} names column {header!r}, which is not in the file"
+                + (f" (closest header: {close!r})" if close else "")
+                + "."
+            )
+            continue
+        cols[fid], how[fid] = h, "mapping"
+    taken = set(cols.values()) | set(mp.ignore)
+    for fid in targets:
+        if fid not in cols and fid in headers and fid not in taken:
+            cols[fid], how[fid] = fid, "id"
+            taken.add(fid)
+    rest = [h for h in headers if h not in taken]
+    if rest:
+        draft = propose_mapping(rest, pack, labels={h: labels[h] for h in rest if h in labels})
+        for h, fid in draft["columns"].items():
+            if fid not in cols and draft["matches"][h]["score"] >= AUTO_MATCH_MIN:
+                cols[fid], how[fid] = h, f"auto ({draft['matches'][h]['via']})"
+    for fid, spec in pack.fields.items():
+        if spec.required and fid not in cols:
+            names = targets.get(fid, [fid])
+            best = None
+            if headers:
+                best = max(
+                    headers,
+                    key=lambda h: max(
+                        difflib.SequenceMatcher(None, normalise_header(h), normalise_header(n)).ratio()
+                        for n in names
+                    ),
+                )
+            looked = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+            problems.append(
+                f"{fname}: required column {fid!r} is missing (looked for {looked})"
+                + (f"; the closest header is {best!r}" if best is not None else "")
+                + "."
+            )
+    if problems:
+        raise InputError("\n".join(problems))
+    return cols, how
+
+
+def _clean_text_col(s: pd.Series, recode: dict[str, str] | None = None) -> pd.Series:
+    """NFKC + strip + missing tokens + recode, on distinct values; returns str dtype."""
+
+    def fn(v: str) -> str | None:
+        t = _normalise_text(v)
+        return recode.get(t, t) if recode and t is not None else t
+
+    return _map_text(s, fn)
+
+
+def _clean_scores(
+    s: pd.Series,
+    lo: float,
+    hi: float,
+    recode: dict[str, str] | None,
+    codes_map: dict[str, str] | None,
+    client: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores: (values on the pack scale, status per cell). Plain numbers take one Arrow cast; anything else
+    (``10分``, labels, recodes, another scale) is parsed once per distinct value."""
+    if not recode and not codes_map and client is None and isinstance(s.array, pd.arrays.ArrowStringArray):
+        try:
+            x = pc.cast(pa.array(s.array), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # some cell is not a plain number: the general path below
+            x = None
+        if x is not None:
+            ok = (x >= lo) & (x <= hi) & (np.floor(x) == x)
+            st = np.where(np.isnan(x), _MISSING, np.where(ok, _OK, _OUT_OF_RANGE)).astype(np.int8)
+            return np.where(ok, x, np.nan), st
+    codes, uniq = _distinct(s)
+    val = np.full(len(uniq), np.nan)
+    st = np.full(len(uniq), _OK, dtype=np.int8)
+    clo, chi = client or (lo, hi)
+    for i, u in enumerate(uniq):
+        t = _normalise_text(u)
+        if t is not None and recode:
+            t = recode.get(t, t)
+        if t is not None and codes_map:
+            t = codes_map.get(t, t)
+        if t is None:
+            st[i] = _MISSING
+            continue
+        x = parse_score(t)
+        if x is None:
+            st[i] = _NOT_NUMERIC
+        elif not (clo <= x <= chi) or not float(x).is_integer():
+            st[i] = _OUT_OF_RANGE
+        else:
+            val[i] = x if client is None else math.floor(lo + (x - clo) * (hi - lo) / (chi - clo) + 0.5)
+    return _take(val, codes, np.nan, float), _take(st, codes, _MISSING, np.int8)
+
+
+def _clean_dates(s: pd.Series) -> pd.Series:
+    codes, uniq = _distinct(s)
+    vals = (
+        pd.DatetimeIndex([parse_date(u) for u in uniq], dtype="datetime64[ns]")
+        if uniq
+        else pd.DatetimeIndex([], dtype="datetime64[ns]")
+    )
+    arr = np.append(vals.to_numpy(), np.datetime64("NaT", "ns"))
+    return pd.Series(arr[codes], index=s.index, dtype="datetime64[ns]")
+
+
+def _empty_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is blank, checking one column at a time on the rows still in doubt."""
+    n = len(raw)
+    cand = np.ones(n, dtype=bool)
+    for c in raw.columns:
+        idx = np.flatnonzero(cand)
+        if not idx.size:
+            break
+        s = raw[c]
+        if idx.size == n:
+            cand[idx] = _blank(s)
+        elif isinstance(s.array, pd.arrays.ArrowStringArray):  # Arrow's take: pandas' .iloc costs more here
+            cand[idx] = _blank(pa.array(s.array).take(pa.array(idx)))
+        else:
+            cand[idx] = _blank(s.iloc[idx])
+    return cand
+
+
+def _privacy_plates(pack: Pack, mp: ColumnMapping) -> bool:
+    """Mask licence plates? The mapping's ``privacy.plates``, else the pack's (``privacy: {plates: true}``
+    in pack.yaml)."""
+    if mp.plates is not None:
+        return mp.plates
+    opt = getattr(pack, "privacy", None)
+    if isinstance(opt, dict):
+        return bool(opt.get("plates"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load((pack.root / "pack.yaml").read_text(encoding="utf-8"), Loader=loader) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    return bool((data.get("privacy") or {}).get("plates")) if isinstance(data, dict) else False
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    return obj
+
+
+def prepare(
+    data_path: str | Path | None,
+    pack: Pack | str | Path,
+    mapping: str | Path | dict | None = None,
+    odata_paths: Iterable[str | Path] = (),
+    out_dir: str | Path | None = None,
+) -> Prepared:
+    """Read, map, clean, quarantine, mask, weight and join a client export (see the module docstring).
+
+    ``mapping``: a YAML path or dict (None: headers named by pack ids, plus confident synonym matches, which
+    are also used alongside a mapping for the fields it leaves out).
+    ``out_dir``: when given, receives ``responses.parquet``, ``quarantine.parquet``, ``odata.parquet``,
+    ``contacts.parquet`` (only with ``keep_pii``) and ``accounting.json``. Raises InputError for an unreadable
+    file, an absent mapped column or a missing required column (all listed at once), and when no row is
+    usable (after writing ``out_dir``, so that the quarantine can be inspected)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    pk = _as_pack(pack)
+    mp = load_mapping(mapping, pk)
+    if data_path is None or str(data_path) == "":
+        if not mp.source_file:
+            raise InputError("no data file: give one, or name it under source.file in the mapping.")
+        base = mp.path.parent if mp.path else Path(".")
+        data_path = base / mp.source_file
+    raw = read_table(data_path, sheet=mp.sheet)
+    attrs, raw.attrs = dict(raw.attrs), {}
+    timings["read"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    cols, how = _resolve_columns(raw, attrs, pk, mp)
+    w = _Work(pk, mp, len(raw), cols, raw)
+    acc: dict[str, Any] = {
+        "source": attrs.get("source"),
+        "format": attrs.get("format"),
+        "encoding": attrs.get("encoding"),
+        "sheet": attrs.get("sheet"),
+        "header_row": attrs.get("header_row"),
+    }
+    stage_labels = _clean(w, attrs)
+    timings["clean"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    w.plates = _privacy_plates(pk, mp)
+    comment, masked = (
+        privacy.mask_text(w.clean["comment"], plates=w.plates) if "comment" in w.clean else (None, {})
+    )
+    if comment is not None:
+        w.clean["comment"] = comment
+    timings["mask"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    reason, detail = _apply_checks(w)
+    _deduplicate(w, reason, detail, attrs)
+    used = pd.isna(reason)
+    timings["checks"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    quarantine, qmasked = _quarantine(w, attrs, reason, detail, used, comment)
+    contacts = _contacts(w, used)
+    n_raw, unused = len(raw), [h for h in raw.columns if h not in set(cols.values())]
+    w.raw = raw = comment = None  # the input is no longer needed: free it before copying the used rows
+    timings["quarantine"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    responses = _responses(w, used)
+    weighting = _weigh(w, responses, used)
+    w.clean.clear()
+    timings["responses"] = time.perf_counter() - t
+
+    by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
+    acc.update(
+        {
+            "input_rows": int(n_raw + len(attrs.get("bad_rows") or [])),
+            "used": len(responses),
+            "quarantined": len(quarantine),
+            "by_reason": {
+                str(k): int(v) for k, v in sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+            },
+            **_notes(w, used),
+            "stage_labels": stage_labels,
+            "masked": {k: int(v) for k, v in masked.items()},
+            "masked_quarantine": {k: int(v) for k, v in qmasked.items() if v},
+            "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
+            "pii_kept": [f for f in mp.keep_pii if f in cols],
+            "columns": {cols[f]: f for f in cols},
+            "column_sources": {f: how[f] for f in cols if how[f] != "id"},
+            "unused_columns": unused,
+            "weighting": weighting,
+            "weighting_efficiency": weighting.get("efficiency"),
+        }
+    )
+    # the invariant: a failure here is a bug in cemkit, not bad input
+    if acc["input_rows"] != acc["used"] + acc["quarantined"]:
+        raise AssertionError(
+            f"accounting does not add up: {acc['input_rows']} != {acc['used']} + {acc['quarantined']}"
+        )
+
+    t = time.perf_counter()
+    odata = None
+    paths = [odata_paths] if isinstance(odata_paths, (str, Path)) else [p for p in (odata_paths or ()) if p]
+    if paths:
+        odata, oacc = _join_odata(paths, pk, mp, responses)
+        acc.update(oacc)
+    timings["odata"] = time.perf_counter() - t
+
+    acc = _json_safe(acc)
+    prepared = Prepared(responses, quarantine, acc, odata, contacts, timings)
+    if out_dir is not None:
+        t = time.perf_counter()
+        _write(prepared, Path(out_dir))
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    if not acc["used"]:
+        why = ", ".join(f"{k} {v}" for k, v in acc["by_reason"].items()) or "the file has no data rows"
+        where = (
+            f"; see {Path(out_dir) / 'quarantine.parquet'}"
+            if out_dir is not None and acc["quarantined"]
+            else ""
+        )
+        raise InputError(f"{acc['source']}: no usable rows ({acc['input_rows']} read, {why}){where}.")
+    return prepared
+
+
+def _clean(w: _Work, attrs: dict) -> dict[str, str]:
+    """Clean every mapped column into ``w.clean`` / ``w.status`` / ``w.flags``; return the stage labels that
+    were matched to a stage id by name. Columns are independent, so they are cleaned on a thread pool
+    (the work is in Arrow and numpy kernels, which release the GIL)."""
+    pk, mp, raw, cols, n = w.pack, w.mapping, w.raw, w.cols, w.n
+    recode = mp.recode
+    value_codes = attrs.get("value_codes") or {}
+    scored = [*((k, v.scale) for k, v in pk.kpis.items()), *((a, v.scale) for a, v in pk.attributes.items())]
+    special = {
+        "response_id",
+        "customer_id",
+        "wave",
+        "date",
+        "stage",
+        "touchpoint",
+        "comment",
+        "weight",
+        *pk.kpis,
+        *pk.attributes,
+    }
+    texts = [f for f in cols if f not in special and not (pk.fields.get(f) and pk.fields[f].pii)]
+    tp_ids = {
+        _key(x): tp.id for st in pk.stages for tp in st.touchpoints for x in (tp.id, tp.name.zh, tp.name.en)
+    }
+
+    def touchpoint(v: str) -> str | None:
+        t = _normalise_text(v)
+        t = (recode.get("touchpoint") or {}).get(t, t) if t is not None else None
+        return tp_ids.get(_key(t), t) if t is not None else None
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        jobs: dict[str, Future] = {"__empty": pool.submit(_empty_rows, raw)}
+        for fid in ("response_id", "customer_id", "comment"):
+            if fid in cols:
+                jobs[fid] = pool.submit(_strip_text, raw[cols[fid]])
+        for fid, spec in scored:
+            if fid in cols:
+                jobs[fid] = pool.submit(
+                    _clean_scores,
+                    raw[cols[fid]],
+                    spec.min,
+                    spec.max,
+                    recode.get(fid),
+                    value_codes.get(cols[fid]),
+                    mp.scales.get(fid),
+                )
+        for fid in [*texts, "stage", "wave"]:
+            if fid in cols:
+                jobs[fid] = pool.submit(_clean_text_col, raw[cols[fid]], recode.get(fid))
+        if "touchpoint" in cols:
+            jobs["touchpoint"] = pool.submit(_map_text, raw[cols["touchpoint"]], touchpoint)
+        if "date" in cols:
+            jobs["date"] = pool.submit(_clean_dates, raw[cols["date"]])
+            jobs["__date_given"] = pool.submit(_blank, raw[cols["date"]])
+        if "response_id" in cols:  # codes of the ids for the duplicate check (a hash pass, run alongside)
+            jobs["__id_codes"] = pool.submit(lambda: _distinct(jobs["response_id"].result())[0])
+        done = {k: f.result() for k, f in jobs.items()}
+    w.id_codes = done.get("__id_codes")
+
+    missing_text = pd.Series(pd.NA, index=raw.index, dtype="str")
+    w.empty = done["__empty"] if n else np.zeros(0, dtype=bool)
+    for fid in ("response_id", "customer_id"):
+        w.clean[fid] = done.get(fid, missing_text)
+    w.flags["customer_id_missing"] = w.clean["customer_id"].isna().to_numpy()
+    if "comment" in done:
+        w.clean["comment"] = done["comment"]
+    if "touchpoint" in done:
+        w.clean["touchpoint"] = done["touchpoint"]
+    for fid in texts:
+        w.clean[fid] = done[fid]
+
+    # scores ---------------------------------------------------------------------------------------------
+    for fid, _ in scored:
+        if fid not in done:
+            w.clean[fid] = np.full(n, np.nan)
+            w.status[fid] = np.full(n, _MISSING, dtype=np.int8)
+            continue
+        w.clean[fid], w.status[fid] = done[fid]
+        st = w.status[fid]
+        if not (pk.fields.get(fid) and pk.fields[fid].required):
+            w.flags[f"blanked:{fid}:not_numeric"] = st == _NOT_NUMERIC
+            w.flags[f"blanked:{fid}:out_of_range"] = st == _OUT_OF_RANGE
+
+    # date, wave -----------------------------------------------------------------------------------------
+    if "date" in done:
+        w.clean["date"] = done["date"]
+        w.flags["dates_unparsed"] = ~done["__date_given"] & w.clean["date"].isna().to_numpy()
+    else:
+        w.clean["date"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    wave = done.get("wave", missing_text)
+    derive = wave.isna() & w.clean["date"].notna()
+    if derive.any():
+        wave = wave.mask(derive, _WAVE_RULES[mp.wave_from_date](w.clean["date"]))
+    w.clean["wave"] = wave.astype("str")
+    w.flags["wave_derived"] = derive.to_numpy()
+    w.flags["wave_missing"] = w.clean["wave"].isna().to_numpy()
+
+    # stage ----------------------------------------------------------------------------------------------
+    label = done.get("stage", missing_text)
+    w.clean["stage_label"] = label
+    matcher = _StageMatcher(pk)
+    matched: dict[str, str] = {}
+
+    def stage_id(u: str) -> str | None:
+        sid = mp.stage_values.get(u)
+        if sid is None and u in pk.stage_ids:
+            return u
+        if sid is None:
+            cand, kind = matcher.match(u)
+            if kind in ("exact", "contains"):
+                sid = matched[u] = cand
+        elif u != sid:
+            matched[u] = sid
+        return sid
+
+    w.clean["stage"] = _map_text(label, stage_id)
+    w.unknown_stage = w.clean["stage"].isna().to_numpy() & label.notna().to_numpy()
+
+    # weights (declared column, or raking variables present) ---------------------------------------------
+    wcol = mp.weights.get("column") if mp.weights else None
+    if wcol is None and "weight" in cols and not (mp.weights or {}).get("rake"):
+        wcol = cols["weight"]
+    if wcol is not None:
+        if wcol not in raw.columns:
+            close = _closest(str(wcol), raw.columns)
+            raise InputError(
+                f"{attrs.get('source')}: the mapping {mp.name} names weight column {wcol!r}, which is not "
+                f"in the file" + (f" (closest header: {close!r})" if close else "") + "."
+            )
+        codes, uniq = _distinct(raw[wcol])
+        vals = (
+            np.array(
+                [parse_score(_normalise_text(u)) if _normalise_text(u) is not None else np.nan for u in uniq],
+                dtype=float,
+            )
+            if uniq
+            else np.zeros(0)
+        )
+        x = _take(vals, codes, np.nan, float)
+        w.clean["weight"] = x
+        w.weight_bad = ~(np.isfinite(x) & (x > 0))
+        w.weight_detail = _values_detail(raw[wcol], "weight")
+    elif (mp.weights or {}).get("rake"):
+        bad = np.zeros(n, dtype=bool)
+        detail = np.full(n, "", dtype=object)
+        for var in mp.weights["rake"] or {}:
+            col = w.clean.get(var)
+            if col is None:
+                raise InputError(
+                    f"{attrs.get('source')}: raking variable {var!r} (weights.rake in {mp.name}) is not "
+                    "a mapped column of the file."
+                )
+            miss = np.asarray(pd.isna(col), dtype=bool)
+            detail[miss & ~bad] = f"no {var} to rake on"
+            bad |= miss
+        w.weight_bad, w.weight_detail = bad, (lambda idx, d=detail: d[idx])
+    return matched
+
+
+def _notes(w: _Work, used: np.ndarray) -> dict[str, Any]:
+    """Cell-level counts over the used rows: blanked scores, unreadable dates, derived/missing waves."""
+    count = {k: int((v & used).sum()) for k, v in w.flags.items()}
+    blanked: dict[str, dict[str, int]] = {}
+    for k, v in count.items():
+        if k.startswith("blanked:") and v:
+            _, fid, why = k.split(":")
+            blanked.setdefault(fid, {})[why] = v
+    return {
+        "customer_id_missing": count.get("customer_id_missing", 0),
+        "cells_blanked": blanked,
+        "dates_unparsed": count.get("dates_unparsed", 0),
+        "wave_derived": count.get("wave_derived", 0),
+        "wave_missing": count.get("wave_missing", 0),
+    }
+
+
+def _apply_checks(w: _Work) -> tuple[np.ndarray, np.ndarray]:
+    """Reason and detail per row (object arrays, None = no problem) from the ordered rules; the first failing
+    rule wins."""
+    reason = np.full(w.n, None, dtype=object)
+    detail = np.full(w.n, None, dtype=object)
+    open_ = np.ones(w.n, dtype=bool)
+    for check in _checks(w.pack):
+        res = check.test(w)
+        if res is None:
+            continue
+        mask, why = res
+        hit = np.asarray(mask, dtype=bool) & open_
+        if not hit.any():
+            continue
+        reason[hit] = check.reason
+        idx = np.flatnonzero(hit)
+        detail[idx] = why if isinstance(why, str) else np.asarray(why(idx), dtype=object)
+        open_ &= ~hit
+    return reason, detail
+
+
+def _deduplicate(w: _Work, reason: np.ndarray, detail: np.ndarray, attrs: dict) -> None:
+    """Among rows that pass every rule, keep the latest of each response_id (by date, then file order); mark
+    the others ``duplicate_id`` in ``reason``/``detail`` (in place)."""
+    ok = np.flatnonzero(pd.isna(reason))
+    if not ok.size:
+        return
+    codes = (w.id_codes if w.id_codes is not None else _distinct(w.clean["response_id"])[0])[ok]
+    dup_any = (
+        np.bincount(codes[codes >= 0])[np.where(codes >= 0, codes, 0)] > 1
+        if (codes >= 0).any()
+        else np.zeros(ok.size, dtype=bool)
+    )
+    if not dup_any.any():
+        return
+    ids = w.clean["response_id"].iloc[ok]
+    pos = ok[dup_any]
+    frame = pd.DataFrame({"id": ids.to_numpy()[dup_any], "date": w.clean["date"].to_numpy()[pos], "pos": pos})
+    frame = frame.sort_values(["id", "date", "pos"], na_position="first", kind="stable")
+    last = frame.groupby("id", sort=False)["pos"].transform("last")
+    drop = frame["pos"].to_numpy() != last.to_numpy()
+    first_row = int(attrs.get("first_data_row") or 2)
+    for p, keep in zip(frame["pos"].to_numpy()[drop], last.to_numpy()[drop]):
+        reason[p] = "duplicate_id"
+        detail[p] = (
+            f"response_id repeats; row {first_row + int(keep)} is kept (latest date, then later in the file)"
+        )
+
+
+def _responses(w: _Work, used: np.ndarray) -> pd.DataFrame:
+    """The clean response table (contract order) for the used rows (columns subset on the thread pool)."""
+    pk, c = w.pack, w.clean
+    every = bool(used.all())
+    keep = pa.array(used)
+
+    def col(v: Any) -> Any:
+        if isinstance(v, pd.Series):
+            if every:
+                return v.reset_index(drop=True)
+            if isinstance(v.array, pd.arrays.ArrowStringArray):  # Arrow's filter: far cheaper than .iloc here
+                return _series(_arrow(v).filter(keep))
+            return v[used].reset_index(drop=True)
+        v = np.asarray(v)
+        return v if every else np.compress(used, v)
+
+    order = [
+        "response_id",
+        "customer_id",
+        "wave",
+        "date",
+        "stage",
+        *(["touchpoint"] if "touchpoint" in c else []),
+        *pk.kpis,
+        *pk.attributes,
+        "comment",
+        *(s for s in pk.segment_ids if s in c),
+    ]
+    order += [
+        f
+        for f in c
+        if f not in order and f not in ("stage_label", "weight") and f in pk.fields and not pk.fields[f].pii
+    ]
+    n_used = int(used.sum())
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        jobs = {k: pool.submit(col, c[k]) for k in order if k in c}
+        data: dict[str, Any] = {
+            k: jobs[k].result() if k in jobs else pd.Series(pd.NA, index=range(n_used), dtype="str")
+            for k in order
+        }
+    for k in [*pk.kpis, *pk.attributes]:
+        data[k] = np.asarray(data[k], dtype=float)
+    data["weight"] = np.ones(n_used)
+    return pd.DataFrame(data, copy=False)  # no block consolidation: a million rows × 30 floats is 0.2 s
+
+
+def _weigh(w: _Work, responses: pd.DataFrame, used: np.ndarray) -> dict[str, Any]:
+    """Fill ``responses.weight`` (mean 1) from the weight column or by raking; return the Kish summary."""
+    mp = w.mapping
+    method = "none"
+    if "weight" in w.clean and w.clean["weight"] is not None and len(responses):
+        x = np.asarray(w.clean["weight"])[used]
+        responses["weight"] = x / x.mean()
+        method = "column"
+    elif (mp.weights or {}).get("rake") and len(responses):
+        kw = {k: mp.weights[k] for k in ("max_iter", "tol") if k in mp.weights}
+        r = wt.rake(responses, mp.weights["rake"], **kw)
+        responses["weight"] = r.to_numpy()
+        method = "rake"
+    k = (
+        wt.kish(responses["weight"])
+        if len(responses)
+        else {"n": 0, "n_eff": 0.0, "deff": None, "efficiency": None}
+    )
+    out = {"method": method, **k}
+    if len(responses):
+        out.update(min=float(responses["weight"].min()), max=float(responses["weight"].max()))
+    return out
+
+
+def _quarantine(
+    w: _Work, attrs: dict, reason: np.ndarray, detail: np.ndarray, used: np.ndarray, comment: pd.Series | None
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One row per unused input row (and per malformed CSV row), with the masked raw row as JSON."""
+    pk, cols = w.pack, w.cols
+    q = np.flatnonzero(~used)
+    masked: dict[str, int] = {}
+    first_row = int(attrs.get("first_data_row") or 2)
+    sub = w.raw.iloc[q].reset_index(drop=True)
+    pii_cols = {cols[f]: f for f, s in pk.fields.items() if s.pii and f in cols}
+    plates = w.plates
+    for h in sub.columns:
+        if "comment" in cols and h == cols["comment"] and comment is not None:
+            sub[h] = comment.iloc[q].reset_index(drop=True)
+            continue
+        if pii_cols.get(h) == "name":
+            sub[h] = privacy.mask_name(sub[h])
+            masked["name"] = masked.get("name", 0) + int(sub[h].notna().sum())
+            continue
+        before = sub[h]
+        sub[h], c = privacy.mask_text(before, plates=plates)
+        for k, v in c.items():
+            masked[k] = masked.get(k, 0) + v
+        if h in pii_cols:  # a PII cell no pattern recognised (a malformed phone, an address): hide it all
+            same = (sub[h] == before).to_numpy(dtype=bool, na_value=False)
+            sub[h] = sub[h].mask(same, privacy.mask_name(before))
+    raws = sub.to_json(orient="records", force_ascii=False, lines=True).splitlines() if len(sub) else []
+    frame = pd.DataFrame(
+        {
+            "row": pd.array(first_row + q, dtype="Int64"),
+            "response_id": w.clean["response_id"].iloc[q].reset_index(drop=True).astype("str"),
+            "reason": pd.Series(reason[q], dtype="str"),
+            "detail": pd.Series(detail[q], dtype="str"),
+            "raw": pd.Series(raws, dtype="str"),
+        }
+    )
+    bad = attrs.get("bad_rows") or []
+    if bad:
+        texts, c = privacy.mask_text(pd.Series([b["text"] for b in bad], dtype="str"), plates=plates)
+        for k, v in c.items():
+            masked[k] = masked.get(k, 0) + v
+        extra = pd.DataFrame(
+            {
+                "row": pd.array([b["row"] for b in bad], dtype="Int64"),
+                "response_id": pd.Series([None] * len(bad), dtype="str"),
+                "reason": pd.Series(["malformed_row"] * len(bad), dtype="str"),
+                "detail": pd.Series(
+                    [f"{b['fields']} fields, expected {b['expected']}" for b in bad], dtype="str"
+                ),
+                "raw": texts.reset_index(drop=True),
+            }
+        )
+        frame = pd.concat([frame, extra], ignore_index=True)
+    return frame, masked
+
+
+def _contacts(w: _Work, used: np.ndarray) -> pd.DataFrame | None:
+    """Kept PII fields (``keep_pii``) of the used rows, by response and customer id."""
+    keep = [f for f in w.mapping.keep_pii if f in w.cols]
+    if not keep:
+        return None
+    data = {"response_id": w.clean["response_id"][used], "customer_id": w.clean["customer_id"][used]}
+    for f in keep:
+        data[f] = _strip_text(w.raw[w.cols[f]])[used]
+    return pd.DataFrame(data).reset_index(drop=True)
+
+
+# ================================================================================================= O-data
+def _agg_numeric(g: Any, col: str, how: str) -> pd.Series:
+    return getattr(g[col], how)()
+
+
+def _agg_days_since(df: pd.DataFrame, key: str, col: str, rule: dict) -> pd.Series:
+    dates = df[col]
+    as_of = pd.Timestamp(rule["as_of"]) if rule.get("as_of") else dates.max()
+    return (as_of - dates.groupby(df[key], sort=False).max()).dt.days.astype(float)
+
+
+#: O-data aggregation rules: ``agg`` name → fn(frame, key, source column, rule) → Series by key
+AGGREGATES: dict[str, Callable[[pd.DataFrame, str, str, dict], pd.Series]] = {
+    "count": lambda df, key, col, rule: df.groupby(key, sort=False)[col].count().astype(float),
+    "sum": lambda df, key, col, rule: df.groupby(key, sort=False)[col].sum(min_count=1),
+    "mean": lambda df, key, col, rule: df.groupby(key, sort=False)[col].mean(),
+    "min": lambda df, key, col, rule: df.groupby(key, sort=False)[col].min(),
+    "max": lambda df, key, col, rule: df.groupby(key, sort=False)[col].max(),
+    "nunique": lambda df, key, col, rule: df.groupby(key, sort=False)[col].nunique().astype(float),
+    "first": lambda df, key, col, rule: df.groupby(key, sort=False)[col].first(),
+    "last": lambda df, key, col, rule: df.groupby(key, sort=False)[col].last(),
+    "days_since": _agg_days_since,
+}
+_NUMERIC_AGGS = {"sum", "mean"}
+_ORDER_AGGS = {"min", "max", "days_since"}
+
+
+def _to_number(v: Any) -> float:
+    """An O-data number: ``"¥12,800"`` → 12800, ``"3次"`` → 3; NaN when not a number."""
+    t = _normalise_text(v)
+    if t is None:
+        return np.nan
+    t = re.sub(r"[,，\s¥￥$元]|RMB|CNY", "", t)
+    x = parse_score(t)
+    return np.nan if x is None else x
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    codes, uniq = _distinct(s)
+    return pd.Series(_take([_to_number(u) for u in uniq], codes, np.nan, float), index=s.index)
+
+
+def _numbers_or_dates(s: pd.Series) -> pd.Series:
+    """Dates when most distinct values read as dates, else numbers."""
+    codes, uniq = _distinct(s)
+    dates = [parse_date(u) for u in uniq]
+    if uniq and sum(pd.notna(d) for d in dates) >= 0.8 * len(uniq):
+        return _clean_dates(s)
+    return pd.Series(_take([_to_number(u) for u in uniq], codes, np.nan, float), index=s.index)
+
+
+def _odata_rules(pack: Pack) -> dict[str, dict[str, Any]]:
+    spec = pack.odata or {}
+    rules = spec.get("aggregate") or {}
+    problems = []
+    out = {}
+    for name, rule in rules.items():
+        rule = rule or {}
+        if not isinstance(rule, dict) or rule.get("agg") not in AGGREGATES:
+            problems.append(
+                Problem("pack.yaml", f"odata.aggregate.{name}", f"needs agg: one of {', '.join(AGGREGATES)}")
+            )
+            continue
+        out[str(name)] = {**rule, "from": str(rule.get("from", name))}
+    if problems:
+        raise PackError(problems)
+    return out
+
+
+def _odata_columns(
+    table: pd.DataFrame, pack: Pack, mp: ColumnMapping, key: str, fname: str, rules: dict[str, dict]
+) -> pd.DataFrame:
+    """Rename an O-data file's headers to the key / feature ids / aggregate sources."""
+    feats = (pack.odata or {}).get("features") or {}
+    rename: dict[str, str] = {}
+    for h in table.columns:
+        if h in mp.odata_columns:
+            rename[h] = mp.odata_columns[h]
+    known: dict[str, str] = {}
+    for fid, spec in feats.items():
+        names = [fid]
+        nm = (spec or {}).get("name")
+        names += [nm.get("zh"), nm.get("en")] if isinstance(nm, dict) else [nm]
+        for n in names:
+            if n:
+                known[_key(str(n))] = fid
+    key_names = [key, *(pack.fields[key].synonyms if key in pack.fields else ())]
+    for n in key_names:
+        known.setdefault(_key(n), key)
+    sources = {r["from"] for r in rules.values()}
+    for h in table.columns:
+        if h in rename or h in sources or h == key or h in feats:
+            continue
+        target = known.get(_key(h)) or known.get(normalise_header(h))
+        if target and target not in rename.values() and target not in table.columns:
+            rename[h] = target
+    out = table.rename(columns=rename)
+    if key not in out.columns:
+        close = _closest(key, table.columns)
+        raise InputError(
+            f"{fname}: the O-data file has no key column {key!r} (looked for {', '.join(key_names[:4])})"
+            + (f"; the closest header is {close!r}" if close else "")
+            + "."
+        )
+    return out
+
+
+def _join_odata(
+    paths: list, pack: Pack, mp: ColumnMapping, responses: pd.DataFrame
+) -> tuple[pd.DataFrame, dict]:
+    """Read, rename, aggregate and join the O-data files; one row per customer (see the module docstring)."""
+    spec = pack.odata or {}
+    key = str(spec.get("key", "customer_id"))
+    feats: dict[str, Any] = dict(spec.get("features") or {})
+    rules = _odata_rules(pack)
+    acc: dict[str, Any] = {"odata_files": len(paths), "odata_rows_in": 0, "odata_rows_without_key": 0}
+    unused: list[str] = []
+    merged: pd.DataFrame | None = None
+    origin: dict[str, str] = {}
+    for p in paths:
+        table = read_table(p)
+        table.attrs = {}
+        fname = Path(p).name
+        acc["odata_rows_in"] += len(table)
+        df = _odata_columns(table, pack, mp, key, fname, rules)
+        df[key] = _strip_text(df[key])
+        nokey = df[key].isna().to_numpy()
+        acc["odata_rows_without_key"] += int(nokey.sum())
+        df = df.loc[~nokey].reset_index(drop=True)
+        applicable = {out: r for out, r in rules.items() if r["from"] in df.columns}
+        repeats = bool(df[key].duplicated().any())
+        wanted = [f for f in feats if f in df.columns and f not in applicable]
+        unused += [
+            f"{fname}:{h}"
+            for h in df.columns
+            if h != key and h not in feats and h not in {r["from"] for r in applicable.values()}
+        ]
+        for f in wanted:
+            if (feats[f] or {}).get("kind") != "category":
+                df[f] = _numbers(df[f])
+            else:
+                df[f] = _clean_text_col(df[f])
+        if repeats or applicable:
+            parts: dict[str, pd.Series] = {}
+            for out, r in applicable.items():
+                src = df[r["from"]]
+                if r["agg"] in _NUMERIC_AGGS:
+                    src = _numbers(src)
+                elif r["agg"] in _ORDER_AGGS:
+                    src = _clean_dates(src) if r["agg"] == "days_since" else _numbers_or_dates(src)
+                tmp = pd.DataFrame({key: df[key], "__v": src})
+                parts[out] = AGGREGATES[r["agg"]](tmp, key, "__v", r)
+            g = df.groupby(key, sort=False)
+            varying = [f for f in wanted if repeats and len(df) and int(g[f].nunique(dropna=True).max()) > 1]
+            if varying:
+                raise InputError(
+                    f"{fname}: {key} repeats and {', '.join(varying)} varies within a customer; declare "
+                    f"how to combine it under odata.aggregate in the pack (e.g. {varying[0]}: "
+                    "{agg: max})."
+                )
+            for f in wanted:
+                parts[f] = g[f].first()
+            per = pd.DataFrame(parts)
+            per.index.name = key
+            per = per.reset_index()
+        else:
+            per = df[[key, *wanted]]
+        for f in per.columns:
+            if f == key:
+                continue
+            if f in origin:
+                raise InputError(
+                    f"{fname}: O-data feature {f!r} is also in {origin[f]}; keep it in one file."
+                )
+            origin[f] = fname
+        merged = per if merged is None else merged.merge(per, on=key, how="outer")
+    assert merged is not None
+    ordered = [key] + [f for f in [*feats, *rules] if f in merged.columns]
+    merged = merged[list(dict.fromkeys(ordered))].reset_index(drop=True)
+    merged[key] = merged[key].astype("str")
+    resp_ids = responses["customer_id"].dropna() if "customer_id" in responses else pd.Series([], dtype="str")
+    merged["responded"] = _isin(merged[key], resp_ids)
+    matched = _isin(resp_ids, merged[key])
+    acc.update(
+        {
+            "odata_customers": len(merged),
+            "odata_matched_responses": int(matched.sum()),
+            "odata_unmatched_responses": int((~matched).sum()),
+            "odata_customers_without_response": int((~merged["responded"]).sum()),
+            "odata_unused_columns": unused,
+        }
+    )
+    return merged, acc
+
+
+def _isin(s: pd.Series, values: pd.Series) -> np.ndarray:
+    """``s.isin(values)`` for text columns with Arrow's hash kernel (pandas' loops over the values)."""
+    hit = pc.is_in(_arrow(s.astype("str")), value_set=_flat(_arrow(values.astype("str"))))
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+def _write(p: Prepared, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p.responses.to_parquet(out_dir / "responses.parquet", index=False)
+    p.quarantine.to_parquet(out_dir / "quarantine.parquet", index=False)
+    if p.odata is not None:
+        p.odata.to_parquet(out_dir / "odata.parquet", index=False)
+    if p.contacts is not None:
+        p.contacts.to_parquet(out_dir / "contacts.parquet", index=False)
+    (out_dir / "accounting.json").write_text(
+        json.dumps(p.accounting, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
