@@ -20,9 +20,16 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["save_all", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "base_meta", "period_of"]
+__all__ = ["save_all", "show", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "base_meta", "period_of"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
+
+
+def show(views: Views, name: str, rows: int = 20):
+    """A result table for display in a notebook, or a sentence saying why there is none."""
+    if name not in views:
+        return f"no {name!r} result: not enough data or not configured in this pack"
+    return views[name][0].head(rows)
 
 
 def save_all(run_dir: str | Path, views: Views) -> list[str]:
