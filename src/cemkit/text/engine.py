@@ -1,0 +1,606 @@
+"""The matching engine behind theme tagging and sentiment: one Aho–Corasick pass over the raw text, then numpy.
+
+No segmentation is needed. For a batch of comments the engine
+
+1. joins the comments with ``\\n`` into one string and finds every occurrence of every pattern — each theme
+   keyword and each lexicon entry (sentiment, negation, degree, contrast, neutral, aspect and contextual
+   words), with upper/lower-case and full-width variants of patterns holding Latin letters; each pattern has
+   a row in a small table of roles. The matching is exact multi-pattern matching over the raw text, as an
+   Aho–Corasick automaton does it; by default it runs as code-point table lookups in numpy
+   (:class:`NgramMatcher`: the same matches, no Python object per match); ``matcher="ac"`` runs a pyahocorasick
+   automaton instead;
+2. resolves overlaps in two independent *layers*: theme keywords, and lexicon entries. Within a layer a match
+   contained in a longer match is dropped ("服务顾问" hides "顾问", "不错" hides "不", "不满意" hides
+   "满意"); in the lexicon layer, of two partly overlapping matches the shorter is dropped ("都没|没兑现");
+   Aspect words (价格, 效率, 等待时间 …) form a third layer, read only by contextual adjectives;
+3. finds clause boundaries with a code-point lookup table (，。！？；,.!?; … whitespace and the line breaks
+   between comments) plus the contrast words that split a clause ("但是" in "服务很好但是等太久");
+4. scores sentiment per clause: each sentiment word's weight, flipped by the nearest negation and scaled by
+   the nearest degree word before it in its clause (nothing else valued between them), contextual adjectives
+   (价格高 vs 效率高) weighted by the nearest aspect word before them; a negation that governs no sentiment
+   word but is followed by more of its clause (not just a particle) counts as a mild complaint ("没人通知");
+5. weights clauses for the comment score: after a contrast word (up to the end of the sentence) ×2, the
+   clauses before it in that sentence share a weight of 0.5, a concession clause ("虽然…") ×0.5; comment score = tanh(Σ weight × clause score), in [-1, 1];
+6. attaches each theme mention to its clause; the mention's polarity is the clause's.
+
+All steps after the automaton are array operations, so cost grows with the number of matches, not with Python
+work per comment. See docs/text.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+import numpy as np
+
+from .lexicon import Lexicon
+
+__all__ = ["BOUNDARY_CHARS", "SENTENCE_CHARS", "Engine", "EngineResult", "join_texts"]
+
+# pattern kinds in the lexicon layer
+K_NONE, K_WORD, K_NEG, K_DEG, K_CONTRAST, K_SHADOW, K_CTX, K_ASPECT = range(8)
+MODE = {"any": 1, "initial": 2, "concession": 3}
+
+BOUNDARY_CHARS = "，,。.！!？?；;～~…\n\r\t \u3000\u00a0"
+SENTENCE_CHARS = "。！!？?；;…\n\r"
+NEG_WINDOW = 4  # max characters between a negation and the sentiment word it flips
+DEG_WINDOW = 4  # max characters between a degree word and the word it scales
+ASPECT_WINDOW = 8  # max characters between an aspect word and the contextual adjective describing it
+NEG_OF_NEG = 0.6  # a negated negative word is milder praise ("不贵")
+DEG_AFTER_NEG = 0.7  # "不是很满意": a degree word after the negation softens
+BEFORE_CONTRAST = 0.5  # total weight of the clauses before a contrast word in the same sentence
+PARTICLES = "了的啊吧呢吗嘛哦呀啦哈么"  # a negation followed only by one of these governs nothing ("没了")
+EPS = 1e-9
+
+_BLUT = np.zeros(65536, dtype=bool)
+_BLUT[[ord(c) for c in BOUNDARY_CHARS]] = True
+_SLUT = np.zeros(65536, dtype=bool)
+_SLUT[[ord(c) for c in SENTENCE_CHARS]] = True
+_PLUT = np.zeros(65536, dtype=bool)
+_PLUT[[ord(c) for c in PARTICLES]] = True
+
+
+def _variants(word: str) -> set[str]:
+    """The word plus its lower/upper-case and full-width forms when it holds Latin letters or digits."""
+    out = {word}
+    if any(c.isascii() and c.isalnum() for c in word):
+        cased = {word, word.lower(), word.upper(), word.capitalize()}
+        wide = {"".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in w) for w in cased}
+        out = cased | wide
+    return out
+
+
+_EMPTY = {"f": np.float32, "i": np.int64, "t": np.int16, "c": np.int32}
+
+
+@dataclass
+class EngineResult:
+    """Output of :meth:`Engine.run` for ``n`` comments.
+
+    ``sentiment``: comment scores in [-1, 1] (0 = nothing found). Clause-level mentions, one entry per
+    (comment, clause, theme): ``m_row`` comment position, ``m_theme`` theme index, ``m_clause`` clause index
+    within the comment, ``m_raw`` the clause's raw sentiment score, ``m_weight`` the clause's weight in the
+    comment score (contrast). Comment-level mentions, one entry per (comment, theme): ``c_row``, ``c_theme``,
+    ``c_clause`` (the clause that decides: largest weight × |score|, then the first) and ``c_score``
+    (``tanh(Σ weight × clause score)``)."""
+
+    sentiment: np.ndarray
+    m_row: np.ndarray
+    m_theme: np.ndarray
+    m_clause: np.ndarray
+    m_raw: np.ndarray
+    m_weight: np.ndarray
+    c_row: np.ndarray
+    c_theme: np.ndarray
+    c_clause: np.ndarray
+    c_score: np.ndarray
+    n_matches: int = 0
+
+    @staticmethod
+    def empty(n: int = 0) -> EngineResult:
+        z = [np.zeros(0, _EMPTY[k]) for k in "itcffitcf"]
+        return EngineResult(np.zeros(n, np.float32), *z)
+
+    @staticmethod
+    def concat(parts: Sequence[EngineResult], offsets: Sequence[int]) -> EngineResult:
+        if not parts:
+            return EngineResult.empty()
+
+        def cat(name: str, shift: bool = False) -> np.ndarray:
+            return np.concatenate([getattr(p, name) + (o if shift else 0) for p, o in zip(parts, offsets)])
+
+        return EngineResult(
+            cat("sentiment"), cat("m_row", True), cat("m_theme"), cat("m_clause"), cat("m_raw"), cat("m_weight"),
+            cat("c_row", True), cat("c_theme"), cat("c_clause"), cat("c_score"),
+            sum(p.n_matches for p in parts),
+        )
+
+
+def comment_level(row: np.ndarray, theme: np.ndarray, clause: np.ndarray, raw: np.ndarray,
+                  weight: np.ndarray, n_themes: int) -> tuple[np.ndarray, ...]:
+    """Aggregate clause-level mentions to one per (comment, theme): (row, theme, deciding clause, score)."""
+    if row.size == 0:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    key = row * max(n_themes, 1) + theme
+    wr = weight.astype(np.float64) * raw
+    order = np.lexsort((clause, -np.abs(wr), key))
+    key_s = key[order]
+    firsts = np.flatnonzero(np.concatenate(([True], key_s[1:] != key_s[:-1])))
+    sums = np.add.reduceat(wr[order], firsts)
+    lead = order[firsts]
+    return (row[lead].astype(np.int64), theme[lead].astype(np.int16), clause[lead].astype(np.int32),
+            np.tanh(sums).astype(np.float32))
+
+
+class NgramMatcher:
+    """Exact multi-pattern matching by code-point lookups in numpy, for patterns of 1 to MAX_LEN characters of
+    the Basic Multilingual Plane (code points below 0x10000; text outside it is seen as 0xFFFF, which no
+    pattern holds).
+
+    Finds the same (end, pattern) pairs as an Aho–Corasick automaton over the same patterns, overlaps
+    included. One-character patterns: a table indexed by code point. Two characters: the first and second
+    character map to a row and a column of a dense table holding the 2-character pattern at that pair (if any)
+    and whether a longer pattern starts with it. Longer patterns: at those positions, a binary search of the
+    packed 3-character prefix (16 bits a character, three to a uint64), then a comparison of the remaining
+    (up to two) packed keys with each pattern sharing that prefix. No Python object per match."""
+
+    MAX_LEN = 9
+    _SH = (np.uint64(0), np.uint64(16), np.uint64(32))
+
+    @staticmethod
+    def handles(word: str) -> bool:
+        return 0 < len(word) <= NgramMatcher.MAX_LEN and max(map(ord, word)) < 0xFFFF
+
+    @staticmethod
+    def _pack(chars: str) -> int:
+        return sum(ord(c) << (16 * k) for k, c in enumerate(chars))
+
+    def __init__(self, words: Sequence[str]):
+        """``words[i]`` is pattern i (patterns it does not :meth:`handles` are skipped)."""
+        self.lut1 = np.full(0x10000, -1, np.int32)
+        two: dict[str, int] = {}
+        longs = []
+        for i, w in enumerate(words):
+            if not self.handles(w):
+                continue
+            if len(w) == 1:
+                self.lut1[ord(w)] = i
+            elif len(w) == 2:
+                two[w] = i
+            else:
+                longs.append((self._pack(w[:3]), self._pack(w[3:6]), self._pack(w[6:9]), len(w), i, w))
+        # first two characters: row / column numbers into dense tables of 2-character patterns and of the
+        # 2-character prefixes of longer patterns
+        pairs = set(two) | {x[5][:2] for x in longs}
+        firsts = sorted({p[0] for p in pairs})
+        seconds = sorted({p[1] for p in pairs})
+        self.row = np.full(0x10000, -1, np.int32)
+        self.col = np.full(0x10000, -1, np.int32)
+        self.row[[ord(c) for c in firsts]] = np.arange(len(firsts), dtype=np.int32)
+        self.col[[ord(c) for c in seconds]] = np.arange(len(seconds), dtype=np.int32)
+        self.n_cols = max(len(seconds), 1)
+        size = max(len(firsts), 1) * self.n_cols
+        self.pair_pid = np.full(size, -1, np.int64)  # 2-character pattern at this pair
+        self.pair_long = np.zeros(size, bool)  # a longer pattern starts with this pair
+        for w, i in two.items():
+            self.pair_pid[self.row[ord(w[0])] * self.n_cols + self.col[ord(w[1])]] = i
+        for x in longs:
+            self.pair_long[self.row[ord(x[5][0])] * self.n_cols + self.col[ord(x[5][1])]] = True
+        longs.sort()
+        self.n_long = len(longs)
+        if longs:
+            pre = np.asarray([x[0] for x in longs], np.uint64)
+            self.prefixes, self.g_start, self.g_len = np.unique(pre, return_index=True, return_counts=True)
+            self.r1 = np.asarray([x[1] for x in longs], np.uint64)
+            self.r2 = np.asarray([x[2] for x in longs], np.uint64)
+            self.ln = np.asarray([x[3] for x in longs], np.int64)
+            self.ids = np.asarray([x[4] for x in longs], np.int64)
+            # masks keeping the characters 3..5 and 6..8 that a pattern of length L has
+            self.m1 = np.asarray([(1 << (16 * min(max(L - 3, 0), 3))) - 1 for L in range(self.MAX_LEN + 1)],
+                                 np.uint64)
+            self.m2 = np.asarray([(1 << (16 * min(max(L - 6, 0), 3))) - 1 for L in range(self.MAX_LEN + 1)],
+                                 np.uint64)
+
+    def _keys(self, cu: np.ndarray, at: np.ndarray, first: int) -> np.ndarray:
+        """Packed key of the (up to) three characters ``first..first+2`` after each position (0 past the end)."""
+        n = cu.size
+        key = np.zeros(at.size, np.uint64)
+        for k in range(3):
+            j = at + first + k
+            key |= np.where(j < n, cu[np.minimum(j, n - 1)], 0).astype(np.uint64) << self._SH[k]
+        return key
+
+    def find(self, cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(end, pattern id) of every occurrence in ``cu`` (uint16 code units, astral characters as 0xFFFF)."""
+        ends, pids = [], []
+        p1 = self.lut1[cu]
+        at = np.flatnonzero(p1 >= 0)
+        ends.append(at)
+        pids.append(p1[at].astype(np.int64))
+        n = cu.size
+        if n < 2:
+            return np.concatenate(ends), np.concatenate(pids)
+        r = self.row[cu[:-1]]
+        c = self.col[cu[1:]]
+        cand = np.flatnonzero((r >= 0) & (c >= 0))
+        cell = r[cand] * self.n_cols + c[cand]
+        p2 = self.pair_pid[cell]
+        hit = p2 >= 0
+        ends.append(cand[hit] + 1)
+        pids.append(p2[hit])
+        if self.n_long and n > 2:
+            cand = cand[self.pair_long[cell]]
+            key = self._keys(cu, cand, 0)
+            g = np.minimum(np.searchsorted(self.prefixes, key), self.prefixes.size - 1)
+            hit = self.prefixes[g] == key
+            cand, g = cand[hit], g[hit]
+            if cand.size:
+                k1, k2 = self._keys(cu, cand, 3), self._keys(cu, cand, 6)
+                glen, gst = self.g_len[g], self.g_start[g]
+                for rr in range(int(glen.max())):
+                    sel = np.flatnonzero(glen > rr)
+                    it = gst[sel] + rr
+                    L = self.ln[it]
+                    ok = ((k1[sel] & self.m1[L]) == self.r1[it]) & ((k2[sel] & self.m2[L]) == self.r2[it]) \
+                        & (cand[sel] + L <= n)
+                    ends.append(cand[sel][ok] + L[ok] - 1)
+                    pids.append(self.ids[it[ok]])
+        return np.concatenate(ends), np.concatenate(pids)
+
+
+class Engine:
+    """Pattern role table and matcher for one taxonomy (list of keyword tuples) and one lexicon.
+
+    ``matcher="numpy"`` (default) finds patterns with :class:`NgramMatcher` (and the rare ones it does not
+    handle with ``str.find``); ``matcher="ac"`` uses a pyahocorasick automaton for all patterns (the reference:
+    the same matches, several times slower on survey text, see docs/text.md)."""
+
+    def __init__(self, keywords: Sequence[Sequence[str]], regexes: Sequence[Sequence[str]], lex: Lexicon,
+                 matcher: str = "numpy"):
+        self.n_themes = len(keywords)
+        table: dict[str, dict] = {}
+
+        def row(word: str) -> dict:
+            return table.setdefault(word, {"theme": -1, "kind": K_NONE, "val": 0.0, "dual": 0.0, "mode": 0,
+                                           "dang": 0.0, "final": 0.0, "aspect": -1, "adj": -1})
+
+        for t, kws in enumerate(keywords):
+            for kw in kws:
+                for v in _variants(kw):
+                    r = row(v)
+                    if r["theme"] < 0:
+                        r["theme"] = t
+        self.classes = lex.aspect_classes
+        cls_id = {c: i for i, c in enumerate(self.classes)}
+        self.adjectives = lex.adjectives
+        adj_id = {a: i for i, a in enumerate(self.adjectives)}
+        # lexicon roles; later assignments win for conflicting words (lexicon_problems reports them)
+        for w, (wt, mode) in lex.contrasts.items():
+            for v in _variants(w):
+                row(v).update(kind=K_CONTRAST, val=wt, mode=MODE[mode])
+        for w, m in lex.degrees.items():
+            for v in _variants(w):
+                row(v).update(kind=K_DEG, val=m)
+        for w, (f, dang, final) in lex.negations.items():
+            for v in _variants(w):
+                row(v).update(kind=K_NEG, val=f, dang=dang, final=final)
+        for a in self.adjectives:
+            for v in _variants(a):
+                row(v).update(kind=K_CTX, adj=adj_id[a])
+        for w, wt in lex.words.items():
+            for v in _variants(w):
+                r = row(v)
+                dual = lex.degrees.get(w, 0.0)
+                r.update(kind=K_WORD, val=wt, dual=dual)
+        for w in lex.neutral:
+            for v in _variants(w):
+                row(v).update(kind=K_SHADOW, val=0.0)
+        for w, c in lex.aspects.items():
+            for v in _variants(w):
+                r = row(v)
+                r["aspect"] = cls_id[c]
+                if r["kind"] == K_NONE:
+                    r["kind"] = K_ASPECT
+        ctx = np.zeros((max(len(self.adjectives), 1), max(len(self.classes), 1)), dtype=np.float64)
+        for (a, c), wt in lex.contextual.items():
+            if c in cls_id:
+                ctx[adj_id[a], cls_id[c]] = wt
+        self.ctx = ctx
+
+        words = list(table)
+        self.words = words
+        n = len(words)
+        self.plen = np.fromiter((len(w) for w in words), np.int64, n)
+        self.ptheme = np.fromiter((table[w]["theme"] for w in words), np.int64, n)
+        self.pkind = np.fromiter((table[w]["kind"] for w in words), np.int8, n)
+        self.pval = np.fromiter((table[w]["val"] for w in words), np.float64, n)
+        self.pdual = np.fromiter((table[w]["dual"] for w in words), np.float64, n)
+        self.pmode = np.fromiter((table[w]["mode"] for w in words), np.int8, n)
+        self.pdang = np.fromiter((table[w]["dang"] for w in words), np.float64, n)
+        self.pfinal = np.fromiter((table[w]["final"] for w in words), np.float64, n)
+        self.paspect = np.fromiter((table[w]["aspect"] for w in words), np.int64, n)
+        self.padj = np.fromiter((table[w]["adj"] for w in words), np.int64, n)
+        self.matcher = matcher
+        if matcher == "numpy":
+            self.ngrams = NgramMatcher(words)
+            # the few patterns it does not handle (astral characters such as 👍, more than 9 characters) are
+            # found with str.find
+            self.rare = [(i, w) for i, w in enumerate(words) if not NgramMatcher.handles(w)]
+            ac_words: list[tuple[int, str]] = []
+        elif matcher == "ac":
+            self.ngrams, self.rare = None, []
+            ac_words = list(enumerate(words))
+        else:
+            raise ValueError("matcher must be 'numpy' or 'ac'")
+        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for i, w in ac_words:
+            self.automaton.add_word(w, i)
+        self.has_ac = bool(ac_words)
+        if self.has_ac:
+            self.automaton.make_automaton()
+        self.regexes = [(t, re.compile(r)) for t, rxs in enumerate(regexes) for r in rxs]
+
+    # ------------------------------------------------------------------------------------------------
+    def _matches(self, big: str, cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(end position, pattern id) of every occurrence of every pattern in ``big`` (overlaps included);
+        ``cu`` holds its code points as uint16 (astral characters as 0xFFFF)."""
+        ends, pids = [], []
+        if self.has_ac:
+            flat = np.fromiter(itertools.chain.from_iterable(self.automaton.iter(big)), np.int64)
+            ends.append(flat[0::2])
+            pids.append(flat[1::2])
+        if self.ngrams is not None:
+            e, p = self.ngrams.find(cu)
+            ends.append(e)
+            pids.append(p)
+        for i, w in self.rare:
+            hits = []
+            at = big.find(w)
+            while at >= 0:
+                hits.append(at + len(w) - 1)
+                at = big.find(w, at + 1)
+            if hits:
+                ends.append(np.asarray(hits, np.int64))
+                pids.append(np.full(len(hits), i, np.int64))
+        if not ends:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(ends), np.concatenate(pids)
+
+    def run(self, texts: Sequence[str]) -> EngineResult:
+        """Score a list of strings (no NaN: callers pass "" for missing comments)."""
+        big, starts = join_texts(texts)
+        return self.run_joined(big, starts)
+
+    def run_joined(self, big: str, starts: np.ndarray) -> EngineResult:
+        """Score comments given as one string joined with ``\n`` (no other line breaks) and the position of
+        each comment's first character."""
+        n = len(starts)
+        if n == 0:
+            return EngineResult.empty()
+        N = len(big)
+        if N == 0:
+            return EngineResult.empty(n)
+
+        cp16 = _code_units(big)
+        end, pid = self._matches(big, cp16)
+        start = end - self.plen[pid] + 1
+
+        # clause boundaries ------------------------------------------------------------------------
+        isb = _BLUT[cp16]
+        prev_b = np.empty(N + 1, bool)  # prev_b[p]: position p opens a clause (start of text or after a boundary)
+        prev_b[0] = True
+        prev_b[1:] = isb
+
+        # lexicon layer --------------------------------------------------------------------------------
+        kind_all = self.pkind[pid]
+        sm = (kind_all > 0) & (kind_all != K_ASPECT)
+        s_s, s_e, s_p = start[sm], end[sm], pid[sm]
+        keep = ~_contained(s_s, s_e)
+        s_s, s_e, s_p = s_s[keep], s_e[keep], s_p[keep]
+        order = np.argsort(s_s, kind="stable")
+        s_s, s_e, s_p = s_s[order], s_e[order], s_p[order]
+        keep = ~_overlapped(s_s, s_e)
+        s_s, s_e, s_p = s_s[keep], s_e[keep], s_p[keep]
+        kind = self.pkind[s_p].copy()
+        val = self.pval[s_p].copy()
+
+        # contrast words: valid ones and the clause splits they add
+        is_c = kind == K_CONTRAST
+        mode = self.pmode[s_p]
+        at_clause_start = prev_b[s_s]
+        valid_c = is_c & ((mode != MODE["initial"]) | at_clause_start)
+        split = valid_c & (mode == MODE["any"]) & ~at_clause_start
+        bmask = isb & ~prev_b[:-1]  # first character of each run of boundary characters
+        bmask[s_s[split]] = True  # a contrast word opens a clause
+        B = np.flatnonzero(bmask)
+        sflag = _SLUT[cp16[B]]  # boundary runs that end a sentence (contrast words do not)
+        G = B.size + 1  # clauses are numbered 0..G-1 (global over the batch)
+        sid = np.zeros(G, np.int64)
+        np.cumsum(sflag, out=sid[1:])
+        Bs = np.append(B, N)  # with a sentinel: the boundary after the last clause
+        clause_at = np.cumsum(bmask, dtype=np.int32)  # clause number of every character
+        row_at = np.cumsum(cp16 == 10, dtype=np.int32)  # comment number of every character ("\n" separates)
+
+        def gid(pos: np.ndarray) -> np.ndarray:
+            return clause_at[np.minimum(pos, N - 1)]  # an empty last comment starts at N
+
+        g = gid(s_s)
+
+        # clause weights from contrast / concession
+        w = np.ones(G)
+        cg = g[valid_c & (mode != MODE["concession"])]
+        if cg.size:
+            cw = np.zeros(G)
+            np.maximum.at(cw, cg, val[valid_c & (mode != MODE["concession"])])
+            ar = np.arange(G)
+            last = np.maximum.accumulate(np.where(cw > 0, ar, -1))
+            after = (last >= 0) & (sid[np.maximum(last, 0)] == sid)
+            nxt = np.minimum.accumulate(np.where(cw > 0, ar, G)[::-1])[::-1]
+            before = (nxt < G) & (sid[np.minimum(nxt, G - 1)] == sid) & ~after
+            # the clauses before a contrast share BEFORE_CONTRAST: 3 praised clauses do not outweigh the
+            # complaint after "就是"
+            new_sent = np.empty(G, bool)
+            new_sent[0] = True
+            new_sent[1:] = sid[1:] != sid[:-1]
+            first_of_sent = np.maximum.accumulate(np.where(new_sent, np.arange(G), 0))
+            n_before = np.maximum(np.minimum(nxt, G - 1) - first_of_sent, 1)
+            w = np.where(after, cw[np.maximum(last, 0)], np.where(before, BEFORE_CONTRAST / n_before, 1.0))
+        conc = valid_c & (mode == MODE["concession"])
+        if conc.any():
+            cgc = g[conc]
+            w[cgc] = np.minimum(w[cgc], val[conc])
+
+        # dual words ("好" in "好慢"): degree words when a valued/degree word follows directly
+        m = len(s_s)
+        idx = np.arange(m)
+        if m:
+            dual = (kind == K_WORD) & (self.pdual[s_p] > 0)
+            if dual.any():
+                nxt_i = np.minimum(idx + 1, m - 1)
+                follows = (idx + 1 < m) & (s_s[nxt_i] == s_e + 1) & (g[nxt_i] == g) & \
+                    np.isin(kind[nxt_i], (K_WORD, K_CTX, K_DEG))
+                conv = dual & follows
+                kind[conv] = K_DEG
+                val[conv] = self.pdual[s_p][conv]
+            # contextual adjectives take their weight from the nearest aspect word before them (aspect words
+            # are a layer of their own: "等待时间" stays an aspect even where "时间长" is a sentiment word)
+            is_ctx = kind == K_CTX
+            if is_ctx.any():
+                asp = self.paspect[pid]
+                am = asp >= 0
+                a_s, a_e, a_c = start[am], end[am], asp[am]
+                keep_a = ~_contained(a_s, a_e)
+                a_s, a_e, a_c = a_s[keep_a], a_e[keep_a], a_c[keep_a]
+                o_a = np.argsort(a_e, kind="stable")
+                a_s, a_e, a_c = a_s[o_a], a_e[o_a], a_c[o_a]
+                val[is_ctx] = 0.0
+                ci = np.flatnonzero(is_ctx)
+                if a_e.size:
+                    j = np.searchsorted(a_e, s_s[ci], side="left") - 1  # last aspect ending before it
+                    j0 = np.maximum(j, 0)
+                    ok = (j >= 0) & (gid(a_s[j0]) == g[ci]) & (s_s[ci] - a_e[j0] - 1 <= ASPECT_WINDOW)
+                    val[ci[ok]] = self.ctx[self.padj[s_p[ci[ok]]], a_c[j0[ok]]]
+            valued = ((kind == K_WORD) | (is_ctx & (val != 0))) & (val != 0)
+
+            # negation and degree: nearest before, same clause, no valued word between
+            last_v = np.maximum.accumulate(np.where(valued, idx, -1))
+            prev_v = np.concatenate(([-1], last_v[:-1]))
+            last_n = np.maximum.accumulate(np.where(kind == K_NEG, idx, -1))
+            last_d = np.maximum.accumulate(np.where(kind == K_DEG, idx, -1))
+            ln0, ld0 = np.maximum(last_n, 0), np.maximum(last_d, 0)
+            negd = valued & (last_n > prev_v) & (last_n >= 0) & (g[ln0] == g) & (s_s - s_e[ln0] - 1 <= NEG_WINDOW)
+            degd = valued & (last_d > prev_v) & (last_d >= 0) & (g[ld0] == g) & (s_s - s_e[ld0] - 1 <= DEG_WINDOW)
+            value = np.where(valued, val, 0.0)
+            soft = degd & negd & (s_s[ln0] < s_s[ld0])
+            value = np.where(degd & ~soft, value * val[ld0], value)
+            value = np.where(soft, value * DEG_AFTER_NEG, value)
+            f = val[ln0]
+            value = np.where(negd, np.where(value > 0, value * f, value * f * NEG_OF_NEG), value)
+
+            # negations that govern no sentiment word
+            used = np.zeros(m, bool)
+            used[last_n[negd]] = True
+            free = (kind == K_NEG) & ~used
+            if free.any():
+                nb = Bs[clause_at[s_e]]
+                after_chars = nb - s_e - 1
+                before2 = (s_s >= 2) & ~prev_b[s_s] & ~prev_b[np.maximum(s_s - 1, 0)]
+                nxt_char = cp16[np.minimum(s_e + 1, N - 1)]
+                governs = (after_chars >= 2) | ((after_chars == 1) & ~_PLUT[nxt_char])
+                dang = np.where(governs, self.pdang[s_p], np.where((after_chars == 0) & before2,
+                                                                  self.pfinal[s_p], 0.0))
+                value = np.where(free, dang, value)
+            scored = value != 0
+            gv, vv = g[scored], value[scored]
+        else:
+            gv, vv = np.zeros(0, np.int64), np.zeros(0)
+        raw = np.bincount(gv, weights=vv, minlength=G)
+        row_of = row_at[s_s[scored]] if m else np.zeros(0, np.int64)
+        tot = np.bincount(row_of, weights=vv * w[gv], minlength=n)
+        sentiment = np.tanh(tot).astype(np.float32)
+
+        # theme layer ----------------------------------------------------------------------------------
+        tm = self.ptheme[pid] >= 0
+        t_s, t_e, t_t = start[tm], end[tm], self.ptheme[pid][tm]
+        keep = ~_contained(t_s, t_e)
+        t_s, t_t = t_s[keep], t_t[keep]
+        if self.regexes:
+            rs, rt = [], []
+            for t, rx in self.regexes:
+                for mt in rx.finditer(big):
+                    a, b = mt.span()
+                    if b > a and "\n" not in big[a:b]:
+                        rs.append(a)
+                        rt.append(t)
+            if rs:
+                t_s = np.concatenate([t_s, np.asarray(rs, np.int64)])
+                t_t = np.concatenate([t_t, np.asarray(rt, np.int64)])
+        tg = gid(t_s)
+        T = max(self.n_themes, 1)
+        key, first = np.unique(tg * T + t_t, return_index=True)
+        tg, t_t = key // T, key % T
+        t_row = row_at[t_s[first]].astype(np.int64)
+        g_start = gid(starts)  # clause number of each comment's first clause
+        clause = tg - g_start[t_row]
+        m_raw, m_w = raw[tg].astype(np.float32), w[tg].astype(np.float32)
+        clause = clause.astype(np.int32)
+        t_t = t_t.astype(np.int16)
+        return EngineResult(sentiment, t_row, t_t, clause, m_raw, m_w,
+                            *comment_level(t_row, t_t, clause, m_raw, m_w, self.n_themes), n_matches=int(end.size))
+
+
+def _code_units(big: str) -> np.ndarray:
+    """One uint16 per character of ``big``: its code point, or 0xFFFF outside the Basic Multilingual Plane."""
+    raw = big.encode("utf-16-le", "surrogatepass")
+    if len(raw) == 2 * len(big):  # no astral characters: UTF-16 is one unit per character
+        return np.frombuffer(raw, np.uint16)
+    cp = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return np.minimum(cp, 0xFFFF).astype(np.uint16)
+
+
+def join_texts(texts: Sequence[str]) -> tuple[str, np.ndarray]:
+    """``"\\n".join(texts)`` with line breaks inside a comment turned into spaces, and the comments' start
+    positions."""
+    n = len(texts)
+    big = "\n".join(texts)
+    if big.count("\n") != max(n - 1, 0) or "\r" in big:
+        texts = [t.replace("\r", " ").replace("\n", " ") for t in texts]
+        big = "\n".join(texts)
+    lengths = np.fromiter(map(len, texts), np.int64, n)
+    starts = np.zeros(n, np.int64)
+    if n > 1:
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    return big, starts
+
+
+def _overlapped(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Mask of the shorter of two partly overlapping matches (sorted by start, none contained in another):
+    "都没" loses to "没兑现" in "都没兑现". Equal lengths: the later one loses (reading order)."""
+    if start.size < 2:
+        return np.zeros(start.size, bool)
+    ov = start[1:] <= end[:-1]
+    drop = np.zeros(start.size, bool)
+    if ov.any():
+        i = np.flatnonzero(ov)
+        len_a, len_b = end[i] - start[i], end[i + 1] - start[i + 1]
+        drop[np.where(len_a >= len_b, i + 1, i)] = True
+    return drop
+
+
+def _contained(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Mask of matches lying inside another, longer match (start/end inclusive)."""
+    if start.size == 0:
+        return np.zeros(0, bool)
+    # sort by start, longer first: one int64 key (patterns are far shorter than 4096 characters)
+    order = np.argsort(start * 4096 + (4095 - np.minimum(end - start, 4095)))
+    e = end[order]
+    prev_max = np.empty_like(e)
+    prev_max[0] = -1
+    np.maximum.accumulate(e[:-1], out=prev_max[1:])
+    cont = np.empty(start.size, bool)
+    cont[order] = prev_max >= e
+    return cont
