@@ -230,7 +230,9 @@ def _comments(spec: dict, rng: np.random.Generator, stage: np.ndarray, nps: np.n
         neg_bank = np.array(t.get("neg") or t["pos"], dtype=object)
         phrase = np.where(neg, neg_bank[rng.integers(0, len(neg_bank), n)], pos_bank[rng.integers(0, len(pos_bank), n)])
         text = np.where(mention, text + phrase + "，", text)
-        truth[tid] = {"rate": rate, "stages": list(t.get("stages") or [])}
+        base = has & applicable
+        truth[tid] = {"rate": rate, "stages": list(t.get("stages") or []),
+                      "realized": float(mention[base].mean()) if base.any() else float("nan")}
     topic = spec.get("untagged_topic")
     if topic:
         m = has & (rng.random(n) < float(topic["rate"]))
