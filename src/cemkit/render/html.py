@@ -133,7 +133,8 @@ def _stacked100(df, spec, lang, meta):
             formatter="–" if v is None else f"NPS {v}", position="insideLeft", font_weight="bold",
             color=_hex("red") if v is not None and v < 0 else _hex("text")))
             for c, v in zip(cats, (_num(v, "0") for v in df["nps"]))]
-        chart.add_yaxis("NPS", items, stack="nps", color="rgba(0,0,0,0)", tooltip_opts=opts.TooltipOpts(is_show=False))
+        chart.add_yaxis("NPS", items, stack="nps", color="rgba(0,0,0,0)", tooltip_opts=opts.TooltipOpts(is_show=False),
+                        itemstyle_opts=opts.ItemStyleOpts(color="rgba(0,0,0,0)"))
     chart.reversal_axis()
     chart.set_global_opts(
         xaxis_opts=opts.AxisOpts(type_="value", max_=116 if with_nps else 100, is_show=False),
