@@ -205,7 +205,10 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         progress.step(first.stem)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
             futures: dict[str, Any] = {}
-            for nb in rest:  # a notebook may wait for others (metadata cemkit.after), e.g. actions after text
+            # a notebook may wait for others (metadata cemkit.after), e.g. actions after text: those are queued
+            # last, so no worker sits waiting while independent notebooks could run
+            rest = sorted(rest, key=lambda nb: bool(_after(nb)))
+            for nb in rest:
                 after = [futures[a] for a in _after(nb) if a in futures]
                 futures[nb.stem] = pool.submit(_execute_after, after, nb, staging / "notebooks" / nb.name,
                                                params, staging)
@@ -220,7 +223,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         for extra in ("alerts.xlsx", "alerts.csv", "playbooks.xlsx", "playbooks.csv", "top_risk.xlsx",
                       "discovery_candidates.yaml"):
             if (staging / extra).exists():
-                outputs[extra.split(".")[0]] = staging / extra
+                outputs[extra] = staging / extra
         accounting = _accounting(staging)
         seconds = time.perf_counter() - t0
         (staging / "run.json").write_text(json.dumps({

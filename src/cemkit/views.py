@@ -20,7 +20,7 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["save_all", "show", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "base_meta", "period_of"]
+__all__ = ["save_all", "show", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "prediction_views", "write_csv", "base_meta", "period_of"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -351,23 +351,23 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
 
 
 # ---------------------------------------------------------------------------------------------- actions
-def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, odata: pd.DataFrame | None = None,
-                 tags: pd.DataFrame | None = None, seed: int = 0, max_xlsx_rows: int = 20_000) -> Views:
+def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
+                 tags: pd.DataFrame | None = None, max_xlsx_rows: int = 5_000) -> Views:
     """Alerts (alerts.csv, alerts.xlsx), segment playbooks (playbooks.xlsx) and the detractor-risk model for
     customers who did not answer (top_risk.xlsx), each with its facts.
 
     Every alert is in alerts.csv and every customer's play in playbooks.csv (UTF-8 with BOM, open in Excel).
     The workbooks hold the summaries and, above ``max_xlsx_rows`` rows, the highest priorities / detractors
-    first (openpyxl writes ~5k rows/s: a 300k-row workbook would take minutes and is no way to work a list)."""
+    first (openpyxl writes ~2k formatted rows/s: a 300k-row workbook would take minutes and is no way to
+    work a list)."""
     from . import alerts as al
     from . import playbooks as pb
-    from . import predict as pr
 
     run_dir = Path(run_dir)
     out: Views = {}
     if pack.section("alerts"):
         alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
-        alerts.to_csv(run_dir / "alerts.csv", index=False, encoding="utf-8-sig")
+        write_csv(alerts, run_dir / "alerts.csv")
         book = alerts
         if len(alerts) > max_xlsx_rows:
             book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_rows)
@@ -377,7 +377,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
         out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)
-        assigned.to_csv(run_dir / "playbooks.csv", index=False, encoding="utf-8-sig")
+        write_csv(assigned, run_dir / "playbooks.csv")
         book = assigned
         if len(assigned) > max_xlsx_rows:  # the full list is in playbooks.csv; the workbook keeps detractors first
             order = {"detractor": 0, "passive": 1, "promoter": 2}
@@ -386,6 +386,17 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
         pb.write_playbooks_xlsx(book, pack, run_dir / "playbooks.xlsx", lang)
         table, facts = pb.summary(assigned, pack, lang)
         out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
+    return out
+
+
+def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
+                     odata: pd.DataFrame | None = None, seed: int = 0) -> Views:
+    """The detractor-risk model from O-data (refused with its reason when it cannot be trusted) and the
+    ranked list of silent customers (top_risk.xlsx)."""
+    from . import predict as pr
+
+    run_dir = Path(run_dir)
+    out: Views = {}
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
         pred = pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
         facts = {**pred.facts, "refused": bool(pred.refused)}
@@ -401,3 +412,18 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path, o
             pr.write_top_risk_xlsx(pred, run_dir / "top_risk.xlsx", lang)
             out["prediction"] = (pred.importance, meta)
     return out
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    frame = table.copy()
+    for col in frame.columns:  # lists / mixed objects → text
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    with open(path, "wb") as fh:
+        fh.write("\ufeff".encode("utf-8"))
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh)
+    return Path(path)
