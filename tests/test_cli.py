@@ -114,3 +114,21 @@ def test_failed_run_keeps_last_good(tmp_path, capsys):
     assert "run.log" in err
     assert not any(p.name.startswith(".staging-") for p in tmp_path.iterdir())
     shutil.rmtree(failed[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["survey_gbk.csv", "survey_bom.csv", "survey_title.xlsx", "survey.sav",
+                                  "survey.parquet"])
+def test_run_on_each_messy_fixture(name, tmp_path, capsys):
+    """A whole run on each messy client export succeeds (tiny data: slides whose finding needs more data
+    are left out) and reports the expected row accounting."""
+    DATA = Path(__file__).parent / "data"
+    expected = json.loads((DATA / "ingest" / "expected.json").read_text(encoding="utf-8"))[name]
+    code, out, err = run_cli(["run", "--pack", "auto", "--data", str(DATA / "ingest" / name), "--odata",
+                              str(DATA / "ingest" / "odata_customers.csv"), "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 0, err
+    acc = json.loads((tmp_path / "auto-latest" / "run.json").read_text(encoding="utf-8"))["accounting"]
+    for key in ("input_rows", "used", "quarantined", "by_reason"):
+        assert acc[key] == expected[key], key
+    assert f"{expected['input_rows']:,} in = {expected['used']:,} used + {expected['quarantined']:,} quarantined" in out
+    assert (tmp_path / "auto-latest" / "report.pptx").exists()

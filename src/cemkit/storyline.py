@@ -15,7 +15,7 @@ from .errors import PackError, Problem
 from .i18n import LANGS, fmt
 
 __all__ = ["ChartSpec", "SlideSpec", "load_storyline", "validate", "KNOWN_RESULTS", "LAYOUTS", "CHART_TYPES",
-           "pick_text", "condition_holds"]
+           "pick_text", "optional_text", "condition_holds", "FactUnavailable"]
 
 # Layout names every PPTX master must provide (docs/templates.md lists their placeholders).
 LAYOUTS = ("title", "section", "chart", "two_charts", "table", "quotes", "summary", "appendix")
@@ -96,11 +96,22 @@ def condition_holds(cond: dict | None, facts: dict) -> bool:
     return True
 
 
+class FactUnavailable(Exception):
+    """A title's facts exist but have no value (too little data for that finding): the slide is left out."""
+
+
 def pick_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
-    """The first alternative whose ``when`` holds, formatted from facts in ``lang`` ('' if none)."""
+    """The first alternative whose ``when`` holds and whose facts all have values, formatted in ``lang``
+    ('' if there are no alternatives). Raises FactUnavailable when facts needed are empty (None)."""
+    unavailable = False
     for alt in alternatives:
         if condition_holds(alt.get("when"), facts):
-            return fmt(alt.get(lang) or alt.get("zh") or "", facts, lang)
+            try:
+                return fmt(alt.get(lang) or alt.get("zh") or "", facts, lang)
+            except TypeError:  # a fact is None, e.g. no wave change on a single wave
+                unavailable = True
+    if unavailable:
+        raise FactUnavailable("a fact the text needs has no value")
     return ""
 
 
@@ -182,3 +193,11 @@ def validate(pack) -> list[Problem]:
     if pack.section("storyline") is None and pack.file("storyline") is None:
         return []
     return _parse(pack)[1]
+
+
+def optional_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
+    """Like :func:`pick_text` for subtitles, notes and takeaways: '' when a fact has no value."""
+    try:
+        return pick_text(alternatives, facts, lang)
+    except FactUnavailable:
+        return ""

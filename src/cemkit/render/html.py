@@ -24,7 +24,7 @@ from pyecharts.charts import Bar, HeatMap, Line, WordCloud
 from ..i18n import catalogue, label, t
 from ..paths import ASSETS_DIR, templates_dir
 from ..results import load_all
-from ..storyline import ChartSpec, load_storyline, pick_text
+from ..storyline import ChartSpec, load_storyline, optional_text
 from .charts import (
     FIX,
     LOW_BASE,
@@ -283,8 +283,8 @@ def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str) -> dict:
 
 def _block(item, spec, findings: list[str], base_facts: dict, lang: str) -> dict:
     block = {"id": f"b-{spec.id}", "title": item.title, "kind": "text", "footnote": "",
-             "subtitle": pick_text(spec.subtitle, item.facts, lang),
-             "takeaway": pick_text(spec.takeaway, item.facts, lang)}
+             "subtitle": optional_text(spec.subtitle, item.facts, lang),
+             "takeaway": optional_text(spec.takeaway, item.facts, lang)}
     if spec.result == "exec_summary":
         block.update(kind="bullets", items=findings)
         return block
@@ -317,7 +317,7 @@ def _sections(planned, findings: list[str], base_facts: dict, lang: str) -> list
             continue
         if spec.layout == "section" or not sections:
             sections.append({"id": f"s-{spec.id}", "title": item.title,
-                             "subtitle": pick_text(spec.subtitle, item.facts, lang), "blocks": []})
+                             "subtitle": optional_text(spec.subtitle, item.facts, lang), "blocks": []})
             if spec.layout == "section":
                 continue
         block = _block(item, spec, findings, base_facts, lang)

@@ -25,7 +25,8 @@ from ..errors import PackError, Problem
 from ..i18n import t
 from ..paths import templates_dir
 from ..results import Result, load_all
-from ..storyline import LAYOUTS, ChartSpec, SlideSpec, condition_holds, load_storyline, pick_text
+from ..storyline import (LAYOUTS, ChartSpec, FactUnavailable, SlideSpec, condition_holds, load_storyline,
+                         optional_text, pick_text)
 from . import charts
 from .fonts import set_font, text_width_em
 
@@ -109,6 +110,8 @@ def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts:
             continue
         try:
             title = pick_text(spec.title, facts, lang)
+        except FactUnavailable:  # the finding cannot be stated on this data: no slide rather than a wrong one
+            continue
         except (KeyError, ValueError) as exc:
             raise PackError([Problem("storyline.yaml", f"slides.{spec.id}.title",
                                      f"title needs fact {exc} that result {spec.result!r} does not provide",
@@ -243,7 +246,7 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     if spec.layout in ("title", "section") or spec.chart is None or result is None:
         _finish(deck, item, _new_slide(deck, item, item.title))
         return
-    sub = pick_text(spec.subtitle, item.facts, deck.lang)
+    sub = optional_text(spec.subtitle, item.facts, deck.lang)
     sub_box, boxes = _under_subtitle(_content_boxes(deck, spec), sub)
     df = charts.prepare_table(result.table, spec.chart)
     pages = charts.paginate(df, boxes[0][3]) if spec.chart.type in charts.TABULAR else [df]
@@ -265,7 +268,7 @@ def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
     _set_text(title_ph, title, size=size)
     body = _placeholder(slide, 1)
     if spec.layout in ("title", "section") and body is not None:
-        _set_text(body, pick_text(spec.subtitle, item.facts, lang), size=16 if spec.layout == "section" else 18)
+        _set_text(body, optional_text(spec.subtitle, item.facts, lang), size=16 if spec.layout == "section" else 18)
     elif spec.result == "exec_summary":
         box = _content_boxes(deck, spec)[0]
         charts.draw_bullets(slide, box, pd.DataFrame({"finding": deck.findings}),
@@ -301,7 +304,7 @@ def _under_subtitle(boxes: list[tuple], sub: str) -> tuple[tuple | None, list[tu
 def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[tuple]) -> None:
     """The takeaway box (if any) and the chart(s) in the content box(es)."""
     spec, lang = item.spec, deck.lang
-    takeaway = pick_text(spec.takeaway, item.facts, lang)
+    takeaway = optional_text(spec.takeaway, item.facts, lang)
     if takeaway and len(boxes) == 1:
         bx, by, bw, bh = boxes[0]
         boxes = [(bx, by, int(bw * 0.72), bh), (bx + int(bw * 0.72) + 150000, by, bw - int(bw * 0.72) - 150000, bh)]
@@ -354,7 +357,7 @@ def _finish(deck: _Deck, item: PlannedSlide, slide) -> None:
     number = len(deck.prs.slides)
     _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(number), 8,
              align=PP_ALIGN.RIGHT, name="Slide number")
-    notes = pick_text(spec.notes, item.facts, lang)
+    notes = optional_text(spec.notes, item.facts, lang)
     if notes:
         tf = slide.notes_slide.notes_text_frame
         tf.text = notes
