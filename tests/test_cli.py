@@ -98,6 +98,15 @@ def test_demo_run_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_relative_out_folder(tmp_path, capsys, monkeypatch):
+    """`make report` passes `--out reports`: a relative folder must work (papermill changes directory)."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["run", "--pack", "auto", "--demo-n", "1200", "--out", "reports", "--quiet"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "reports" / "auto-latest" / "report.pptx").exists()
+
+
+@pytest.mark.slow
 def test_failed_run_keeps_last_good(tmp_path, capsys):
     code, _, err = run_cli(["run", "--pack", "auto", "--demo-n", "1500", "--out", str(tmp_path), "--quiet"], capsys)
     assert code == 0, err

@@ -170,7 +170,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     if not notebooks:
         raise RuntimeError(f"no notebooks found in {notebooks_dir()}")
 
-    out = Path(opts.out)
+    out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id = f"{pack.id}-{stamp}"
