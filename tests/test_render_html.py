@@ -11,10 +11,8 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-import yaml
 from render_fixtures import write_run
 
-from cemkit import storyline
 from cemkit.packs import load_pack
 from cemkit.paths import ASSETS_DIR
 from cemkit.render.html import build_html, chart_options

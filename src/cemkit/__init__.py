@@ -13,9 +13,28 @@ from .errors import InputError, PackError, UserError
 from .packs import list_packs, load_pack, validate_pack
 
 __version__ = "0.1.0"
-__all__ = ["load_pack", "list_packs", "validate_pack", "UserError", "InputError", "PackError", "__version__",
-           "ingest", "privacy", "weights", "metrics", "drivers", "text", "views", "results", "demo",
-           "alerts", "playbooks", "predict", "pipeline"]
+__all__ = [
+    "InputError",
+    "PackError",
+    "UserError",
+    "__version__",
+    "alerts",
+    "demo",
+    "drivers",
+    "ingest",
+    "list_packs",
+    "load_pack",
+    "metrics",
+    "pipeline",
+    "playbooks",
+    "predict",
+    "privacy",
+    "results",
+    "text",
+    "validate_pack",
+    "views",
+    "weights",
+]
 
 _LAZY = {"ingest", "privacy", "weights", "metrics", "drivers", "text", "views", "results", "demo", "alerts",
          "playbooks", "predict", "pipeline", "storyline", "render"}

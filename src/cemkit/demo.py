@@ -24,7 +24,7 @@ import pandas as pd
 from .errors import Problem
 from .packs import Pack
 
-__all__ = ["DemoData", "generate", "write_demo", "validate", "SYNTHETIC_NOTE"]
+__all__ = ["SYNTHETIC_NOTE", "DemoData", "generate", "validate", "write_demo"]
 
 SYNTHETIC_NOTE = {
     "zh": "演示数据为cemkit随机生成的合成数据，非真实客户数据。",

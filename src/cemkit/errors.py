@@ -15,7 +15,7 @@ class UserError(Exception):
 class PackError(UserError):
     """An industry pack (or template / storyline) file is invalid. Lists every problem found."""
 
-    def __init__(self, problems: list["Problem"] | str):
+    def __init__(self, problems: list[Problem] | str):
         if isinstance(problems, str):
             problems = [Problem(file="", key="", message=problems)]
         self.problems = list(problems)
@@ -31,7 +31,7 @@ class InputError(UserError):
 class Problem:
     """One validation problem: which file, which key (dotted path) and, when known, which line."""
 
-    __slots__ = ("file", "key", "message", "line")
+    __slots__ = ("file", "key", "line", "message")
 
     def __init__(self, file: str, key: str, message: str, line: int | None = None):
         self.file, self.key, self.message, self.line = str(file), key, message, line

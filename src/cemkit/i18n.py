@@ -12,19 +12,20 @@ shown in the report language.
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-__all__ = ["t", "fmt", "catalogue", "label", "LANGS"]
+__all__ = ["LANGS", "catalogue", "fmt", "label", "t"]
 
 LANGS = ("zh", "en")
 _DIR = Path(__file__).parent / "messages"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of {LANGS}")

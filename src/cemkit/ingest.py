@@ -155,12 +155,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 
 from . import privacy
 from . import weights as wt
 from .errors import InputError, PackError, Problem
 from .packs import Pack, load_pack, read_yaml
+from .results import json_safe
 
 __all__ = [
     "AGGREGATES",
@@ -1449,27 +1449,7 @@ def _privacy_plates(pack: Pack, mp: ColumnMapping) -> bool:
     in pack.yaml)."""
     if mp.plates is not None:
         return mp.plates
-    opt = getattr(pack, "privacy", None)
-    if isinstance(opt, dict):
-        return bool(opt.get("plates"))
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load((pack.root / "pack.yaml").read_text(encoding="utf-8"), Loader=loader) or {}
-    except (OSError, yaml.YAMLError):
-        return False
-    return bool((data.get("privacy") or {}).get("plates")) if isinstance(data, dict) else False
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    return obj
+    return bool(pack.privacy.get("plates"))
 
 
 def prepare(
@@ -1577,7 +1557,7 @@ def prepare(
         acc.update(oacc)
     timings["odata"] = time.perf_counter() - t
 
-    acc = _json_safe(acc)
+    acc = json_safe(acc)
     prepared = Prepared(responses, quarantine, acc, odata, contacts, timings)
     if out_dir is not None:
         t = time.perf_counter()

@@ -7,9 +7,10 @@ each with the file, the dotted key and the YAML line. ``validate_pack`` returns 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -150,6 +151,7 @@ class Pack:
     themes: tuple[Theme, ...]
     files: dict[str, Path]
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    privacy: dict[str, Any] = field(default_factory=dict)   # e.g. {plates: true}: extra masking in ingest
 
     # convenience look-ups -------------------------------------------------------------------------
     @property
@@ -355,6 +357,7 @@ def _load(root: Path) -> tuple[Pack | None, list[Problem]]:
     fields_ = _fields(c, c.mapping(data.get("fields"), ("fields",)))
     rules = _rules(c, c.mapping(data.get("rules"), ("rules",)))
     odata = c.mapping(data.get("odata"), ("odata",))
+    privacy = c.mapping(data.get("privacy"), ("privacy",))
 
     files: dict[str, Path] = {}
     raw: dict[str, Any] = {}
@@ -383,7 +386,7 @@ def _load(root: Path) -> tuple[Pack | None, list[Problem]]:
     pack = Pack(
         id=pack_id, root=root, name=name, language=language, scales=scales, kpis=kpis,
         attributes=attributes, stages=stages, segments=segments, fields=fields_, odata=odata,
-        rules=rules, themes=themes, files=files, raw=raw,
+        rules=rules, themes=themes, files=files, raw=raw, privacy=privacy,
     )
     return pack, problems
 

@@ -16,17 +16,18 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .errors import InputError, PackError, UserError
+from .errors import InputError, UserError
 from .packs import Pack, load_pack
 from .paths import notebooks_dir
 from .storyline import load_storyline
 
-__all__ = ["RunOptions", "RunSummary", "run", "render", "notebook_list", "USER_ERRORS"]
+__all__ = ["USER_ERRORS", "RunOptions", "RunSummary", "notebook_list", "render", "run"]
 
 # Exceptions raised inside a notebook that mean bad input (exit 2), by class name as papermill reports it.
 USER_ERRORS = {"UserError", "InputError", "PackError"}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Result", "save", "load", "load_all", "save_json", "load_json", "RESULTS"]
+__all__ = ["RESULTS", "Result", "json_safe", "load", "load_all", "load_json", "save", "save_json"]
 
 RESULTS = "results"
 
@@ -33,22 +33,22 @@ class Result:
         return self.meta.get("facts", {})
 
 
-def _clean(obj: Any) -> Any:
-    """Make numpy/pandas values JSON-safe (NaN → None)."""
+def json_safe(obj: Any) -> Any:
+    """Make numpy/pandas values JSON-safe (NaN and ±inf → None)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating, float)):
-        return None if math.isnan(obj) else float(obj)
+        return None if not math.isfinite(obj) else float(obj)
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
     if isinstance(obj, (pd.Timestamp,)):
         return obj.isoformat()
     if hasattr(obj, "__dataclass_fields__"):
-        return _clean(obj.__dict__)
+        return json_safe(obj.__dict__)
     return obj
 
 
@@ -70,7 +70,7 @@ def save_json(run_dir: str | Path, name: str, obj: dict[str, Any]) -> Path:
     folder = Path(run_dir) / RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(json.dumps(_clean(obj), ensure_ascii=False, indent=1), encoding="utf-8")
+    path.write_text(json.dumps(json_safe(obj), ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 
 

@@ -14,8 +14,19 @@ from typing import Any
 from .errors import PackError, Problem
 from .i18n import LANGS, fmt
 
-__all__ = ["ChartSpec", "SlideSpec", "load_storyline", "validate", "KNOWN_RESULTS", "LAYOUTS", "CHART_TYPES",
-           "pick_text", "optional_text", "condition_holds", "FactUnavailable"]
+__all__ = [
+    "CHART_TYPES",
+    "KNOWN_RESULTS",
+    "LAYOUTS",
+    "ChartSpec",
+    "FactUnavailable",
+    "SlideSpec",
+    "condition_holds",
+    "load_storyline",
+    "optional_text",
+    "pick_text",
+    "validate",
+]
 
 # Layout names every PPTX master must provide (docs/templates.md lists their placeholders).
 LAYOUTS = ("title", "section", "chart", "two_charts", "table", "quotes", "summary", "appendix")

@@ -20,7 +20,7 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["save_all", "show", "data_quality_views", "journey_views", "driver_views", "text_views", "action_views", "prediction_views", "write_csv", "base_meta", "period_of"]
+__all__ = ["action_views", "base_meta", "data_quality_views", "driver_views", "journey_views", "period_of", "prediction_views", "save_all", "show", "text_views", "write_csv"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -44,7 +44,7 @@ def _weights(df: pd.DataFrame) -> str | None:
 
 def base_meta(df: pd.DataFrame, pack: Pack, lang: str, **extra: Any) -> dict[str, Any]:
     """The footnote inputs every data slide carries: base n (and weighted effective n), weighting, rules."""
-    n = int(len(df))
+    n = len(df)
     meta: dict[str, Any] = {"base": {"n": n}}
     w = _weights(df)
     if w:
@@ -219,7 +219,7 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         "top_fix": _label(pack.attributes[top["driver"]].short), "top_fix_stage": _label(stage_obj.name),
         "top_fix_share": float(top["share"] * 100), "top_fix_perf_rank_from_bottom": perf_rank_from_bottom,
         "top_fix_in_quadrant": bool(len(pm_fix)), "focus_stage": focus,
-        "n_fix": int(len(fix)), "n_stages": int(len(modelled)), "skipped_stages": skipped,
+        "n_fix": len(fix), "n_stages": len(modelled), "skipped_stages": skipped,
     }
     method_note = {"zh": "Shapley值（LMG）分解R²，自助法95%区间", "en": "Shapley (LMG) decomposition of R², bootstrap 95% intervals"}[lang]
     meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note)
@@ -346,7 +346,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
             text.write_candidates_yaml(cand, Path(run_dir) / "discovery_candidates.yaml")
         tab = cand.assign(top_words=cand["top_words"].map(" ".join), keywords=cand["keywords"].map(" ".join),
                           quotes=cand["quotes"].map(" | ".join))
-        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": int(len(cand))}})
+        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand)}})
     return out
 
 
@@ -373,7 +373,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
             book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_rows)
         al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
         table, facts = al.alerts_summary(alerts, lang)
-        facts["in_xlsx"] = int(len(book))
+        facts["in_xlsx"] = len(book)
         out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)

@@ -25,8 +25,16 @@ from ..errors import PackError, Problem
 from ..i18n import t
 from ..paths import templates_dir
 from ..results import Result, load_all
-from ..storyline import (LAYOUTS, ChartSpec, FactUnavailable, SlideSpec, condition_holds, load_storyline,
-                         optional_text, pick_text)
+from ..storyline import (
+    LAYOUTS,
+    ChartSpec,
+    FactUnavailable,
+    SlideSpec,
+    condition_holds,
+    load_storyline,
+    optional_text,
+    pick_text,
+)
 from . import charts
 from .fonts import set_font, text_width_em
 
