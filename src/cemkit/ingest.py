@@ -158,6 +158,7 @@ import pyarrow.csv as pacsv
 
 from . import privacy
 from . import weights as wt
+from .arrowtext import arrow, isin
 from .errors import InputError, PackError, Problem
 from .packs import Pack, load_pack, read_yaml
 from .results import json_safe
@@ -675,13 +676,6 @@ def _distinct(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return codes, list(uniques)
 
 
-def _arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """The Arrow array behind a text column (built when the column is not Arrow-backed)."""
-    if isinstance(s.array, pd.arrays.ArrowStringArray):
-        return pa.array(s.array)
-    return pa.array(s.astype(object).where(s.notna(), None).tolist(), pa.large_string())
-
-
 def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> pd.Series:
     out = arr.to_pandas()
     if index is not None:
@@ -691,14 +685,14 @@ def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> p
 
 def _strip_text(s: pd.Series) -> pd.Series:
     """Trim whitespace; empty → missing (Arrow kernels, no Python per row)."""
-    a = pc.utf8_trim_whitespace(_arrow(s))
+    a = pc.utf8_trim_whitespace(arrow(s))
     return _series(pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a), s.index)
 
 
 def _map_text(s: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
     """Apply ``fn`` to each distinct value of a text column (Arrow dictionary encoding, then a take), so a
     million rows with a few hundred distinct values cost a few hundred calls. Missing stays missing."""
-    d = pc.dictionary_encode(_arrow(s))
+    d = pc.dictionary_encode(arrow(s))
     if isinstance(d, pa.ChunkedArray):
         d = d.combine_chunks()
     new = pa.array([fn(v) for v in d.dictionary.to_pylist()], pa.large_string())
@@ -1811,7 +1805,7 @@ def _responses(w: _Work, used: np.ndarray) -> pd.DataFrame:
             if every:
                 return v.reset_index(drop=True)
             if isinstance(v.array, pd.arrays.ArrowStringArray):  # Arrow's filter: far cheaper than .iloc here
-                return _series(_arrow(v).filter(keep))
+                return _series(arrow(v).filter(keep))
             return v[used].reset_index(drop=True)
         v = np.asarray(v)
         return v if every else np.compress(used, v)
@@ -2118,8 +2112,8 @@ def _join_odata(
     merged = merged[list(dict.fromkeys(ordered))].reset_index(drop=True)
     merged[key] = merged[key].astype("str")
     resp_ids = responses["customer_id"].dropna() if "customer_id" in responses else pd.Series([], dtype="str")
-    merged["responded"] = _isin(merged[key], resp_ids)
-    matched = _isin(resp_ids, merged[key])
+    merged["responded"] = isin(merged[key], resp_ids)
+    matched = isin(resp_ids, merged[key])
     acc.update(
         {
             "odata_customers": len(merged),
@@ -2130,16 +2124,6 @@ def _join_odata(
         }
     )
     return merged, acc
-
-
-def _isin(s: pd.Series, values: pd.Series) -> np.ndarray:
-    """``s.isin(values)`` for text columns with Arrow's hash kernel (pandas' loops over the values)."""
-    hit = pc.is_in(_arrow(s.astype("str")), value_set=_flat(_arrow(values.astype("str"))))
-    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _flat(a: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
 def _write(p: Prepared, out_dir: Path) -> None:

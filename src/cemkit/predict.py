@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .alerts import joiner, write_workbook
+from .arrowtext import index_in, isin
 from .errors import InputError
 from .packs import Pack
 from .playbooks import latest_responses
@@ -331,7 +332,11 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     od["__key"] = od[key].astype("string")
     last = latest_responses(responses, "nps")
     last = last.assign(__key=last["customer_id"].astype("string"))
-    lab = last[["__key", "nps"]].merge(od, on="__key", how="inner", validate="one_to_one")
+    # both sides are unique by construction (checked above / latest_responses): a hash lookup, no merge
+    pos = index_in(last["__key"], od["__key"])
+    hit = pos >= 0
+    lab = od.iloc[pos[hit]].reset_index(drop=True)
+    lab.insert(0, "nps", last["nps"].to_numpy()[hit])
     not_joined = int(len(last) - len(lab))
     if not_joined:
         notes.append(f"{not_joined} respondent customer(s) have no O-data row and are not used")
@@ -417,8 +422,7 @@ def _fit_score(responses: pd.DataFrame, od: pd.DataFrame, lab: pd.DataFrame, y: 
     })
     importance = importance.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
-    responded_ids = set(responses["customer_id"].dropna().astype(str))
-    silent = od.loc[~od["__key"].isin(responded_ids)]
+    silent = od.loc[~isin(od["__key"], responses["customer_id"])]
     Xs = _design(silent, num, cat)
     risk = pipe.predict_proba(Xs)[:, 1] if len(Xs) else np.empty(0)
     order = np.argsort(-risk, kind="stable")

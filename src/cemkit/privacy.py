@@ -49,6 +49,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrowtext import arrow, flat
+
 __all__ = ["KINDS", "MASKS", "id_number_valid", "luhn_valid", "mask_name", "mask_text"]
 
 #: kinds in the order they are applied (an e-mail made of digits is masked before any number rule sees it)
@@ -219,7 +221,7 @@ def mask_text(
     s = texts if isinstance(texts.dtype, pd.StringDtype) else texts.astype("str")
     if not len(s):
         return s, counts
-    arr = _arrow(s)
+    arr = arrow(s)
     pattern = _CANDIDATE + ("|" + _CANDIDATE_PLATE if "plate" in chosen else "")
     hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
     rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
@@ -234,10 +236,8 @@ def mask_text(
         new.append(masked)
         for kind, k in c.items():
             counts[kind] += k
-    flat = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    out = pc.replace_with_mask(
-        flat, hit.combine_chunks() if isinstance(hit, pa.ChunkedArray) else hit, pa.array(new, flat.type)
-    ).to_pandas()
+    whole = flat(arr)
+    out = pc.replace_with_mask(whole, flat(hit), pa.array(new, whole.type)).to_pandas()
     out.index = s.index
     return out.astype("str"), counts
 
@@ -247,10 +247,3 @@ def mask_name(names: pd.Series) -> pd.Series:
     s = names.astype("str")
     first = s.str.slice(0, 1)
     return first + s.str.slice(1).str.replace(r"\S", "*", regex=True)
-
-
-def _arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """The Arrow array behind a text column (built when the column is not Arrow-backed)."""
-    if isinstance(s.array, pd.arrays.ArrowStringArray):
-        return pa.array(s.array)
-    return pa.array(s.astype(object).where(s.notna(), None).tolist(), pa.large_string())

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .. import arrowtext
 from .engine import EPS, Engine, EngineResult, join_texts
 from .lexicon import _signature, lexicon_dirs
 
@@ -72,15 +73,8 @@ DEDUPE_MIN_SHARE = 0.10  # dedupe="auto": factorise when a sample holds at least
 
 def _arrow(s: pd.Series) -> Any:
     """The pyarrow array behind a pandas string Series (pandas 3's default ``str`` dtype), else None."""
-    arr = getattr(s.array, "_pa_array", None)
-    if arr is None:
-        return None
-    try:
-        import pyarrow as pa
-    except ImportError:  # pragma: no cover
-        return None
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+    arr = arrowtext.arrow(s, build=False)
+    return None if arr is None else arrowtext.flat(arr)
 
 
 def _repeat_share(sample: list) -> float:
