@@ -54,6 +54,7 @@ import pandas as pd
 
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
+from .render.xlsx import write_workbook
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -90,7 +91,6 @@ _SLA_KEYS = ("business_days", "hours", "holidays")
 _DEFAULT_OWNER = Label("客户体验部", "CX office")
 _NS_PER_HOUR = 3_600_000_000_000
 _NS_PER_DAY = 24 * _NS_PER_HOUR
-EXCEL_MAX_ROWS = 1_048_576
 
 
 def joiner(lang: str) -> str:
@@ -533,78 +533,6 @@ _HEADERS = {
            "alerts": "Alerts", "share": "Share (%)", "item": "Item", "value": "Value"},
 }
 _SUMMARY = {"zh": "汇总", "en": "Summary"}
-
-
-def _sheet_title(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]\*\?/\\:]", "_", str(name)).strip("'")[:28] or "sheet"
-    out, k = base, 2
-    while out.lower() in used:
-        out, k = f"{base[:25]}({k})", k + 1
-    used.add(out.lower())
-    return out
-
-
-def _display_width(values: pd.Series) -> int:
-    """Widest cell in display columns: CJK and other wide characters count double."""
-    s = values.astype("string").fillna("")
-    if s.empty:
-        return 0
-    return int((s.str.len() + s.str.count(r"[^\x00-\u2e7f]")).max())
-
-
-def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]],
-                   headers: Mapping[str, str] | None = None) -> Path:
-    """Write tables into an .xlsx (openpyxl): one sheet per key; a value that is a list of tables is
-    written as blocks one under another (a table's ``attrs["title"]`` becomes a bold line above it).
-
-    Each sheet's first table gets its header row frozen and an autofilter; columns are sized to their
-    content (wide characters count double, capped at 60); datetimes show as ``yyyy-mm-dd hh:mm``.
-    ``headers`` renames columns for display. Sheet names are made Excel-safe and unique."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    headers = dict(headers or {})
-    used: set[str] = set()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        for name, blocks in sheets.items():
-            blocks = [blocks] if isinstance(blocks, pd.DataFrame) else list(blocks)
-            title = _sheet_title(name, used)
-            row, widths = 0, {}
-            for b, table in enumerate(blocks):
-                if len(table) + row + 2 > EXCEL_MAX_ROWS:
-                    raise InputError(f"sheet {title!r} would exceed Excel's {EXCEL_MAX_ROWS:,} rows")
-                table = table.copy()
-                for col in table.columns:
-                    if isinstance(table[col].dtype, pd.DatetimeTZDtype):
-                        table[col] = table[col].dt.tz_localize(None)
-                caption = table.attrs.get("title")
-                if caption and b > 0:
-                    row += 1
-                shown = table.rename(columns=lambda c: headers.get(str(c), str(c)))
-                start = row + (1 if caption else 0)
-                shown.to_excel(xl, sheet_name=title, index=False, startrow=start)
-                ws = xl.sheets[title]
-                if caption:
-                    ws.cell(row=row + 1, column=1, value=str(caption)).font = Font(bold=True)
-                if b == 0:
-                    ws.freeze_panes = ws.cell(row=start + 2, column=1)
-                    last = get_column_letter(max(1, len(shown.columns)))
-                    ws.auto_filter.ref = f"A{start + 1}:{last}{start + 1 + len(shown)}"
-                for j, col in enumerate(shown.columns, start=1):
-                    w = max(_display_width(pd.Series([col])), _display_width(shown[col]))
-                    if pd.api.types.is_datetime64_any_dtype(shown[col]):
-                        w = 16  # pandas' openpyxl writer ignores datetime_format: set it per cell
-                        for (cell,) in ws.iter_rows(min_row=start + 2, max_row=start + 1 + len(shown),
-                                                    min_col=j, max_col=j):
-                            cell.number_format = "yyyy-mm-dd hh:mm"
-                    widths[j] = max(widths.get(j, 0), w)
-                row = start + len(shown) + 2
-            ws = xl.sheets[title]
-            for j, w in widths.items():
-                ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, w + 2))
-    return path
 
 
 def write_alerts_xlsx(alerts: pd.DataFrame, path: str | Path, lang: str = "zh") -> Path:
