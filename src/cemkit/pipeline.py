@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, UserError
+from .kernels import KERNEL_ARGS, WarmKernels, shutdown
 from .packs import Pack, load_pack
 from .paths import notebooks_dir
 from .storyline import load_storyline
@@ -64,7 +65,8 @@ def notebook_list() -> list[Path]:
     return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
-def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
+def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels | None = None) -> float:
+    """Run one notebook with papermill, in a kernel from ``warm`` when one is ready (else a new one)."""
     import logging
 
     import papermill as pm
@@ -73,14 +75,20 @@ def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
     from papermill.exceptions import PapermillExecutionError
 
     start = time.perf_counter()
+    km = warm.take() if warm is not None else None
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
-                            log_output=False, cwd=str(cwd), request_save_on_cell_execute=False,
-                            extra_arguments=["--IPKernelApp.log_level=50"])  # no kernel chatter on stderr
+                            log_output=False, request_save_on_cell_execute=False, extra_arguments=KERNEL_ARGS,
+                            km=km, resources={"metadata": {"path": str(cwd)}})
+        # the kernel's working folder goes through nbclient's resources, not papermill's ``cwd``: that one
+        # calls os.chdir, which is process-wide and races between the notebooks run side by side
     except PapermillExecutionError as exc:
         if exc.ename in USER_ERRORS:
             raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
         raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
+    finally:
+        if km is not None:  # papermill shuts down only the kernels it started
+            shutdown(km)
     return time.perf_counter() - start
 
 
@@ -91,10 +99,11 @@ def _after(nb: Path) -> list[str]:
     return list((nbformat.read(str(nb), as_version=4).metadata.get("cemkit") or {}).get("after") or [])
 
 
-def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path) -> float:
+def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path,
+                   warm: WarmKernels | None = None) -> float:
     for fut in after:
         fut.result()  # re-raises the dependency's error
-    return _execute(nb, out_nb, params, cwd)
+    return _execute(nb, out_nb, params, cwd, warm)
 
 
 class _Progress:
@@ -182,6 +191,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     timings: dict[str, float] = {}
     steps = [nb.stem for nb in notebooks] + ["render"]
     progress = _Progress(steps, opts.quiet)
+    warm: WarmKernels | None = None
     try:
         synthetic = opts.data is None
         data, odata = opts.data, list(opts.odata)
@@ -202,6 +212,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
         }
         first, rest = notebooks[0], notebooks[1:]
+        warm = WarmKernels(len(rest), staging)  # the later notebooks' kernels start while ingest runs
         timings[first.stem] = _execute(first, staging / "notebooks" / first.name, params, staging)
         progress.step(first.stem)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
@@ -212,7 +223,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             for nb in rest:
                 after = [futures[a] for a in _after(nb) if a in futures]
                 futures[nb.stem] = pool.submit(_execute_after, after, nb, staging / "notebooks" / nb.name,
-                                               params, staging)
+                                               params, staging, warm)
             for name, fut in futures.items():
                 timings[name] = fut.result()
                 progress.step(name)
@@ -252,6 +263,8 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             pass
         raise
     finally:
+        if warm is not None:
+            warm.close()
         progress.close()
 
 

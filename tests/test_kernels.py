@@ -1,0 +1,36 @@
+"""Kernels started ahead of time (cemkit.kernels): they run notebooks, and none is left behind."""
+
+from __future__ import annotations
+
+import nbformat
+import papermill as pm
+import pytest
+from jupyter_core.utils import run_sync
+
+from cemkit.kernels import WarmKernels, shutdown
+
+
+@pytest.mark.slow
+def test_warm_kernel_runs_a_notebook_in_its_folder_and_nothing_is_left_running(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os, sys; print(os.getcwd()); print('cemkit.views' in sys.modules)")]
+    nbformat.write(nb, str(tmp_path / "in.ipynb"))
+    warm = WarmKernels(2, tmp_path)
+    km = warm.take()
+    assert km is not None and run_sync(km.is_alive)()
+    out = pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                              progress_bar=False, km=km)
+    lines = out.cells[0].outputs[0]["text"].split()
+    assert lines == [str(tmp_path), "True"]  # started in the run folder, cemkit already imported
+    assert out.cells[0].execution_count == 1  # the warm-up left no trace in the notebook
+    shutdown(km)
+    spare = warm._futures[1].result()
+    warm.close()
+    assert not run_sync(km.is_alive)() and not run_sync(spare.is_alive)()
+    assert warm.take() is None
+
+
+def test_a_kernel_that_cannot_start_is_skipped(tmp_path):
+    warm = WarmKernels(1, tmp_path, kernel_name="no-such-kernel")
+    assert warm.take() is None  # the caller then lets papermill start its own kernel
+    warm.close()
