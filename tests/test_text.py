@@ -266,13 +266,27 @@ def test_auto_eval_set_is_large_and_varied(auto_pack):
     assert used == {t.id for t in auto_pack.themes}
 
 
-def test_auto_eval_thresholds(auto_pack):
-    r = text.evaluate(auto_pack)
-    assert r["n"] >= 220
+@pytest.mark.parametrize("pack_id", ["auto", "retail", "finance", "real_estate"])
+def test_eval_thresholds_on_every_pack(pack_id):
+    """The issue's bar on each pack's hand-labelled set: theme macro-F1 ≥ 0.80, sentiment accuracy ≥ 0.85."""
+    pack = load_pack(pack_id)
+    r = text.evaluate(pack)
+    assert r["n"] >= 200
     assert r["macro_f1"] >= 0.80, r["themes"]
     assert r["sentiment_accuracy"] >= 0.85
-    report = text.eval_text_report(auto_pack)
-    assert "macro-F1" in report and "sales_consultant" in report
+    report = text.eval_text_report(pack)
+    assert "macro-F1" in report and pack.themes[0].id in report
+
+
+def test_overlapping_lexicon_entries_give_back_what_they_hid(pack_copy):
+    """不是很|很满意 overlap at equal length: the later loses, and the 满意 inside it comes back, so the
+    negation still governs it; 没人|人情味: the 没 inside the losing 没人 comes back as a negation."""
+    assert s1("不是很满意", None) < -0.5
+    folder = pack_copy("auto")
+    (folder / "lexicon").mkdir()
+    (folder / "lexicon" / "positive.txt").write_text("人情味 1.0\n", encoding="utf-8")
+    pack = load_pack(folder)
+    assert s1("没人情味", pack) < 0 < s1("很有人情味", pack)
 
 
 def test_eval_text_cli(auto_pack, capsys):

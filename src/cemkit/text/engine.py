@@ -11,7 +11,8 @@ No segmentation is needed. For a batch of comments the engine
    automaton instead;
 2. resolves overlaps in two independent *layers*: theme keywords, and lexicon entries. Within a layer a match
    contained in a longer match is dropped ("服务顾问" hides "顾问", "不错" hides "不", "不满意" hides
-   "满意"); in the lexicon layer, of two partly overlapping matches the shorter is dropped ("都没|没兑现");
+   "满意"); in the lexicon layer, of two partly overlapping matches the shorter is dropped ("都没|没兑现"),
+   and a match that lay only inside dropped ones comes back ("不是很|满意");
    Aspect words (价格, 效率, 等待时间 …) form a third layer, read only by contextual adjectives;
 3. finds clause boundaries with a code-point lookup table (，。！？；,.!?; … whitespace and the line breaks
    between comments) plus the contrast words that split a clause ("但是" in "服务很好但是等太久");
@@ -399,12 +400,10 @@ class Engine:
         kind_all = self.pkind[pid]
         sm = (kind_all > 0) & (kind_all != K_ASPECT)
         s_s, s_e, s_p = start[sm], end[sm], pid[sm]
-        keep = ~_contained(s_s, s_e)
+        keep = _resolve(s_s, s_e)
         s_s, s_e, s_p = s_s[keep], s_e[keep], s_p[keep]
         order = np.argsort(s_s, kind="stable")
         s_s, s_e, s_p = s_s[order], s_e[order], s_p[order]
-        keep = ~_overlapped(s_s, s_e)
-        s_s, s_e, s_p = s_s[keep], s_e[keep], s_p[keep]
         kind = self.pkind[s_p].copy()
         val = self.pval[s_p].copy()
 
@@ -575,6 +574,33 @@ def join_texts(texts: Sequence[str]) -> tuple[str, np.ndarray]:
     if n > 1:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
     return big, starts
+
+
+def _resolve(start: np.ndarray, end: np.ndarray, passes: int = 2) -> np.ndarray:
+    """Mask of the lexicon matches kept: matches inside a longer one are dropped, then the shorter of two
+    partly overlapping ones (:func:`_contained`, :func:`_overlapped`). A second pass gives back the matches
+    that lay only inside dropped ones and overlap no kept match: in 不是很满意, 很满意 loses to 不是很 (equal
+    length, later) and its 满意 is kept again; in 没人情味, 没人 loses to 人情味 and its 没 is kept again."""
+    keep = np.zeros(start.size, bool)
+    cand = np.arange(start.size)
+    for p in range(passes):
+        cand = cand[~_contained(start[cand], end[cand])]
+        cand = cand[np.argsort(start[cand], kind="stable")]
+        cand = cand[~_overlapped(start[cand], end[cand])]
+        keep[cand] = True
+        if p == passes - 1:
+            break
+        # kept matches do not overlap, so sorted by start their ends are sorted too: a dropped match is clear
+        # of them when the last kept match starting at or before its end finishes before it starts
+        kept = np.flatnonzero(keep)
+        kept = kept[np.argsort(start[kept], kind="stable")]
+        rest = np.flatnonzero(~keep)
+        j = np.searchsorted(start[kept], end[rest], side="right") - 1
+        clear = (j < 0) | (end[kept][np.maximum(j, 0)] < start[rest])
+        cand = rest[clear]
+        if cand.size == 0:
+            break
+    return keep
 
 
 def _overlapped(start: np.ndarray, end: np.ndarray) -> np.ndarray:
