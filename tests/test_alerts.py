@@ -130,6 +130,18 @@ def test_one_alert_per_customer_stage_wave(auto_pack):
     assert out["alert_id"].is_unique
 
 
+def test_responses_without_customer_id_are_never_merged(auto_pack):
+    """Anonymous surveys (or blank customer ids): each response is its own follow-up, keyed by its id."""
+    pack = with_alerts(auto_pack, [rule({"nps_max": 6})])
+    df = responses([{"customer_id": None, "nps": 3}, {"customer_id": None, "nps": 4},
+                    {"customer_id": "C1", "nps": 2}, {"customer_id": "C1", "nps": 5}])
+    out = A.evaluate_alerts(df, pack)
+    assert fired(out) == ["R0", "R1", "R2"]
+    assert out["alert_id"].is_unique and out["alert_id"].str.endswith("-R:R0").sum() == 1
+    alone = A.evaluate_alerts(df.drop(columns="customer_id").iloc[:2], pack)  # no customer column at all
+    assert fired(alone) == ["R0", "R1"] and alone["customer_id"].isna().all()
+
+
 def test_same_priority_keeps_the_earliest_response(auto_pack):
     pack = with_alerts(auto_pack, [rule({"nps_max": 6})])
     df = responses([{"customer_id": "C1", "nps": 3, "date": FRI_10 + pd.Timedelta(days=2)},

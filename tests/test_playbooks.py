@@ -70,6 +70,14 @@ def test_latest_response_orders_by_wave_then_date():
     assert P.latest_responses(df)["response_id"].tolist() == ["c"]
 
 
+def test_responses_without_customer_id_each_get_a_play():
+    df = pd.DataFrame({"customer_id": [None, None, "X", "X"], "response_id": ["a", "b", "c", "d"],
+                       "nps": [1.0, 9.0, 2.0, 3.0], "wave": ["2024H1"] * 4,
+                       "date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"])})
+    last = P.latest_responses(df)
+    assert last["response_id"].tolist() == ["a", "b", "d"] and last["n_responses"].tolist() == [1, 1, 2]
+
+
 def test_nps_group_boundaries():
     assert list(P.nps_group(pd.Series([0, 6, 7, 8, 9, 10, None]))) == [
         "detractor", "detractor", "passive", "passive", "promoter", "promoter", ""]

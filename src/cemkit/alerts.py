@@ -66,6 +66,7 @@ __all__ = [
     "alert_config",
     "alerts_summary",
     "evaluate_alerts",
+    "follow_up_key",
     "joiner",
     "reason_counts",
     "sla_due",
@@ -91,6 +92,15 @@ _SLA_KEYS = ("business_days", "hours", "holidays")
 _DEFAULT_OWNER = Label("客户体验部", "CX office")
 _NS_PER_HOUR = 3_600_000_000_000
 _NS_PER_DAY = 24 * _NS_PER_HOUR
+
+
+def follow_up_key(df: pd.DataFrame) -> pd.Series:
+    """Whom a follow-up is for: the ``customer_id``, or for a response without one (anonymous surveys, a
+    blank cell) the response itself, as ``R:<response_id>``. Anonymous responses are never merged."""
+    rid = "R:" + df["response_id"].astype("string")
+    if "customer_id" not in df:
+        return rid
+    return df["customer_id"].astype("string").fillna(rid)
 
 
 def joiner(lang: str) -> str:
@@ -383,7 +393,8 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     ``reason`` and ``owner`` (default: the pack's language).
 
     Returns one row per alert (one per customer, stage and wave; see the module docstring) with columns
-    ``alert_id`` (``<wave>-<stage>-<customer_id>``, stable across re-runs), ``customer_id, response_id,
+    ``alert_id`` (``<wave>-<stage>-<customer_id>``, stable across re-runs; ``R:<response_id>`` in place of a
+    missing customer id), ``customer_id, response_id,
     stage, stage_name, wave, priority`` (P1-P3), ``rules`` (rule ids, comma-separated), ``reason`` (rule
     names joined by "；"/"; "), ``owner``, ``created``, ``due`` (SLA deadline), ``verbatim`` (the masked
     comment), then ``touchpoint`` and the KPI scores when present, then the pack's segment columns.
@@ -391,7 +402,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     """
     lang = lang or pack.language
     cfg = alert_config(pack)
-    need = [c for c in ("response_id", "customer_id", "stage", "wave") if c not in df]
+    need = [c for c in ("response_id", "stage", "wave") if c not in df]
     if need:
         raise InputError(f"the response table lacks the column(s) {', '.join(need)} needed for alerts")
     segs = [s for s in pack.segment_ids if s in df]
@@ -418,6 +429,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     flags = flags[hit]
     best = np.where(flags, ranks, 99).min(axis=1)
     keep = ["response_id", "customer_id", "stage", "wave"] + [c for c in ("date", "comment") if c in df] + extra
+    keep = [c for c in keep if c in df]
     sub = df[list(dict.fromkeys(keep))].iloc[hit].reset_index(drop=True)
 
     # created: response date, else `now`
@@ -433,8 +445,10 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     created = created.astype("datetime64[ns]" if getattr(created.dt, "tz", None) is None
                               else pd.DatetimeTZDtype("ns", created.dt.tz))
 
-    # one alert per customer × stage × wave: the group's highest priority, earliest such response
-    group = sub.groupby(["customer_id", "stage", "wave"], dropna=False, sort=False).ngroup().to_numpy()
+    # one alert per customer × stage × wave (a response without customer id is its own customer): the
+    # group's highest priority, earliest such response
+    sub["__who"] = follow_up_key(sub)
+    group = sub.groupby(["__who", "stage", "wave"], dropna=False, sort=False).ngroup().to_numpy()
     t_ns = created.to_numpy(dtype="datetime64[ns]").astype("int64") if created.dt.tz is None else \
         created.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
     order = np.lexsort((np.arange(len(sub)), t_ns, best, group))
@@ -456,8 +470,9 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     stage = rep["stage"].astype("string")
     out = pd.DataFrame({
         "alert_id": (rep["wave"].astype("string").fillna("-") + "-" + stage.fillna("-") + "-"
-                     + rep["customer_id"].astype("string").fillna("-")),
-        "customer_id": rep["customer_id"].astype("string"),
+                     + rep["__who"]),
+        "customer_id": (rep["customer_id"].astype("string") if "customer_id" in rep
+                        else pd.Series(pd.NA, index=rep.index, dtype="string")),
         "response_id": rep["response_id"].astype("string"),
         "stage": stage,
         "stage_name": stage.map(stage_names).fillna(stage),

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .alerts import joiner, write_workbook
+from .alerts import follow_up_key, joiner, write_workbook
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 
@@ -129,12 +129,13 @@ def _config(pack: Pack) -> dict[str, Any]:
 def latest_responses(df: pd.DataFrame, value: str = "nps") -> pd.DataFrame:
     """Each customer's latest response with a non-missing ``value``: the latest wave (waves sort in time
     order, per the clean-table contract), then the latest ``date``, then the last row. Adds
-    ``n_responses`` (the customer's responses with a ``value``). Vectorised (lexsort, no row loop)."""
-    need = [c for c in ("customer_id", value) if c not in df]
+    ``n_responses`` (the customer's responses with a ``value``). A response without ``customer_id`` is its
+    own customer (:func:`~cemkit.alerts.follow_up_key`). Vectorised (lexsort, no row loop)."""
+    need = [c for c in ("response_id", value) if c not in df]
     if need:
         raise InputError(f"the response table lacks the column(s) {', '.join(need)}")
     score = pd.to_numeric(df[value], errors="coerce")
-    sub = df.loc[score.notna() & df["customer_id"].notna()]
+    sub = df.loc[score.notna()]
     if sub.empty:
         out = sub.copy()
         out["n_responses"] = pd.Series(dtype="int64")
@@ -148,7 +149,7 @@ def latest_responses(df: pd.DataFrame, value: str = "nps") -> pd.DataFrame:
         date = d.to_numpy(dtype="datetime64[ns]").astype("int64")  # NaT → the smallest int64 (earliest)
     else:
         date = np.zeros(len(sub), dtype=np.int64)
-    cust = pd.factorize(sub["customer_id"])[0]
+    cust = pd.factorize(follow_up_key(sub))[0]
     order = np.lexsort((np.arange(len(sub)), date, wave))  # all rows in time order
     keep = order[~pd.Series(cust[order]).duplicated(keep="last").to_numpy()]  # each customer's last row
     out = sub.iloc[keep]

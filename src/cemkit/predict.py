@@ -331,6 +331,7 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     od = odata.loc[odata[key].notna()].copy()
     od["__key"] = od[key].astype("string")
     last = latest_responses(responses, "nps")
+    last = last.loc[last["customer_id"].notna()]  # anonymous responses cannot be joined to O-data
     last = last.assign(__key=last["customer_id"].astype("string"))
     # both sides are unique by construction (checked above / latest_responses): a hash lookup, no merge
     pos = index_in(last["__key"], od["__key"])
