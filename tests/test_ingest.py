@@ -340,6 +340,36 @@ def test_missing_required_columns_are_all_named_with_the_closest_header(tmp_path
     assert "closest header is '环节名称X'" in stage_line
 
 
+def test_constants_fill_a_one_stage_one_wave_file_and_customer_id_may_be_absent(tmp_path, auto_pack):
+    """An anonymous single-touchpoint export (问卷星 style: no customer id, no stage column, one wave per
+    file) runs with `constants`; every row is used and the missing customer ids are counted."""
+    p = _write_csv(tmp_path / "wjx.csv", ["序号", "推荐分", "其他意见"],
+                   [["1", "10分", "很好"], ["2", "3", "（跳过）"], ["3", "(跳过)", "无"]])
+    m = tmp_path / "m.yaml"
+    m.write_text("columns: {推荐分: nps, 其他意见: comment}\nconstants: {stage: 交车, wave: 2024Q1}\n",
+                 encoding="utf-8")
+    out = prepare(p, auto_pack, mapping=m)
+    r, acc = out.responses, out.accounting
+    assert acc["input_rows"] == 3 and acc["used"] == 2 and acc["by_reason"] == {"nps_missing": 1}
+    assert r["stage"].tolist() == ["delivery", "delivery"] and r["wave"].tolist() == ["2024Q1", "2024Q1"]
+    assert r["nps"].tolist() == [10.0, 3.0] and r["customer_id"].isna().all()
+    assert r["comment"].tolist()[0] == "很好" and pd.isna(r["comment"].iloc[1])  # a skip marker is no comment
+    assert acc["customer_id_missing"] == 2
+    assert acc["column_sources"]["stage"] == "constant (mapping)"
+    assert not any(c.startswith("=constant") for c in acc["unused_columns"])
+
+
+def test_constants_problems_are_named(tmp_path, auto_pack):
+    m = tmp_path / "m.yaml"
+    m.write_text("columns: {问卷编号: response_id}\nconstants: {customer_id: C1, dealer: [a, b], stagex: 1, "
+                 "response_id: 2}\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        prepare(FIX / "survey_gbk.csv", auto_pack, mapping=m)
+    msg = str(exc.value)
+    assert "4 problem(s)" in msg and "[constants.dealer]: must be one value" in msg
+    assert "[constants.customer_id]" in msg and "[constants.stagex]" in msg and "[constants.response_id]" in msg
+
+
 def test_mapping_naming_an_absent_column(tmp_path, auto_pack):
     m = tmp_path / "mapping.yaml"
     m.write_text("columns:\n  推荐度: nps\n  问卷编号: response_id\n", encoding="utf-8")
@@ -462,7 +492,7 @@ def test_map_command_lists_unplaced_headers(tmp_path):
     text = map_command("auto", p)  # no --out: the YAML is printed
     assert "not placed 2: IP地址, 设备类型" in text
     assert "not placed (2)" in text and '# "IP地址": ' in text
-    assert "required fields not found: customer_id, stage, nps" in text
+    assert "required fields not found: stage, nps" in text  # customer_id is optional (anonymous surveys)
 
 
 def test_write_mapping_yaml_is_loadable(auto_pack):

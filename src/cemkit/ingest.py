@@ -42,6 +42,7 @@ The mapping YAML (one per engagement; draft it with ``cemkit map``)
     wave: {from_date: half}                          # half (2024H1) | quarter (2024Q1) | month | year
     odata_columns: {客户编号: customer_id, 车龄: tenure_months}   # O-data header → key / feature id
     privacy: {plates: true}                          # also mask licence plates (default: pack option)
+    constants: {stage: delivery, wave: 2024H1}       # one value for every row: a one-stage / one-wave file
 
 A declared scale for an NPS KPI must be the pack's 0-10: NPS asked on 1-10 or 1-5 is not NPS and is refused.
 Headers named by the pack's ids are used as they are, and so are headers that match a field's synonyms or a
@@ -53,7 +54,8 @@ Cleaning and quarantine
 -----------------------
 Ids and comments are trimmed (empty → missing). Scores and category text (stage, wave, touchpoint,
 segments, other fields) are NFKC-normalised and trimmed (full-width ``８`` → ``8``), and
-``"" NA N/A nan null none - -- — / #N/A`` count as missing. Scores: a leading number followed by non-digit
+``"" NA N/A nan null none - -- — / #N/A`` and the platforms' skip markers ``(跳过) (空)`` count as missing
+(a comment that is only a skip marker is no comment). Scores: a leading number followed by non-digit
 text reads as that number (``10分``, ``9 分``, ``10（非常愿意）``); a score must be a point of its scale
 (integers in [min, max]). A *required* KPI (pack
 ``fields[kpi].required``, e.g. NPS) that is missing, not a number or off its scale quarantines the row; an
@@ -187,7 +189,11 @@ SAMPLE_BYTES = 1 << 20
 HEADER_PROBE_ROWS = 30
 AUTO_MATCH_MIN = 0.85  # score a header needs to be used without being named in the mapping
 PROPOSE_MIN = 0.6  # score a header needs to be proposed in a draft mapping
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "—", "/", "#n/a"})
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "—", "/", "#n/a",
+                            "(跳过)", "(空)", "跳过", "(skipped)"})
+#: what survey platforms write in a skipped open question (问卷星 "(跳过)" / "(空)", full- or half-width
+#: brackets): no comment, not a comment that says nothing
+COMMENT_SKIP_MARKERS = ("(跳过)", "（跳过）", "(空)", "（空）", "(skipped)")
 _THREADS = max(
     1, min(8, os.cpu_count() or 1)
 )  # column cleaning runs on a thread pool (Arrow releases the GIL)
@@ -683,10 +689,13 @@ def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None) -> p
     return out.astype("str")
 
 
-def _strip_text(s: pd.Series) -> pd.Series:
-    """Trim whitespace; empty → missing (Arrow kernels, no Python per row)."""
+def _strip_text(s: pd.Series, skip: tuple[str, ...] = ()) -> pd.Series:
+    """Trim whitespace; empty (or one of ``skip``) → missing (Arrow kernels, no Python per row)."""
     a = pc.utf8_trim_whitespace(arrow(s))
-    return _series(pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a), s.index)
+    gone = pc.equal(a, "")
+    if skip:
+        gone = pc.or_(gone, pc.is_in(a, value_set=pa.array(skip, a.type)))
+    return _series(pc.if_else(gone, pa.scalar(None, a.type), a), s.index)
 
 
 def _map_text(s: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
@@ -732,6 +741,7 @@ class ColumnMapping:
     wave_from_date: str = "half"
     odata_columns: dict[str, str] = field(default_factory=dict)
     plates: bool | None = None
+    constants: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -749,6 +759,7 @@ _MAPPING_KEYS = (
     "wave",
     "odata_columns",
     "privacy",
+    "constants",
 )
 _WAVE_RULES: dict[str, Callable[[pd.Series], pd.Series]] = {
     "half": lambda d: (
@@ -858,6 +869,18 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
             add(("columns", header), f"{fid!r} is already mapped from {seen[fid]!r}")
         seen[fid] = header
 
+    constants: dict[str, str] = {}
+    for fid, value in section("constants").items():
+        if str(fid) not in targets or str(fid) in ("response_id", "customer_id"):
+            add(("constants", fid), f"{fid!r} cannot be a constant: name a field, KPI, attribute or segment "
+                                    f"of pack {pack.id} other than the ids")
+        elif value is None or isinstance(value, (dict, list)) or str(value).strip() == "":
+            add(("constants", fid), "must be one value (text or number)")
+        elif str(fid) in seen:
+            add(("constants", fid), f"{fid!r} is also mapped from column {seen[str(fid)]!r}: keep one")
+        else:
+            constants[str(fid)] = str(value)
+
     recode: dict[str, dict[str, str]] = {}
     for fid, table in section("recode").items():
         if str(fid) not in targets:
@@ -964,6 +987,7 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
         wave_from_date=rule,
         odata_columns=odata_columns,
         plates=None if plates is None else bool(plates),
+        constants=constants,
     )
 
 
@@ -1131,6 +1155,7 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
         "keep_pii: []     # e.g. [phone, name] to keep them for work orders (never in the analysis data)",
         "# weights: {column: 权重}   or   {rake: {region: {华东: 0.3, ...}}}",
         "# wave: {from_date: half}  # when the file has no wave column: half | quarter | month | year",
+        "# constants: {stage: delivery, wave: 2024H1}  # one value for every row (a one-stage or one-wave file)",
     ]
     text = "\n".join(out) + "\n"
     if path is not None:
@@ -1299,6 +1324,11 @@ def _checks(pack: Pack) -> list[_Check]:
     ]
 
 
+def constant_header(fid: str) -> str:
+    """The column a mapping ``constants`` entry becomes (no client header looks like it)."""
+    return f"=constant:{fid}"
+
+
 def _resolve_columns(
     raw: pd.DataFrame, attrs: dict, pack: Pack, mp: ColumnMapping
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -1323,6 +1353,8 @@ def _resolve_columns(
             )
             continue
         cols[fid], how[fid] = h, "mapping"
+    for fid in mp.constants:
+        cols[fid], how[fid] = constant_header(fid), "constant (mapping)"
     taken = set(cols.values()) | set(mp.ignore)
     for fid in targets:
         if fid not in cols and fid in headers and fid not in taken:
@@ -1350,6 +1382,9 @@ def _resolve_columns(
             problems.append(
                 f"{fname}: required column {fid!r} is missing (looked for {looked})"
                 + (f"; the closest header is {best!r}" if best is not None else "")
+                + ("" if fid in ("response_id", "customer_id") else
+                   f" — map a header to it, or give every row one value with `constants: {{{fid}: …}}` "
+                   "in the mapping")
                 + "."
             )
     if problems:
@@ -1472,6 +1507,8 @@ def prepare(
         data_path = base / mp.source_file
     raw = read_table(data_path, sheet=mp.sheet)
     attrs, raw.attrs = dict(raw.attrs), {}
+    for fid, value in mp.constants.items():  # one value for every row, read like a client column
+        raw[constant_header(fid)] = pd.Series(value, index=raw.index, dtype="str")
     timings["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -1603,7 +1640,8 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
         jobs: dict[str, Future] = {"__empty": pool.submit(_empty_rows, raw)}
         for fid in ("response_id", "customer_id", "comment"):
             if fid in cols:
-                jobs[fid] = pool.submit(_strip_text, raw[cols[fid]])
+                jobs[fid] = pool.submit(_strip_text, raw[cols[fid]],
+                                        COMMENT_SKIP_MARKERS if fid == "comment" else ())
         for fid, spec in scored:
             if fid in cols:
                 jobs[fid] = pool.submit(
