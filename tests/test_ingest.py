@@ -449,6 +449,32 @@ def test_propose_mapping_long_question_text(auto_pack):
     assert d["columns"] == {"您有多大可能向朋友或家人推荐本店？": "nps"}
 
 
+def test_names_found_in_order_with_particles_between(auto_pack):
+    """Long question texts put particles inside a name (的, 或): the name still matches, and beats a
+    two-character synonym (评价) that merely occurs in the question."""
+    d = propose_mapping(["请评价：销售顾问的专业程度", "其他意见或建议（选填）"], auto_pack)
+    assert d["columns"] == {"请评价：销售顾问的专业程度": "consultant_knowledge", "其他意见或建议（选填）": "comment"}
+    assert ingest._spread_in("意见建议", "其他意见或建议") == 5 and ingest._spread_in("建议意见", "意见或建议") is None
+
+
+def test_qualtrics_import_id_rows_are_header_not_data(tmp_path, auto_pack):
+    """Qualtrics CSV: header, question texts, {"ImportId": …}; then data. The two rows under the header are
+    dropped (not counted as input rows) and the question texts label the columns for the mapper."""
+    p = tmp_path / "qualtrics.csv"
+    p.write_text(
+        "ResponseId,Q1,Q2,Q4\n"
+        "Response ID,您有多大可能向朋友推荐我们？,您最近一次体验的环节,其他意见或建议\n"
+        '"{""ImportId"":""_recordId""}","{""ImportId"":""QID1""}","{""ImportId"":""QID2""}","{""ImportId"":""QID4_TEXT""}"\n'
+        "R_1,9,交车,很好\nR_2,3,交车,太慢\n", encoding="utf-8-sig")
+    t = read_table(p)
+    assert len(t) == 2 and t.attrs["first_data_row"] == 4 and t.attrs["header_rows_below"] == 2
+    assert t.attrs["column_labels"]["Q1"] == "您有多大可能向朋友推荐我们？"
+    d = propose_mapping(list(t.columns), auto_pack, labels=t.attrs["column_labels"])
+    assert d["columns"] == {"ResponseId": "response_id", "Q1": "nps", "Q2": "stage", "Q4": "comment"}
+    out = prepare(p, auto_pack, mapping={"columns": d["columns"], "constants": {"wave": "2024Q2"}})
+    assert out.accounting["input_rows"] == 2 and out.responses["nps"].tolist() == [9.0, 3.0]
+
+
 def test_propose_stage_values(auto_pack):
     got = propose_stage_values(["交车环节", "试驾体验", "首保", "精品加装", "到店看车"], auto_pack)
     assert got == {

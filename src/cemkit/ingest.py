@@ -594,6 +594,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
         why = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise InputError(f"{path.name}: cannot read the file as {reader.kind} ({why}).") from None
     df = _trim_trailing_blank(df)
+    df, attrs = _import_id_rows(df, attrs)
     df.attrs = {
         "source": path.name,
         "format": reader.kind,
@@ -609,6 +610,27 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
         **attrs,
     }
     return df
+
+
+def _import_id_rows(df: pd.DataFrame, attrs: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Qualtrics-style exports carry two more header rows under the header: the question texts, then
+    ``{"ImportId": ...}`` per column. When the second data row is such an ImportId row, both are header,
+    not data: they are dropped (the spreadsheet row numbers of the data move down by two) and the question
+    texts become the column labels the mapper reads (like SPSS variable labels)."""
+    if len(df) < 2:
+        return df, attrs
+    second = df.iloc[1].astype("string").str.strip()
+    filled = second.notna() & (second != "")
+    if not filled.any() or second[filled].str.startswith('{"ImportId"').mean() < 0.5:
+        return df, attrs
+    first = df.iloc[0].astype("string").str.strip()
+    labels = {str(c): str(v) for c, v in first.items() if pd.notna(v) and v and v != str(c)}
+    out = df.iloc[2:].reset_index(drop=True)
+    attrs = dict(attrs)
+    attrs["column_labels"] = {**labels, **(attrs.get("column_labels") or {})}
+    attrs["first_data_row"] = int(attrs.get("first_data_row", 2)) + 2
+    attrs["header_rows_below"] = 2
+    return out, attrs
 
 
 # ============================================================================= normalising values
@@ -992,16 +1014,40 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
 
 
 # --------------------------------------------------------------------------------- proposing a mapping
+def _spread_in(t: str, h: str) -> int | None:
+    """Length of the shortest stretch of ``h`` holding the characters of ``t`` in order (None: none does)."""
+    best = None
+    for i, ch in enumerate(h):
+        if ch != t[0]:
+            continue
+        j, k = i, 0
+        while j < len(h) and k < len(t):
+            if h[j] == t[k]:
+                k += 1
+            j += 1
+        if k < len(t):
+            break  # no later start can finish either
+        if best is None or j - i < best:
+            best = j - i
+    return best
+
+
 def _score(h: str, t: str) -> float:
-    """Similarity of two normalised names: 1 equal; containment scored by coverage; else difflib ratio."""
+    """Similarity of two normalised names: 1 equal; containment scored by coverage; a name of ≥ 3
+    characters found in order with a few particles between (销售顾问专业 in 销售顾问的专业程度, 意见建议 in
+    其他意见或建议) a little less; else 0.9 × the difflib ratio when that is ≥ 0.6."""
     if not h or not t:
         return 0.0
     if h == t:
         return 1.0
     if len(t) >= 2 and t in h:
         return 0.75 + 0.2 * len(t) / len(h)
-    if len(h) >= 2 and h in t:
+    if len(h) >= 2 and h in t and 2 * len(h) >= len(t):  # a header inside a name: at least half of it
         return 0.65 + 0.2 * len(h) / len(t)
+    if len(t) >= 3 and len(t) < len(h):
+        spread = _spread_in(t, h)
+        if spread is not None and spread <= len(t) + max(1, len(t) // 3):
+            return 0.72 + 0.2 * len(t) / len(h)
     r = difflib.SequenceMatcher(None, h, t).ratio()
     return 0.9 * r if r >= 0.6 else 0.0
 
@@ -1015,7 +1061,8 @@ def propose_mapping(
     """Match client headers to the pack's ids by field synonyms and KPI/attribute/segment names (zh/en).
 
     Headers and names are normalised (:func:`normalise_header`); a pair scores 1 when equal, 0.75-0.95 when
-    one contains the other (more for more coverage), else 0.9 × the difflib ratio when that is ≥ 0.6.
+    one contains the other (more for more coverage), 0.72-0.92 when a name of ≥ 3 characters appears in order
+    with a few characters between (see :func:`_score`), else 0.9 × the difflib ratio when that is ≥ 0.6.
     ``labels`` (SPSS variable labels by header) are scored too; the better score counts. Pairs are taken
     best first (ties: the name the pack lists first, then the earlier header), each header and id once.
     Returns ``{"columns": {header: id}, "matches": {header: {"field", "score", "via"}}, "unplaced":
