@@ -147,6 +147,12 @@ def test_too_few_labelled_customers_refuses(auto_pack):
     assert pred.top_risk.empty and pred.facts["refused"] is True
 
 
+def test_anonymous_survey_refuses_with_its_reason(auto_pack):
+    demo = generate(auto_pack, n=600, seed=3)
+    pred = fit_predict(demo.responses.assign(customer_id=pd.NA), demo.odata, auto_pack, lang="en")
+    assert pred.refused and "anonymous" in pred.reason and pred.top_risk.empty
+
+
 def test_min_rows_is_a_parameter(auto_pack):
     demo = generate(auto_pack, n=300, seed=3)
     pred = fit_predict(demo.responses, demo.odata, auto_pack, min_rows=50, min_auc=0.0)

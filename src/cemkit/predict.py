@@ -332,6 +332,10 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     od["__key"] = od[key].astype("string")
     last = latest_responses(responses, "nps")
     last = last.loc[last["customer_id"].notna()]  # anonymous responses cannot be joined to O-data
+    if last.empty:
+        return _refuse(_txt("问卷数据没有客户编号（匿名问卷），无法与运营数据关联",
+                            "the survey has no customer ids (anonymous): nothing joins it to the O-data"),
+                       lang, features=feats, notes=notes)
     last = last.assign(__key=last["customer_id"].astype("string"))
     # both sides are unique by construction (checked above / latest_responses): a hash lookup, no merge
     pos = index_in(last["__key"], od["__key"])
