@@ -193,3 +193,18 @@ def test_discovery_on_synthetic_topics(auto_pack):
 
 def test_discovery_with_too_few_comments(auto_pack):
     assert text.discover(["服务很好"], auto_pack).empty
+
+
+def test_text_views_leave_out_themes_nobody_mentioned(auto_pack):
+    """A client deck lists what customers said: a theme with no mention is neither a bar nor a heat-map row."""
+    from cemkit import views
+
+    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(60)], "customer_id": None,
+                       "stage": ["delivery", "showroom"] * 30, "wave": "2024H1",
+                       "nps": [3.0, 9.0, 10.0] * 20, "comment": ["等待时间太长了", "服务很好", None] * 20})
+    out = views.text_views(df, auto_pack, "zh")
+    themes = out["themes"][0]
+    assert (themes["mentions"] > 0).all() and "waiting" in set(themes["theme"])
+    assert len(themes) < len(auto_pack.themes)
+    heat = out["theme_stage"][0]
+    assert set(heat["theme_name"]) == set(themes["theme_name"])

@@ -278,7 +278,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     imp = text.theme_impact(df, pack, tags)
     names = {t.id: t.name.get(lang) for t in pack.themes}
     ov = imp.overall()
-    ov = ov[ov["n_comments"] > 0].copy()
+    ov = ov[(ov["n_comments"] > 0) & (ov["mentions"] > 0)].copy()  # themes nobody mentioned are no finding
     out: Views = {}
     if ov.empty:
         return out
@@ -308,7 +308,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         by_stage["neg_rate"] = by_stage["mention_rate"] * by_stage["neg_share"].fillna(0) / 100
         stage_names = {s.id: s.name.get(lang) for s in pack.stages}
         heat = by_stage.pivot_table(index="theme", columns="stage", values="mention_rate", aggfunc="first")
-        heat = heat.reindex(index=[t for t in names if t in heat.index],
+        heat = heat.reindex(index=[t for t in names if t in heat.index and t in set(ov["theme"])],
                             columns=[s for s in pack.stage_ids if s in heat.columns])
         hot = by_stage.sort_values("neg_rate", ascending=False).iloc[0]
         wide = heat.rename(columns=stage_names).reset_index()
