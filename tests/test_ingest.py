@@ -737,3 +737,14 @@ def test_accounting_invariant_on_random_messy_files(tmp_path_factory, auto_pack,
     assert acc["input_rows"] == acc["used"] + acc["quarantined"]
     assert sum(acc["by_reason"].values()) == acc["quarantined"] == len(q)
     assert acc["input_rows"] == len(read_table(p))
+
+
+def test_data_quality_slide_counts_missing_ids_and_derived_waves(tmp_path, auto_pack):
+    from cemkit import views
+
+    p = _write_csv(tmp_path / "a.csv", ["序号", "提交时间", "推荐分", "环节"],
+                   [["1", "2024-03-05", "9", "交车"], ["2", "2024-08-01", "3", "交车"]])
+    prep = prepare(p, auto_pack, mapping={"columns": {"序号": "response_id", "推荐分": "nps", "提交时间": "date"}})
+    table = views.data_quality_views(prep, auto_pack, "en")["data_quality"][0].set_index("item")["count"]
+    assert table["responses without customer id (followed up one by one)"] == 2
+    assert table["responses with the wave derived from the date"] == 2
