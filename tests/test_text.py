@@ -65,6 +65,10 @@ def test_degree_words_scale(auto_pack):
     assert abs(s1("有点满意", auto_pack)) < abs(s1("满意", auto_pack)) < abs(s1("非常满意", auto_pack))
 
 
+def test_praise_as_a_modifier_counts():
+    assert s1("质量好的产品") > 0 and s1("说好的优惠没给") < 0  # 好的 is praise; 说好的 a broken promise
+
+
 def test_dual_word_acts_as_degree_before_a_sentiment_word(auto_pack):
     assert s1("好贵", auto_pack) < 0  # 好 intensifies 贵, it does not praise
     assert s1("服务好", auto_pack) > 0
