@@ -185,6 +185,51 @@ def test_business_sla_matches_hour_by_hour_count():
         assert d == t, (c, h, d, t)
 
 
+# China's 2024 National Day: 10-01..10-07 off, Sunday 09-29 and Saturday 10-12 worked instead (调休)
+GOLDEN_WEEK = [f"2024-10-0{d}" for d in range(1, 8)]
+MAKE_UP = ["2024-09-29", "2024-10-12"]
+
+
+def test_make_up_workdays_count_and_holidays_do_not():
+    created = pd.Series(pd.to_datetime(["2024-09-30 10:00", "2024-10-11 10:00", "2024-09-29 09:00",
+                                        "2024-09-30 10:00", "2024-10-03 15:00"]))
+    due = A.sla_due(created, [24, 24, 24, 72, 8], business_days=True, holidays=GOLDEN_WEEK, workdays=MAKE_UP)
+    assert due.tolist() == [pd.Timestamp("2024-10-08 10:00"),   # Monday before the holiday → Tuesday after
+                            pd.Timestamp("2024-10-12 10:00"),   # Friday → the make-up Saturday
+                            pd.Timestamp("2024-09-30 09:00"),   # raised on the make-up Sunday: its hours count
+                            pd.Timestamp("2024-10-10 10:00"),
+                            pd.Timestamp("2024-10-08 08:00")]   # raised in the holiday: clock starts 10-08
+
+
+def test_business_sla_with_make_up_days_matches_hour_by_hour_count():
+    rng = np.random.default_rng(11)
+    start = pd.Timestamp("2024-09-20")
+    created = pd.Series(start + pd.to_timedelta(rng.integers(0, 30 * 24, 60), unit="h"))
+    hours = rng.choice([1, 12, 24, 48, 72, 150], 60)
+    due = A.sla_due(created, hours, business_days=True, holidays=GOLDEN_WEEK, workdays=MAKE_UP)
+    hol, work = {pd.Timestamp(h).date() for h in GOLDEN_WEEK}, {pd.Timestamp(h).date() for h in MAKE_UP}
+
+    def working(t):
+        return t.date() in work or (t.weekday() < 5 and t.date() not in hol)
+
+    for c, h, d in zip(created, hours, due):
+        t, left = c, int(h)
+        while left > 0:
+            left -= working(t)
+            t += pd.Timedelta(hours=1)
+        while not working(t):
+            t += pd.Timedelta(hours=1)
+        assert d == t, (c, h, d, t)
+
+
+def test_sla_calendar_is_validated(auto_pack):
+    pack = with_alerts(auto_pack, [rule({"nps_max": 2})],
+                       sla={"business_days": True, "holidays": ["2024-10-01"], "workdays": ["2024-10-01", "x"]})
+    problems = "\n".join(str(p) for p in A.validate(pack))
+    assert "[sla.workdays[1]]: not a date" in problems
+    assert "2024-10-01 is listed both as a holiday and as a workday" in problems
+
+
 def test_evaluate_alerts_applies_the_packs_sla(auto_pack):
     df = responses([{"nps": 0}])
     week = with_alerts(auto_pack, [rule({"nps_max": 2}, "P1")], sla={"business_days": True, "hours": {"P1": 24}})

@@ -7,6 +7,7 @@ The rules live in the pack's ``alerts.yaml`` (``files: {alerts: alerts.yaml}`` i
       business_days: true          # optional, default false: the SLA clock only runs Monday-Friday
       hours: {P1: 24, P2: 48, P3: 72}   # hours to close an alert, per priority (defaults shown)
       holidays: [2024-10-01, ...]  # optional: extra non-working days when business_days is true
+      workdays: [2024-10-12, ...]  # optional: weekend days worked instead (调休 make-up workdays)
     rules:
       - id: complaint_words                        # unique id
         name: {zh: 投诉类关键词, en: Complaint words}  # a string or {zh, en}: the alert's reason
@@ -33,7 +34,8 @@ the stage; else the owner of the stage's first touchpoint (pack.yaml ``stages[].
 else ``default_owner``.
 
 SLA: ``due = created + hours[priority]``. With ``business_days: true`` only Monday-Friday hours count
-(and listed holidays are skipped): 24 h from Friday 10:00 is Monday 10:00, an alert raised on a Saturday
+(listed holidays are skipped, listed make-up ``workdays`` count although they fall on a weekend, as with
+China's 调休): 24 h from Friday 10:00 is Monday 10:00, an alert raised on a Saturday
 starts its clock on Monday 00:00. ``created`` is the response ``date`` (the survey timestamp), or ``now``
 when the response has no date.
 
@@ -88,7 +90,7 @@ ALERT_COLUMNS = ["alert_id", "customer_id", "response_id", "stage", "stage_name"
                  "rules", "reason", "owner", "created", "due", "verbatim"]
 _TOP_KEYS = ("default_owner", "sla", "rules")
 _RULE_KEYS = ("id", "name", "priority", "when")
-_SLA_KEYS = ("business_days", "hours", "holidays")
+_SLA_KEYS = ("business_days", "hours", "holidays", "workdays")
 _DEFAULT_OWNER = Label("客户体验部", "CX office")
 _NS_PER_HOUR = 3_600_000_000_000
 _NS_PER_DAY = 24 * _NS_PER_HOUR
@@ -133,6 +135,7 @@ class AlertConfig:
     business_days: bool
     hours: Mapping[str, float]
     holidays: tuple[str, ...] = ()
+    workdays: tuple[str, ...] = ()
 
 
 def _alerts_file(pack: Pack) -> Path:
@@ -205,11 +208,15 @@ def _check_sla(c: Checker, sla: Any) -> None:
             c.add(("sla", "hours", prio), f"unknown priority {prio!r} (use {', '.join(PRIORITIES)})")
         elif isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
             c.add(("sla", "hours", prio), f"must be a positive number of hours, found {h!r}")
-    for j, day in enumerate(c.listing(sla.get("holidays"), ("sla", "holidays"))):
-        try:
-            np.datetime64(str(day), "D")
-        except ValueError:
-            c.add(("sla", "holidays", j), f"not a date (YYYY-MM-DD): {day!r}")
+    for key in ("holidays", "workdays"):
+        for j, day in enumerate(c.listing(sla.get(key), ("sla", key))):
+            try:
+                np.datetime64(str(day), "D")
+            except ValueError:
+                c.add(("sla", key, j), f"not a date (YYYY-MM-DD): {day!r}")
+    both = {str(d) for d in sla.get("holidays") or []} & {str(d) for d in sla.get("workdays") or []}
+    for day in sorted(both):
+        c.add(("sla", "workdays"), f"{day} is listed both as a holiday and as a workday")
 
 
 def _check_when(c: Checker, pack: Pack, when: Any, kp: tuple, present: bool) -> None:
@@ -260,18 +267,21 @@ def alert_config(pack: Pack) -> AlertConfig:
     sla = spec.get("sla") or {}
     hours = {**DEFAULT_HOURS, **{k: float(v) for k, v in (sla.get("hours") or {}).items()}}
     holidays = tuple(str(np.datetime64(str(d), "D")) for d in sla.get("holidays") or [])
-    return AlertConfig(rules, owner, bool(sla.get("business_days", False)), hours, holidays)
+    workdays = tuple(str(np.datetime64(str(d), "D")) for d in sla.get("workdays") or [])
+    return AlertConfig(rules, owner, bool(sla.get("business_days", False)), hours, holidays, workdays)
 
 
 # ================================================================================================ SLA
 def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
-            holidays: Iterable[str] = ()) -> pd.Series:
+            holidays: Iterable[str] = (), workdays: Iterable[str] = ()) -> pd.Series:
     """Due time of each alert: ``created`` plus ``hours`` (a number or one per row).
 
-    With ``business_days`` only Monday-Friday (minus ``holidays``) count: a business day has 24 clock
-    hours, a weekend none. Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on
-    a Saturday starts on Monday 00:00. Vectorised with ``numpy.busday_offset``. Time zones are kept (the
-    arithmetic runs on local wall-clock time).
+    With ``business_days`` only working days count — Monday-Friday minus ``holidays``, plus the weekend days
+    in ``workdays`` (make-up workdays, 调休) — and a working day has 24 clock hours, any other day none.
+    Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on a Saturday starts on
+    the next working day at 00:00. Vectorised: the working days of the span are listed once and the due day
+    is found by position (``searchsorted``), no loop over alerts. Time zones are kept (the arithmetic runs
+    on local wall-clock time).
     """
     created = pd.Series(created)
     if not pd.api.types.is_datetime64_any_dtype(created):
@@ -285,18 +295,25 @@ def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
     ok = ~np.isnat(t)
     if not business_days:
         out[ok] = t[ok] + add[ok].astype("timedelta64[ns]")
-    else:
+    elif ok.any():
         hol = np.array(sorted(set(holidays)), dtype="datetime64[D]")
+        extra = np.array(sorted(set(workdays)), dtype="datetime64[D]")
         tv = t[ok]
         day = tv.astype("datetime64[D]")
-        working = np.is_busday(day, holidays=hol)
-        start = np.busday_offset(day, 0, roll="forward", holidays=hol)
-        # business time already used on the creation day (none when created on a weekend / holiday)
+        # business time already used on the creation day (none when it is not a working day)
+        total0 = add[ok]
+        whole_max = int(max(0, total0.max()) // _NS_PER_DAY) + 2
+        first = day.min()
+        # enough calendar days for the furthest due day: 7/5 of the working days, plus every holiday
+        span = int((day.max() - first).astype(int)) + whole_max * 7 // 5 + len(hol) + 14
+        cal = first + np.arange(span + 1)
+        work = np.is_busday(cal, holidays=hol) | np.isin(cal, extra)
+        bdays = cal[work]
+        working = work[(day - first).astype(np.int64)]
         used = np.where(working, (tv - day.astype("datetime64[ns]")).astype("int64"), 0)
-        total = used + add[ok]
-        whole, rest = np.divmod(total, _NS_PER_DAY)
-        due_day = np.busday_offset(start, whole, roll="forward", holidays=hol)
-        out[ok] = due_day.astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
+        whole, rest = np.divmod(used + total0, _NS_PER_DAY)
+        start = np.searchsorted(bdays, day)  # the creation day if working, else the next working day
+        out[ok] = bdays[start + whole].astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
     res = pd.Series(out, index=created.index, name="due")
     return res.dt.tz_localize(tz) if tz is not None else res
 
@@ -459,7 +476,8 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     # output order: priority, then due time, then input order (sorted before any string column is built)
     rank_first = best[first]
     hours_first = np.array([cfg.hours[p] for p in PRIORITIES])[rank_first - 1]
-    due_first = sla_due(created.iloc[first].reset_index(drop=True), hours_first, cfg.business_days, cfg.holidays)
+    due_first = sla_due(created.iloc[first].reset_index(drop=True), hours_first, cfg.business_days, cfg.holidays,
+                        cfg.workdays)
     due_key = (due_first.dt.tz_convert("UTC").dt.tz_localize(None) if due_first.dt.tz is not None else due_first)
     sort = np.lexsort((first, due_key.to_numpy(dtype="datetime64[ns]").astype("int64"), rank_first))
     pick = first[sort]
