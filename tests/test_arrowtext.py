@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cemkit.arrowtext import arrow, index_in, isin
+from cemkit.arrowtext import arrow, factorize, index_in, isin
 
 keys = st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "客户1", "", "C-0", "b "])), max_size=30)
 
@@ -33,3 +33,19 @@ def test_arrow_uses_the_buffer_or_builds_it():
     assert arrow(s).to_pylist() == ["x", None]
     obj = pd.Series(["x", None], dtype=object)
     assert arrow(obj, build=False) is None and arrow(obj).to_pylist() == ["x", None]
+
+
+@given(keys, keys)
+def test_factorize_shares_one_numbering(a, b):
+    s, v = pd.Series(a, dtype="str"), pd.Series(b, dtype="str")
+    (ca, cb), n = factorize(s, v)
+    both = pd.concat([s, v], ignore_index=True)
+    assert n == both.nunique()
+    assert np.array_equal(np.concatenate([ca, cb]) < 0, both.isna().to_numpy())
+    # equal codes exactly where the values are equal
+    codes = np.concatenate([ca, cb])
+    vals = both.to_numpy(dtype=object)
+    for i in range(len(vals)):
+        for j in range(len(vals)):
+            if codes[i] >= 0 and codes[j] >= 0:
+                assert (codes[i] == codes[j]) == (vals[i] == vals[j])

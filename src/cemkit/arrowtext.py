@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow", "flat", "index_in", "isin"]
+__all__ = ["arrow", "factorize", "flat", "index_in", "isin"]
 
 
 def arrow(s: pd.Series, build: bool = True) -> pa.Array | pa.ChunkedArray | None:
@@ -48,3 +48,15 @@ def index_in(s: pd.Series, values: pd.Series) -> np.ndarray:
     -1 when absent or missing: ``pd.Index(values).get_indexer(s)`` for text keys."""
     pos = pc.index_in(_text(s), value_set=_text(values), skip_nulls=True)
     return np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def factorize(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Codes of the values of several text columns in one shared numbering (−1 for missing), and the number
+    of distinct values: one dictionary encoding, cheaper than hashing the same keys once per question
+    (duplicates, membership both ways)."""
+    parts = [_text(c) for c in columns]
+    typ = pa.large_string()
+    enc = pc.dictionary_encode(pa.chunked_array([p.cast(typ) for p in parts], type=typ)).combine_chunks()
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cuts = np.cumsum([len(p) for p in parts])[:-1]
+    return np.split(codes, cuts), len(enc.dictionary)

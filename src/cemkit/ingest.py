@@ -160,7 +160,7 @@ import pyarrow.csv as pacsv
 
 from . import privacy
 from . import weights as wt
-from .arrowtext import arrow, isin
+from .arrowtext import arrow, factorize
 from .errors import InputError, PackError, Problem
 from .packs import Pack, load_pack, read_yaml
 from .results import json_safe
@@ -2146,7 +2146,8 @@ def _join_odata(
         acc["odata_rows_without_key"] += int(nokey.sum())
         df = df.loc[~nokey].reset_index(drop=True)
         applicable = {out: r for out, r in rules.items() if r["from"] in df.columns}
-        repeats = bool(df[key].duplicated().any())
+        (codes,), n_keys = factorize(df[key])
+        repeats = n_keys < len(codes)
         wanted = [f for f in feats if f in df.columns and f not in applicable]
         unused += [
             f"{fname}:{h}"
@@ -2197,8 +2198,9 @@ def _join_odata(
     merged = merged[list(dict.fromkeys(ordered))].reset_index(drop=True)
     merged[key] = merged[key].astype("str")
     resp_ids = responses["customer_id"].dropna() if "customer_id" in responses else pd.Series([], dtype="str")
-    merged["responded"] = isin(merged[key], resp_ids)
-    matched = isin(resp_ids, merged[key])
+    (od_codes, resp_codes), n_keys = factorize(merged[key], resp_ids)  # one hashing pass for both questions
+    merged["responded"] = (np.bincount(resp_codes[resp_codes >= 0], minlength=n_keys + 1) > 0)[od_codes]
+    matched = (np.bincount(od_codes[od_codes >= 0], minlength=n_keys + 1) > 0)[resp_codes]  # −1 → the empty slot
     acc.update(
         {
             "odata_customers": len(merged),
