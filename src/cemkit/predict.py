@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .alerts import joiner, write_workbook
-from .arrowtext import index_in, isin
+from .arrowtext import factorize
 from .errors import InputError
 from .packs import Pack
 from .playbooks import latest_responses
@@ -313,10 +313,15 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
         raise InputError(f"the O-data has no key column {key!r} (odata.key in pack.yaml)")
     if "customer_id" not in responses:
         raise InputError("the response table has no customer_id column")
-    dup = odata[key].duplicated() & odata[key].notna()
-    if dup.any():
-        raise InputError(f"the O-data must have one row per customer; {int(dup.sum())} duplicate "
-                         f"{key} value(s), e.g. {odata.loc[dup, key].iloc[0]!r}")
+    # one shared numbering of the O-data keys and the respondents' ids answers every key question below
+    last = latest_responses(responses, "nps")
+    last = last.loc[last["customer_id"].notna()]  # anonymous responses cannot be joined to O-data
+    (od_code, resp_code, last_code), n_keys = factorize(odata[key], responses["customer_id"], last["customer_id"])
+    per_key = np.bincount(od_code[od_code >= 0], minlength=n_keys)
+    if (per_key > 1).any():
+        dup_rows = (per_key[np.maximum(od_code, 0)] > 1) & (od_code >= 0)
+        raise InputError(f"the O-data must have one row per customer; {int((per_key > 1).sum())} duplicate "
+                         f"{key} value(s), e.g. {odata.loc[dup_rows, key].iloc[0]!r}")
     feats = [f for f in declared if f in odata]
     notes = []
     missing = [f for f in declared if f not in odata]
@@ -328,26 +333,26 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     cat = [f for f in feats if (declared[f] or {}).get("kind") == "category"]
     num = [f for f in feats if f not in cat]
 
-    od = odata.loc[odata[key].notna()].copy()
-    od["__key"] = od[key].astype("string")
-    last = latest_responses(responses, "nps")
-    last = last.loc[last["customer_id"].notna()]  # anonymous responses cannot be joined to O-data
     if last.empty:
         return _refuse(_txt("问卷数据没有客户编号（匿名问卷），无法与运营数据关联",
                             "the survey has no customer ids (anonymous): nothing joins it to the O-data"),
                        lang, features=feats, notes=notes)
-    last = last.assign(__key=last["customer_id"].astype("string"))
-    # both sides are unique by construction (checked above / latest_responses): a hash lookup, no merge
-    pos = index_in(last["__key"], od["__key"])
-    hit = pos >= 0
-    lab = od.iloc[pos[hit]].reset_index(drop=True)
-    lab.insert(0, "nps", last["nps"].to_numpy()[hit])
-    not_joined = int(len(last) - len(lab))
+    row_of = np.full(n_keys + 1, -1, dtype=np.int64)  # O-data row of each key (keys are unique, checked above)
+    has_key = od_code >= 0
+    row_of[od_code[has_key]] = np.flatnonzero(has_key)
+    pos = row_of[last_code]
+    hit = np.flatnonzero(pos >= 0)  # labelled customers with an O-data row
+    responded = np.zeros(n_keys + 1, dtype=bool)
+    responded[resp_code[resp_code >= 0]] = True
+    silent = odata.loc[has_key & ~responded[od_code]]  # O-data customers without any response
+    not_joined = int(len(last) - len(hit))
     if not_joined:
         notes.append(f"{not_joined} respondent customer(s) have no O-data row and are not used")
-    if max_train and len(lab) > max_train:  # fit on a random subset of labelled customers; all silent ones are scored
-        lab = lab.sample(int(max_train), random_state=seed).reset_index(drop=True)
+    if max_train and len(hit) > max_train:  # fit on a random subset of labelled customers; all silent ones are scored
+        hit = pd.Series(hit).sample(int(max_train), random_state=seed).to_numpy()  # as DataFrame.sample picks
         notes.append(f"model fitted on a random {int(max_train):,} of {len(last):,} labelled customers")
+    lab = odata.iloc[pos[hit]].reset_index(drop=True)
+    lab.insert(0, "nps", last["nps"].to_numpy()[hit])
     y = (lab["nps"].to_numpy(dtype=float) <= 6).astype(int)
     n = len(lab)
     name_of = {f: (declared[f] or {}).get("name", f) for f in feats}
@@ -370,11 +375,11 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1 if n < 50_000 else None, user_api="openmp"):
-        return _fit_score(responses, od, lab, y, key, num, cat, fname, seed, min_auc,
+        return _fit_score(silent, lab, y, key, num, cat, fname, seed, min_auc,
                           min_uplift, lang, top_n, notes)
 
 
-def _fit_score(responses: pd.DataFrame, od: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
+def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
                num: list[str], cat: list[str], fname: Any, seed: int,
                min_auc: float, min_uplift: float, lang: str, top_n: int | None, notes: list[str]) -> Prediction:
     """Cross-validate both models, choose, refuse or score (the second half of :func:`fit_predict`)."""
@@ -427,7 +432,6 @@ def _fit_score(responses: pd.DataFrame, od: pd.DataFrame, lab: pd.DataFrame, y: 
     })
     importance = importance.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
-    silent = od.loc[~isin(od["__key"], responses["customer_id"])]
     Xs = _design(silent, num, cat)
     risk = pipe.predict_proba(Xs)[:, 1] if len(Xs) else np.empty(0)
     order = np.argsort(-risk, kind="stable")
