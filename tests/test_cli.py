@@ -90,8 +90,8 @@ def test_demo_run_end_to_end(tmp_path, capsys):
     curve = pd.read_parquet(run_dir / "results" / "journey_curve.parquet")
     deck = Presentation(str(run_dir / "report.pptx"))
     charts = [sh.chart for s in deck.slides for sh in s.shapes if sh.has_chart]
-    journey = [c for c in charts if list(c.plots[0].categories)[:1] and
-               str(list(c.plots[0].categories)[0]).startswith(curve["stage_name"].iloc[0])][0]
+    journey = next(c for c in charts if list(c.plots[0].categories)[:1] and
+               str(next(iter(c.plots[0].categories))).startswith(curve["stage_name"].iloc[0]))
     values = list(journey.plots[0].series[0].values)
     assert values == pytest.approx(curve["value"].tolist(), abs=1e-9)
     assert "测试客户" in deck.slides[0].shapes.title.text

@@ -54,7 +54,7 @@ def test_messy_demo_export_is_fully_accounted(auto_pack, tmp_path):
     acc = prepare(rpath, auto_pack, odata_paths=[opath]).accounting
     from cemkit.demo import MESSY
 
-    planted = {reason: int(round(5000 * rate)) for reason, rate in MESSY.items()}
+    planted = {reason: round(5000 * rate) for reason, rate in MESSY.items()}
     assert acc["input_rows"] == 5000 + planted["duplicate_id"]
     assert acc["input_rows"] == acc["used"] + acc["quarantined"]
     assert acc["by_reason"] == {k: v for k, v in planted.items() if v}

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cemkit: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # a bug: show everything
+    except Exception:  # noqa: BLE001 - a bug: show everything
         traceback.print_exc()
         print("cemkit: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
         return 1

@@ -67,8 +67,8 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
     stage = np.array(stages, dtype=object)[stage_idx]
 
     # customers and their segments / O-data ---------------------------------------------------------
-    n_cust = max(1, int(round(n * float(spec.get("customers_per_response", 0.6)))))
-    n_extra = int(round(n_cust * float(spec.get("non_respondents_per_customer", 0))))
+    n_cust = max(1, round(n * float(spec.get("customers_per_response", 0.6))))
+    n_extra = round(n_cust * float(spec.get("non_respondents_per_customer", 0)))
     n_all = n_cust + n_extra
     regions = list(spec["regions"])
     region_of_cust = np.array(regions, dtype=object)[rng.choice(len(regions), n_all, p=_shares(spec["region_share"], regions))]
@@ -280,7 +280,7 @@ def messy_rows(responses: pd.DataFrame, seed: int = 0, rates: dict[str, float] |
     picks = rng.permutation(n)
     k = 0
     for reason, rate in rates.items():
-        m = int(round(n * rate))
+        m = round(n * rate)
         rows = picks[k:k + m]
         k += m
         planted[reason] = m

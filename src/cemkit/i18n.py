@@ -52,7 +52,7 @@ class _Formatter(string.Formatter):
         if spec == "abs":
             return f"{abs(float(value)):.0f}"
         if spec == "n":
-            return f"{int(round(float(value))):,}"
+            return f"{round(float(value)):,}"
         return super().format_field(value, spec)
 
 

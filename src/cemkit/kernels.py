@@ -53,7 +53,7 @@ def shutdown(km: Any) -> None:
 
     try:
         run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # noqa: BLE001 - best effort at clean-up
+    except Exception:  # noqa: BLE001, S110 - best effort at clean-up: the kernel may already be gone
         pass
 
 

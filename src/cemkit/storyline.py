@@ -148,7 +148,7 @@ def _parse(pack) -> tuple[list[SlideSpec], list[Problem]]:
         key = ("slides", i)
         line = lines.get(key)
 
-        def add(msg: str, sub: tuple = ()) -> None:
+        def add(msg: str, sub: tuple = (), key: tuple = key, line: int | None = line) -> None:
             problems.append(Problem(fname, ".".join(map(str, key + sub)), msg, lines.get(key + sub, line)))
 
         if not isinstance(s, dict) or not s.get("id"):

@@ -26,7 +26,8 @@ def build_quarto(run_dir: str | Path, out_html: str | Path) -> Path:
     qmd = run_dir / "report.qmd"
     shutil.copyfile(src, qmd)
     proc = subprocess.run([exe, "render", qmd.name, "--to", "html", "-M", "embed-resources:true",
-                           "-P", f"run_dir:{run_dir.resolve()}"], cwd=run_dir, capture_output=True, text=True)
+                           "-P", f"run_dir:{run_dir.resolve()}"], cwd=run_dir, capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"quarto render failed:\n{proc.stderr[-2000:]}")
     produced = run_dir / "report.html"
