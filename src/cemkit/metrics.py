@@ -326,19 +326,19 @@ def nps(
     s = _scalar_sums(x, w)
     c = _nps_from_sums(s, conf, method)
     return NPSResult(
-        value=_first(c, "value"),
-        ci_low=_first(c, "ci_low"),
-        ci_high=_first(c, "ci_high"),
-        n=int(x.size),
-        n_eff=_first(c, "n_eff"),
-        se=_first(c, "se"),
-        conf=conf,
+        **_estimate(c, int(x.size), conf),
         promoters=_first(c, "promoters"),
         passives=_first(c, "passives"),
         detractors=_first(c, "detractors"),
         method=method,
         center=_first(c, "center"),
     )
+
+
+def _estimate(c: Any, n: int, conf: float) -> dict[str, Any]:
+    """The fields every scalar estimate shares, from the one-row result of a ``*_from_sums`` function."""
+    return {"value": _first(c, "value"), "ci_low": _first(c, "ci_low"), "ci_high": _first(c, "ci_high"),
+            "n": n, "n_eff": _first(c, "n_eff"), "se": _first(c, "se"), "conf": conf}
 
 
 def top_box(
@@ -354,13 +354,7 @@ def top_box(
     s = _scalar_sums(x, w, good=good)
     c = _top_box_from_sums(s, conf)
     return TopBoxResult(
-        value=_first(c, "value"),
-        ci_low=_first(c, "ci_low"),
-        ci_high=_first(c, "ci_high"),
-        n=int(x.size),
-        n_eff=_first(c, "n_eff"),
-        se=_first(c, "se"),
-        conf=conf,
+        **_estimate(c, int(x.size), conf),
         successes=_first(s, "w_good"),
         good=good,
     )
@@ -374,13 +368,7 @@ def mean(scores: ArrayLike, weights: ArrayLike | None = None, conf: float = 0.95
     s = _scalar_sums(x, w)
     c = _mean_from_sums(s, conf)
     return MeanResult(
-        value=_first(c, "value"),
-        ci_low=_first(c, "ci_low"),
-        ci_high=_first(c, "ci_high"),
-        n=int(x.size),
-        n_eff=_first(c, "n_eff"),
-        se=_first(c, "se"),
-        conf=conf,
+        **_estimate(c, int(x.size), conf),
         sd=_first(c, "sd"),
         df=_first(c, "df"),
     )
