@@ -670,3 +670,171 @@ def test_bootstrap_rows_rescaled_interval_matches_full_bootstrap():
     ratio = (sub["ci_high"] - sub["ci_low"]) / (full["ci_high"] - full["ci_low"])
     assert ratio.between(0.6, 1.6).all(), ratio
     assert ((sub["ci_low"] < sub["share"]) & (sub["share"] < sub["ci_high"])).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# Independent checks on other real datasets (statsmodels' and scikit-learn's bundled data)
+# ------------------------------------------------------------------------------------------------
+def real_case(name: str) -> tuple[pd.DataFrame, str, list[str]]:
+    """(data, target, drivers) from bundled public datasets: collinear macro series (longley), tiny n
+    (stackloss, cpunish: 8 rows for 6 drivers), 1-7 ordinal survey scales (ANES 1996), integer survey
+    answers on 6,366 rows (Fair), standardized clinical measures (diabetes)."""
+    if name == "diabetes":
+        from sklearn.datasets import load_diabetes
+
+        frame = load_diabetes(as_frame=True).frame
+        return frame, "target", [c for c in frame.columns if c != "target"]
+    load = {
+        "longley": ("longley", "TOTEMP", None),
+        "stackloss_1": ("stackloss", "STACKLOSS", ["AIRFLOW"]),
+        "stackloss_2": ("stackloss", "STACKLOSS", ["AIRFLOW", "WATERTEMP"]),
+        "stackloss_3": ("stackloss", "STACKLOSS", None),
+        "cpunish_n8": ("cpunish", "EXECUTIONS", None),
+        "anes96": ("anes96", "DoleLR", ["popul", "TVnews", "selfLR", "ClinLR", "PID", "age", "educ", "income"]),
+        "fair": ("fair", "affairs", None),
+    }[name]
+    frame = getattr(sm.datasets, load[0]).load_pandas().data
+    if name == "cpunish_n8":
+        frame = frame.iloc[:8].reset_index(drop=True)
+    cols = load[2] or [c for c in frame.columns if c != load[1]]
+    return frame, load[1], cols
+
+
+REAL_CASES = ["longley", "stackloss_1", "stackloss_2", "stackloss_3", "cpunish_n8", "anes96", "fair", "diabetes"]
+
+
+@pytest.mark.filterwarnings("ignore:VIF above")
+@pytest.mark.parametrize("name", REAL_CASES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_correlation_methods_on_real_datasets(name, weighted):
+    frame, target, cols = real_case(name)
+    w = np.random.default_rng(len(name)).uniform(0.2, 4.0, len(frame)) if weighted else None
+    ww = np.ones(len(frame)) if w is None else w
+    # LMG: all 2^p subsets fitted with statsmodels WLS on the raw data
+    got = by_driver(key_drivers(frame, target, cols, weights=w), cols)
+    ref = brute_shapley(lambda S: wls_r2(frame, target, S, ww), cols)
+    np.testing.assert_allclose(got["importance"], ref, atol=1e-9)
+    assert got.attrs["r2"] == pytest.approx(wls_r2(frame, target, tuple(cols), ww), abs=1e-9)
+    # Johnson's relative weights from the SVD of the weighted z-scores
+    got = by_driver(key_drivers(frame, target, cols, method="relative_weights", weights=w), cols)
+    np.testing.assert_allclose(got["importance"], johnson_weights_svd(frame, target, cols, ww), atol=1e-9)
+    # standardized betas: WLS on z-scores; VIF from statsmodels (unweighted)
+    got = by_driver(key_drivers(frame, target, cols, method="beta", weights=w), cols)
+    d = DescrStatsW(frame[[*cols, target]].to_numpy(float), weights=ww)
+    Z = (frame[[*cols, target]].to_numpy(float) - d.mean) / d.std
+    beta = sm.WLS(Z[:, -1], sm.add_constant(Z[:, :-1]), weights=ww).fit().params[1:]
+    np.testing.assert_allclose(got["importance"], beta, atol=1e-8)
+    if w is None:
+        X = sm.add_constant(frame[cols].to_numpy(float))
+        vif = [variance_inflation_factor(X, j + 1) for j in range(len(cols))]
+        np.testing.assert_allclose(got["vif"], vif, rtol=1e-8)
+
+
+@pytest.mark.slow
+def test_twenty_drivers_on_star98_match_one_solve_per_subset():
+    """20 collinear school-district predictors (STAR98, with interaction terms): every one of the 2^20
+    subset R² by a direct linear solve on the correlation matrix, then the Shapley subset formula."""
+    st98 = sm.datasets.star98.load_pandas().data
+    st98["rate"] = st98["NABOVE"] / (st98["NABOVE"] + st98["NBELOW"])
+    cols = [c for c in st98.columns if c not in ("NABOVE", "NBELOW", "rate")]
+    p = len(cols)
+    assert p == 20
+    got = by_driver(key_drivers(st98, "rate", cols), cols)["importance"].to_numpy()
+    R = np.corrcoef(st98[[*cols, "rate"]].to_numpy(float), rowvar=False)
+    v = np.zeros(2**p)
+    for s in range(1, p + 1):
+        subsets = np.array(list(combinations(range(p), s)))
+        masks = (1 << subsets).sum(axis=1)
+        for start in range(0, len(subsets), 20000):
+            c = subsets[start : start + 20000]
+            rxy = R[c, -1]
+            sol = np.linalg.solve(R[c[:, :, None], c[:, None, :]], rxy[..., None])[..., 0]
+            v[masks[start : start + 20000]] = np.einsum("ki,ki->k", rxy, sol)
+    size = np.bitwise_count(np.arange(2**p, dtype=np.uint64)).astype(int)
+    weight = np.array([factorial(s) * factorial(p - s - 1) / factorial(p) for s in range(p)])
+    masks = np.arange(2**p)
+    ref = np.empty(p)
+    for j in range(p):
+        out = masks[(masks >> j) & 1 == 0]
+        ref[j] = (weight[size[out]] * (v[out | (1 << j)] - v[out])).sum()
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+
+
+def test_pairwise_weighted_on_survey_data_with_holes():
+    """ANES 1996 scales with a quarter of each driver blanked: every pairwise-complete weighted correlation
+    from DescrStatsW, then LMG by one solve per subset; listwise equals the complete-case computation."""
+    anes = sm.datasets.anes96.load_pandas().data
+    cols = ["TVnews", "selfLR", "ClinLR", "PID", "educ", "income"]
+    rng = np.random.default_rng(3)
+    df = anes[[*cols, "DoleLR"]].astype(float)
+    for c in cols:
+        df.loc[rng.random(len(df)) < 0.25, c] = np.nan
+    w = rng.uniform(0.2, 4, len(df))
+    names = [*cols, "DoleLR"]
+    R = np.eye(len(names))
+    for i, j in combinations(range(len(names)), 2):
+        ok = (df[names[i]].notna() & df[names[j]].notna()).to_numpy()
+        R[i, j] = R[j, i] = DescrStatsW(df.loc[ok, [names[i], names[j]]].to_numpy(), weights=w[ok]).corrcoef[0, 1]
+    got = by_driver(key_drivers(df, "DoleLR", cols, weights=w, missing="pairwise"), cols)
+    np.testing.assert_allclose(got["importance"], population_lmg(R), atol=1e-12)
+    complete = df.notna().all(axis=1).to_numpy()
+    got = by_driver(key_drivers(df, "DoleLR", cols, weights=w), cols)
+    ref = population_lmg(DescrStatsW(df[complete].to_numpy(), weights=w[complete]).corrcoef)
+    np.testing.assert_allclose(got["importance"], ref, atol=1e-12)
+    assert got.attrs["n"] == int(complete.sum())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logistic_on_real_binary_targets(weighted):
+    anes = sm.datasets.anes96.load_pandas().data
+    spector = sm.datasets.spector.load_pandas().data
+    for frame, target, cols in (
+        (spector, "GRADE", ["GPA", "TUCE", "PSI"]),
+        (anes, "vote", ["TVnews", "selfLR", "ClinLR", "educ", "income"]),
+    ):
+        w = np.random.default_rng(4).uniform(0.3, 3, len(frame)) if weighted else None
+        got = by_driver(key_drivers(frame, target, cols, method="logistic", weights=w), cols)
+        null = logit_llf(frame, target, (), w)
+
+        def mcfadden(S, frame=frame, target=target, w=w, null=null):
+            return 1 - logit_llf(frame, target, S, w) / null
+
+        ref = brute_shapley(mcfadden, cols)
+        np.testing.assert_allclose(got["importance"], ref, atol=1e-8)
+
+
+def test_nullable_dtypes_equal_floats():
+    frame, target, cols = real_case("anes96")
+    frame = frame[[*cols, target]].copy()
+    frame.loc[frame.index % 9 == 0, "educ"] = np.nan
+    nullable = frame.astype({c: "Int64" for c in ("TVnews", "PID", "educ", "income")}).astype({target: "Float64"})
+    for method in ("shapley", "relative_weights", "beta", "logistic"):
+        t = target if method != "logistic" else "binary"
+        a, b = (f.assign(binary=(frame[target] > 3).astype(int)) for f in (frame, nullable))
+        if method == "logistic":
+            b = b.astype({"binary": "Int64"})
+        np.testing.assert_allclose(
+            by_driver(key_drivers(b, t, cols, method=method), cols)["importance"],
+            by_driver(key_drivers(a, t, cols, method=method), cols)["importance"],
+            atol=1e-13,
+        )
+
+
+def test_bad_weights_and_empty_data_raise_data_error(mtcars):
+    from cemkit.errors import DataError, InputError
+
+    n = len(mtcars)
+    cases = [
+        ({"weights": np.r_[np.inf, np.ones(n - 1)]}, "infinite"),  # was: importance 0, share NaN, no error
+        ({"weights": np.r_[-1.0, np.ones(n - 1)]}, "negative"),
+        ({"weights": np.zeros(n)}, "No usable rows"),  # was: "0 drivers need at least 2 usable rows"
+        ({"weights": pd.Series(1.0, index=range(100, 100 + n))}, "aligned on the data's index"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(DataError, match=message) as err:
+            key_drivers(mtcars, "mpg", MTCARS_X, **kwargs)
+        assert isinstance(err.value, InputError)
+    with pytest.raises(DataError, match="no variance"):
+        key_drivers(mtcars.assign(mpg=1.0), "mpg", MTCARS_X)
+    with pytest.raises(DataError, match="at least 6 usable rows"):
+        key_drivers(mtcars.iloc[:5], "mpg", MTCARS_X)

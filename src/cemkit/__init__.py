@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import InputError, PackError, UserError
+from .errors import DataError, InputError, PackError, UserError
 from .packs import list_packs, load_pack, validate_pack
 
 __version__ = "0.1.0"
 __all__ = [
+    "DataError",
     "InputError",
     "PackError",
     "UserError",

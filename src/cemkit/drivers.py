@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from .errors import DataError
+
 __all__ = ["METHODS", "QUADRANTS", "key_drivers", "performance", "priority_matrix"]
 
 MAX_SHAPLEY_DRIVERS = 24
@@ -69,7 +71,7 @@ def _as_float(series: pd.Series, name: object) -> np.ndarray:
     try:
         return pd.to_numeric(series, errors="raise").to_numpy(dtype=float, na_value=np.nan)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"Column {name!r} must hold numbers (ratings or 0/1 codes); {exc}") from None
+        raise DataError(f"Column {name!r} must hold numbers (ratings or 0/1 codes); {exc}") from None
 
 
 def _weights_vector(df: pd.DataFrame, weights: str | Sequence[float] | pd.Series | None) -> np.ndarray:
@@ -82,13 +84,17 @@ def _weights_vector(df: pd.DataFrame, weights: str | Sequence[float] | pd.Series
         return _as_float(weights.reindex(df.index), "weights")
     w = np.asarray(weights, dtype=float)
     if w.shape != (len(df),):
-        raise ValueError(f"weights has {w.size} values but the data has {len(df)} rows.")
+        raise DataError(f"weights has {w.size} values but the data has {len(df)} rows.")
     return w
 
 
 def _check_weights(w: np.ndarray) -> None:
-    if np.any(w[~np.isnan(w)] < 0):
-        raise ValueError("Weights must not be negative.")
+    """Weights may be missing (the row is left out) but not negative or infinite."""
+    present = w[~np.isnan(w)]
+    if np.any(present < 0):
+        raise DataError("Weights must not be negative.")
+    if np.isinf(present).any():
+        raise DataError(f"{int(np.isinf(present).sum())} weight(s) are infinite; weights must be finite numbers.")
 
 
 def _constant(col: np.ndarray) -> bool:
@@ -112,15 +118,20 @@ def _prepare(df: pd.DataFrame, target: str, drivers: list[str], weights, missing
     """Numeric matrix of usable rows and drivers; drops all-missing and constant drivers with a reason."""
     absent = [c for c in [target, *drivers] if c not in df.columns]
     if absent:
-        raise ValueError(f"Columns not in the data: {', '.join(map(repr, absent))}.")
+        raise DataError(f"Columns not in the data: {', '.join(map(repr, absent))}.")
     if target in drivers:
-        raise ValueError(f"The target {target!r} cannot also be a driver.")
+        raise DataError(f"The target {target!r} cannot also be a driver.")
     if len(set(drivers)) != len(drivers) or not drivers:
-        raise ValueError("Give at least one driver, each only once.")
+        raise DataError("Give at least one driver, each only once.")
     w = _weights_vector(df, weights)
     _check_weights(w)
     y = _as_float(df[target], target)
     rows = ~np.isnan(y) & (np.nan_to_num(w) > 0)
+    if not rows.any():
+        raise DataError(
+            f"No usable rows: every row lacks a {target!r} value or has a missing or zero weight"
+            + (" (a weights Series is aligned on the data's index)." if isinstance(weights, pd.Series) else ".")
+        )
     X = np.column_stack([_as_float(df[d], d)[rows] for d in drivers])
     dropped = {d: "all missing" for d, col in zip(drivers, X.T) if np.isnan(col).all()}
     notes: list[str] = []
@@ -129,7 +140,7 @@ def _prepare(df: pd.DataFrame, target: str, drivers: list[str], weights, missing
     keep = _MISSING[missing].rows(Z, notes)
     Z, w = Z[keep], w[rows][keep]
     if Z.shape[0] < len(names) + 2:
-        raise ValueError(
+        raise DataError(
             f"Too few rows: {len(names)} drivers need at least {len(names) + 2} usable rows (target "
             f"and drivers present, positive weight), but only {Z.shape[0]} remain."
         )
@@ -138,9 +149,9 @@ def _prepare(df: pd.DataFrame, target: str, drivers: list[str], weights, missing
     names = [d for d in names if d not in dropped]
     notes[:0] = [f"dropped {d!r}: {why}" for d, why in dropped.items()]
     if not names:
-        raise ValueError("No driver is left to analyse: every driver is constant or missing.")
+        raise DataError("No driver is left to analyse: every driver is constant or missing.")
     if _constant(Z[:, -1]):
-        raise ValueError(
+        raise DataError(
             f"The target {target!r} has no variance in the rows used, so nothing can explain it."
         )
     prepared = _Prepared(names, Z, w, dropped, notes)
@@ -158,7 +169,7 @@ def _check_pairwise(prep: _Prepared) -> None:
     bad = np.argwhere(np.triu((counts < 3) | np.isnan(R), 1))
     if bad.size:
         pairs = ", ".join(f"{labels[i]!r}/{labels[j]!r} ({int(counts[i, j])} rows)" for i, j in bad[:5])
-        raise ValueError(
+        raise DataError(
             "Pairwise correlations are undefined for "
             f"{pairs}: these columns are answered together by fewer than 3 rows or do not vary there."
         )
@@ -429,7 +440,7 @@ def _logistic(Z: np.ndarray, W: np.ndarray) -> _Stats:
 def _check_binary(y: np.ndarray) -> None:
     values = set(np.unique(y[~np.isnan(y)]).tolist())
     if not values <= {0.0, 1.0}:
-        raise ValueError(
+        raise DataError(
             "method='logistic' needs a binary target coded 0/1 (e.g. detractor = 1); "
             f"found values {sorted(values)[:6]}."
         )
@@ -489,7 +500,7 @@ def _method(name: str, p: int, missing: str) -> _Method:
     if missing == "pairwise" and not method.pairwise:
         raise ValueError(f"method={name!r} fits models on raw rows; use missing='listwise'.")
     if method.max_drivers is not None and p > method.max_drivers:
-        raise ValueError(
+        raise DataError(
             f"method={name!r} handles at most {method.max_drivers} drivers, got {p}: {_TOO_MANY[name]}."
         )
     return method
@@ -544,7 +555,10 @@ def key_drivers(
     scores from different stage surveys); rows without the target are always left out.
 
     Drivers that are all missing or constant are dropped: they stay in the output with NaN importance,
-    share and rank, and ``attrs["notes"]`` says why. Fewer than p + 2 usable rows raises ValueError.
+    share and rank, and ``attrs["notes"]`` says why. Bad data raise :class:`~cemkit.errors.DataError` (an
+    ``InputError`` and a ``ValueError``): fewer than p + 2 usable rows, no usable row at all, a target
+    without variance, negative or infinite weights, text in a numeric column. Unknown ``method`` /
+    ``missing`` or a bad ``ci`` / ``bootstrap`` argument raise plain ``ValueError``.
 
     ``weights`` (column name, Series aligned on the index, or array) give weighted correlations /
     likelihoods; rows with a missing or zero weight are left out. ``bootstrap=B`` resamples rows B times

@@ -28,6 +28,12 @@ class InputError(UserError):
     """Client data (or a mapping) cannot be used as given."""
 
 
+class DataError(InputError, ValueError):
+    """Numbers a statistic cannot use as given: negative or infinite weights, scores off their scale, too few
+    usable rows, a target without variance. Also a ``ValueError``, so code that caught the statistics
+    modules' ``ValueError`` keeps working."""
+
+
 class Problem:
     """One validation problem: which file, which key (dotted path) and, when known, which line."""
 
