@@ -68,6 +68,7 @@ __all__ = [
     "alert_config",
     "alerts_summary",
     "evaluate_alerts",
+    "follow_up_codes",
     "follow_up_key",
     "joiner",
     "reason_counts",
@@ -103,6 +104,20 @@ def follow_up_key(df: pd.DataFrame) -> pd.Series:
     if "customer_id" not in df:
         return rid
     return df["customer_id"].astype("string").fillna(rid)
+
+
+def follow_up_codes(df: pd.DataFrame) -> np.ndarray:
+    """:func:`follow_up_key` as integer codes (0 … k−1), without building a string per row: equal customer
+    ids share a code, and each response without one gets a code of its own."""
+    from .arrowtext import factorize
+
+    if "customer_id" in df:
+        (codes,), n = factorize(df["customer_id"])
+    else:
+        codes, n = np.full(len(df), -1, dtype=np.int64), 0
+    anon = codes < 0
+    codes[anon] = n + np.arange(int(anon.sum()))
+    return codes
 
 
 def joiner(lang: str) -> str:
@@ -464,7 +479,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
 
     # one alert per customer × stage × wave (a response without customer id is its own customer): the
     # group's highest priority, earliest such response
-    sub["__who"] = follow_up_key(sub)
+    sub["__who"] = follow_up_codes(sub)
     group = sub.groupby(["__who", "stage", "wave"], dropna=False, sort=False).ngroup().to_numpy()
     t_ns = created.to_numpy(dtype="datetime64[ns]").astype("int64") if created.dt.tz is None else \
         created.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("int64")
@@ -488,7 +503,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     stage = rep["stage"].astype("string")
     out = pd.DataFrame({
         "alert_id": (rep["wave"].astype("string").fillna("-") + "-" + stage.fillna("-") + "-"
-                     + rep["__who"]),
+                     + follow_up_key(rep)),
         "customer_id": (rep["customer_id"].astype("string") if "customer_id" in rep
                         else pd.Series(pd.NA, index=rep.index, dtype="string")),
         "response_id": rep["response_id"].astype("string"),

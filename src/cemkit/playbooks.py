@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .alerts import follow_up_key, joiner, write_workbook
+from .alerts import follow_up_codes, joiner, write_workbook
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 
@@ -135,24 +135,27 @@ def latest_responses(df: pd.DataFrame, value: str = "nps") -> pd.DataFrame:
     if need:
         raise InputError(f"the response table lacks the column(s) {', '.join(need)}")
     score = pd.to_numeric(df[value], errors="coerce")
-    sub = df.loc[score.notna()]
-    if sub.empty:
-        out = sub.copy()
+    rows = np.flatnonzero(score.notna().to_numpy())
+    if not len(rows):
+        out = df.iloc[:0].copy()
         out["n_responses"] = pd.Series(dtype="int64")
         return out
-    # waves sort lexically (NaN → -1, the earliest); customers by factorised code: no string work per row
-    wave = (pd.factorize(sub["wave"].astype("string"), sort=True)[0] if "wave" in sub
-            else np.zeros(len(sub), dtype=np.int8))
-    if "date" in sub:
-        d = pd.to_datetime(sub["date"])
+    # the ordering keys are computed on the needed columns only; the whole table is taken once, at the end
+    # waves sort lexically (NaN → -1, the earliest); customers by integer code: no string work per row
+    wave = (pd.factorize(df["wave"].iloc[rows].astype("string"), sort=True)[0] if "wave" in df
+            else np.zeros(len(rows), dtype=np.int8))
+    if "date" in df:
+        d = pd.to_datetime(df["date"].iloc[rows])
         d = d.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(d.dt, "tz", None) is not None else d
         date = d.to_numpy(dtype="datetime64[ns]").astype("int64")  # NaT → the smallest int64 (earliest)
     else:
-        date = np.zeros(len(sub), dtype=np.int64)
-    cust = pd.factorize(follow_up_key(sub))[0]
-    order = np.lexsort((np.arange(len(sub)), date, wave))  # all rows in time order
-    keep = order[~pd.Series(cust[order]).duplicated(keep="last").to_numpy()]  # each customer's last row
-    out = sub.iloc[keep]
+        date = np.zeros(len(rows), dtype=np.int64)
+    who = [c for c in ("customer_id", "response_id") if c in df]
+    cust = follow_up_codes(df[who].iloc[rows])
+    order = np.lexsort((np.arange(len(rows)), date, wave))  # the rows in time order
+    _, first_rev = np.unique(cust[order][::-1], return_index=True)  # each customer's first from the end
+    keep = order[np.sort(len(order) - 1 - first_rev)]  # each customer's last row, customers in time order
+    out = df.iloc[rows[keep]]
     out = out.assign(n_responses=np.bincount(cust)[cust[keep]].astype("int64"))
     return out.reset_index(drop=True)
 
@@ -174,36 +177,47 @@ def assign(df: pd.DataFrame, pack: Pack, lang: str | None = None) -> pd.DataFram
     lang = lang or pack.language
     cfg = _config(pack)
     sep = joiner(lang)
-    last = latest_responses(df, "nps")
+    segs = [c for c in pack.segment_ids if c in df]
+    keep = [c for c in ("customer_id", "response_id", "wave", "stage", "date", "nps") if c in df]
+    last = latest_responses(df[keep + [c for c in segs if c not in keep]], "nps")
     group = pd.Series(nps_group(last["nps"]), index=last.index, dtype="object")
     groups = cfg["groups"]
-    base_actions = group.map({g: sep.join(a.get(lang) for a in p["actions"]) for g, p in groups.items()})
-
-    extra = pd.Series("", index=last.index, dtype="object")
-    by_segment: dict[str, dict[str, str]] = {}
+    by_segment: dict[str, dict[tuple[str, str], str]] = {}
     for seg, value, g, actions in cfg["extras"]:  # a loop over playbook entries, not rows
-        by_segment.setdefault(seg, {})[f"{value}\x1f{g}"] = sep.join(a.get(lang) for a in actions)
-    for seg, table in by_segment.items():
-        if seg not in last:
-            continue
-        key = last[seg].astype("string") + "\x1f" + group.astype("string")
-        add = key.map(table).astype(object).fillna("")
-        extra = extra.where(add == "", extra.where(extra == "", extra + sep) + add)
+        by_segment.setdefault(seg, {})[(value, g)] = sep.join(a.get(lang) for a in actions)
+    # the texts depend only on the group and the segment values that have extras: they are built once per
+    # distinct combination (a few dozen) and spread to the customers by code
+    cols = [c for c in by_segment if c in last]
+    keys = pd.DataFrame({"group": group, **{c: last[c].astype("string") for c in cols}})
+    code = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    combos = keys.iloc[np.unique(code, return_index=True)[1]]
+    names = {g: (p["name"].get(lang), p["goal"].get(lang), sep.join(a.get(lang) for a in p["actions"]))
+             for g, p in groups.items()}
+    extra, actions = [], []
+    for combo in combos.itertuples(index=False):  # one per distinct combination
+        g = combo[0]
+        ex = sep.join(t for c, v in zip(cols, combo[1:], strict=True)
+                      if not pd.isna(v) and (t := by_segment[c].get((v, g))))
+        base = names[g][2] if g in names else None
+        extra.append(ex)
+        actions.append(base if not ex else (ex if base is None else base + sep + ex))
+    cg = combos["group"].to_numpy()
 
-    cols = {c: last[c] for c in ("customer_id", "response_id", "wave", "stage") if c in last}
+    def spread(values: list[Any]) -> pd.Series:
+        return pd.Series(pd.array(values, dtype="string")[code], index=last.index)
+
     out = pd.DataFrame({
-        **cols,
+        **{c: last[c] for c in ("customer_id", "response_id", "wave", "stage") if c in last},
         "nps": last["nps"].astype(float),
         "n_responses": last["n_responses"],
         "group": group.astype("string"),
-        "group_name": group.map({g: p["name"].get(lang) for g, p in groups.items()}).astype("string"),
-        "goal": group.map({g: p["goal"].get(lang) for g, p in groups.items()}).astype("string"),
-        "actions": base_actions.where(extra == "", base_actions + sep + extra).astype("string"),
-        "extra_actions": extra.astype("string"),
+        "group_name": spread([names[g][0] if g in names else None for g in cg]),
+        "goal": spread([names[g][1] if g in names else None for g in cg]),
+        "actions": spread(actions),
+        "extra_actions": spread(extra),
     })
-    for seg in pack.segment_ids:
-        if seg in last:
-            out[seg] = last[seg].to_numpy()
+    for seg in segs:
+        out[seg] = last[seg].to_numpy()
     return out.reset_index(drop=True)
 
 

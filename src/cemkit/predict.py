@@ -314,7 +314,8 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     if "customer_id" not in responses:
         raise InputError("the response table has no customer_id column")
     # one shared numbering of the O-data keys and the respondents' ids answers every key question below
-    last = latest_responses(responses, "nps")
+    last = latest_responses(responses[[c for c in ("customer_id", "response_id", "wave", "date", "nps")
+                                       if c in responses]], "nps")
     last = last.loc[last["customer_id"].notna()]  # anonymous responses cannot be joined to O-data
     (od_code, resp_code, last_code), n_keys = factorize(odata[key], responses["customer_id"], last["customer_id"])
     per_key = np.bincount(od_code[od_code >= 0], minlength=n_keys)
