@@ -308,8 +308,10 @@ def test_property_bounds(scores, weights, use_w):
     assert 0 <= t.ci_low <= t.value <= t.ci_high <= 100
     m = M.mean(x, w)
     assert 0 <= m.value <= 10
-    if m.n_eff > 1.0001:
+    if m.n_eff >= 2:
         assert m.ci_low <= m.value <= m.ci_high
+    else:  # fewer than two effective responses: no interval (docstring)
+        assert math.isnan(m.ci_low) and math.isnan(m.ci_high)
 
 
 def _same(a, b, rel=1e-9):
@@ -790,3 +792,166 @@ def test_wave_filter_keeps_array_weights_aligned(auto_pack, table_data):
     assert got.set_index("unit").loc["D2", "value"] == pytest.approx(one.value)
     svr = M.segment_vs_rest(table_data, auto_pack, "region", wave="2024Q1", weights=w)
     assert set(svr["wave"]) == {"2024Q1"}
+
+
+# ================================================================================================
+# Independent checks on real data the fixtures above never touch (statsmodels' bundled datasets)
+# ================================================================================================
+def survey_scores() -> dict[str, np.ndarray]:
+    """0-10 and 1-5 survey-like scores built from real answers: ANES 1996 (944 voters) and Fair's affairs
+    survey (6,366 women), as integers and as floats."""
+    import statsmodels.api as sm
+
+    anes = sm.datasets.anes96.load_pandas().data
+    fair = sm.datasets.fair.load_pandas().data
+    return {
+        "anes_income_0_10": np.round(anes["income"].to_numpy() / 2.4).clip(0, 10),
+        "anes_selfLR_0_10": ((anes["selfLR"] - 1) * 10 / 6).round().to_numpy(),
+        "fair_educ_0_10": (fair["educ"] - 9).clip(0, 10).to_numpy(),
+        "fair_rate_0_10_int": ((fair["rate_marriage"] - 1) * 2.5).round().astype(int).to_numpy(),
+    }
+
+
+@pytest.mark.parametrize("name", list(survey_scores()))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scalar_statistics_on_real_survey_scores(name, weighted):
+    x = survey_scores()[name]
+    rng = np.random.default_rng(len(name))
+    w = rng.uniform(0.2, 4.0, x.size) if weighted else None
+    ww = np.ones(x.size) if w is None else w
+    n_eff = ww.sum() ** 2 / (ww**2).sum()
+    # NPS: the +1/0/-1 coding, its weighted mean and population variance from DescrStatsW
+    code = DescrStatsW(np.where(x >= 9, 1.0, np.where(x <= 6, -1.0, 0.0)), weights=ww)
+    se = math.sqrt(code.var / n_eff)
+    r = M.nps(x, w)
+    assert r.value == pytest.approx(100 * code.mean, abs=1e-9)
+    assert r.se == pytest.approx(100 * se, abs=1e-9)
+    assert r.ci_low == pytest.approx(100 * max(-1, code.mean - Z95 * se), abs=1e-4)
+    assert r.ci_high == pytest.approx(100 * min(1, code.mean + Z95 * se), abs=1e-4)
+    # adjusted Wald by hand: 0.75 / 1.5 / 0.75 pseudo-responses on a base of n_eff
+    p = (ww * (x >= 9)).sum() / ww.sum()
+    d = (ww * (x <= 6)).sum() / ww.sum()
+    nt = n_eff + 3
+    c = (p * n_eff + 0.75 - d * n_eff - 0.75) / nt
+    s = math.sqrt(((p * n_eff + 0.75 + d * n_eff + 0.75) / nt - c * c) / nt)
+    a = M.nps(x, w, method="adjusted_wald")
+    assert (a.center, a.ci_low, a.ci_high) == pytest.approx((100 * c, 100 * (c - Z95 * s), 100 * (c + Z95 * s)))
+    # top-box 9-10: Wilson on (successes, n_eff) from statsmodels
+    good = (ww * np.isin(x, [9, 10])).sum() / ww.sum()
+    lo, hi = proportion_confint(good * n_eff, n_eff, method="wilson")
+    t = M.top_box(x, [9, 10], w)
+    assert (t.value, t.ci_low, t.ci_high) == pytest.approx((100 * good, 100 * lo, 100 * hi), abs=1e-9)
+    # mean: DescrStatsW mean and population variance, t on n_eff - 1 df; unweighted = scipy
+    dm = DescrStatsW(x.astype(float), weights=ww)
+    se_m = math.sqrt(dm.var / (n_eff - 1))
+    q = stats.t.ppf(0.975, n_eff - 1)
+    m = M.mean(x, w)
+    assert (m.value, m.se) == pytest.approx((dm.mean, se_m), abs=1e-12)
+    assert (m.ci_low, m.ci_high) == pytest.approx((dm.mean - q * se_m, dm.mean + q * se_m), abs=1e-9)
+    if w is None:
+        ref = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
+        assert (m.ci_low, m.ci_high) == pytest.approx(ref, abs=1e-9)
+        assert m.sd == pytest.approx(x.std(ddof=1), abs=1e-12)
+
+
+def test_nullable_and_integer_inputs_equal_float_inputs():
+    x = survey_scores()["fair_rate_0_10_int"][:500]
+    w = np.random.default_rng(1).uniform(0.5, 2, x.size)
+    ref = M.nps(x.astype(float), w)
+    xs = pd.Series(x, dtype="Int64")
+    xs.iloc[::7] = pd.NA
+    ref_na = M.nps(np.where(np.arange(x.size) % 7 == 0, np.nan, x), w)
+    assert M.nps(x, w) == ref
+    assert M.nps(xs, pd.Series(w, dtype="Float64")) == ref_na
+    assert M.nps(xs.array, w) == ref_na  # a bare nullable array, not only a Series
+    assert M.mean(xs, w) == M.mean(np.where(np.arange(x.size) % 7 == 0, np.nan, x), w)
+
+
+def _cells(pack, rng, n):
+    """Responses with a real score column (ANES 1996 self-placement, 1-7) as the CES answer."""
+    import statsmodels.api as sm
+
+    anes = sm.datasets.anes96.load_pandas().data
+    d = responses(pack, rng, n)
+    d["ces"] = anes["selfLR"].to_numpy(float)[rng.integers(0, len(anes), n)]
+    late = d["wave"] == "2024H2"
+    d.loc[late & (rng.random(n) < 0.3), "ces"] = 7.0  # a real shift for some tests to find
+    return d
+
+
+def test_wave_change_means_are_welch_t_tests(auto_pack):
+    rng = np.random.default_rng(12)
+    d = _cells(auto_pack, rng, 900).assign(weight=1.0)  # ~40-70 answers per stage and wave
+    ch = M.wave_change(M.journey_table(d, auto_pack), auto_pack)
+    rows = ch[(ch.metric == "ces") & (ch.stat == "mean") & (ch.segment == ALL) & ch.tested]
+    assert len(rows) >= 4
+    for _, r in rows.iterrows():
+        sub = d if r["stage"] == ALL else d[d.stage == r["stage"]]
+        sub = sub[sub.stage.isin(asked(auto_pack, "ces"))]
+        ref = stats.ttest_ind(
+            sub.loc[sub.wave == "2024H2", "ces"], sub.loc[sub.wave == "2024H1", "ces"], equal_var=False
+        )
+        assert r["z"] == pytest.approx(ref.statistic, rel=1e-9)
+        assert r["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_segment_vs_rest_means_are_welch_and_nps_is_hand_z(auto_pack):
+    rng = np.random.default_rng(13)
+    d = _cells(auto_pack, rng, 1500).assign(weight=1.0)
+    out = M.segment_vs_rest(d, auto_pack, "region")
+    body = d[d.stage.isin(asked(auto_pack, "ces"))]
+    got = out[(out.metric == "ces") & (out.stat == "mean") & (out.stage == ALL) & out.tested]
+    assert len(got) == 3
+    for _, r in got.iterrows():
+        cell = body["region"] == r["segment_value"]
+        ref = stats.ttest_ind(body.loc[cell, "ces"], body.loc[~cell, "ces"], equal_var=False)
+        assert (r["z"], r["p_value"]) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-9)
+    nps_rows = out[(out.metric == "nps") & (out.stat == "nps") & (out.stage == ALL) & out.tested]
+    for _, r in nps_rows.iterrows():
+        cell = d["region"] == r["segment_value"]
+        a, b = M.nps(d.loc[cell, "nps"]), M.nps(d.loc[~cell, "nps"])
+        z = (a.value - b.value) / math.hypot(a.se, b.se)
+        assert (r["z"], r["p_value"]) == pytest.approx((z, 2 * stats.norm.sf(abs(z))), rel=1e-9)
+
+
+def test_p_adjust_ties_and_bounds_against_multipletests():
+    p = np.array([0.01, 0.01, 0.04, 0.04, 0.04, 0.2, 0.5, 0.5, 1.0, 0.0])
+    for method in ("holm", "fdr_bh"):
+        np.testing.assert_allclose(M.p_adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)
+    for bad in ([0.2, 1.5], [-0.1, 0.2]):
+        with pytest.raises(ValueError, match="outside"):
+            M.p_adjust(bad)
+
+
+def test_edge_cases_give_documented_results():
+    # all promoters / n = 1: the Wald interval is the point itself (documented); adjusted Wald by hand
+    r = M.nps([9, 10, 10, 9])
+    assert (r.value, r.ci_low, r.ci_high, r.se) == (100.0, 100.0, 100.0, 0.0)
+    a = M.nps([9, 10, 10, 9], method="adjusted_wald")
+    c = (4.75 - 0.75) / 7
+    s = math.sqrt(((4.75 + 0.75) / 7 - c * c) / 7)
+    assert (a.ci_low, a.ci_high) == pytest.approx((100 * (c - Z95 * s), 100.0))
+    assert M.nps([3]).ci_low == M.nps([3]).ci_high == -100.0
+    # fewer than two effective responses: no mean interval (was a ±1e152 interval at n_eff = 1.00004)
+    m = M.mean([1.0, 5.0, 9.0], [100, 0.001, 0.001])
+    assert 1 < m.n_eff < 2 and math.isnan(m.ci_low) and math.isnan(m.se)
+    assert math.isfinite(M.mean([1.0, 5.0], [3.0, 3.0]).ci_low)  # n_eff = 2 exactly still has one
+    # all weights zero: empty
+    e = M.nps([3, 9], [0, 0])
+    assert e.n == 0 and math.isnan(e.value)
+
+
+def test_bad_input_raises_cemkit_data_error():
+    from cemkit.errors import DataError, InputError
+
+    for call in (
+        lambda: M.nps([3, 9], [1, -1]),
+        lambda: M.nps([3, 9], [1, np.inf]),
+        lambda: M.nps([3, 11]),
+        lambda: M.nps(["9", "x"]),
+        lambda: M.mean([np.inf, 2]),
+        lambda: M.top_box([1, 2], [2], [1, 2, 3]),
+    ):
+        with pytest.raises(DataError) as err:
+            call()
+        assert isinstance(err.value, InputError) and isinstance(err.value, ValueError)

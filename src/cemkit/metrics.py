@@ -19,7 +19,9 @@ Formulas
 * Mean: Student t interval, ``SE = sqrt(v / (n_eff - 1))`` with ``v`` the weighted population variance
   ``Σw(x - x̄)² / Σw`` and ``df = n_eff - 1``; unweighted this is the textbook ``s / sqrt(n)`` on n - 1 df.
   Weighted standard errors are the design-effect (Kish) approximation, not a linearisation (sandwich)
-  variance.
+  variance. Fewer than two effective responses give no interval (NaN).
+* Differences (waves, segment vs rest): ``diff / sqrt(se₁² + se₂²)`` with each side's own SE; a z test for
+  NPS and top-box shares (unpooled), Welch's t test on Welch-Satterthwaite df for means.
 
 Everything table-shaped is computed from *sufficient statistics* per cell (n, Σw, Σw², Σw·x, Σw·x²,
 weighted promoter/detractor/good counts), summed with ``np.bincount`` over integer cell codes: there is no
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from .errors import DataError
 from .packs import Pack, Scale
 
 __all__ = [
@@ -225,7 +228,7 @@ def _mean_from_sums(s: Mapping[str, np.ndarray], conf: float, method: str = "t")
         dev = s["swx"] / swn
         value = np.asarray(s["shift"], float) + dev
         v = np.maximum(s["swxx"] / swn - dev * dev, 0.0)  # weighted population variance Σw(x-x̄)²/Σw
-        df = np.where(n_eff > 1, n_eff - 1, np.nan)
+        df = np.where(n_eff >= 2 - 1e-9, n_eff - 1, np.nan)  # fewer than 2 effective responses: no interval
         se = np.sqrt(v / df)
         sd = np.sqrt(v * n_eff / df)
         _z(conf)  # validates conf
@@ -251,28 +254,33 @@ HEADLINE_STAT: dict[str, str] = {"nps": "nps", "csat": "top_box", "ces": "top_bo
 # ==================================================================================================
 # Scalar statistics
 # ==================================================================================================
+def _floats(values: ArrayLike, what: str) -> np.ndarray:
+    """A flat float array (pandas NA / None → NaN); text that is not a number raises :class:`DataError`."""
+    try:
+        if isinstance(values, pd.Series):
+            return pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+        if isinstance(values, pd.api.extensions.ExtensionArray):
+            return values.to_numpy(dtype=float, na_value=np.nan)
+        return np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numbers or missing; {exc}") from None
+
+
 def _vectors(scores: ArrayLike, weights: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
     """Scores and weights as float arrays restricted to usable responses (score present, weight > 0).
 
-    Raises ValueError for mismatched lengths or a negative / non-finite weight on a present score."""
-    if isinstance(scores, pd.Series):
-        x = pd.to_numeric(scores).to_numpy(dtype=float, na_value=np.nan)
-    else:
-        x = np.asarray(scores, dtype=float).ravel()
-    if weights is None:
-        w = np.ones_like(x)
-    elif isinstance(weights, pd.Series):
-        w = pd.to_numeric(weights).to_numpy(dtype=float, na_value=np.nan)
-    else:
-        w = np.asarray(weights, dtype=float).ravel()
+    Raises :class:`DataError` (a ValueError) for text that is not a number, mismatched lengths, an infinite
+    score or a negative / non-finite weight on a present score."""
+    x = _floats(scores, "scores")
+    w = np.ones_like(x) if weights is None else _floats(weights, "weights")
     if w.shape != x.shape:
-        raise ValueError(f"scores ({x.size}) and weights ({w.size}) differ in length")
+        raise DataError(f"scores ({x.size}) and weights ({w.size}) differ in length")
     present = ~np.isnan(x)
     bad = present & ~(np.isfinite(w) & (w >= 0))
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} response(s) have a missing, infinite or negative weight")
+        raise DataError(f"{int(bad.sum())} response(s) have a missing, infinite or negative weight")
     if np.isinf(x).any():
-        raise ValueError("scores must be finite numbers or NaN")
+        raise DataError("scores must be finite numbers or NaN")
     keep = present & (w > 0)
     return x[keep], w[keep]
 
@@ -319,10 +327,15 @@ def nps(
     weights). ``method="wald"``: ``NPS ± z·SE`` clipped to [-100, 100]. ``method="adjusted_wald"``: add 0.75
     promoters, 1.5 passives and 0.75 detractors to a base of n_eff and centre the interval on that NPS~
     (``value`` stays the observed NPS; ``center`` and ``se`` are NPS~ and SE~). Empty input → NaN, n = 0.
+
+    When every response is a promoter (or every one a detractor), and so whenever n = 1, the per-respondent
+    variance is 0: the Wald ``se`` is 0 and its interval is the single point ``[value, value]``. That is the
+    Wald formula, not a measure of certainty; ``method="adjusted_wald"`` gives such samples a real interval
+    (all 4 of 4 promoters: 100, interval about 6.9..100).
     """
     x, w = _vectors(scores, weights)
     if x.size and ((x < 0) | (x > 10)).any():
-        raise ValueError("NPS scores must lie between 0 and 10")
+        raise DataError("NPS scores must lie between 0 and 10")
     s = _scalar_sums(x, w)
     c = _nps_from_sums(s, conf, method)
     return NPSResult(
@@ -380,7 +393,7 @@ def _check_range(scores: ArrayLike, scale: Scale) -> None:
     x = pd.to_numeric(ser).to_numpy(dtype=float, na_value=np.nan)
     x = x[~np.isnan(x)]
     if x.size and ((x < scale.min) | (x > scale.max)).any():
-        raise ValueError(f"scores outside the {scale.id} scale ({scale.min:g}..{scale.max:g})")
+        raise DataError(f"scores outside the {scale.id} scale ({scale.min:g}..{scale.max:g})")
 
 
 def _kpi_nps(scores: ArrayLike, scale: Scale, weights: ArrayLike | None, conf: float) -> Estimate:
@@ -451,7 +464,7 @@ def _row_weights(df: pd.DataFrame, weights: str | ArrayLike | None) -> np.ndarra
         return pd.to_numeric(df[weights]).to_numpy(dtype=float, na_value=np.nan)
     w = np.asarray(weights, dtype=float).ravel()
     if w.size != len(df):
-        raise ValueError(f"weights ({w.size}) and data ({len(df)}) differ in length")
+        raise DataError(f"weights ({w.size}) and data ({len(df)}) differ in length")
     return w
 
 
@@ -531,7 +544,7 @@ def _sums_frame(
         present = ~np.isnan(x) & asked[stage_c]
         bad = present & ~(np.isfinite(w_all) & (w_all >= 0))
         if bad.any():
-            raise ValueError(
+            raise DataError(
                 f"{int(bad.sum())} response(s) with a {m!r} score have a missing or negative weight"
             )
         idx = np.flatnonzero(present & (w_all > 0))
@@ -539,7 +552,7 @@ def _sums_frame(
             continue
         xs, ws = x[idx], w_all[idx]
         if ((xs < scale.min) | (xs > scale.max)).any():
-            raise ValueError(f"{m!r} has scores outside its scale {scale.min:g}..{scale.max:g}")
+            raise DataError(f"{m!r} has scores outside its scale {scale.min:g}..{scale.max:g}")
         shift = (scale.min + scale.max) / 2
         xc = xs - shift
         contrib: dict[str, np.ndarray | None] = {
@@ -736,15 +749,29 @@ def _sort_table(t: pd.DataFrame, pack: Pack, by: list[str]) -> pd.DataFrame:
 # ==================================================================================================
 # Significance
 # ==================================================================================================
-def _z_test(diff: np.ndarray, se_diff: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided z test of ``diff / se_diff``; NaN where not tested. A zero SE gives p = 0 (diff ≠ 0) or 1."""
+def _diff_test(
+    m: pd.DataFrame, se: tuple[str, str], n_eff: tuple[str, str], tested: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided test of ``diff / sqrt(se₁² + se₂²)`` for the rows of ``m``; NaN where not tested.
+
+    Shares (NPS, top-box) use the normal distribution (z test). Means use Welch's t test: the same statistic
+    on Welch-Satterthwaite df ``(se₁² + se₂²)² / (se₁⁴/(n_eff₁ - 1) + se₂⁴/(n_eff₂ - 1))`` (unweighted this is
+    ``scipy.stats.ttest_ind(equal_var=False)``). A zero SE gives p = 0 (diff ≠ 0) or 1."""
+    diff = m["diff"].to_numpy(float)
+    s1, s2 = (m[c].to_numpy(float) for c in se)
+    n1, n2 = (m[c].to_numpy(float) for c in n_eff)
+    se_diff = np.hypot(s1, s2)
+    is_mean = (m["stat"] == "mean").to_numpy(dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(
             se_diff > 0,
             diff / np.where(se_diff > 0, se_diff, 1),
             np.where(diff == 0, 0.0, np.sign(diff) * np.inf),
         )
-    p = 2 * _st.norm.sf(np.abs(z))
+        v1, v2 = s1 * s1, s2 * s2
+        df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
+        welch = is_mean & (se_diff > 0) & (df > 0)
+        p = np.where(welch, 2 * _st.t.sf(np.abs(z), np.where(welch, df, 1.0)), 2 * _st.norm.sf(np.abs(z)))
     return np.where(tested, z, np.nan), np.where(tested, p, np.nan)
 
 
@@ -762,6 +789,8 @@ def p_adjust(p_values: ArrayLike, method: str = "holm", groups: ArrayLike | None
     p = np.asarray(p_values, dtype=float).ravel()
     if np.isnan(p).any():
         raise ValueError("p_adjust got NaN p-values")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p_adjust got p-values outside [0, 1]")
     g = (
         np.zeros(p.size, np.int64)
         if groups is None
@@ -824,10 +853,12 @@ def wave_change(
     """Last wave vs the previous one for every cell (metric, stat, stage, segment, segment_value) of a
     :func:`journey_table` built with ``waves=True``.
 
-    Test: two-sided z test on the difference of two independent estimates, ``z = diff / sqrt(se₁² + se₂²)``
-    using each cell's own SE — for NPS the NPS variance above, for top-box shares the standard two-proportion
-    z test with *unpooled* SEs ``sqrt(p(1-p)/n_eff)``, for means the large-sample z test. Cells where either
-    wave has a low base are listed but not tested (``tested`` False, p NaN, no marker).
+    Test: two-sided test on the difference of two independent estimates, ``z = diff / sqrt(se₁² + se₂²)``
+    using each cell's own SE — for NPS a z test on the NPS variance above, for top-box shares the standard
+    two-proportion z test with *unpooled* SEs ``sqrt(p(1-p)/n_eff)``, for means Welch's t test (``z`` holds
+    the t statistic; p on the Welch-Satterthwaite df from each cell's ``n_eff - 1``, so unweighted it is
+    ``scipy.stats.ttest_ind(equal_var=False)``). Cells where either wave has a low base are listed but not
+    tested (``tested`` False, p NaN, no marker).
 
     ``p_adj`` applies the pack's correction (``rules.correction``: Holm or Benjamini-Hochberg; the values of
     ``statsmodels.stats.multitest.multipletests``, see :func:`p_adjust`) across each family of tested cells.
@@ -884,7 +915,7 @@ def wave_change(
         & m["se_diff"].notna()
     ).to_numpy(dtype=bool)
     m["tested"] = tested
-    m["z"], m["p_value"] = _z_test(m["diff"].to_numpy(float), m["se_diff"].to_numpy(float), tested)
+    m["z"], m["p_value"] = _diff_test(m, ("se_last", "se_prev"), ("n_eff_last", "n_eff_prev"), tested)
     m = _adjust(m, family_by, alpha, correction)
     m["stage"] = _stage_cat(m["stage"], pack)
     order = {k: i for i, k in enumerate(pack.kpis)}
@@ -911,7 +942,8 @@ def segment_vs_rest(
 
     "Rest" is computed from the totals minus the cell's sufficient statistics (vectorised), so it includes
     rows whose segment value is missing. The cell and its rest are disjoint, hence independent samples: the
-    same two-sided z test with unpooled SEs as :func:`wave_change`, corrected with the pack's method within
+    same two-sided tests as :func:`wave_change` (z tests with unpooled SEs for NPS and top-box, Welch's t
+    test for means), corrected with the pack's method within
     each family (default: per metric, statistic and stage, i.e. across the segment's values). Cells where
     the unit or its rest has a low base are not tested. ``wave``: None = all waves pooled, ``"last"`` = the
     latest wave, or a wave label.
@@ -941,7 +973,7 @@ def segment_vs_rest(
         (m["flag"] != "low_base") & (m["flag_rest"] != "low_base") & m["diff"].notna() & m["se_diff"].notna()
     ).to_numpy(dtype=bool)
     m["tested"] = tested
-    m["z"], m["p_value"] = _z_test(m["diff"].to_numpy(float), m["se_diff"].to_numpy(float), tested)
+    m["z"], m["p_value"] = _diff_test(m, ("se", "se_rest"), ("n_eff", "n_eff_rest"), tested)
     m = _adjust(m, family_by, alpha, correction)
     m["wave"] = ALL if wave is None else _resolve_wave(df, wave)
     cols = [
