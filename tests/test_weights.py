@@ -136,3 +136,51 @@ def test_kish_properties(ws):
     assert 0 < k["n_eff"] <= k["n"] + 1e-9
     assert k["efficiency"] == pytest.approx(k["n_eff"] / k["n"])
     assert kish(np.asarray(ws) * 7.5)["n_eff"] == pytest.approx(k["n_eff"])  # scale-free
+
+
+def calibrate(X: np.ndarray, totals: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Raking-ratio calibration w = base·exp(Xλ) hitting ``totals`` (Newton's method, no IPF)."""
+    lam = np.zeros(X.shape[1])
+    for _ in range(200):
+        w = base * np.exp(X @ lam)
+        grad = X.T @ w - totals
+        if np.abs(grad).max() < 1e-10:
+            break
+        lam -= np.linalg.solve(X.T @ (X * w[:, None]), grad)
+    return base * np.exp(X @ lam)
+
+
+def test_rake_on_anes96_with_base_weights_matches_calibration():
+    """944 ANES 1996 voters, margins on party id (7 levels), education (7) and vote (2) with integer
+    categories, starting from unequal design weights."""
+    sm = pytest.importorskip("statsmodels.api")
+    anes = sm.datasets.anes96.load_pandas().data
+    df = pd.DataFrame({v: anes[v].astype(int) for v in ("PID", "educ", "vote")})
+    rng = np.random.default_rng(7)
+    margins = {}
+    for v in df.columns:
+        cats = sorted(df[v].unique())
+        share = rng.uniform(0.5, 1.5, len(cats))
+        margins[v] = {int(c): s for c, s in zip(cats, share / share.sum())}  # int keys, int column
+    base = rng.uniform(0.5, 2.0, len(df))
+    w = rake(df, margins, tol=1e-12, base_weights=base)
+    cols, totals = [np.ones(len(df))], [len(df)]
+    for v, targets in margins.items():
+        for c in list(targets)[1:]:
+            cols.append((df[v] == c).to_numpy(float))
+            totals.append(len(df) * targets[c])
+    ref = calibrate(np.column_stack(cols), np.array(totals), base)
+    np.testing.assert_allclose(w.to_numpy(), ref / ref.mean(), atol=1e-9)
+    for v, targets in margins.items():
+        shares = w.groupby(df[v]).sum() / w.sum()
+        np.testing.assert_allclose(shares.loc[list(targets)].to_numpy(), list(targets.values()), atol=1e-11)
+    k = kish(w)
+    assert k["n_eff"] == pytest.approx(w.sum() ** 2 / (w**2).sum(), rel=1e-12)
+
+
+def test_kish_refuses_negative_and_infinite_weights():
+    """A negative or infinite weight used to be dropped silently, changing n and n_eff."""
+    for bad in ([1.0, -1.0, 2.0], [1.0, np.inf, 2.0]):
+        with pytest.raises(InputError, match="negative or infinite"):
+            kish(bad)
+    assert kish([2.0, np.nan, 0.0, 2.0])["n_eff"] == 2.0  # missing and zero still mean "no weight"

@@ -139,9 +139,15 @@ def rake(
 
 def kish(weights: pd.Series | np.ndarray) -> dict[str, float]:
     """Kish (1965) summary of unequal weights: ``n`` (positive finite weights), ``n_eff = (Σw)²/Σw²``,
-    ``deff = n·Σw²/(Σw)²`` and ``efficiency = n_eff/n`` (1 for equal weights). Empty → zeros and NaN."""
+    ``deff = n·Σw²/(Σw)²`` and ``efficiency = n_eff/n`` (1 for equal weights). Empty → zeros and NaN.
+
+    Missing (NaN) and zero weights are left out; a negative or infinite weight raises
+    :class:`~cemkit.errors.InputError` (dropping it would silently change the base)."""
     w = np.asarray(weights, dtype=float).ravel()
-    w = w[np.isfinite(w) & (w > 0)]
+    bad = np.isinf(w) | (w < 0)
+    if bad.any():
+        raise InputError(f"Kish base: {int(bad.sum())} weight(s) are negative or infinite.")
+    w = w[~np.isnan(w) & (w > 0)]
     n = int(w.size)
     if not n:
         return {"n": 0, "n_eff": 0.0, "deff": float("nan"), "efficiency": float("nan")}
