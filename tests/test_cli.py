@@ -141,3 +141,23 @@ def test_run_on_each_messy_fixture(name, tmp_path, capsys):
         assert acc[key] == expected[key], key
     assert f"{expected['input_rows']:,} in = {expected['used']:,} used + {expected['quarantined']:,} quarantined" in out
     assert (tmp_path / "auto-latest" / "report.pptx").exists()
+
+
+@pytest.mark.parametrize("ename, bad_input", [("DataError", True), ("LeakageError", True), ("PackError", True),
+                                              ("InputError", True), ("KeyError", False), ("ValueError", False)])
+def test_notebook_errors_by_class(monkeypatch, tmp_path, ename, bad_input):
+    """A notebook that raises one of cemkit's bad-input errors (any UserError subclass, found by walking the
+    class tree, not a hand-kept list) ends the run as bad input (exit 2); anything else is a bug."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from cemkit import pipeline
+    from cemkit.errors import InputError
+
+    def fail(*a, **k):
+        raise PapermillExecutionError(0, 1, "x", ename, "bad thing", [])
+
+    monkeypatch.setattr(pm, "execute_notebook", fail)
+    nb = tmp_path / "01_x.ipynb"
+    with pytest.raises(InputError if bad_input else RuntimeError, match="bad thing"):
+        pipeline._execute(nb, tmp_path / "out.ipynb", {}, tmp_path)

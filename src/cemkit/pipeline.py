@@ -28,10 +28,21 @@ from .packs import Pack, load_pack
 from .paths import notebooks_dir
 from .storyline import load_storyline
 
-__all__ = ["USER_ERRORS", "RunOptions", "RunSummary", "notebook_list", "render", "run"]
+__all__ = ["RunOptions", "RunSummary", "notebook_list", "render", "run", "user_error_names"]
 
-# Exceptions raised inside a notebook that mean bad input (exit 2), by class name as papermill reports it.
-USER_ERRORS = {"UserError", "InputError", "PackError"}
+
+def user_error_names() -> set[str]:
+    """Names of the exceptions that mean bad input (exit 2) when a notebook raises them — papermill reports
+    only the class name: :class:`~cemkit.errors.UserError` and every subclass (InputError, PackError,
+    DataError, the prediction's LeakageError, …)."""
+    from . import predict  # noqa: F401  (defines LeakageError)
+
+    names, todo = set(), [UserError]
+    while todo:
+        c = todo.pop()
+        names.add(c.__name__)
+        todo.extend(c.__subclasses__())
+    return names
 
 
 @dataclass
@@ -83,7 +94,7 @@ def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels 
         # the kernel's working folder goes through nbclient's resources, not papermill's ``cwd``: that one
         # calls os.chdir, which is process-wide and races between the notebooks run side by side
     except PapermillExecutionError as exc:
-        if exc.ename in USER_ERRORS:
+        if exc.ename in user_error_names():
             raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
         raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
     finally:
