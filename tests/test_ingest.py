@@ -281,7 +281,10 @@ def test_dates_in_every_spelling(prepared):
 def test_quarantine_rows_details_and_masking(prepared):
     q = prepared["survey_title.xlsx"].quarantine.set_index("response_id", drop=False)
     assert q.loc["R005", "row"] == 9  # Excel row: header on 4, R005 is the 5th data row
-    assert q.loc["R005", "detail"] == "nps = '12'" and q.loc["R006", "detail"] == "nps = '不清楚'"
+    assert q.loc["R005", "detail"] == "nps = '12'"
+    assert q.loc["R006", "detail"] == (  # a word no label scale holds: the detail says what to do
+        "nps = '不清楚' (no known label scale holds '不清楚'; add recode: {nps: {label: point, …}} to the mapping)"
+    )
     assert q.loc["R009", "detail"] == "stage = '精品加装'"
     dup = q[q["reason"] == "duplicate_id"]
     assert sorted(dup["response_id"]) == ["R011", "R012"]
@@ -440,7 +443,7 @@ def test_propose_mapping_on_chinese_headers(auto_pack):
     assert c["满意度"] == "csat" and c["经销商"] == "dealer" and c["所属大区"] == "region"
     assert c["Q5. 销售顾问专业度（1-10分）"] == "consultant_knowledge"
     assert c["提交时间"] == "date" and c["意见建议"] == "comment" and c["手机号"] == "phone"
-    assert "IP地址" in d["unplaced"] and d["missing_required"] == ["stage"]
+    assert "IP地址" in d["platform"] and d["missing_required"] == ["stage"]  # a platform column
     assert d["matches"]["推荐意愿"] == {"field": "nps", "score": 1.0, "via": "推荐意愿"}
 
 
@@ -516,8 +519,8 @@ def test_map_command_source_relative_to_the_mapping(tmp_path, auto_pack):
 def test_map_command_lists_unplaced_headers(tmp_path):
     p = _write_csv(tmp_path / "x.csv", ["问卷编号", "IP地址", "设备类型"], [["R1", "1.2.3.4", "手机"]])
     text = map_command("auto", p)  # no --out: the YAML is printed
-    assert "not placed 2: IP地址, 设备类型" in text
-    assert "not placed (2)" in text and '# "IP地址": ' in text
+    assert "not placed 1: 设备类型" in text and "platform columns 1 (not analysed): IP地址" in text
+    assert "not placed (1)" in text and '# "IP地址": ' in text and '# "设备类型": ' in text
     assert "required fields not found: stage, nps" in text  # customer_id is optional (anonymous surveys)
 
 
@@ -748,3 +751,161 @@ def test_data_quality_slide_counts_missing_ids_and_derived_waves(tmp_path, auto_
     table = views.data_quality_views(prep, auto_pack, "en")["data_quality"][0].set_index("item")["count"]
     assert table["responses without customer id (followed up one by one)"] == 2
     assert table["responses with the wave derived from the date"] == 2
+
+
+# ------------------------------------------------------------------ platform exports (tests/data/exports)
+EXPORTS = Path(__file__).parent / "data" / "exports"
+# file → (header of the key fields as `cemkit map` proposes them, input rows, used, quarantined by reason)
+PLATFORM_EXPORTS = {
+    "wjx_text.xlsx": ({"response_id": "序号", "date": "提交答卷时间", "stage": "1、您本次体验的是哪个环节？",
+                       "nps": "2、您向亲友推荐本品牌的可能性有多大？", "csat": "3、您对本次服务的总体满意度如何？",
+                       "reception_greeting": "4、(接待热情主动)", "consultant_knowledge": "4、(销售顾问专业度)",
+                       "comment": "6、您对我们还有哪些意见或建议？", "phone": "7、您的手机号码"}, 20, 20, {}),
+    "tencent.xlsx": ({"response_id": "编号", "date": "结束答题时间", "stage": "Q1:您本次调研的环节",
+                      "nps": "Q2:您向朋友或同事推荐我们的可能性有多大？", "csat": "Q3:请为本次服务的满意程度打星",
+                      "consultant_knowledge": "Q4:销售顾问专业度", "showroom_env": "Q5|展厅环境舒适",
+                      "comment": "Q6:您还有什么意见或建议？"}, 20, 20, {}),
+    "jinshuju.xlsx": ({"response_id": "序号", "customer_id": "客户编号", "date": "提交时间", "stage": "购车环节",
+                       "nps": "推荐指数（0-10分）", "csat": "满意度评价", "consultant_knowledge": "销售顾问专业度",
+                       "comment": "备注", "phone": "手机"}, 20, 16, {"empty_row": 2, "summary_row": 2}),
+    "maike.csv": ({"response_id": "序号", "date": "提交时间", "stage": "服务环节", "nps": "推荐可能性",
+                   "csat": "总体满意度", "comment": "意见建议", "phone": "手机", "name": "姓名"},
+                  14, 12, {"empty_row": 1, "summary_row": 1}),
+    "surveymonkey.csv": ({"response_id": "Respondent ID", "customer_id": "Custom Data 1", "date": "End Date",
+                          "stage": "您本次体验的环节", "nps": "您向朋友或同事推荐我们的可能性有多大？",
+                          "reception_greeting": "请为以下方面打分（1-10分） - 接待热情主动",
+                          "consultant_knowledge": "请为以下方面打分（1-10分） - 销售顾问专业度",
+                          "comment": "您还有什么意见或建议？"}, 15, 15, {}),
+    "qualtrics.csv": ({"response_id": "ResponseId", "customer_id": "ExternalReference", "date": "RecordedDate",
+                       "stage": "Q1", "nps": "Q2", "consultant_knowledge": "Q3_1", "showroom_env": "Q3_2",
+                       "comment": "Q4"}, 10, 10, {}),
+    "spss.sav": ({"response_id": "ID", "stage": "Q1", "nps": "Q2", "csat": "Q3", "comment": "Q4"}, 12, 12, {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLATFORM_EXPORTS))
+def test_platform_export_mapped_and_accounted(name, auto_pack):
+    """`cemkit map` proposes the key fields of each platform's layout, and a run on that draft accounts for
+    every row with the right reasons (summary rows and trailing blanks quarantined, never read)."""
+    want, n_in, n_used, reasons = PLATFORM_EXPORTS[name]
+    t = read_table(EXPORTS / name)
+    d = propose_mapping(list(t.columns), auto_pack, labels=t.attrs["column_labels"],
+                        fits=ingest.value_fit(t, auto_pack, value_codes=t.attrs["value_codes"]))
+    got = {f: h for h, f in d["columns"].items()}
+    assert {f: got.get(f) for f in want} == want
+    out = prepare(EXPORTS / name, auto_pack, mapping={"columns": d["columns"]})
+    a = out.accounting
+    assert (a["input_rows"], a["used"], a["by_reason"]) == (n_in, n_used, reasons)
+    assert a["input_rows"] == a["used"] + a["quarantined"] and a["dates_unparsed"] == 0
+    r = out.responses
+    assert r["nps"].between(0, 10).all() and r["stage"].notna().all()
+    assert r["date"].notna().all() == ("date" in want)
+    assert not r["comment"].isin(["(跳过)", "(空)", "—"]).any()
+    assert not (set(d["platform"]) & set(d["columns"]))  # time taken, IP, … never proposed
+
+
+def test_wjx_text_labels_and_skip_markers(tmp_path, auto_pack):
+    draft = yaml.safe_load(map_command(auto_pack, EXPORTS / "wjx_text.xlsx", tmp_path / "m.yaml") and
+                           (tmp_path / "m.yaml").read_text(encoding="utf-8"))
+    out = prepare(EXPORTS / "wjx_text.xlsx", auto_pack, mapping={"columns": draft["columns"]})
+    r, a = out.responses, out.accounting
+    assert r["csat"].tolist()[:4] == [5, 4, 4, 2]  # 非常满意, 满意, 满意, 不满意
+    assert r["nps"].tolist()[:2] == [10, 9] and r["nps"].iloc[8] == 0  # "10-极有可能", "9", "0-完全不可能"
+    assert a["label_scales"]["csat"]["scale"] == "satisfaction5"
+    assert r["comment"].notna().sum() == 12  # (跳过), (空) and empty are no comment
+    assert "4、(接待热情主动)" in a["columns"] and "所用时间" in a["unused_columns"]
+
+
+def test_wjx_coded_export_needs_the_recode_the_draft_suggests(tmp_path, auto_pack):
+    """按选项序号: NPS 1-11 and stage 1-4 cannot be guessed; the draft says so, and with the suggested recode
+    and stage_values the file runs. Phones written as floats come back as digits; a rounded one cannot."""
+    p = EXPORTS / "wjx_code_gbk.csv"
+    text = map_command(auto_pack, p)
+    assert "!! nps: answers run 1-11 with no 0" in text and "!! stage: the answers are numbers (1, 2, 3, 4)" in text
+    assert "4(接待热情主动) → reception_greeting" in text
+    assert "platform columns 4 (not analysed): 所用时间, 来源, 来源详情, 来自IP" in text
+    map_command(auto_pack, p, tmp_path / "m.yaml")
+    columns = yaml.safe_load((tmp_path / "m.yaml").read_text(encoding="utf-8"))["columns"]
+    with pytest.raises(InputError, match=r"no usable rows \(20 read, unknown_stage 20\)"):
+        prepare(p, auto_pack, mapping={"columns": columns})
+    mapping = {
+        "columns": columns,
+        "recode": {"nps": {str(i + 1): i for i in range(11)}},
+        "stage_values": {"1": "showroom", "2": "test_drive", "3": "delivery", "4": "first_service"},
+        "keep_pii": ["phone"],
+    }
+    out = prepare(p, auto_pack, mapping=mapping)
+    a = out.accounting
+    assert a["used"] == 20 and out.responses["nps"].tolist()[:3] == [10, 9, 8]
+    assert out.responses["stage"].tolist()[:3] == ["showroom", "test_drive", "delivery"]
+    phones = out.contacts["phone"].tolist()
+    assert phones[:2] == ["13800017919", "13800025838"] and pd.isna(phones[2]) and pd.isna(phones[3])
+    assert a["phone_unreadable"] == 5  # "1.38E+10": the digits were rounded away
+
+
+def test_summary_rows_ids_and_stars(auto_pack):
+    out = prepare(EXPORTS / "jinshuju.xlsx", auto_pack)
+    q = out.quarantine.set_index("row")
+    assert q.loc[22, "reason"] == "summary_row" and "(合计)" in q.loc[22, "detail"]
+    assert q.loc[23, "reason"] == "summary_row" and "(平均值)" in q.loc[23, "detail"]
+    r = out.responses
+    assert r["customer_id"].iloc[0] == "000001"  # leading zeros kept
+    assert r["csat"].tolist()[:4] == [5, 4, 4, 2]  # ★★★★★, ★★★★☆ …
+    assert r["date"].iloc[:3].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-05", "2024-03-05", "2024-03-05"]
+    assert out.accounting["label_scales"]["csat"]["scale"] == "stars (1-5)"
+
+
+def test_surveymonkey_second_header_row_and_us_dates():
+    t = read_table(EXPORTS / "surveymonkey.csv")
+    assert t.attrs["first_data_row"] == 3 and t.attrs["header_rows_below"] == 1
+    assert "请为以下方面打分（1-10分） - 展厅环境舒适" in t.columns and "您还有什么意见或建议？" in t.columns
+    assert t["Respondent ID"].iloc[0] == "114000000000"
+    d = ingest._clean_dates(t["End Date"])
+    assert d.iloc[0] == pd.Timestamp("2024-03-05 09:14:10")  # 03/05/2024 09:14:10 AM, month first
+
+
+@pytest.mark.parametrize(
+    "labels, points, expect",
+    [
+        (["非常满意", "满意", "一般"], 5, {"非常满意": 5, "满意": 4, "一般": 3}),
+        (["Very satisfied", "Dissatisfied"], 5, {"Very satisfied": 5, "Dissatisfied": 2}),
+        (["非常满意", "满意"], 10, None),  # a 5-point scale on a 1-10 field: not guessed
+        (["非常满意", "很愿意"], 5, None),  # one label no scale holds: nothing is recoded
+        (["非常满意", "非常同意"], 5, None),  # two scales mixed in one column
+        (["极有可能", "完全不可能"], 11, {"极有可能": 11, "完全不可能": 1}),
+        (["★★★☆☆", "★★★★★"], 5, {"★★★☆☆": 3, "★★★★★": 5}),
+        (["★★★☆☆"], 10, None),
+    ],
+)
+def test_recognise_labels_all_or_nothing(labels, points, expect):
+    got, why = ingest.recognise_labels(labels, points)
+    assert got == expect and why
+
+
+def test_unrecognised_labels_quarantine_required_and_blank_optional(tmp_path, auto_pack):
+    p = _write_csv(tmp_path / "x.csv", ["问卷编号", "调研环节", "推荐意愿", "满意度"],
+                   [["R1", "试驾", "很愿意", "非常满意"], ["R2", "试驾", "9", "还可以吧"], ["R3", "试驾", "8", "满意"]])
+    out = prepare(p, auto_pack)
+    q = out.quarantine.set_index("response_id")
+    assert q.loc["R1", "reason"] == "nps_not_numeric" and "add recode: {nps:" in q.loc["R1", "detail"]
+    a = out.accounting
+    assert a["cells_blanked"] == {"csat": {"not_numeric": 2}}  # 还可以吧 is unknown: 满意 is not guessed either
+    assert a["label_scales"]["csat"]["scale"] is None and "还可以吧" in a["label_scales"]["csat"]["why"]
+
+
+@pytest.mark.parametrize(
+    "raw, digits",
+    [("+86 138 0013 8000", "13800138000"), ("13800138000.0", "13800138000"), ("1.3800138000e10", "13800138000"),
+     ("1.38E+10", None), ("1.3800138e10", None), ("0086-13800138000", "13800138000")],
+)
+def test_clean_phone(raw, digits):
+    assert ingest.clean_phone(raw) == digits
+
+
+def test_matrix_and_platform_headers(auto_pack):
+    assert ingest._header_keys("5(服务态度)") == ["服务态度"]
+    assert ingest._header_keys("4、请评价以下方面(销售顾问专业度)")[-1] == "销售顾问专业度"
+    assert ingest._header_keys("Q3|服务态度") == ["服务态度"]
+    assert ingest._header_keys("其他意见或建议（选填）") == ["其他意见或建议"]  # a hint, not a matrix row
+    assert ingest.is_platform_column("来自IP") and ingest.is_platform_column("地理位置（省）")
+    assert not ingest.is_platform_column("线索来源")

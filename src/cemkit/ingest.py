@@ -57,11 +57,15 @@ segments, other fields) are NFKC-normalised and trimmed (full-width ``８`` → 
 ``"" NA N/A nan null none - -- — / #N/A`` and the platforms' skip markers ``(跳过) (空)`` count as missing
 (a comment that is only a skip marker is no comment). Scores: a leading number followed by non-digit
 text reads as that number (``10分``, ``9 分``, ``10（非常愿意）``); a score must be a point of its scale
-(integers in [min, max]). A *required* KPI (pack
+(integers in [min, max]). Answers in words are recoded when every word in the column is a label of one
+known scale with the field's number of points (``data/label_scales.yaml``: 非常满意…非常不满意, agreement,
+effort, quality, ``0-完全不可能``/``极有可能`` ends; rows of stars ``★★★★☆``); which scale, or why none, is in
+``accounting["label_scales"]``, and an unrecognised word is never guessed. A *required* KPI (pack
 ``fields[kpi].required``, e.g. NPS) that is missing, not a number or off its scale quarantines the row; an
 optional KPI or an attribute that is not a number or off its scale becomes NaN and is counted in
 ``cells_blanked[column][not_numeric|out_of_range]``. Dates: ISO, ``2024年3月5日``, ``2024/3/5``,
-``2024.03.05``, ``20240305`` and Excel serial numbers (20000-80000); others become NaT and are counted in
+``2024.03.05``, ``20240305``, Excel serial numbers (20000-80000) and ``3/5/2024`` where the column tells the
+order (a day over 12, or AM/PM times: month first); others become NaT and are counted in
 ``dates_unparsed`` (the row is quarantined only when the pack makes ``date`` required). Stage labels: the
 mapping's ``stage_values``, then the stage's id, name, trigger or touchpoint name (normalised), then a name
 that the label contains once suffixes such as 环节/阶段/问卷 are removed (e.g. 交车环节 → delivery);
@@ -72,7 +76,7 @@ empty, derived from the date as a half-year ``2024H1`` (mapping ``wave.from_date
 the used rows.
 
 Each row is quarantined for the *first* reason that applies, in this order (:data:`REASONS`): ``empty_row``,
-``malformed_row``, ``response_id_missing``, ``stage_missing``, ``unknown_stage``, ``<kpi>_missing``,
+``summary_row`` (合计 / 平均值 / Total … in the first two cells or the id: platforms.yaml), ``malformed_row``, ``response_id_missing``, ``stage_missing``, ``unknown_stage``, ``<kpi>_missing``,
 ``<kpi>_not_numeric``, ``score_out_of_range`` (required KPIs), ``date_invalid`` (when required),
 ``weight_invalid`` (declared weight column not a positive number, or a raking variable missing),
 ``duplicate_id``. Among rows that pass everything else, a repeated ``response_id`` keeps the latest row (by
@@ -137,6 +141,7 @@ import codecs
 import csv
 import datetime as dt
 import difflib
+import functools
 import io
 import itertools
 import json
@@ -157,6 +162,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import yaml
 
 from . import privacy
 from . import weights as wt
@@ -192,14 +198,19 @@ PROPOSE_MIN = 0.6  # score a header needs to be proposed in a draft mapping
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "—", "/", "#n/a",
                             "(跳过)", "(空)", "跳过", "(skipped)"})
 #: what survey platforms write in a skipped open question (问卷星 "(跳过)" / "(空)", full- or half-width
-#: brackets): no comment, not a comment that says nothing
-COMMENT_SKIP_MARKERS = ("(跳过)", "（跳过）", "(空)", "（空）", "(skipped)")
+#: brackets; 腾讯问卷 "—"; a dash, slash or N/A typed in a spreadsheet): no comment, not a comment that says nothing
+COMMENT_SKIP_MARKERS = ("(跳过)", "（跳过）", "(空)", "（空）", "(skipped)", "—", "——", "-", "--", "/", "N/A", "n/a",
+                        "#N/A")
+#: data files shipped with cemkit: label scales (label_scales.yaml) and what platforms add to an export
+#: (platforms.yaml: platform synonyms, platform columns, summary-row words, second-header-row words)
+DATA_DIR = Path(__file__).resolve().parent / "data"
 _THREADS = max(
     1, min(8, os.cpu_count() or 1)
 )  # column cleaning runs on a thread pool (Arrow releases the GIL)
 
 REASONS: tuple[str, ...] = (
     "empty_row",
+    "summary_row",
     "malformed_row",
     "response_id_missing",
     "stage_missing",
@@ -595,6 +606,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
         raise InputError(f"{path.name}: cannot read the file as {reader.kind} ({why}).") from None
     df = _trim_trailing_blank(df)
     df, attrs = _import_id_rows(df, attrs)
+    df, attrs = _subheader_row(df, attrs)
     df.attrs = {
         "source": path.name,
         "format": reader.kind,
@@ -633,8 +645,37 @@ def _import_id_rows(df: pd.DataFrame, attrs: dict[str, Any]) -> tuple[pd.DataFra
     return out, attrs
 
 
+def _subheader_row(df: pd.DataFrame, attrs: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """SurveyMonkey-style exports have a second header row: under each question its answer kind
+    ("Response", "Open-Ended Response"; platforms.yaml ``subheader_tokens``) or the rows of a matrix question
+    (whose text stands only above its first column). When the first data row has an empty first cell and
+    holds such a label, it is header: each column is named ``question - row`` (or the question alone under a
+    generic label), and the data's spreadsheet row numbers move down by one."""
+    if not len(df) or len(df.columns) < 2 or attrs.get("header_rows_below"):
+        return df, attrs
+    first = df.iloc[0]
+    cells = {c: str(v).strip() for c, v in first.items() if pd.notna(v) and str(v).strip()}
+    tokens = _platforms()["subheader"]
+    if df.columns[0] in cells or not any(_key(v) in tokens for v in cells.values()):
+        return df, attrs
+    names: list[str] = []
+    stem = None
+    for c in df.columns:
+        blank = re.fullmatch(r"column_\d+", str(c)) is not None  # an empty header cell (a merged question)
+        top = stem if blank and stem else str(c)
+        stem = top
+        sub = cells.get(c, "")
+        names.append(top if not sub or _key(sub) in tokens else f"{top} - {sub}")
+    out = df.iloc[1:].reset_index(drop=True)
+    out.columns = _clean_names(names)
+    attrs = dict(attrs)
+    attrs["first_data_row"] = int(attrs.get("first_data_row", 2)) + 1
+    attrs["header_rows_below"] = 1
+    return out, attrs
+
+
 # ============================================================================= normalising values
-_QNUM = re.compile(r"^(?:q\s*\d+[a-z]?(?:[_.\-]\d+)*|\d+)(?:[._、:：)\]\s-]+)", re.IGNORECASE)
+_QNUM = re.compile(r"^(?:q\s*\d+[a-z]?(?:[_.\-]\d+)*|\d+)(?:[._、:：)\]|\s-]+|(?=[(（]))", re.IGNORECASE)
 _TAIL_HINT = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]\s*$")
 _SCORE = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(\D*)$")
 _DATE = re.compile(
@@ -662,6 +703,29 @@ def normalise_header(header: str) -> str:
     s = unnumbered if unnumbered.strip() else s
     stripped = _TAIL_HINT.sub("", s)
     return _key(stripped if _key(stripped) else s)
+
+
+_TAIL_ITEM = re.compile(r"[(\[【]([^()\[\]【】]+)[)\]】]\s*$")
+_HINT = re.compile(r"\d|分|选填|必填|单选|多选|最多|至少|请|填写|注明|optional|required|select|choose|check",
+                   re.IGNORECASE)
+_ITEM_SPLIT = re.compile(r"\s+-\s+|\s*[|｜]\s*|\s*—+\s*")
+
+
+def _header_keys(header: str) -> list[str]:
+    """Keys a header is matched by: :func:`normalise_header`, then the row of a matrix question when the
+    header names one: in brackets at the end (问卷星 ``4、请评价(服务态度)``; brackets holding a hint such as
+    ``（1-10分）`` or ``（选填）`` are no row) or after ``|``, ``—`` or `` - `` (腾讯问卷 ``Q3|服务态度``,
+    Qualtrics / SurveyMonkey ``请评价 - 服务态度``)."""
+    keys = [normalise_header(header)]
+    s = unicodedata.normalize("NFKC", str(header)).strip()
+    s = _QNUM.sub("", s, count=1)
+    m = _TAIL_ITEM.search(s)
+    if m and not _HINT.search(m.group(1)):
+        keys.append(_key(m.group(1)))
+    parts = _ITEM_SPLIT.split(_TAIL_HINT.sub("", s) if m is None or _HINT.search(m.group(1)) else s)
+    if len(parts) > 1:
+        keys.append(_key(_TAIL_HINT.sub("", parts[-1]) or parts[-1]))
+    return list(dict.fromkeys(k for k in keys if k))
 
 
 def parse_score(value: Any) -> float | None:
@@ -745,6 +809,116 @@ def _normalise_text(v: Any) -> str | None:
     return None if s.casefold() in MISSING_TOKENS else s
 
 
+# ====================================================================== what platforms put in an export
+@functools.cache
+def _platforms() -> dict[str, Any]:
+    """platforms.yaml (see the comments there), with its names as comparison keys."""
+    data = yaml.safe_load((DATA_DIR / "platforms.yaml").read_text(encoding="utf-8")) or {}
+    cols = data.get("platform_columns") or {}
+    return {
+        "synonyms": {str(f): [str(n) for n in ns or ()] for f, ns in (data.get("synonyms") or {}).items()},
+        "exact": frozenset(_key(str(h)) for h in cols.get("exact") or ()),
+        "prefixes": tuple(_key(str(h)) for h in cols.get("prefixes") or ()),
+        "summary": frozenset(_key(str(t)) for t in data.get("summary_tokens") or ()),
+        "summary_cells": tuple(
+            dict.fromkeys(
+                v + end
+                for t in data.get("summary_tokens") or ()
+                for v in (str(t), str(t).upper(), str(t).capitalize(), str(t).title())
+                for end in ("", ":", "：", "值")
+            )
+        ),
+        "subheader": frozenset(_key(str(t)) for t in data.get("subheader_tokens") or ()),
+    }
+
+
+def is_platform_column(header: str) -> bool:
+    """Does the header name what a survey platform adds about a submission (time taken, IP, location, device,
+    link source, start time …; platforms.yaml ``platform_columns``)? Such columns are never proposed for a
+    pack field."""
+    p = _platforms()
+    k = _key(re.sub(r"\.\d+$", "", str(header)))  # a repeated header "来源.1"
+    return k in p["exact"] or any(k.startswith(x) for x in p["prefixes"] if x)
+
+
+class LabelScale(NamedTuple):
+    name: str
+    points: tuple[frozenset[str], ...]  # point 1 first: the comparison keys of its labels
+
+
+@functools.cache
+def label_scales() -> tuple[LabelScale, ...]:
+    """The known answer-label scales (label_scales.yaml), worst point first."""
+    data = yaml.safe_load((DATA_DIR / "label_scales.yaml").read_text(encoding="utf-8")) or {}
+    out = []
+    for name, points in (data.get("scales") or {}).items():
+        pts = tuple(
+            frozenset(_key(str(x)) for x in ([p] if isinstance(p, str) else (p or ()))) for p in points
+        )
+        out.append(LabelScale(str(name), pts))
+    return tuple(out)
+
+
+_STAR_FULL, _STAR_EMPTY = "★✭✮⭐", "☆✩"
+
+
+def _stars(label: str) -> tuple[int, int] | None:
+    """``★★★★☆`` → (4, 5): filled stars and scale length; None when the text is not a row of stars."""
+    s = label.replace(" ", "")
+    if not s or any(ch not in _STAR_FULL + _STAR_EMPTY for ch in s):
+        return None
+    return sum(ch in _STAR_FULL for ch in s), len(s)
+
+
+def recognise_labels(labels: Iterable[str], points: int) -> tuple[dict[str, int] | None, str]:
+    """Points (1 = worst) for the non-numeric answers of one score column on a ``points``-point scale, and
+    what was found. All or nothing: the labels are recoded only when every one of them belongs to one known
+    scale (label_scales.yaml, or rows of stars) with that many points, and the scales holding them all agree
+    on each label's point; else ``(None, why)``. ``why`` names the scale used, or says what is missing."""
+    labels = [str(v) for v in dict.fromkeys(labels)]
+    if not labels:
+        return {}, ""
+    stars = [_stars(v) for v in labels]
+    if all(stars):
+        size = max(n for _, n in stars)  # type: ignore[misc]
+        if size != points:
+            return None, f"{size}-star ratings on a {points}-point scale: declare scales: {{min: 1, max: {size}}}"
+        if any(k == 0 for k, _ in stars):  # type: ignore[misc]
+            return None, "a rating of no stars is not a point of the scale"
+        return {v: k for v, (k, _) in zip(labels, stars)}, f"stars (1-{size})"  # type: ignore[misc]
+    keys = {v: _key(v) for v in labels}
+    fits: list[tuple[LabelScale, dict[str, int]]] = []
+    other_sizes: set[str] = set()
+    for sc in label_scales():
+        pos = {}
+        for v, k in keys.items():
+            hit = next((i + 1 for i, pt in enumerate(sc.points) if k in pt), None)
+            if hit is None:
+                break
+            pos[v] = hit
+        else:
+            if len(sc.points) == points:
+                fits.append((sc, pos))
+            else:
+                other_sizes.add(f"{sc.name} ({len(sc.points)} points)")
+    if fits and all(f[1] == fits[0][1] for f in fits):
+        return fits[0][1], "/".join(f[0].name for f in fits)
+    if fits:
+        return None, "the labels fit several scales that give them different points: " + ", ".join(
+            f[0].name for f in fits
+        )
+    if other_sizes:
+        return None, (
+            f"labels of {', '.join(sorted(other_sizes))} on a {points}-point field: declare the client's scale "
+            "(scales: {min: 1, max: N}) or recode"
+        )
+    unknown = [v for v, k in keys.items() if not any(k in pt for sc in label_scales() for pt in sc.points)]
+    shown = unknown or labels
+    listed = ", ".join(repr(v) for v in shown[:6]) + (" …" if len(shown) > 6 else "")
+    return None, (f"no known label scale holds {listed}" if unknown else
+                  f"no one known label scale holds all of {listed}")
+
+
 # =============================================================================================== mapping
 @dataclass(frozen=True)
 class ColumnMapping:
@@ -811,6 +985,9 @@ def _targets(pack: Pack) -> dict[str, list[str]]:
         add(aid, a.name.zh, a.name.en, a.short.zh, a.short.en)
     for seg in pack.segments:
         add(seg.id, seg.name.zh, seg.name.en)
+    for fid, names in _platforms()["synonyms"].items():  # platform wording, after the pack's own names
+        if fid in pack.fields:
+            add(fid, *names)
     return {k: list(dict.fromkeys(v)) for k, v in out.items()}
 
 
@@ -1014,6 +1191,54 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
 
 
 # --------------------------------------------------------------------------------- proposing a mapping
+FIT_SAMPLE_ROWS = 5000  # rows whose values decide whether a header can be a field (value_fit)
+FIT_SHARE = 0.8
+
+
+def _known_label(t: str) -> bool:
+    k = _key(t)
+    return _stars(t) is not None or any(k in pt for sc in label_scales() for pt in sc.points)
+
+
+def value_fit(
+    raw: pd.DataFrame,
+    pack: Pack,
+    scales: dict[str, tuple[float, float]] | None = None,
+    value_codes: dict[str, dict[str, str]] | None = None,
+) -> Callable[[str, str], bool]:
+    """``fits(header, id)`` for :func:`propose_mapping`: can the header's values be that field? Judged on the
+    distinct values of the first :data:`FIT_SAMPLE_ROWS` rows: a KPI or attribute needs ``FIT_SHARE`` of them
+    to be points of its scale (the mapping's ``scales`` when declared) or labels of a known label scale of
+    any size; a date needs that share of readable dates. So a duration (``125秒``), a 0/1 multiple-choice
+    column or an IP address is not proposed as a score or a date. Other fields and empty columns fit."""
+    sc = {k: v.scale for k, v in pack.kpis.items()} | {a: v.scale for a, v in pack.attributes.items()}
+    cache: dict[str, list[str]] = {}
+
+    def values(h: str) -> list[str]:
+        if h not in cache:
+            codes = (value_codes or {}).get(h) or {}
+            col = raw[h].iloc[:FIT_SAMPLE_ROWS].dropna().unique()[:500]
+            cache[h] = [codes.get(t, t) for t in (_normalise_text(v) for v in col) if t is not None]
+        return cache[h]
+
+    def fits(h: str, fid: str) -> bool:
+        if h not in raw.columns or (fid not in sc and fid != "date"):
+            return True
+        vals = values(h)
+        if not vals:
+            return True
+        if fid == "date":
+            return int(_clean_dates(pd.Series(vals, dtype="str")).notna().sum()) >= FIT_SHARE * len(vals)
+        lo, hi = (scales or {}).get(fid) or (sc[fid].min, sc[fid].max)
+        good = 0
+        for t in vals:
+            x = parse_score(t)
+            good += (lo <= x <= hi and float(x).is_integer()) if x is not None else _known_label(t)
+        return good >= FIT_SHARE * len(vals)
+
+    return fits
+
+
 def _spread_in(t: str, h: str) -> int | None:
     """Length of the shortest stretch of ``h`` holding the characters of ``t`` in order (None: none does)."""
     best = None
@@ -1057,22 +1282,30 @@ def propose_mapping(
     pack: Pack,
     labels: dict[str, str] | None = None,
     min_score: float = PROPOSE_MIN,
+    fits: Callable[[str, str], bool] | None = None,
 ) -> dict[str, Any]:
     """Match client headers to the pack's ids by field synonyms and KPI/attribute/segment names (zh/en).
 
     Headers and names are normalised (:func:`normalise_header`); a pair scores 1 when equal, 0.75-0.95 when
     one contains the other (more for more coverage), 0.72-0.92 when a name of ≥ 3 characters appears in order
     with a few characters between (see :func:`_score`), else 0.9 × the difflib ratio when that is ≥ 0.6.
-    ``labels`` (SPSS variable labels by header) are scored too; the better score counts. Pairs are taken
-    best first (ties: the name the pack lists first, then the earlier header), each header and id once.
-    Returns ``{"columns": {header: id}, "matches": {header: {"field", "score", "via"}}, "unplaced":
-    [headers], "missing_required": [ids]}``."""
+    ``labels`` (SPSS variable labels, Qualtrics question texts by header) are scored too, and so is the row of
+    a matrix question (:func:`_header_keys`); the best score counts. Platform columns
+    (:func:`is_platform_column`: time taken, IP, …) are never proposed. ``fits(header, id)``, when given,
+    vetoes a pair whose values cannot be that field (see :func:`value_fit`) unless the header is exactly
+    one of the field's names. Pairs are taken best first
+    (ties: the name the pack lists first, then the earlier header), each header and id once. Returns
+    ``{"columns": {header: id}, "matches": {header: {"field", "score", "via"}}, "unplaced": [headers],
+    "platform": [headers], "missing_required": [ids]}``."""
     headers = [str(h) for h in table_headers]
     labels = labels or {}
     names = {fid: [(n, normalise_header(n)) for n in ns] for fid, ns in _targets(pack).items()}
     pairs: list[tuple[float, int, int, str, str, str]] = []
+    platform = [h for h in headers if is_platform_column(h) or is_platform_column(labels.get(h) or h)]
     for order, h in enumerate(headers):
-        keys = [normalise_header(h)] + ([normalise_header(labels[h])] if labels.get(h) else [])
+        if h in platform:
+            continue
+        keys = _header_keys(h) + (_header_keys(labels[h]) if labels.get(h) else [])
         for fid, ns in names.items():
             best, rank, via = 0.0, 0, ""
             for i, (raw_name, key) in enumerate(ns):
@@ -1088,13 +1321,16 @@ def propose_mapping(
     for s, _, _, h, fid, via in pairs:
         if h in columns or fid in used:
             continue
+        if fits is not None and s < 1.0 and not fits(h, fid):  # a header named exactly is trusted: its
+            continue  # bad values are then quarantined with their reason, not hidden by leaving it out
         columns[h], matches[h] = fid, {"field": fid, "score": round(s, 3), "via": via}
         used.add(fid)
     columns = {h: columns[h] for h in headers if h in columns}
     return {
         "columns": columns,
         "matches": {h: matches[h] for h in columns},
-        "unplaced": [h for h in headers if h not in columns],
+        "unplaced": [h for h in headers if h not in columns and h not in platform],
+        "platform": platform,
         "missing_required": [f for f, spec in pack.fields.items() if spec.required and f not in used],
     }
 
@@ -1175,6 +1411,7 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
         out.append(f"# pack: {draft['pack']}")
     for f in draft.get("missing_required") or []:
         out.append(f"# !! required field {f!r} not found: map a header to it")
+    out += [f"# {n}" for n in draft.get("notes") or []]
     src = draft.get("source") or {}
     if src:
         out.append("source:")
@@ -1189,6 +1426,10 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
     if unplaced:
         out.append(f"  # not placed ({len(unplaced)}): uncomment and add a pack id, or leave them out")
         out += [f"  # {_q(h)}: " for h in unplaced]
+    platform = draft.get("platform") or []
+    if platform:
+        out.append(f"  # platform columns ({len(platform)}: time taken, IP, device …), not analysed unless you map them:")
+        out += [f"  # {_q(h)}: " for h in platform]
     sv = draft.get("stage_values") or {}
     if sv:
         out.append(
@@ -1220,7 +1461,10 @@ def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | 
     pk = _as_pack(pack)
     raw = read_table(data_path)
     attrs = dict(raw.attrs)
-    draft = propose_mapping(list(raw.columns), pk, labels=attrs.get("column_labels"))
+    draft = propose_mapping(
+        list(raw.columns), pk, labels=attrs.get("column_labels"),
+        fits=value_fit(raw, pk, value_codes=attrs.get("value_codes")),
+    )
     draft["pack"] = pk.id
     data_file = Path(data_path).resolve()
     if out_path is not None and data_file.is_relative_to(Path(out_path).resolve().parent):
@@ -1228,6 +1472,7 @@ def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | 
             Path(out_path).resolve().parent
         )  # the mapping sits next to the data
     draft["source"] = {"file": str(data_file), "sheet": attrs.get("sheet")}
+    draft["notes"] = _value_notes(raw, draft["columns"], pk, attrs.get("value_codes") or {})
     stage_col = next((h for h, f in draft["columns"].items() if f == "stage"), None)
     if stage_col is not None:
         labels = raw[stage_col].dropna().map(_nfkc).unique().tolist()[:500]
@@ -1255,12 +1500,53 @@ def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | 
         )
     if draft["unplaced"]:
         lines.append(f"  not placed {len(draft['unplaced'])}: " + ", ".join(draft["unplaced"]))
+    if draft.get("platform"):
+        lines.append(f"  platform columns {len(draft['platform'])} (not analysed): " + ", ".join(draft["platform"]))
     if draft["missing_required"]:
         lines.append("  required fields not found: " + ", ".join(draft["missing_required"]))
+    lines += [f"  {n}" for n in draft["notes"]]
     if out_path is None:
         return "\n".join(lines) + "\n\n" + text
     lines.append(f"  draft written to {out_path}: review it, then run with --mapping {out_path}")
     return "\n".join(lines)
+
+
+def _value_notes(raw: pd.DataFrame, columns: dict[str, str], pack: Pack, value_codes: dict) -> list[str]:
+    """What the values of the proposed columns tell the consultant (first FIT_SAMPLE_ROWS rows): score
+    columns answered in words (recoded from which scale, or what to add), option numbers of a coded export
+    (NPS 1-11, stage 1, 2, 3 …)."""
+    notes: list[str] = []
+    scales = {k: v.scale for k, v in pack.kpis.items()} | {a: v.scale for a, v in pack.attributes.items()}
+    for h, fid in columns.items():
+        vals = raw[h].iloc[:FIT_SAMPLE_ROWS].dropna().unique().tolist()
+        if fid in scales:
+            sc = scales[fid]
+            xs, _, words = _score_values(vals, None, value_codes.get(h))
+            if words:
+                points, why = recognise_labels(words.values(), int(sc.max - sc.min) + 1)
+                if points is not None:
+                    shown = sorted(points.items(), key=lambda kv: kv[1])
+                    notes.append(f"{fid}: answers are labels of {why}, read as "
+                                 + ", ".join(f"{k}={sc.min + v - 1:g}" for k, v in shown))
+                else:
+                    notes.append(f"!! {fid}: answers in words are not read ({why}); add recode: {{{fid}: "
+                                 + "{" + ", ".join(f"{w}: ?" for w in sorted(set(words.values()))[:8]) + "}}")
+            nums = set(xs[np.isfinite(xs)].tolist())
+            if sc.kind == "nps" and sc.min == 0 and sc.max + 1 in nums and sc.min not in nums:
+                notes.append(
+                    f"!! {fid}: answers run 1-11 with no 0: option numbers of a coded export (问卷星 按选项序号)? "
+                    "Re-export as option text, or recode: {" + f"{fid}: " + "{"
+                    + ", ".join(f'"{i + 1}": {i}' for i in range(11)) + "}}"
+                )
+        elif fid == "stage":
+            labels = [t for t in (_normalise_text(v) for v in vals) if t is not None]
+            if labels and all(t.isdigit() for t in labels):
+                notes.append(
+                    "!! stage: the answers are numbers (" + ", ".join(sorted(set(labels), key=int)[:8])
+                    + "): option numbers of a coded export? Give each its stage under stage_values, or "
+                    "re-export as option text"
+                )
+    return notes
 
 
 def map_cli(args: Any) -> int:
@@ -1305,6 +1591,8 @@ class _Work:
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # cell notes, counted over the used rows
     plates: bool = False
     id_codes: np.ndarray | None = None
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # score columns answered in words
+    summary: np.ndarray | None = None
 
 
 class _Check(NamedTuple):
@@ -1332,6 +1620,16 @@ def _raw_detail(w: _Work, fid: str, label: str) -> Callable[[np.ndarray], list[s
     return _values_detail(w.raw[w.cols[fid]], label)
 
 
+def _label_detail(w: _Work, fid: str) -> Callable[[np.ndarray], list[str]]:
+    """``nps = '很愿意'``, and when the column's answers are words no known scale holds, what to do."""
+    base = _raw_detail(w, fid, fid)
+    note = w.labels.get(fid)
+    if not note or note.get("scale"):
+        return base
+    hint = f" ({note['why']}; add recode: {{{fid}: {{label: point, …}}}} to the mapping)"
+    return lambda idx: [d + hint for d in base(idx)]
+
+
 def _kpi_checks(pack: Pack) -> list[_Check]:
     out = []
     for k in pack.kpis:
@@ -1339,7 +1637,7 @@ def _kpi_checks(pack: Pack) -> list[_Check]:
             continue
         out.append(_Check(f"{k}_missing", lambda w, k=k: (w.status[k] == _MISSING, f"no {k} score")))
         out.append(
-            _Check(f"{k}_not_numeric", lambda w, k=k: (w.status[k] == _NOT_NUMERIC, _raw_detail(w, k, k)))
+            _Check(f"{k}_not_numeric", lambda w, k=k: (w.status[k] == _NOT_NUMERIC, _label_detail(w, k)))
         )
     for k in pack.kpis:
         if pack.fields.get(k) and pack.fields[k].required:
@@ -1357,6 +1655,7 @@ def _checks(pack: Pack) -> list[_Check]:
     date_required = bool(pack.fields.get("date") and pack.fields["date"].required)
     return [
         _Check("empty_row", lambda w: (w.empty, "every cell is empty")),
+        _Check("summary_row", lambda w: None if w.summary is None else (w.summary, _summary_detail(w))),
         _Check(
             "response_id_missing", lambda w: (pd.isna(w.clean["response_id"]).to_numpy(), "no response id")
         ),
@@ -1409,7 +1708,10 @@ def _resolve_columns(
             taken.add(fid)
     rest = [h for h in headers if h not in taken]
     if rest:
-        draft = propose_mapping(rest, pack, labels={h: labels[h] for h in rest if h in labels})
+        draft = propose_mapping(
+            rest, pack, labels={h: labels[h] for h in rest if h in labels},
+            fits=value_fit(raw, pack, mp.scales, attrs.get("value_codes")),
+        )
         for h, fid in draft["columns"].items():
             if fid not in cols and draft["matches"][h]["score"] >= AUTO_MATCH_MIN:
                 cols[fid], how[fid] = h, f"auto ({draft['matches'][h]['via']})"
@@ -1456,9 +1758,11 @@ def _clean_scores(
     recode: dict[str, str] | None,
     codes_map: dict[str, str] | None,
     client: tuple[float, float] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores: (values on the pack scale, status per cell). Plain numbers take one Arrow cast; anything else
-    (``10分``, labels, recodes, another scale) is parsed once per distinct value."""
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any] | None]:
+    """Scores: (values on the pack scale, status per cell, label note). Plain numbers take one Arrow cast;
+    anything else (``10分``, labels, recodes, another scale) is parsed once per distinct value. Answers that
+    are words are recoded when :func:`recognise_labels` finds their scale; the note says which scale (or
+    why none), None when the column has no such answers."""
     if not recode and not codes_map and client is None and isinstance(s.array, pd.arrays.ArrowStringArray):
         try:
             x = pc.cast(pa.array(s.array), pa.float64()).to_numpy(zero_copy_only=False)
@@ -1467,11 +1771,32 @@ def _clean_scores(
         if x is not None:
             ok = (x >= lo) & (x <= hi) & (np.floor(x) == x)
             st = np.where(np.isnan(x), _MISSING, np.where(ok, _OK, _OUT_OF_RANGE)).astype(np.int8)
-            return np.where(ok, x, np.nan), st
+            return np.where(ok, x, np.nan), st, None
     codes, uniq = _distinct(s)
-    val = np.full(len(uniq), np.nan)
-    st = np.full(len(uniq), _OK, dtype=np.int8)
     clo, chi = client or (lo, hi)
+    xs, st, words = _score_values(uniq, recode, codes_map)
+    note = None
+    if words:
+        points, why = recognise_labels(words.values(), int(chi - clo) + 1)
+        note = {"labels": sorted(set(words.values())), "why": why, "scale": None}
+        if points is not None:
+            note.update(scale=why, recoded={t: clo + points[t] - 1 for t in note["labels"]})
+            for i, t in words.items():
+                xs[i], st[i] = clo + points[t] - 1, _OK
+    ok = (st == _OK) & (xs >= clo) & (xs <= chi) & (np.floor(xs) == xs)
+    st = np.where((st == _OK) & ~ok, _OUT_OF_RANGE, st).astype(np.int8)
+    val = np.where(ok, xs if client is None else np.floor(lo + (xs - clo) * (hi - lo) / (chi - clo) + 0.5), np.nan)
+    return _take(val, codes, np.nan, float), _take(st, codes, _MISSING, np.int8), note
+
+
+def _score_values(
+    uniq: list[Any], recode: dict[str, str] | None, codes_map: dict[str, str] | None
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Distinct score cells → (numbers, status _OK / _MISSING / _NOT_NUMERIC, {index: text} of the
+    answers that are words rather than numbers)."""
+    xs = np.full(len(uniq), np.nan)
+    st = np.full(len(uniq), _OK, dtype=np.int8)
+    words: dict[int, str] = {}
     for i, u in enumerate(uniq):
         t = _normalise_text(u)
         if t is not None and recode:
@@ -1484,17 +1809,52 @@ def _clean_scores(
         x = parse_score(t)
         if x is None:
             st[i] = _NOT_NUMERIC
-        elif not (clo <= x <= chi) or not float(x).is_integer():
-            st[i] = _OUT_OF_RANGE
+            words[i] = t
         else:
-            val[i] = x if client is None else math.floor(lo + (x - clo) * (hi - lo) / (chi - clo) + 0.5)
-    return _take(val, codes, np.nan, float), _take(st, codes, _MISSING, np.int8)
+            xs[i] = x
+    return xs, st, words
+
+
+_DMY = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?)?$"
+)
+
+
+def _day_month_order(uniq: list[Any]) -> str | None:
+    """How a column writes ``3/5/2024``: "dmy" when some first number is over 12, "mdy" when some second
+    one is, or when times carry AM/PM (SurveyMonkey, US Excel); None (not read) when nothing tells."""
+    ms = [m for u in uniq if u is not None and (m := _DMY.match(_nfkc(str(u))))]
+    if any(int(m.group(1)) > 12 for m in ms):
+        return "dmy"
+    if any(int(m.group(2)) > 12 or m.group(7) for m in ms):
+        return "mdy"
+    return None
+
+
+def _parse_dmy(value: Any, order: str) -> pd.Timestamp:
+    m = _DMY.match(_nfkc(str(value))) if value is not None else None
+    if not m:
+        return parse_date(value)
+    a, b, y, hh, mi, ss = (int(g) if g else 0 for g in m.groups()[:6])
+    d, mo = (a, b) if order == "dmy" else (b, a)
+    ampm = (m.group(7) or "").lower().replace(".", "")
+    if ampm:
+        if not 1 <= hh <= 12:
+            return pd.NaT
+        hh = hh % 12 + (12 if ampm == "pm" else 0)
+    try:
+        return pd.Timestamp(dt.datetime(y, mo, d, hh, mi, ss))
+    except ValueError:
+        return pd.NaT
 
 
 def _clean_dates(s: pd.Series) -> pd.Series:
+    """Dates on distinct values; day/month order of ``3/5/2024`` decided once for the column."""
     codes, uniq = _distinct(s)
+    order = _day_month_order(uniq)
+    one = parse_date if order is None else functools.partial(_parse_dmy, order=order)
     vals = (
-        pd.DatetimeIndex([parse_date(u) for u in uniq], dtype="datetime64[ns]")
+        pd.DatetimeIndex([one(u) for u in uniq], dtype="datetime64[ns]")
         if uniq
         else pd.DatetimeIndex([], dtype="datetime64[ns]")
     )
@@ -1518,6 +1878,37 @@ def _empty_rows(raw: pd.DataFrame) -> np.ndarray:
         else:
             cand[idx] = _blank(s.iloc[idx])
     return cand
+
+
+def _summary_columns(raw: pd.DataFrame, cols: dict[str, str]) -> list[str]:
+    """Where a summary row says what it is: the first two columns and the response id column."""
+    heads = [h for h in list(raw.columns[:2]) + [cols.get("response_id")] if h and not h.startswith("=constant:")]
+    return list(dict.fromkeys(h for h in heads if h in raw.columns))
+
+
+def _summary_rows(raw: pd.DataFrame, heads: list[str]) -> np.ndarray:
+    """Rows under (or among) the data that total or average them (合计, 平均值, Total …; platforms.yaml
+    ``summary_tokens``) in one of ``heads``: one Arrow set lookup per column."""
+    cells = pa.array(_platforms()["summary_cells"], pa.string())
+    out = np.zeros(len(raw), dtype=bool)
+    for h in heads:
+        a = arrow(raw[h])
+        out |= np.asarray(pc.fill_null(pc.is_in(a, value_set=cells.cast(a.type)), False), dtype=bool)
+    return out
+
+
+def _summary_detail(w: _Work) -> Callable[[np.ndarray], list[str]]:
+    heads = _summary_columns(w.raw, w.cols)
+    tokens = set(_platforms()["summary_cells"])
+
+    def detail(idx: np.ndarray) -> list[str]:
+        out = []
+        for i in idx:
+            v = next((x for h in heads if (x := w.raw[h].iloc[i]) in tokens), "")
+            out.append(f"a summary row ({v}) under the data, not a response")
+        return out
+
+    return detail
 
 
 def _privacy_plates(pack: Pack, mp: ColumnMapping) -> bool:
@@ -1610,6 +2001,7 @@ def prepare(
             },
             **_notes(w, used),
             "stage_labels": stage_labels,
+            "label_scales": w.labels,
             "masked": {k: int(v) for k, v in masked.items()},
             "masked_quarantine": {k: int(v) for k, v in qmasked.items() if v},
             "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
@@ -1684,7 +2076,10 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
         return tp_ids.get(_key(t), t) if t is not None else None
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        jobs: dict[str, Future] = {"__empty": pool.submit(_empty_rows, raw)}
+        jobs: dict[str, Future] = {
+            "__empty": pool.submit(_empty_rows, raw),
+            "__summary": pool.submit(_summary_rows, raw, _summary_columns(raw, cols)),
+        }
         for fid in ("response_id", "customer_id", "comment"):
             if fid in cols:
                 jobs[fid] = pool.submit(_strip_text, raw[cols[fid]],
@@ -1715,6 +2110,7 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
 
     missing_text = pd.Series(pd.NA, index=raw.index, dtype="str")
     w.empty = done["__empty"] if n else np.zeros(0, dtype=bool)
+    w.summary = done["__summary"] if n else np.zeros(0, dtype=bool)
     for fid in ("response_id", "customer_id"):
         w.clean[fid] = done.get(fid, missing_text)
     w.flags["customer_id_missing"] = w.clean["customer_id"].isna().to_numpy()
@@ -1731,7 +2127,9 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
             w.clean[fid] = np.full(n, np.nan)
             w.status[fid] = np.full(n, _MISSING, dtype=np.int8)
             continue
-        w.clean[fid], w.status[fid] = done[fid]
+        w.clean[fid], w.status[fid], note = done[fid]
+        if note:
+            w.labels[fid] = note
         st = w.status[fid]
         if not (pk.fields.get(fid) and pk.fields[fid].required):
             w.flags[f"blanked:{fid}:not_numeric"] = st == _NOT_NUMERIC
@@ -1827,6 +2225,7 @@ def _notes(w: _Work, used: np.ndarray) -> dict[str, Any]:
         "dates_unparsed": count.get("dates_unparsed", 0),
         "wave_derived": count.get("wave_derived", 0),
         "wave_missing": count.get("wave_missing", 0),
+        **({"phone_unreadable": count["phone_unreadable"]} if "phone_unreadable" in count else {}),
     }
 
 
@@ -2012,8 +2411,35 @@ def _contacts(w: _Work, used: np.ndarray) -> pd.DataFrame | None:
         return None
     data = {"response_id": w.clean["response_id"][used], "customer_id": w.clean["customer_id"][used]}
     for f in keep:
-        data[f] = _strip_text(w.raw[w.cols[f]])[used]
+        col = _strip_text(w.raw[w.cols[f]])
+        if f == "phone":
+            phone = _map_text(col, clean_phone)
+            w.flags["phone_unreadable"] = (col.notna() & phone.isna()).to_numpy()
+            col = phone
+        data[f] = col[used]
     return pd.DataFrame(data).reset_index(drop=True)
+
+
+_PHONE_FLOAT = re.compile(r"^(\d)(?:\.(\d+))?[eE]\+?(\d{1,2})$")
+
+
+def clean_phone(value: str | None) -> str | None:
+    """A phone cell as digits: ``+86 138 0013 8000`` / ``0086-13800138000`` → ``13800138000``; a number a
+    spreadsheet stored as a float, ``13800138000.0`` or ``1.3800138000e10``, back to its digits. A float that
+    lost digits (``1.38E+10``) cannot be called: None. Anything else is returned as it is."""
+    if value is None:
+        return None
+    s = _nfkc(str(value))
+    m = _PHONE_FLOAT.match(s)
+    if m:
+        frac = m.group(2) or ""
+        exp = int(m.group(3))
+        return m.group(1) + frac if len(frac) == exp else None  # fewer digits: rounded away, unknowable
+    s = re.sub(r"\.0+$", "", s)
+    digits = re.sub(r"[\s\-()（）]", "", s)
+    if re.fullmatch(r"(?:\+?86|0086)1[3-9]\d{9}", digits):
+        return digits[-11:]
+    return digits if re.fullmatch(r"\+?\d{5,15}", digits) else s
 
 
 # ================================================================================================= O-data
