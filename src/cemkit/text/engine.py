@@ -55,6 +55,13 @@ NEG_OF_NEG = 0.6  # a negated negative word is milder praise ("不贵")
 DEG_AFTER_NEG = 0.7  # "不是很满意": a degree word after the negation softens
 BEFORE_CONTRAST = 0.5  # total weight of the clauses before a contrast word in the same sentence
 PARTICLES = "了的啊吧呢吗嘛哦呀啦哈么"  # a negation followed only by one of these governs nothing ("没了")
+QUESTION_CHARS = "?？"  # a clause followed by one of these (or ending in 吗) is a question
+QUESTION_FINAL = "吗"
+QUESTION_POS = -0.5  # praise inside a question is doubt or sarcasm: "这也叫五星级？", "这是正品吗？"
+QUESTION_EMPTY = -0.3  # a question with nothing scored is a mild complaint: "什么时候才能发货？", "就这？"
+# ... unless it holds an `ask` word of neutral.txt (请问): then it is a genuine question and scores 0
+QUOTES = "\"'“”‘’「」『』"  # praise between quotes is ironic: 真是"好"服务
+IRONY = -1.0
 EPS = 1e-9
 
 _BLUT = np.zeros(65536, dtype=bool)
@@ -63,6 +70,10 @@ _SLUT = np.zeros(65536, dtype=bool)
 _SLUT[[ord(c) for c in SENTENCE_CHARS]] = True
 _PLUT = np.zeros(65536, dtype=bool)
 _PLUT[[ord(c) for c in PARTICLES]] = True
+_QLUT = np.zeros(65536, dtype=bool)
+_QLUT[[ord(c) for c in QUESTION_CHARS]] = True
+_QTLUT = np.zeros(65536, dtype=bool)
+_QTLUT[[ord(c) for c in QUOTES]] = True
 
 
 def _variants(word: str) -> set[str]:
@@ -267,7 +278,8 @@ class Engine:
 
         def row(word: str) -> dict:
             return table.setdefault(word, {"theme": -1, "kind": K_NONE, "val": 0.0, "dual": 0.0, "mode": 0,
-                                           "dang": 0.0, "final": 0.0, "aspect": -1, "adj": -1})
+                                           "dang": 0.0, "final": 0.0, "aspect": -1, "adj": -1, "verdict": 0.0,
+                                           "ask": False})
 
         for t, kws in enumerate(keywords):
             for kw in kws:
@@ -299,13 +311,17 @@ class Engine:
                 r.update(kind=K_WORD, val=wt, dual=dual)
         for w in lex.neutral:
             for v in _variants(w):
-                row(v).update(kind=K_SHADOW, val=0.0)
+                row(v).update(kind=K_SHADOW, val=0.0, ask=w in lex.asks)
         for w, c in lex.aspects.items():
             for v in _variants(w):
                 r = row(v)
                 r["aspect"] = cls_id[c]
                 if r["kind"] == K_NONE:
                     r["kind"] = K_ASPECT
+        for w, f in lex.verdicts.items():
+            for v in _variants(w):
+                if v in table:
+                    table[v]["verdict"] = f
         ctx = np.zeros((max(len(self.adjectives), 1), max(len(self.classes), 1)), dtype=np.float64)
         for (a, c), wt in lex.contextual.items():
             if c in cls_id:
@@ -325,6 +341,8 @@ class Engine:
         self.pfinal = np.fromiter((table[w]["final"] for w in words), np.float64, n)
         self.paspect = np.fromiter((table[w]["aspect"] for w in words), np.int64, n)
         self.padj = np.fromiter((table[w]["adj"] for w in words), np.int64, n)
+        self.pverdict = np.fromiter((table[w]["verdict"] for w in words), np.float64, n)
+        self.pask = np.fromiter((table[w]["ask"] for w in words), bool, n)
         self.matcher = matcher
         if matcher == "numpy":
             self.ngrams = NgramMatcher(words)
@@ -358,7 +376,13 @@ class Engine:
             e, p = self.ngrams.find(cu)
             ends.append(e)
             pids.append(p)
+        astral = None
         for i, w in self.rare:
+            if max(map(ord, w)) >= 0xFFFF:  # emoji: only in batches that hold an astral character at all
+                if astral is None:
+                    astral = bool((cu == 0xFFFF).any())
+                if not astral:
+                    continue
             hits = []
             at = big.find(w)
             while at >= 0:
@@ -483,6 +507,13 @@ class Engine:
                     j0 = np.maximum(j, 0)
                     ok = (j >= 0) & (gid(a_s[j0]) == g[ci]) & (s_s[ci] - a_e[j0] - 1 <= ASPECT_WINDOW)
                     val[ci[ok]] = self.ctx[self.padj[s_p[ci[ok]]], a_c[j0[ok]]]
+                    # an aspect word that is also a sentiment word (噪音, 色差) yields to the adjective that
+                    # describes it: 噪音小 is praise, not 噪音 (−) plus 小 (+)
+                    used_a = j0[ok][val[ci[ok]] != 0]
+                    if used_a.size:
+                        span_key = s_s * (1 << 24) + (s_e - s_s)
+                        yield_ = (kind == K_WORD) & np.isin(span_key, a_s[used_a] * (1 << 24) + (a_e - a_s)[used_a])
+                        val[yield_] = 0.0
             valued = ((kind == K_WORD) | (is_ctx & (val != 0))) & (val != 0)
 
             # negation and degree: nearest before, same clause, no valued word between
@@ -499,6 +530,11 @@ class Engine:
             value = np.where(soft, value * DEG_AFTER_NEG, value)
             f = val[ln0]
             value = np.where(negd, np.where(value > 0, value * f, value * f * NEG_OF_NEG), value)
+            # praise between quotes is irony: 真是"好"服务, 太“贴心”了
+            quoted = (value > 0) & (s_s >= 1) & (s_e + 1 < N)
+            if quoted.any():
+                quoted &= _QTLUT[cp16[np.maximum(s_s - 1, 0)]] & _QTLUT[cp16[np.minimum(s_e + 1, N - 1)]]
+                value = np.where(quoted, value * IRONY, value)
 
             # negations that govern no sentiment word
             used = np.zeros(m, bool)
@@ -515,11 +551,40 @@ class Engine:
                 value = np.where(free, dang, value)
             scored = value != 0
             gv, vv = g[scored], value[scored]
+            # verdict words (推荐, 不会再来, 差评 …): their clause weighs more
+            vf = self.pverdict[s_p]
+            vm = scored & (vf > 0)
+            if vm.any():
+                vw = np.ones(G)
+                np.maximum.at(vw, g[vm], vf[vm])
+                w = w * vw
         else:
             gv, vv = np.zeros(0, np.int64), np.zeros(0)
         raw = np.bincount(gv, weights=vv, minlength=G)
         row_of = row_at[s_s[scored]] if m else np.zeros(0, np.int64)
         tot = np.bincount(row_of, weights=vv * w[gv], minlength=n)
+
+        # questions: a clause followed by ？/? (in the same comment) or ending in 吗
+        q = np.zeros(G, bool)
+        qpos = np.flatnonzero(_QLUT[cp16])
+        if qpos.size:
+            qc = clause_at[qpos] - 1  # the ? lies in the boundary run after clause qc
+            lastc = Bs[np.maximum(qc, 0)] - 1
+            okq = (qc >= 0) & (lastc >= 0) & (row_at[np.maximum(lastc, 0)] == row_at[qpos])
+            q[qc[okq]] = True
+        lastc = Bs[:G] - 1
+        q |= (lastc >= 0) & (cp16[np.maximum(lastc, 0)] == ord(QUESTION_FINAL))
+        if q.any():
+            ask = np.zeros(G, bool)
+            if m:
+                ask[g[self.pask[s_p]]] = True
+            span = lastc - np.concatenate(([-1], Bs[:G - 1]))  # clause length plus the rest of the run before it
+            new_raw = np.where(q & ask, 0.0, np.where(q & (raw > EPS), raw * QUESTION_POS,
+                               np.where(q & (np.abs(raw) <= EPS) & (span >= 2), QUESTION_EMPTY, raw)))
+            ci = np.flatnonzero(new_raw != raw)
+            if ci.size:
+                tot += np.bincount(row_at[lastc[ci]], weights=(new_raw - raw)[ci] * w[ci], minlength=n)
+                raw = new_raw
         sentiment = np.tanh(tot).astype(np.float32)
 
         # theme layer ----------------------------------------------------------------------------------

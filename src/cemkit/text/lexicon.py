@@ -12,8 +12,9 @@ file                    one line                                       meaning
 ``negation.txt``        ``word [factor] [dangling] [final]``           flips the next sentiment word
 ``degree.txt``          ``word multiplier``                            scales the next sentiment word
 ``contrast.txt``        ``word weight any|initial|concession``         re-weights clauses (但是, 虽然 …)
-``neutral.txt``         ``word``                                       hides the sentiment words it contains
+``neutral.txt``         ``word [ask]``                                 hides the sentiment words it contains
 ``contextual.txt``      ``@class word…`` / ``adjective class weight``  高/低/长/短 … by the aspect they describe
+``verdict.txt``         ``word weight``                                its clause weighs more (推荐, 不会再来 …)
 ======================  =============================================  ==========================================
 
 A pack file overrides the shared entry of the same word; a weight of 0 in a pack's ``positive.txt`` or
@@ -31,7 +32,7 @@ from ..paths import packs_dir
 
 __all__ = ["Lexicon", "lexicon_dirs", "lexicon_problems", "load_lexicon", "load_stopwords", "shared_dir"]
 
-FILES = ("positive", "negative", "negation", "degree", "contrast", "neutral", "contextual")
+FILES = ("positive", "negative", "negation", "degree", "contrast", "neutral", "contextual", "verdict")
 CONTRAST_MODES = ("any", "initial", "concession")
 
 
@@ -42,7 +43,9 @@ class Lexicon:
     ``words`` maps a sentiment word to its signed weight; ``negations`` a negation word to
     ``(factor, dangling, final)``; ``degrees`` a degree word to its multiplier; ``contrasts`` a contrast word to
     ``(weight, mode)``; ``aspects`` an aspect word to its class and ``contextual`` an ``(adjective, class)`` pair
-    to its weight."""
+    to its weight; ``verdicts`` a verdict word (recommendation, return or repeat intent, rating) to the
+    factor its clause's weight is multiplied by; ``asks`` the neutral words marked ``ask`` (请问: a question
+    holding one is a genuine question, not a complaint or sarcasm)."""
 
     words: dict[str, float]
     negations: dict[str, tuple[float, float, float]]
@@ -51,6 +54,8 @@ class Lexicon:
     neutral: frozenset[str]
     aspects: dict[str, str]
     contextual: dict[tuple[str, str], float]
+    verdicts: dict[str, float] = field(default_factory=dict)
+    asks: frozenset[str] = field(default=frozenset())
     sources: tuple[str, ...] = field(default=())
 
     @property
@@ -122,6 +127,8 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
     negations: dict[str, tuple[float, float, float]] = {}
     degrees: dict[str, float] = {}
     contrasts: dict[str, tuple[float, str]] = {}
+    verdicts: dict[str, float] = {}
+    asks: set[str] = set()
     neutral: set[str] = set()
     aspects: dict[str, str] = {}
     contextual: dict[tuple[str, str], float] = {}
@@ -150,8 +157,12 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
                     if mode not in CONTRAST_MODES:
                         raise ValueError(f"{path}:{n}: contrast mode must be one of {CONTRAST_MODES}")
                     contrasts[word] = (_num(parts, 1, 2.0, path, n), mode)
+                elif name == "verdict":
+                    verdicts[word] = _num(parts, 1, 1.5, path, n)
                 elif name == "neutral":
                     neutral.add(word)
+                    if len(parts) > 1 and parts[1] == "ask":
+                        asks.add(word)
                 elif name == "contextual":
                     if word.startswith("@"):
                         for a in parts[1:]:
@@ -160,12 +171,14 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
                         raise ValueError(f"{path}:{n}: expected 'adjective class weight' or '@class word ...'")
                     else:
                         contextual[(word, parts[1])] = _num(parts, 2, 0.0, path, n)
-    return Lexicon(words, negations, degrees, contrasts, frozenset(neutral), aspects, contextual, tuple(sources))
+    return Lexicon(words, negations, degrees, contrasts, frozenset(neutral), aspects, contextual, verdicts,
+                   frozenset(asks), tuple(sources))
 
 
 def lexicon_problems(lex: Lexicon) -> list[str]:
     """Words given conflicting roles (a word may be a sentiment word and a degree word, and an aspect word
-    besides any role; any other overlap is ambiguous) and contextual adjectives with an unknown class."""
+    besides any role; any other overlap is ambiguous), contextual adjectives with an unknown class and verdict
+    words that are no sentiment word or negation."""
     roles: dict[str, list[str]] = {}
     for w in lex.words:
         roles.setdefault(w, []).append("sentiment")
@@ -183,6 +196,9 @@ def lexicon_problems(lex: Lexicon) -> list[str]:
     for w, r in sorted(roles.items()):
         if len(r) > 1 and sorted(r) != ["degree", "sentiment"]:
             problems.append(f"{w!r} has several roles: {', '.join(r)}")
+    for w in sorted(lex.verdicts):
+        if w not in lex.words and w not in lex.negations:
+            problems.append(f"verdict word {w!r} is neither a sentiment word nor a negation: it is never matched")
     classes = set(lex.aspects.values())
     for (a, c) in lex.contextual:
         if c not in classes:
