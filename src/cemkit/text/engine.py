@@ -551,9 +551,9 @@ class Engine:
                 value = np.where(free, dang, value)
             scored = value != 0
             gv, vv = g[scored], value[scored]
-            # verdict words (推荐, 不会再来, 差评 …): their clause weighs more
+            # verdict words (推荐, 不会再来, 差评 …) and summary words (总的来说): their clause weighs more
             vf = self.pverdict[s_p]
-            vm = scored & (vf > 0)
+            vm = (scored | (kind == K_SHADOW)) & (vf > 0)
             if vm.any():
                 vw = np.ones(G)
                 np.maximum.at(vw, g[vm], vf[vm])

@@ -43,8 +43,8 @@ class Lexicon:
     ``words`` maps a sentiment word to its signed weight; ``negations`` a negation word to
     ``(factor, dangling, final)``; ``degrees`` a degree word to its multiplier; ``contrasts`` a contrast word to
     ``(weight, mode)``; ``aspects`` an aspect word to its class and ``contextual`` an ``(adjective, class)`` pair
-    to its weight; ``verdicts`` a verdict word (recommendation, return or repeat intent, rating) to the
-    factor its clause's weight is multiplied by; ``asks`` the neutral words marked ``ask`` (请问: a question
+    to its weight; ``verdicts`` a verdict word (recommendation, return or repeat intent, rating; or a summary
+    word such as 总的来说, listed as neutral) to the factor its clause's weight is multiplied by; ``asks`` the neutral words marked ``ask`` (请问: a question
     holding one is a genuine question, not a complaint or sarcasm)."""
 
     words: dict[str, float]
@@ -197,8 +197,8 @@ def lexicon_problems(lex: Lexicon) -> list[str]:
         if len(r) > 1 and sorted(r) != ["degree", "sentiment"]:
             problems.append(f"{w!r} has several roles: {', '.join(r)}")
     for w in sorted(lex.verdicts):
-        if w not in lex.words and w not in lex.negations:
-            problems.append(f"verdict word {w!r} is neither a sentiment word nor a negation: it is never matched")
+        if w not in lex.words and w not in lex.negations and w not in lex.neutral:
+            problems.append(f"verdict word {w!r} is no sentiment, negation or neutral word: it is never matched")
     classes = set(lex.aspects.values())
     for (a, c) in lex.contextual:
         if c not in classes:
