@@ -583,7 +583,7 @@ class Engine:
                                np.where(q & (np.abs(raw) <= EPS) & (span >= 2), QUESTION_EMPTY, raw)))
             ci = np.flatnonzero(new_raw != raw)
             if ci.size:
-                tot += np.bincount(row_at[lastc[ci]], weights=(new_raw - raw)[ci] * w[ci], minlength=n)
+                tot = tot + np.bincount(row_at[lastc[ci]], weights=(new_raw - raw)[ci] * w[ci], minlength=n)
                 raw = new_raw
         sentiment = np.tanh(tot).astype(np.float32)
 
