@@ -208,3 +208,17 @@ def test_text_views_leave_out_themes_nobody_mentioned(auto_pack):
     assert len(themes) < len(auto_pack.themes)
     heat = out["theme_stage"][0]
     assert set(heat["theme_name"]) == set(themes["theme_name"])
+
+
+@pytest.mark.parametrize("comment", [None, "", "   "])
+def test_text_views_when_nobody_wrote_a_comment(auto_pack, comment):
+    """An export whose comment column is empty (or a large one, where distinct comments are analysed once)
+    gives no text results rather than a crash: the deck's text slides are then left out."""
+    from cemkit import views
+
+    n = 30_000  # above the size where comments are deduplicated first
+    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(n)], "customer_id": None,
+                       "stage": "delivery", "wave": "2024H1", "nps": 8.0, "comment": comment})
+    assert text.tag_themes(df["comment"], auto_pack).empty
+    out = views.text_views(df, auto_pack, "zh")
+    assert "themes" not in out and "quotes" not in out

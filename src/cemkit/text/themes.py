@@ -235,7 +235,7 @@ class TextAnalysis:
         copy, in input order (and, within a row, in the order of ``u``'s rows)."""
         if self.codes is None:  # one text per input row
             return np.arange(u.size), u
-        n_texts = int(max(self.codes.max(initial=-1), u.max(initial=-1))) + 1
+        n_texts = max(1, int(max(self.codes.max(initial=-1), u.max(initial=-1))) + 1)  # ≥ 1: no comment at all
         count = np.bincount(u, minlength=n_texts)
         first = np.zeros(n_texts, np.int64)
         if n_texts > 1:
