@@ -838,3 +838,15 @@ def test_bad_weights_and_empty_data_raise_data_error(mtcars):
         key_drivers(mtcars.assign(mpg=1.0), "mpg", MTCARS_X)
     with pytest.raises(DataError, match="at least 6 usable rows"):
         key_drivers(mtcars.iloc[:5], "mpg", MTCARS_X)
+
+
+def test_driver_views_skip_a_stage_whose_nps_does_not_vary(auto_pack, demo_auto):
+    """A stage where every customer gave the same score has nothing to explain: it is listed as skipped and
+    the other stages are still modelled (the run goes on instead of stopping on that stage)."""
+    from cemkit import views
+
+    df = demo_auto.responses.copy()
+    df.loc[df["stage"] == "delivery", "nps"] = 10.0
+    table, meta = views.driver_views(df, auto_pack, "zh", bootstrap=0)["stage_drivers"]
+    assert "delivery" in meta["facts"]["skipped_stages"]
+    assert "delivery" not in set(table["stage"]) and table["stage"].nunique() >= 3

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import drivers as kda
 from . import metrics as m
+from .errors import DataError
 from .i18n import t
 from .packs import Pack
 from .results import save
@@ -183,8 +184,12 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         if not cols or not _enough(len(complete), len(cols), pack):
             skipped.append(stage.id)
             continue
-        res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap, seed=seed,
-                              bootstrap_rows=20_000)
+        try:
+            res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap,
+                                  seed=seed, bootstrap_rows=20_000)
+        except DataError:  # e.g. every customer of the stage gave the same score: nothing to explain
+            skipped.append(stage.id)
+            continue
         perf = kda.performance(complete, cols, weights=w)
         names = {k: v.get(lang) for k, v in pack.rules.quadrant_names.items()}
         pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
@@ -220,6 +225,8 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         "top_fix_share": float(top["share"] * 100), "top_fix_perf_rank_from_bottom": perf_rank_from_bottom,
         "top_fix_in_quadrant": bool(len(pm_fix)), "focus_stage": focus,
         "n_fix": len(fix), "n_stages": len(modelled), "skipped_stages": skipped,
+        "skipped_stage_names": ({lg: ("、" if lg == "zh" else ", ").join(pack.stage_name(s, lg) for s in skipped)
+                                 for lg in ("zh", "en")} if skipped else None),
     }
     method_note = {"zh": "Shapley值（LMG）分解R²，自助法95%区间", "en": "Shapley (LMG) decomposition of R², bootstrap 95% intervals"}[lang]
     meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note)
