@@ -45,3 +45,12 @@ def test_catalogues_have_the_same_keys():
 
     assert set(catalogue("zh")) == set(catalogue("en"))
     assert t("confidential", "zh", client="某车企").startswith("保密文件")
+
+
+def test_a_value_that_rounds_to_zero_has_no_minus_sign():
+    """「低-0分」 reads as a typo in a client title: a negative value that rounds to zero prints as 0."""
+    from cemkit.i18n import fmt
+
+    assert fmt("低{g:.0f}分", {"g": -0.3}, "zh") == "低0分"
+    assert fmt("{g:+.0f}|{g:.1f}", {"g": -0.04}, "zh") == "0|0.0"
+    assert fmt("{g:.0f}|{g:.1f}|{p:.0%}", {"g": -1.2, "p": -0.04}, "zh") == "-1|-1.2|-4%"

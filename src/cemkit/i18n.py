@@ -53,7 +53,11 @@ class _Formatter(string.Formatter):
             return f"{abs(float(value)):.0f}"
         if spec == "n":
             return f"{round(float(value)):,}"
-        return super().format_field(value, spec)
+        out = super().format_field(value, spec)
+        # a value that rounds to zero prints as 0, not -0 ("低-0分"): strip the sign of an all-zero number
+        if out.startswith("-") and isinstance(value, (int, float)) and not out.strip("-0.,%"):
+            out = out[1:]
+        return out
 
 
 def _localise(value: Any, lang: str) -> Any:
