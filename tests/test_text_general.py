@@ -189,3 +189,31 @@ def test_general_sets_are_distinct():
     hold = pd.read_csv(DATA / "general_reviews_holdout.csv", keep_default_na=False)
     assert not dev["text"].duplicated().any() and not hold["text"].duplicated().any()
     assert not set(dev["text"]) & set(hold["text"])
+
+
+# ------------------------------------------------------------------------------------------ traditional script
+@pytest.mark.parametrize("comment,expected", [
+    ("滿意，質量很好", 1), ("質量太差，退貨", -1), ("服務態度惡劣，再也不來了", -1), ("房間乾淨，服務周到", 1),
+    ("價格太貴，不值得", -1), ("不滿意", -1), ("東西很好，物流也很快", 1), ("難吃，不推薦", -1),
+])
+def test_traditional_script_reads_like_simplified(comment, expected):
+    assert sign(comment) == expected
+
+
+def test_traditional_spellings_of_an_entry():
+    from cemkit.text.engine import MAX_TRADITIONAL, _traditional
+
+    forms = load_lexicon(None).traditional
+    assert "滿意" in _traditional("满意", forms) and "乾淨" in _traditional("干净", forms)
+    assert _traditional("好", forms) == set()
+    assert len(_traditional("发发发发发", forms)) <= MAX_TRADITIONAL
+
+
+def test_traditional_file_format_is_checked(tmp_path):
+    from cemkit.text.lexicon import _load
+
+    d = tmp_path / "lexicon"
+    d.mkdir()
+    (d / "traditional.txt").write_text("满意 滿意\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="traditional"):
+        _load((d,), ())

@@ -86,6 +86,18 @@ def _variants(word: str) -> set[str]:
     return out
 
 
+MAX_TRADITIONAL = 16  # traditional spellings added per lexicon entry at most
+
+
+def _traditional(word: str, forms: dict[str, tuple[str, ...]]) -> set[str]:
+    """The traditional spellings of ``word``: every combination of its characters' forms (at most
+    MAX_TRADITIONAL), without the word itself."""
+    opts = [forms.get(c, (c,)) for c in word]
+    if all(len(o) == 1 and o[0] == c for o, c in zip(opts, word)):
+        return set()
+    return {"".join(p) for p in itertools.islice(itertools.product(*opts), MAX_TRADITIONAL)} - {word}
+
+
 _EMPTY = {"f": np.float32, "i": np.int64, "t": np.int16, "c": np.int32}
 
 
@@ -289,37 +301,48 @@ class Engine:
                         r["theme"] = t
         self.classes = lex.aspect_classes
         cls_id = {c: i for i, c in enumerate(self.classes)}
+        # lexicon entries are also matched in traditional script (滿意, 服務態度惡劣), except where a spelling is
+        # itself an entry or a theme keyword
+        taken = set(table) | set(lex.words) | set(lex.negations) | set(lex.degrees) | set(lex.contrasts) \
+            | set(lex.neutral) | set(lex.aspects) | {a for a, _ in lex.contextual}
+
+        def _lex_variants(word: str) -> set[str]:
+            out = _variants(word)
+            if lex.traditional:
+                out |= {t for t in _traditional(word, lex.traditional) if t not in taken}
+            return out
+
         self.adjectives = lex.adjectives
         adj_id = {a: i for i, a in enumerate(self.adjectives)}
         # lexicon roles; later assignments win for conflicting words (lexicon_problems reports them)
         for w, (wt, mode) in lex.contrasts.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 row(v).update(kind=K_CONTRAST, val=wt, mode=MODE[mode])
         for w, m in lex.degrees.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 row(v).update(kind=K_DEG, val=m)
         for w, (f, dang, final) in lex.negations.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 row(v).update(kind=K_NEG, val=f, dang=dang, final=final)
         for a in self.adjectives:
-            for v in _variants(a):
+            for v in _lex_variants(a):
                 row(v).update(kind=K_CTX, adj=adj_id[a])
         for w, wt in lex.words.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 r = row(v)
                 dual = lex.degrees.get(w, 0.0)
                 r.update(kind=K_WORD, val=wt, dual=dual)
         for w in lex.neutral:
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 row(v).update(kind=K_SHADOW, val=0.0, ask=w in lex.asks)
         for w, c in lex.aspects.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 r = row(v)
                 r["aspect"] = cls_id[c]
                 if r["kind"] == K_NONE:
                     r["kind"] = K_ASPECT
         for w, f in lex.verdicts.items():
-            for v in _variants(w):
+            for v in _lex_variants(w):
                 if v in table:
                     table[v]["verdict"] = f
         ctx = np.zeros((max(len(self.adjectives), 1), max(len(self.classes), 1)), dtype=np.float64)
@@ -510,10 +533,10 @@ class Engine:
                     # an aspect word that is also a sentiment word (噪音, 色差) yields to the adjective that
                     # describes it: 噪音小 is praise, not 噪音 (−) plus 小 (+)
                     used_a = j0[ok][val[ci[ok]] != 0]
-                    if used_a.size:
-                        span_key = s_s * (1 << 24) + (s_e - s_s)
-                        yield_ = (kind == K_WORD) & np.isin(span_key, a_s[used_a] * (1 << 24) + (a_e - a_s)[used_a])
-                        val[yield_] = 0.0
+                    both = np.flatnonzero((kind == K_WORD) & (self.paspect[s_p] >= 0))  # few: 噪音, 色差 …
+                    if used_a.size and both.size:
+                        key = s_s[both] * (1 << 24) + (s_e - s_s)[both]
+                        val[both[np.isin(key, a_s[used_a] * (1 << 24) + (a_e - a_s)[used_a])]] = 0.0
             valued = ((kind == K_WORD) | (is_ctx & (val != 0))) & (val != 0)
 
             # negation and degree: nearest before, same clause, no valued word between
@@ -531,10 +554,11 @@ class Engine:
             f = val[ln0]
             value = np.where(negd, np.where(value > 0, value * f, value * f * NEG_OF_NEG), value)
             # praise between quotes is irony: 真是"好"服务, 太“贴心”了
-            quoted = (value > 0) & (s_s >= 1) & (s_e + 1 < N)
-            if quoted.any():
-                quoted &= _QTLUT[cp16[np.maximum(s_s - 1, 0)]] & _QTLUT[cp16[np.minimum(s_e + 1, N - 1)]]
-                value = np.where(quoted, value * IRONY, value)
+            qi = np.flatnonzero(value > 0)
+            qi = qi[(s_s[qi] >= 1) & (s_e[qi] + 1 < N)]
+            qi = qi[_QTLUT[cp16[s_s[qi] - 1]]]  # rare: an opening quote right before the praise
+            qi = qi[_QTLUT[cp16[s_e[qi] + 1]]]
+            value[qi] *= IRONY
 
             # negations that govern no sentiment word
             used = np.zeros(m, bool)

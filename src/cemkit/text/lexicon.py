@@ -15,6 +15,7 @@ file                    one line                                       meaning
 ``neutral.txt``         ``word [ask]``                                 hides the sentiment words it contains
 ``contextual.txt``      ``@class word…`` / ``adjective class weight``  高/低/长/短 … by the aspect they describe
 ``verdict.txt``         ``word weight``                                its clause weighs more (推荐, 不会再来 …)
+``traditional.txt``     ``简 繁 [繁 …]``                               entries are also matched in traditional script
 ======================  =============================================  ==========================================
 
 A pack file overrides the shared entry of the same word; a weight of 0 in a pack's ``positive.txt`` or
@@ -32,7 +33,8 @@ from ..paths import packs_dir
 
 __all__ = ["Lexicon", "lexicon_dirs", "lexicon_problems", "load_lexicon", "load_stopwords", "shared_dir"]
 
-FILES = ("positive", "negative", "negation", "degree", "contrast", "neutral", "contextual", "verdict")
+FILES = ("positive", "negative", "negation", "degree", "contrast", "neutral", "contextual", "verdict",
+         "traditional")
 CONTRAST_MODES = ("any", "initial", "concession")
 
 
@@ -45,7 +47,8 @@ class Lexicon:
     ``(weight, mode)``; ``aspects`` an aspect word to its class and ``contextual`` an ``(adjective, class)`` pair
     to its weight; ``verdicts`` a verdict word (recommendation, return or repeat intent, rating; or a summary
     word such as 总的来说, listed as neutral) to the factor its clause's weight is multiplied by; ``asks`` the neutral words marked ``ask`` (请问: a question
-    holding one is a genuine question, not a complaint or sarcasm)."""
+    holding one is a genuine question, not a complaint or sarcasm); ``traditional`` a simplified character to
+    its traditional form(s), used to match every entry in traditional script too."""
 
     words: dict[str, float]
     negations: dict[str, tuple[float, float, float]]
@@ -56,6 +59,7 @@ class Lexicon:
     contextual: dict[tuple[str, str], float]
     verdicts: dict[str, float] = field(default_factory=dict)
     asks: frozenset[str] = field(default=frozenset())
+    traditional: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = field(default=())
 
     @property
@@ -129,6 +133,7 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
     contrasts: dict[str, tuple[float, str]] = {}
     verdicts: dict[str, float] = {}
     asks: set[str] = set()
+    traditional: dict[str, tuple[str, ...]] = {}
     neutral: set[str] = set()
     aspects: dict[str, str] = {}
     contextual: dict[tuple[str, str], float] = {}
@@ -159,6 +164,10 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
                     contrasts[word] = (_num(parts, 1, 2.0, path, n), mode)
                 elif name == "verdict":
                     verdicts[word] = _num(parts, 1, 1.5, path, n)
+                elif name == "traditional":
+                    if len(word) != 1 or len(parts) < 2 or any(len(t) != 1 for t in parts[1:]):
+                        raise ValueError(f"{path}:{n}: expected 'simplified traditional [traditional ...]' characters")
+                    traditional[word] = tuple(parts[1:])
                 elif name == "neutral":
                     neutral.add(word)
                     if len(parts) > 1 and parts[1] == "ask":
@@ -172,7 +181,7 @@ def _load(dirs: tuple[Path, ...], _sig: tuple) -> Lexicon:
                     else:
                         contextual[(word, parts[1])] = _num(parts, 2, 0.0, path, n)
     return Lexicon(words, negations, degrees, contrasts, frozenset(neutral), aspects, contextual, verdicts,
-                   frozenset(asks), tuple(sources))
+                   frozenset(asks), traditional, tuple(sources))
 
 
 def lexicon_problems(lex: Lexicon) -> list[str]:
