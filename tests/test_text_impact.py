@@ -222,3 +222,43 @@ def test_text_views_when_nobody_wrote_a_comment(auto_pack, comment):
     assert text.tag_themes(df["comment"], auto_pack).empty
     out = views.text_views(df, auto_pack, "zh")
     assert "themes" not in out and "quotes" not in out
+
+
+def test_distinctive_words_against_a_hand_calculation(auto_pack):
+    """Monroe, Colaresi & Quinn (2008) eq. 22 worked by hand: detractors write 停车场 in 8 of 10 comments and
+    座椅 in 2, promoters the reverse, both write 空调 in 8 (no difference: not listed)."""
+    import math
+
+    texts = ["停车场，空调"] * 8 + ["座椅"] * 2 + ["停车场"] * 2 + ["座椅，空调"] * 8
+    nps = [3] * 10 + [10] * 10
+    got = text.distinctive_words(texts, nps, auto_pack, prior=10, min_count=1).set_index("word")
+    # counts: D 停车场 8, 座椅 2, 空调 8 (n_D = 18); P 停车场 2, 座椅 8, 空调 8 (n_P = 18); α_0 = 10
+    a = 10 * (8 + 2) / 36  # the word's share of both groups times α_0
+    delta = math.log((8 + a) / (18 + 10 - 8 - a)) - math.log((2 + a) / (18 + 10 - 2 - a))
+    z = delta / math.sqrt(1 / (8 + a) + 1 / (2 + a))
+    assert got.loc["停车场", "z"] == pytest.approx(z, rel=1e-12) and z > 1.96
+    assert got.loc["停车场", "group"] == "detractor" and got.loc["座椅", "group"] == "promoter"
+    assert got.loc["座椅", "z"] == pytest.approx(-z, rel=1e-12)
+    assert "空调" not in got.index
+    assert got.loc["停车场", ["n_detractor", "n_promoter", "share_detractor"]].tolist() == [8, 2, 80.0]
+
+
+def test_distinctive_words_count_every_copy_and_need_both_groups(auto_pack):
+    """1,000 promoters writing the same words are 1,000 mentions, not one; without detractors (or promoters)
+    there is nothing to compare."""
+    few = text.distinctive_words(["停车场"] * 5 + ["座椅"] * 5, [3] * 5 + [10] * 5, auto_pack, prior=10, min_count=1)
+    many = text.distinctive_words(["停车场"] * 50 + ["座椅"] * 50, [3] * 50 + [10] * 50, auto_pack, prior=10,
+                                  min_count=1)
+    assert many.set_index("word").loc["停车场", "z"] > few.set_index("word").loc["停车场", "z"]
+    assert text.distinctive_words(["停车场"] * 5, [10] * 5, auto_pack).empty
+
+
+def test_distinctive_words_on_the_demo_name_what_detractors_complain_about(auto_pack, demo_auto):
+    """On the demo data (synthetic), words of the planted complaint phrases lean to detractors, words of the
+    praise phrases to promoters; every listed word is more common in its own group."""
+    r = text.distinctive_words(demo_auto.responses["comment"], demo_auto.responses["nps"], auto_pack)
+    det, pro = r[r["group"] == "detractor"], r[r["group"] == "promoter"]
+    assert len(det) >= 3 and len(pro) >= 3
+    assert (det["share_detractor"] > det["share_promoter"]).all()
+    assert (pro["share_promoter"] > pro["share_detractor"]).all()
+    assert (det["z"] >= 1.96).all() and (pro["z"] <= -1.96).all()

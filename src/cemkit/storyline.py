@@ -40,7 +40,7 @@ KNOWN_RESULTS = {
     "wave_trend": "02_journey", "wave_changes": "02_journey", "league": "02_journey", "segment_diffs": "02_journey",
     "stage_drivers": "03_drivers", "priority_matrix": "03_drivers", "stage_importance": "03_drivers",
     "themes": "04_text", "theme_stage": "04_text", "theme_impact": "04_text", "quotes": "04_text",
-    "keywords": "04_text", "discovery": "04_text", "wordcloud": "04_text",
+    "keywords": "04_text", "discovery": "04_text", "wordcloud": "04_text", "distinctive_words": "04_text",
     "alerts_summary": "05_actions", "playbooks": "05_actions", "prediction": "06_predict",
     "exec_summary": "render",
 }

@@ -347,6 +347,19 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         out["wordcloud"] = (words.reset_index(drop=True), {**meta, "facts": {"top_words": sep.join(words["word"].head(5))}})
         out["keywords"] = (kw, {**meta, "facts": {}})
 
+    dw = text.distinctive_words(df["comment"], df["nps"], pack)
+    if len(dw):
+        sep = "、" if lang == "zh" else ", "
+        dw = dw.assign(lean=-dw["z"]).sort_values("lean", kind="stable").reset_index(drop=True)
+        det, pro = dw[dw["group"] == "detractor"], dw[dw["group"] == "promoter"]
+        dfacts = {"detractor_words": sep.join(det["word"].head(4)) if len(det) else None,
+                  "promoter_words": sep.join(pro.sort_values("z")["word"].head(4)) if len(pro) else None}
+        said = df["comment"].notna() & ((df["nps"] >= 9) | (df["nps"] <= 6))  # detractor and promoter comments
+        dmeta = base_meta(df[said], pack, lang, facts=dfacts,
+                          test={"zh": "对数优势比（信息性狄利克雷先验）z值，|z|≥1.96",
+                                "en": "log-odds ratio with informative Dirichlet prior, |z| ≥ 1.96"}[lang])
+        out["distinctive_words"] = (dw, dmeta)
+
     cand = text.discover(df["comment"], pack, tags)
     if len(cand):
         if run_dir is not None:

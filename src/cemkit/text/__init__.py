@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .discover import discover, write_candidates_yaml
 from .evaluate import eval_text_report, evaluate, evaluate_corpus
-from .impact import theme_impact
+from .impact import distinctive_words, theme_impact
 from .segment import tokenize
 from .sentiment import polarity_label, sentiment
 from .themes import TextAnalysis, analyze, tag_themes
@@ -22,6 +22,7 @@ __all__ = [
     "TextAnalysis",
     "analyze",
     "discover",
+    "distinctive_words",
     "eval_text_report",
     "evaluate",
     "evaluate_corpus",
