@@ -169,9 +169,9 @@ def test_verdict_word_that_is_never_matched_is_reported():
 
 # ------------------------------------------------------------------------------------------ general sets
 # Accuracy with neutral counted as a class (pos/neg/neutral), pack "auto" as `cemkit eval-text` uses it.
-# Reached at the end of session 3: dev 0.973, holdout see docs/text.md; the thresholds sit a little below so
-# that a regression fails.
-THRESHOLDS = {"general_reviews_dev.csv": 0.95, "general_reviews_holdout.csv": 0.90}
+# Session 3 (docs/text.md): dev 0.884 → 0.975 (649 rows), holdout 0.894 → 0.931 (321 rows, measured twice).
+# The floors sit a little below so that a regression fails.
+THRESHOLDS = {"general_reviews_dev.csv": 0.96, "general_reviews_holdout.csv": 0.91}
 
 
 @pytest.mark.parametrize("name", sorted(THRESHOLDS))
