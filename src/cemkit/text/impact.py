@@ -22,7 +22,9 @@ over respondents or cells.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -248,11 +250,29 @@ def _flag(n_eff: np.ndarray, pack: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- keywords
-def _idf() -> tuple[dict[str, float], float]:
-    import jieba.analyse
+@functools.cache
+def _idf_table() -> tuple[pd.Series, float]:
+    """jieba's IDF table (``jieba/analyse/idf.txt``, the one ``jieba.analyse.extract_tags`` uses) as a Series
+    word → IDF, and its median (jieba's rule: the middle of the sorted values, the IDF of unseen words). Read
+    with Arrow rather than through ``jieba.analyse``, whose import also loads the part-of-speech dictionary
+    (about 1.5 s we do not need)."""
+    import jieba
+    from pyarrow import csv as pacsv
 
-    t = jieba.analyse.default_tfidf
-    return t.idf_freq, t.median_idf
+    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    tab = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=["word", "idf"]),
+                         parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
+                         convert_options=pacsv.ConvertOptions(column_types={"word": "string", "idf": "float64"}))
+    idf = pd.Series(tab["idf"].to_numpy(), index=pd.Index(tab["word"].to_pylist(), dtype=object))
+    idf = idf[~idf.index.duplicated(keep="last")]  # as jieba's dict: a repeated word keeps its last value
+    values = np.sort(idf.to_numpy())
+    return idf, float(values[len(values) // 2])
+
+
+def _idf(words: np.ndarray) -> np.ndarray:
+    """IDF of each word; unseen words get the median IDF (as in jieba.analyse)."""
+    table, median = _idf_table()
+    return table.reindex(words).fillna(median).to_numpy(dtype=float)
 
 
 def theme_keywords(texts: pd.Series, pack: Any, tags: pd.DataFrame, *, n_keywords: int = 10,
@@ -274,21 +294,35 @@ def theme_keywords(texts: pd.Series, pack: Any, tags: pd.DataFrame, *, n_keyword
     uniq = pd.unique(t["text"])
     toks = dict(zip(uniq, tokenize(pd.Series(uniq), pack, backend)))
     drop = _word_drop(pack)
-    idf, median = _idf()
-    rows = []
-    for scope, sub in (("all", t), ("neg", t[t["polarity"] < 0])):
-        for theme, g in sub.groupby("theme", sort=False):
-            counts: dict[str, int] = {}
-            other = {kw for t_ in pack.themes if t_.id != theme for kw in t_.keywords}
-            for text in g["text"]:
-                for wd in toks.get(text, ()):
-                    if len(wd) > 1 and wd not in drop and wd not in other and "*" not in wd:
-                        counts[wd] = counts.get(wd, 0) + 1
-            total = sum(counts.values()) or 1
-            scored = sorted(((c / total * idf.get(wd, median), wd, c) for wd, c in counts.items()), reverse=True)
-            for rank, (sc, wd, c) in enumerate(scored[:n_keywords], start=1):
-                rows.append((theme, scope, rank, wd, sc, c))
-    out = pd.DataFrame(rows, columns=cols)
+    # one long table (theme, negative?, word) over all sampled mentions, counted with groupby: no Python
+    # loop per text and theme
+    lists = [toks[x] for x in t["text"]]
+    sizes = np.fromiter((len(ws) for ws in lists), dtype=np.int64, count=len(lists))
+    long = pd.DataFrame({"theme": np.repeat(t["theme"].to_numpy(), sizes),
+                         "neg": np.repeat(t["polarity"].to_numpy() < 0, sizes),
+                         "word": [w for ws in lists for w in ws]})
+    ok = (long["word"].str.len() > 1) & ~long["word"].isin(drop) & ~long["word"].str.contains("*", regex=False)
+    long = long[ok]
+    # a keyword of *another* theme is a co-mention, not a word about this theme
+    listed = pd.DataFrame([(th.id, kw) for th in pack.themes for kw in set(th.keywords)], columns=["theme", "word"])
+    n_listing = listed.groupby("word").size()
+    in_own = pd.MultiIndex.from_frame(long[["theme", "word"]]).isin(pd.MultiIndex.from_frame(listed))
+    others = n_listing.reindex(long["word"]).fillna(0).to_numpy() - in_own
+    long = long[others <= 0]
+    frames = []
+    for scope, sub in (("all", long), ("neg", long[long["neg"]])):
+        counts = sub.groupby(["theme", "word"], sort=False).size().rename("count").reset_index()
+        if counts.empty:
+            continue
+        total = counts.groupby("theme")["count"].transform("sum")
+        words = counts["word"].to_numpy(dtype=object)
+        counts["score"] = counts["count"] / total * _idf(words)
+        counts = counts.sort_values(["theme", "score", "word"], ascending=[True, False, False], kind="stable")
+        counts["rank"] = counts.groupby("theme", sort=False).cumcount() + 1
+        frames.append(counts[counts["rank"] <= n_keywords].assign(scope=scope))
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)[cols]
     order = {tid: i for i, tid in enumerate(t_.id for t_ in pack.themes)}
     return out.sort_values(["theme", "scope", "rank"], key=lambda s: s.map(order) if s.name == "theme" else s,
                            kind="stable").reset_index(drop=True)
