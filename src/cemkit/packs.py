@@ -7,7 +7,7 @@ each with the file, the dotted key and the YAML line. ``validate_pack`` returns 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,17 @@ from .paths import packs_dir
 
 LANGS = ("zh", "en")
 SCALE_KINDS = ("nps", "csat", "ces", "rating")
+#: survey data-quality checks (``rules.quality`` in pack.yaml, ``quality`` in a mapping): a speeder answered
+#: faster than ``speeder_seconds`` or than ``speeder_median_share`` × the median duration (the larger of the two
+#: when both are set; 0 or null switches a rule off); a straightliner gave one score to every attribute it
+#: rated (at least ``straightliner_min_items``), flagged in the data or quarantined
+QUALITY_DEFAULTS: dict[str, Any] = {
+    "speeder_seconds": None,
+    "speeder_median_share": 1 / 3,
+    "straightliners": "flag",
+    "straightliner_min_items": 5,
+}
+STRAIGHTLINER_MODES = ("flag", "quarantine")
 QUADRANTS = (
     "high_importance_low_performance",
     "high_importance_high_performance",
@@ -129,6 +140,7 @@ class Rules:
     driver_min_per_driver: int = 10
     quadrant_split: Any = "median"
     quadrant_names: dict[str, Label] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=lambda: dict(QUALITY_DEFAULTS))
 
 
 @dataclass(frozen=True)
@@ -522,6 +534,8 @@ def _rules(c: Checker, data: dict) -> Rules:
         driver_min_per_driver=int(drv.get("min_per_driver", 10)),
         quadrant_split=pm.get("split", "median"),
         quadrant_names={},
+        quality={**QUALITY_DEFAULTS,
+                 **check_quality(data.get("quality"), c.add, ("rules", "quality"))},
     )
     if rules.correction not in ("holm", "fdr_bh"):
         c.add(("rules", "significance", "correction"), "must be holm or fdr_bh")
@@ -542,6 +556,47 @@ def _rules(c: Checker, data: dict) -> Rules:
         if q not in QUADRANTS:
             c.add(("rules", "priority_matrix", "quadrants", q), f"unknown quadrant (use {', '.join(QUADRANTS)})")
     return rules
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_quality(spec: Any, add: Callable[[tuple, str], None], keypath: tuple) -> dict[str, Any]:
+    """The keys given in a ``quality`` section (pack ``rules.quality`` or a mapping's ``quality``), checked:
+    ``speeder_seconds`` a number ≥ 0 or null, ``speeder_median_share`` a number in [0, 1) or null (0 or null
+    switches that rule off), ``straightliners`` one of :data:`STRAIGHTLINER_MODES`,
+    ``straightliner_min_items`` an integer ≥ 2. Problems go to ``add(keypath, message)``; bad keys are left
+    out of the result."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        add(keypath, f"must be a mapping, found {type(spec).__name__}")
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in spec.items():
+        kp = keypath + (k,)
+        if k == "speeder_seconds":
+            if v is not None and not (_is_number(v) and v >= 0):
+                add(kp, f"must be a number of seconds ≥ 0 (0 or null: no absolute threshold), found {v!r}")
+                continue
+        elif k == "speeder_median_share":
+            if v is not None and not (_is_number(v) and 0 <= v < 1):
+                add(kp, f"must be a share of the median duration in [0, 1), e.g. 0.333 (0 or null: off), found {v!r}")
+                continue
+        elif k == "straightliners":
+            if v not in STRAIGHTLINER_MODES:
+                add(kp, f"must be one of {', '.join(STRAIGHTLINER_MODES)}, found {v!r}")
+                continue
+        elif k == "straightliner_min_items":
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 2):
+                add(kp, f"must be a whole number of attributes ≥ 2, found {v!r}")
+                continue
+        else:
+            add(kp, f"unknown key (known: {', '.join(QUALITY_DEFAULTS)})")
+            continue
+        out[str(k)] = float(v) if _is_number(v) and k != "straightliner_min_items" else v
+    return out
 
 
 def _themes(c: Checker, data: Any) -> tuple[Theme, ...]:
