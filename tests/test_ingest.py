@@ -813,7 +813,8 @@ def test_wjx_text_labels_and_skip_markers(tmp_path, auto_pack):
     assert r["nps"].tolist()[:2] == [10, 9] and r["nps"].iloc[8] == 0  # "10-极有可能", "9", "0-完全不可能"
     assert a["label_scales"]["csat"]["scale"] == "satisfaction5"
     assert r["comment"].notna().sum() == 12  # (跳过), (空) and empty are no comment
-    assert "4、(接待热情主动)" in a["columns"] and "所用时间" in a["unused_columns"]
+    assert "4、(接待热情主动)" in a["columns"] and "来自IP" in a["unused_columns"]
+    assert a["columns"]["所用时间"] == "duration"  # the platform's time taken: the speeder check, not analysed
 
 
 def test_wjx_coded_export_needs_the_recode_the_draft_suggests(tmp_path, auto_pack):
@@ -823,7 +824,7 @@ def test_wjx_coded_export_needs_the_recode_the_draft_suggests(tmp_path, auto_pac
     text = map_command(auto_pack, p)
     assert "!! nps: answers run 1-11 with no 0" in text and "!! stage: the answers are numbers (1, 2, 3, 4)" in text
     assert "4(接待热情主动) → reception_greeting" in text
-    assert "platform columns 4 (not analysed): 所用时间, 来源, 来源详情, 来自IP" in text
+    assert "platform columns 3 (not analysed): 来源, 来源详情, 来自IP" in text and "所用时间 → duration" in text
     map_command(auto_pack, p, tmp_path / "m.yaml")
     columns = yaml.safe_load((tmp_path / "m.yaml").read_text(encoding="utf-8"))["columns"]
     with pytest.raises(InputError, match=r"no usable rows \(20 read, unknown_stage 20\)"):

@@ -43,6 +43,7 @@ The mapping YAML (one per engagement; draft it with ``cemkit map``)
     odata_columns: {客户编号: customer_id, 车龄: tenure_months}   # O-data header → key / feature id
     privacy: {plates: true}                          # also mask licence plates (default: pack option)
     constants: {stage: delivery, wave: 2024H1}       # one value for every row: a one-stage / one-wave file
+    quality: {speeder_seconds: 60, straightliners: quarantine}  # overrides the pack's rules.quality, key by key
 
 A declared scale for an NPS KPI must be the pack's 0-10: NPS asked on 1-10 or 1-5 is not NPS and is refused.
 Headers named by the pack's ids are used as they are, and so are headers that match a field's synonyms or a
@@ -79,9 +80,23 @@ Each row is quarantined for the *first* reason that applies, in this order (:dat
 ``summary_row`` (合计 / 平均值 / Total … in the first two cells or the id: platforms.yaml), ``malformed_row``, ``response_id_missing``, ``stage_missing``, ``unknown_stage``, ``<kpi>_missing``,
 ``<kpi>_not_numeric``, ``score_out_of_range`` (required KPIs), ``date_invalid`` (when required),
 ``weight_invalid`` (declared weight column not a positive number, or a raking variable missing),
-``duplicate_id``. Among rows that pass everything else, a repeated ``response_id`` keeps the latest row (by
+``speeder``, ``straightliner`` (only with ``straightliners: quarantine``), ``duplicate_id``. Among rows that pass everything else, a repeated ``response_id`` keeps the latest row (by
 date, then the later in the file) and quarantines the others. ``input_rows == used + quarantined`` always.
 When no row is usable, :func:`prepare` writes its outputs and then raises InputError.
+
+Survey data quality (pack ``rules.quality``, overridden key by key by the mapping's ``quality``)
+-----------------------------------------------------------------------------------------------
+The optional field ``duration`` is the seconds a respondent took: the platform's time-taken column
+(platforms.yaml ``duration_columns``: 所用时间, 答题时长, ``Duration (in seconds)`` …), matched by name only and
+read by :func:`parse_duration` (``125秒``, ``2分5秒``, ``00:02:05``, plain seconds …; unreadable → NaN,
+counted in ``durations_unparsed``). A row answered in less than the threshold is a ``speeder``: the threshold
+is the larger of ``speeder_seconds`` and ``speeder_median_share`` (default 1/3) × the median duration of the
+rows no earlier rule quarantined; 0/null switches a rule off; without a duration column there is no check.
+A row that gives one score to every attribute it rated (at least ``straightliner_min_items``, default 5;
+attributes not asked at its stage are empty) is a straightliner: flagged in the boolean column
+``straightliner`` and counted (``straightliners``, ``straightliners_by_stage``), or quarantined as
+``straightliner`` with ``straightliners: quarantine``. ``accounting["quality"]`` holds the rules in force,
+the duration column, the median and threshold used and what each check found.
 
 Personal data
 -------------
@@ -126,7 +141,8 @@ row) and ``odata_customers_without_response``.
 Accounting keys
 ---------------
 ``source, format, encoding, sheet, header_row, input_rows, used, quarantined, by_reason, cells_blanked,
-dates_unparsed, wave_derived, wave_missing, customer_id_missing, stage_labels, masked`` (masks in the comment
+dates_unparsed, durations_unparsed`` (with a duration column), ``straightliners, straightliners_by_stage,
+quality, wave_derived, wave_missing, customer_id_missing, stage_labels, masked`` (masks in the comment
 column, all input rows, per kind), ``masked_quarantine`` (masks in the other cells of quarantined raw rows and
 of malformed rows; ``name`` counts masked name cells), ``pii_dropped, pii_kept, columns`` (client header →
 id), ``column_sources`` (how a non-identical header was found), ``unused_columns, weighting,
@@ -168,7 +184,7 @@ from . import privacy
 from . import weights as wt
 from .arrowtext import arrow, factorize
 from .errors import InputError, PackError, Problem
-from .packs import Pack, load_pack, read_yaml
+from .packs import QUALITY_DEFAULTS, Pack, check_quality, load_pack, read_yaml
 from .results import json_safe
 
 __all__ = [
@@ -183,6 +199,7 @@ __all__ = [
     "map_command",
     "normalise_header",
     "parse_date",
+    "parse_duration",
     "parse_score",
     "prepare",
     "propose_mapping",
@@ -220,8 +237,13 @@ REASONS: tuple[str, ...] = (
     "score_out_of_range",
     "date_invalid",
     "weight_invalid",
+    "speeder",
+    "straightliner",
     "duplicate_id",
 )
+#: the optional field holding the seconds a respondent took (a platform column such as 所用时间 / 答题时长 /
+#: ``Duration (in seconds)``), for the speeder check; every pack has it without declaring it
+DURATION = "duration"
 
 
 # ============================================================================================ readers
@@ -757,6 +779,71 @@ def parse_date(value: Any) -> pd.Timestamp:
     return pd.NaT
 
 
+_DUR_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)$")
+_DUR_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d+)?)$")
+_DUR_UNIT = (r"小时|钟头|时|hours?|hrs?|h|分钟|分|minutes?|mins?|m|秒钟|秒|seconds?|secs?|s")
+_DUR_PART = re.compile(rf"(\d+(?:\.\d+)?)\s*({_DUR_UNIT})")
+_DUR_PARTS = re.compile(rf"^(?:\d+(?:\.\d+)?\s*(?:{_DUR_UNIT})\s*)+$")
+_DUR_SECONDS = {"小时": 3600, "钟头": 3600, "时": 3600, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600,
+                "hours": 3600, "分钟": 60, "分": 60, "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60}
+_MINUTES_HINT = re.compile(r"分钟|minutes?|\bmins?\b", re.IGNORECASE)
+
+
+def parse_duration(value: Any, unit: float = 1.0) -> float | None:
+    """A time-taken cell as seconds, or None when it is not one: ``125`` (a plain number is ``unit``
+    seconds, 60 for a column in minutes), ``125秒``, ``125s``, ``2分5秒``, ``2分钟``, ``1小时2分``, ``1h 2m 5s``,
+    ``00:02:05`` (h:m:s), ``2:05`` (m:s). Negative numbers are not durations."""
+    if value is None:
+        return None
+    s = _nfkc(str(value)).casefold()
+    if _DUR_NUMBER.match(s):
+        return float(s) * unit
+    m = _DUR_CLOCK.match(s)
+    if m:
+        h, mi, sec = (float(g) if g else 0.0 for g in m.groups())
+        if sec >= 60 or (m.group(1) is not None and mi >= 60):
+            return None
+        return h * 3600 + mi * 60 + sec
+    if _DUR_PARTS.match(s):
+        parts = _DUR_PART.findall(s)
+        units = [_DUR_SECONDS.get(u, 1) for _, u in parts]
+        if len(set(units)) < len(units):  # 2分3分: not a duration
+            return None
+        return float(sum(float(x) * k for (x, _), k in zip(parts, units)))
+    return None
+
+
+def _duration_unit(header: str) -> float:
+    """Seconds in a plain number of a duration column: 60 when its header says minutes (用时（分钟）)."""
+    return 60.0 if _MINUTES_HINT.search(unicodedata.normalize("NFKC", str(header))) else 1.0
+
+
+def _clean_durations(s: pd.Series, unit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds per cell (NaN when missing or unreadable) and the cells that held something that is not a
+    duration. Plain numbers take one Arrow cast; else :func:`parse_duration` runs once per distinct value."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        try:
+            x = pc.cast(pa.array(s.array), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # some cell is not a plain number: the general path below
+            x = None
+        if x is not None:
+            bad = ~np.isnan(x) & ~(np.isfinite(x) & (x >= 0))
+            return np.where(bad, np.nan, x * unit), bad
+    codes, uniq = _distinct(s)
+    vals = np.full(len(uniq), np.nan)
+    bad = np.zeros(len(uniq), dtype=bool)
+    for i, u in enumerate(uniq):
+        t = _normalise_text(u)
+        if t is None:
+            continue
+        x = parse_duration(t, unit)
+        if x is None or not math.isfinite(x):
+            bad[i] = True
+        else:
+            vals[i] = x
+    return _take(vals, codes, np.nan, float), _take(bad, codes, False, bool)
+
+
 def _distinct(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
     """Integer codes (-1 = missing) and distinct values of a column: cleaning works on distinct values."""
     if isinstance(s.array, pd.arrays.ArrowStringArray):
@@ -815,9 +902,11 @@ def _platforms() -> dict[str, Any]:
     """platforms.yaml (see the comments there), with its names as comparison keys."""
     data = yaml.safe_load((DATA_DIR / "platforms.yaml").read_text(encoding="utf-8")) or {}
     cols = data.get("platform_columns") or {}
+    durations = [str(h) for h in data.get("duration_columns") or ()]
     return {
         "synonyms": {str(f): [str(n) for n in ns or ()] for f, ns in (data.get("synonyms") or {}).items()},
-        "exact": frozenset(_key(str(h)) for h in cols.get("exact") or ()),
+        "exact": frozenset(_key(str(h)) for h in [*(cols.get("exact") or ()), *durations]),
+        "duration": {k: h for h in durations for k in (_key(h), normalise_header(h))},
         "prefixes": tuple(_key(str(h)) for h in cols.get("prefixes") or ()),
         "summary": frozenset(_key(str(t)) for t in data.get("summary_tokens") or ()),
         "summary_cells": tuple(
@@ -839,6 +928,20 @@ def is_platform_column(header: str) -> bool:
     p = _platforms()
     k = _key(re.sub(r"\.\d+$", "", str(header)))  # a repeated header "来源.1"
     return k in p["exact"] or any(k.startswith(x) for x in p["prefixes"] if x)
+
+
+def duration_column(header: str, pack: Pack | None = None) -> str | None:
+    """The name by which a header is known to hold the time a respondent took (platforms.yaml
+    ``duration_columns``, or the pack's ``fields.duration.synonyms``), or None: ``所用时间``, ``答题时长``,
+    ``Duration (in seconds)``, ``用时（秒）``. Only exact names (after normalising) count: a question about how
+    long the service took is not a duration column."""
+    names = dict(_platforms()["duration"])
+    spec = pack.fields.get(DURATION) if pack is not None else None
+    for n in spec.synonyms if spec else ():
+        names.setdefault(_key(n), n)
+        names.setdefault(normalise_header(n), n)
+    h = re.sub(r"\.\d+$", "", str(header))
+    return names.get(_key(h)) or names.get(normalise_header(h))
 
 
 class LabelScale(NamedTuple):
@@ -938,6 +1041,7 @@ class ColumnMapping:
     odata_columns: dict[str, str] = field(default_factory=dict)
     plates: bool | None = None
     constants: dict[str, str] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)  # the keys given: they override the pack's
 
     @property
     def name(self) -> str:
@@ -956,6 +1060,7 @@ _MAPPING_KEYS = (
     "odata_columns",
     "privacy",
     "constants",
+    "quality",
 )
 _WAVE_RULES: dict[str, Callable[[pd.Series], pd.Series]] = {
     "half": lambda d: (
@@ -988,6 +1093,7 @@ def _targets(pack: Pack) -> dict[str, list[str]]:
     for fid, names in _platforms()["synonyms"].items():  # platform wording, after the pack's own names
         if fid in pack.fields:
             add(fid, *names)
+    out.setdefault(DURATION, [DURATION])  # every pack: proposed only by name (duration_column)
     return {k: list(dict.fromkeys(v)) for k, v in out.items()}
 
 
@@ -1167,6 +1273,7 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
                     f"{fid!r} is neither the O-data key nor a declared feature or aggregate source",
                 )
 
+    quality = check_quality(data.get("quality"), add, ("quality",))
     src = section("source")
     plates = section("privacy").get("plates")
     if problems:
@@ -1187,6 +1294,7 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
         odata_columns=odata_columns,
         plates=None if plates is None else bool(plates),
         constants=constants,
+        quality=quality,
     )
 
 
@@ -1209,7 +1317,7 @@ def value_fit(
     """``fits(header, id)`` for :func:`propose_mapping`: can the header's values be that field? Judged on the
     distinct values of the first :data:`FIT_SAMPLE_ROWS` rows: a KPI or attribute needs ``FIT_SHARE`` of them
     to be points of its scale (the mapping's ``scales`` when declared) or labels of a known label scale of
-    any size; a date needs that share of readable dates. So a duration (``125秒``), a 0/1 multiple-choice
+    any size; a date needs that share of readable dates, a duration that share of readable durations. So a duration (``125秒``), a 0/1 multiple-choice
     column or an IP address is not proposed as a score or a date. Other fields and empty columns fit."""
     sc = {k: v.scale for k, v in pack.kpis.items()} | {a: v.scale for a, v in pack.attributes.items()}
     cache: dict[str, list[str]] = {}
@@ -1222,11 +1330,14 @@ def value_fit(
         return cache[h]
 
     def fits(h: str, fid: str) -> bool:
-        if h not in raw.columns or (fid not in sc and fid != "date"):
+        if h not in raw.columns or (fid not in sc and fid not in ("date", DURATION)):
             return True
         vals = values(h)
         if not vals:
             return True
+        if fid == DURATION:
+            unit = _duration_unit(h)
+            return sum(parse_duration(t, unit) is not None for t in vals) >= FIT_SHARE * len(vals)
         if fid == "date":
             return int(_clean_dates(pd.Series(vals, dtype="str")).notna().sum()) >= FIT_SHARE * len(vals)
         lo, hi = (scales or {}).get(fid) or (sc[fid].min, sc[fid].max)
@@ -1291,7 +1402,9 @@ def propose_mapping(
     with a few characters between (see :func:`_score`), else 0.9 × the difflib ratio when that is ≥ 0.6.
     ``labels`` (SPSS variable labels, Qualtrics question texts by header) are scored too, and so is the row of
     a matrix question (:func:`_header_keys`); the best score counts. Platform columns
-    (:func:`is_platform_column`: time taken, IP, …) are never proposed. ``fits(header, id)``, when given,
+    (:func:`is_platform_column`: time taken, IP, …) are never proposed for a pack field; the first one that
+    holds the time taken (:func:`duration_column`) is proposed for ``duration`` (score 1) when its values read
+    as durations, and is then no longer listed under ``platform``. ``fits(header, id)``, when given,
     vetoes a pair whose values cannot be that field (see :func:`value_fit`) unless the header is exactly
     one of the field's names. Pairs are taken best first
     (ties: the name the pack lists first, then the earlier header), each header and id once. Returns
@@ -1299,7 +1412,7 @@ def propose_mapping(
     "platform": [headers], "missing_required": [ids]}``."""
     headers = [str(h) for h in table_headers]
     labels = labels or {}
-    names = {fid: [(n, normalise_header(n)) for n in ns] for fid, ns in _targets(pack).items()}
+    names = {fid: [(n, normalise_header(n)) for n in ns] for fid, ns in _targets(pack).items() if fid != DURATION}
     pairs: list[tuple[float, int, int, str, str, str]] = []
     platform = [h for h in headers if is_platform_column(h) or is_platform_column(labels.get(h) or h)]
     for order, h in enumerate(headers):
@@ -1325,6 +1438,12 @@ def propose_mapping(
             continue  # bad values are then quarantined with their reason, not hidden by leaving it out
         columns[h], matches[h] = fid, {"field": fid, "score": round(s, 3), "via": via}
         used.add(fid)
+    for h in headers:  # the time taken: by its platform name only, never by similarity
+        via = duration_column(h, pack) or (duration_column(labels[h], pack) if labels.get(h) else None)
+        if via and DURATION not in used and h not in columns and (fits is None or fits(h, DURATION)):
+            columns[h], matches[h] = DURATION, {"field": DURATION, "score": 1.0, "via": via}
+            used.add(DURATION)
+    platform = [h for h in platform if h not in columns]
     columns = {h: columns[h] for h in headers if h in columns}
     return {
         "columns": columns,
@@ -1444,6 +1563,7 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
         "# weights: {column: 权重}   or   {rake: {region: {华东: 0.3, ...}}}",
         "# wave: {from_date: half}  # when the file has no wave column: half | quarter | month | year",
         "# constants: {stage: delivery, wave: 2024H1}  # one value for every row (a one-stage or one-wave file)",
+        "# quality: {speeder_seconds: 60, straightliners: quarantine}  # overrides the pack's rules.quality",
     ]
     text = "\n".join(out) + "\n"
     if path is not None:
@@ -1593,6 +1713,10 @@ class _Work:
     id_codes: np.ndarray | None = None
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # score columns answered in words
     summary: np.ndarray | None = None
+    quality: dict[str, Any] = field(default_factory=lambda: dict(QUALITY_DEFAULTS))  # pack + mapping
+    open_rows: np.ndarray | None = None  # rows no earlier rule has quarantined (set by _apply_checks)
+    straight: np.ndarray | None = None  # one score on every rated attribute (≥ straightliner_min_items)
+    speeder: dict[str, Any] = field(default_factory=dict)  # how the speeder threshold was set
 
 
 class _Check(NamedTuple):
@@ -1667,7 +1791,76 @@ def _checks(pack: Pack) -> list[_Check]:
             lambda w: (pd.isna(w.clean["date"]).to_numpy(), "no readable date") if date_required else None,
         ),
         _Check("weight_invalid", lambda w: None if w.weight_bad is None else (w.weight_bad, w.weight_detail)),
+        _Check("speeder", _speeders),
+        _Check(
+            "straightliner",
+            lambda w: (w.straight, _straight_detail(w)) if w.quality["straightliners"] == "quarantine" else None,
+        ),
     ]
+
+
+def _quality(pack: Pack, mp: ColumnMapping) -> dict[str, Any]:
+    """The quality rules in force: the pack's ``rules.quality``, then the keys the mapping gives."""
+    return {**QUALITY_DEFAULTS, **pack.rules.quality, **mp.quality}
+
+
+def _speeders(w: _Work) -> tuple[np.ndarray, Any] | None:
+    """Rows answered in less time than the threshold: ``speeder_seconds``, or ``speeder_median_share`` × the
+    median duration of the rows no earlier rule quarantined (the larger when both are set). Records how the
+    threshold was set in ``w.speeder``; None (no check) without a duration column or with both rules off."""
+    q = w.quality
+    if DURATION not in w.clean:
+        w.speeder = {"check": "no duration column"}
+        return None
+    d = w.clean[DURATION]
+    absolute = float(q["speeder_seconds"] or 0.0)
+    share = float(q["speeder_median_share"] or 0.0)
+    if absolute <= 0 and share <= 0:
+        w.speeder = {"check": "disabled"}
+        return None
+    pool = d[w.open_rows & ~np.isnan(d)] if w.open_rows is not None else d[~np.isnan(d)]
+    median = float(np.median(pool)) if pool.size else None
+    relative = share * median if share > 0 and median is not None else 0.0
+    threshold = max(absolute, relative)
+    w.speeder = {"check": "on" if threshold > 0 else "no durations", "threshold_seconds": round(threshold, 3),
+                 "median_seconds": median, "durations": int(pool.size)}
+    if threshold <= 0:
+        return None
+    rule = (f"{share:.3g} × the median {median:g} s" if relative >= absolute else f"speeder_seconds {absolute:g}")
+
+    def detail(idx: np.ndarray) -> list[str]:
+        return [f"answered in {x:g} s, under the threshold of {threshold:.4g} s ({rule})" for x in d[idx]]
+
+    return d < threshold, detail
+
+
+def _straightliners(w: _Work, min_items: int) -> np.ndarray:
+    """Per row: the same score on every attribute it rated, with at least ``min_items`` rated (attributes
+    not asked at the row's stage are NaN, so the rated ones are its stage's grid). Column by column running
+    min, max and count over the attribute matrix: no row loop, no stacked copy."""
+    attrs = [a for a in w.pack.attributes if a in w.cols]
+    if len(attrs) < min_items or not w.n:
+        return np.zeros(w.n, dtype=bool)
+    lo = np.array(w.clean[attrs[0]], dtype=float, copy=True)
+    hi = lo.copy()
+    count = (~np.isnan(lo)).astype(np.int16)
+    for a in attrs[1:]:
+        x = w.clean[a]
+        np.fmin(lo, x, out=lo)
+        np.fmax(hi, x, out=hi)
+        count += ~np.isnan(x)
+    return (count >= min_items) & (lo == hi)
+
+
+def _straight_detail(w: _Work) -> Callable[[np.ndarray], list[str]]:
+    attrs = [a for a in w.pack.attributes if a in w.cols]
+
+    def detail(idx: np.ndarray) -> list[str]:
+        vals = np.column_stack([np.asarray(w.clean[a])[idx] for a in attrs])
+        rated = (~np.isnan(vals)).sum(axis=1)
+        return [f"the same score ({np.nanmax(v):g}) on all {k} attributes rated" for v, k in zip(vals, rated)]
+
+    return detail
 
 
 def constant_header(fid: str) -> str:
@@ -1960,6 +2153,8 @@ def prepare(
         "header_row": attrs.get("header_row"),
     }
     stage_labels = _clean(w, attrs)
+    w.quality = _quality(pk, mp)
+    w.straight = w.clean["straightliner"] = _straightliners(w, int(w.quality["straightliner_min_items"]))
     timings["clean"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -1981,6 +2176,8 @@ def prepare(
     quarantine, qmasked = _quarantine(w, attrs, reason, detail, used, comment)
     contacts = _contacts(w, used)
     n_raw, unused = len(raw), [h for h in raw.columns if h not in set(cols.values())]
+    by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
+    quality = _quality_report(w, used, by_reason)
     w.raw = raw = comment = None  # the input is no longer needed: free it before copying the used rows
     timings["quarantine"] = time.perf_counter() - t
 
@@ -1990,7 +2187,6 @@ def prepare(
     w.clean.clear()
     timings["responses"] = time.perf_counter() - t
 
-    by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
     acc.update(
         {
             "input_rows": int(n_raw + len(attrs.get("bad_rows") or [])),
@@ -2000,6 +2196,7 @@ def prepare(
                 str(k): int(v) for k, v in sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
             },
             **_notes(w, used),
+            **quality,
             "stage_labels": stage_labels,
             "label_scales": w.labels,
             "masked": {k: int(v) for k, v in masked.items()},
@@ -2062,6 +2259,7 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
         "touchpoint",
         "comment",
         "weight",
+        DURATION,
         *pk.kpis,
         *pk.attributes,
     }
@@ -2100,6 +2298,8 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
                 jobs[fid] = pool.submit(_clean_text_col, raw[cols[fid]], recode.get(fid))
         if "touchpoint" in cols:
             jobs["touchpoint"] = pool.submit(_map_text, raw[cols["touchpoint"]], touchpoint)
+        if DURATION in cols:
+            jobs[DURATION] = pool.submit(_clean_durations, raw[cols[DURATION]], _duration_unit(cols[DURATION]))
         if "date" in cols:
             jobs["date"] = pool.submit(_clean_dates, raw[cols["date"]])
             jobs["__date_given"] = pool.submit(_blank, raw[cols["date"]])
@@ -2118,6 +2318,8 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
         w.clean["comment"] = done["comment"]
     if "touchpoint" in done:
         w.clean["touchpoint"] = done["touchpoint"]
+    if DURATION in done:
+        w.clean[DURATION], w.flags["durations_unparsed"] = done[DURATION]
     for fid in texts:
         w.clean[fid] = done[fid]
 
@@ -2211,6 +2413,27 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
     return matched
 
 
+def _quality_report(w: _Work, used: np.ndarray, by_reason: dict[str, int]) -> dict[str, Any]:
+    """``straightliners`` (flagged responses kept in the data), ``straightliners_by_stage`` and ``quality``:
+    the rules in force, the duration column, how the speeder threshold was set and what each check found."""
+    q = w.quality
+    flagged = w.straight & used
+    by_stage = w.clean["stage"].iloc[np.flatnonzero(flagged)].value_counts().to_dict() if flagged.any() else {}
+    found = int(flagged.sum()) + int(by_reason.get("straightliner", 0))
+    speeders = int(by_reason.get("speeder", 0))
+    return {
+        "straightliners": int(flagged.sum()),
+        "straightliners_by_stage": {str(k): int(v) for k, v in sorted(by_stage.items())},
+        "quality": {
+            "rules": dict(q),
+            "duration_column": w.cols.get(DURATION),
+            "speeders": {**w.speeder, "quarantined": speeders},
+            "straightliners": {"action": q["straightliners"], "min_items": int(q["straightliner_min_items"]),
+                               "found": found},
+        },
+    }
+
+
 def _notes(w: _Work, used: np.ndarray) -> dict[str, Any]:
     """Cell-level counts over the used rows: blanked scores, unreadable dates, derived/missing waves."""
     count = {k: int((v & used).sum()) for k, v in w.flags.items()}
@@ -2223,6 +2446,7 @@ def _notes(w: _Work, used: np.ndarray) -> dict[str, Any]:
         "customer_id_missing": count.get("customer_id_missing", 0),
         "cells_blanked": blanked,
         "dates_unparsed": count.get("dates_unparsed", 0),
+        **({"durations_unparsed": count["durations_unparsed"]} if "durations_unparsed" in count else {}),
         "wave_derived": count.get("wave_derived", 0),
         "wave_missing": count.get("wave_missing", 0),
         **({"phone_unreadable": count["phone_unreadable"]} if "phone_unreadable" in count else {}),
@@ -2236,6 +2460,7 @@ def _apply_checks(w: _Work) -> tuple[np.ndarray, np.ndarray]:
     detail = np.full(w.n, None, dtype=object)
     open_ = np.ones(w.n, dtype=bool)
     for check in _checks(w.pack):
+        w.open_rows = open_
         res = check.test(w)
         if res is None:
             continue
@@ -2305,6 +2530,8 @@ def _responses(w: _Work, used: np.ndarray) -> pd.DataFrame:
         *pk.attributes,
         "comment",
         *(s for s in pk.segment_ids if s in c),
+        *([DURATION] if DURATION in c else []),
+        "straightliner",
     ]
     order += [
         f
