@@ -219,10 +219,11 @@ def test_fewer_attributes_needed_when_the_pack_says_so(line_csv, auto_pack):
     assert r.index[r["straightliner"]].tolist() == ["R1", "R3", "R4", "R7"]  # 4 and 3 rated now count
 
 
-def test_straightliners_vectorised_helper_matches_a_row_loop(auto_pack):
+@pytest.mark.parametrize("blank", [0.3, 0.0])  # few rows rate all 5 (gathered) / every row does (whole columns)
+def test_straightliners_vectorised_helper_matches_a_row_loop(auto_pack, blank):
     rng = np.random.default_rng(7)
     n = 2000
-    clean = {a: np.where(rng.random(n) < 0.3, np.nan, rng.integers(8, 11, n).astype(float)) for a in GRID}
+    clean = {a: np.where(rng.random(n) < blank, np.nan, rng.integers(8, 11, n).astype(float)) for a in GRID}
     w = ingest._Work(auto_pack, ingest.ColumnMapping(), n, {a: a for a in GRID}, None, clean=clean)
     got = ingest._straightliners(w, 5)
     m = np.column_stack([clean[a] for a in GRID])

@@ -1836,20 +1836,38 @@ def _speeders(w: _Work) -> tuple[np.ndarray, Any] | None:
 
 def _straightliners(w: _Work, min_items: int) -> np.ndarray:
     """Per row: the same score on every attribute it rated, with at least ``min_items`` rated (attributes
-    not asked at the row's stage are NaN, so the rated ones are its stage's grid). Column by column running
-    min, max and count over the attribute matrix: no row loop, no stacked copy."""
+    not asked at the row's stage are NaN, so the rated ones are its stage's grid). Column by column over the
+    attribute matrix, no row loop and no stacked copy: first the count of rated attributes (from the int8
+    cell status), then a running min and max over the rows rated often enough (all rows when most are)."""
     attrs = [a for a in w.pack.attributes if a in w.cols]
+    out = np.zeros(w.n, dtype=bool)
     if len(attrs) < min_items or not w.n:
-        return np.zeros(w.n, dtype=bool)
-    lo = np.array(w.clean[attrs[0]], dtype=float, copy=True)
+        return out
+    count = np.zeros(w.n, dtype=np.int16)
+    for a in attrs:
+        st = w.status.get(a)
+        count += (st == _OK) if st is not None else ~np.isnan(w.clean[a])
+    enough = count >= min_items
+    rows = np.flatnonzero(enough)
+    if not rows.size:
+        return out
+    part = rows.size < w.n // 2  # few rows rated enough: gather them; else run over whole columns
+
+    def col(a: str) -> np.ndarray:
+        x = np.asarray(w.clean[a], dtype=float)
+        return x[rows] if part else x
+
+    lo = np.array(col(attrs[0]), copy=True)
     hi = lo.copy()
-    count = (~np.isnan(lo)).astype(np.int16)
     for a in attrs[1:]:
-        x = w.clean[a]
+        x = col(a)
         np.fmin(lo, x, out=lo)
         np.fmax(hi, x, out=hi)
-        count += ~np.isnan(x)
-    return (count >= min_items) & (lo == hi)
+    if part:
+        out[rows] = lo == hi
+    else:
+        out = enough & (lo == hi)
+    return out
 
 
 def _straight_detail(w: _Work) -> Callable[[np.ndarray], list[str]]:
