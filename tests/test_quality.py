@@ -269,3 +269,15 @@ def test_mapping_quality_problems_name_file_key_and_line(tmp_path, auto_pack):
     assert "m.yaml:3 [quality.speeder_median_share]" in msg and "m.yaml:4 [quality.straightliners]" in msg
     ok = load_mapping({"quality": {"speeder_seconds": 30, "straightliners": "flag"}}, auto_pack)
     assert ok.quality == {"speeder_seconds": 30.0, "straightliners": "flag"}
+
+
+def test_the_data_quality_slide_counts_straightliners_and_speeders(line_csv, speed_csv, auto_pack):
+    """The client sees the checks: flagged straightliners as a row of the data-quality table, speeders as a
+    quarantine reason."""
+    from cemkit import views
+
+    table = views.data_quality_views(prepare(line_csv, auto_pack), auto_pack, "zh")["data_quality"][0]
+    rows = table.set_index("item")["count"]
+    assert rows["直线作答（各属性同分，已标记保留）"] == 2
+    table = views.data_quality_views(prepare(speed_csv, auto_pack), auto_pack, "en")["data_quality"][0]
+    assert any("speeder" in item and count > 0 for item, count in zip(table["item"], table["count"]))

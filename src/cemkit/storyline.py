@@ -207,8 +207,9 @@ def validate(pack) -> list[Problem]:
 
 
 def optional_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
-    """Like :func:`pick_text` for subtitles, notes and takeaways: '' when a fact has no value."""
+    """Like :func:`pick_text` for subtitles, notes and takeaways: '' when a fact has no value or is not among
+    the facts at all (results written by an earlier cemkit version lack facts added since)."""
     try:
         return pick_text(alternatives, facts, lang)
-    except FactUnavailable:
+    except (FactUnavailable, KeyError):
         return ""

@@ -88,7 +88,8 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False) -> 
     rows = [(t("input_rows", lang), acc["input_rows"]), (t("used_rows", lang), acc["used"]),
             (t("quarantined_rows", lang), acc["quarantined"])]
     rows += [(f"  {cat.get('q_' + reason, reason)}", count) for reason, count in (acc.get("by_reason") or {}).items()]
-    for key in ("cells_blanked", "dates_unparsed", "customer_id_missing", "wave_derived", "wave_missing"):
+    for key in ("cells_blanked", "dates_unparsed", "durations_unparsed", "customer_id_missing", "wave_derived",
+                "wave_missing", "straightliners"):
         value = _total(acc.get(key))
         if value:
             rows.append((cat.get(f"dq_{key}", key), int(value)))
