@@ -2154,6 +2154,17 @@ def prepare(
             raise InputError("no data file: give one, or name it under source.file in the mapping.")
         base = mp.path.parent if mp.path else Path(".")
         data_path = base / mp.source_file
+    paths = [odata_paths] if isinstance(odata_paths, (str, Path)) else [p for p in (odata_paths or ()) if p]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the O-data needs nothing from the survey: read it on a second core while the survey is cleaned
+        # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
+        pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
+        return _prepare(data_path, pk, mp, pending, out_dir, timings, t0)
+
+
+def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future | None,
+             out_dir: str | Path | None, timings: dict[str, float], t0: float) -> Prepared:
+    """The rest of :func:`prepare`, with the O-data being read in ``pending``."""
     raw = read_table(data_path, sheet=mp.sheet)
     attrs, raw.attrs = dict(raw.attrs), {}
     for fid, value in mp.constants.items():  # one value for every row, read like a client column
@@ -2236,11 +2247,10 @@ def prepare(
 
     t = time.perf_counter()
     odata = None
-    paths = [odata_paths] if isinstance(odata_paths, (str, Path)) else [p for p in (odata_paths or ()) if p]
-    if paths:
-        odata, oacc = _join_odata(paths, pk, mp, responses)
+    if pending is not None:
+        odata, oacc = _match_odata(*pending.result(), pk, responses)
         acc.update(oacc)
-    timings["odata"] = time.perf_counter() - t
+    timings["odata"] = time.perf_counter() - t  # the wait for the O-data reader, and the match
 
     acc = json_safe(acc)
     prepared = Prepared(responses, quarantine, acc, odata, contacts, timings)
@@ -2794,10 +2804,9 @@ def _odata_columns(
     return out
 
 
-def _join_odata(
-    paths: list, pack: Pack, mp: ColumnMapping, responses: pd.DataFrame
-) -> tuple[pd.DataFrame, dict]:
-    """Read, rename, aggregate and join the O-data files; one row per customer (see the module docstring)."""
+def _read_odata(paths: list, pack: Pack, mp: ColumnMapping) -> tuple[pd.DataFrame, dict]:
+    """Read, rename, aggregate and merge the O-data files into one row per customer (see the module
+    docstring). Needs nothing from the survey, so :func:`prepare` runs it beside the survey's cleaning."""
     spec = pack.odata or {}
     key = str(spec.get("key", "customer_id"))
     feats: dict[str, Any] = dict(spec.get("features") or {})
@@ -2868,6 +2877,13 @@ def _join_odata(
     ordered = [key] + [f for f in [*feats, *rules] if f in merged.columns]
     merged = merged[list(dict.fromkeys(ordered))].reset_index(drop=True)
     merged[key] = merged[key].astype("str")
+    acc["odata_unused_columns"] = unused
+    return merged, acc
+
+
+def _match_odata(merged: pd.DataFrame, acc: dict, pack: Pack, responses: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Which O-data customers answered the survey (``responded``) and how many responses found their customer."""
+    key = str((pack.odata or {}).get("key", "customer_id"))
     resp_ids = responses["customer_id"].dropna() if "customer_id" in responses else pd.Series([], dtype="str")
     (od_codes, resp_codes), n_keys = factorize(merged[key], resp_ids)  # one hashing pass for both questions
     merged["responded"] = (np.bincount(resp_codes[resp_codes >= 0], minlength=n_keys + 1) > 0)[od_codes]
@@ -2878,20 +2894,20 @@ def _join_odata(
             "odata_matched_responses": int(matched.sum()),
             "odata_unmatched_responses": int((~matched).sum()),
             "odata_customers_without_response": int((~merged["responded"]).sum()),
-            "odata_unused_columns": unused,
         }
     )
+    acc["odata_unused_columns"] = acc.pop("odata_unused_columns")  # keep the accounting's order of keys
     return merged, acc
 
 
 def _write(p: Prepared, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    p.responses.to_parquet(out_dir / "responses.parquet", index=False)
-    p.quarantine.to_parquet(out_dir / "quarantine.parquet", index=False)
-    if p.odata is not None:
-        p.odata.to_parquet(out_dir / "odata.parquet", index=False)
-    if p.contacts is not None:
-        p.contacts.to_parquet(out_dir / "contacts.parquet", index=False)
+    tables = {"responses": p.responses, "quarantine": p.quarantine, "odata": p.odata, "contacts": p.contacts}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes and compresses without the GIL
+        done = [pool.submit(t.to_parquet, out_dir / f"{name}.parquet", index=False)
+                for name, t in tables.items() if t is not None]
+    for f in done:
+        f.result()
     (out_dir / "accounting.json").write_text(
         json.dumps(p.accounting, ensure_ascii=False, indent=1), encoding="utf-8"
     )
