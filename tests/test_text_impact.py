@@ -199,9 +199,9 @@ def test_text_views_leave_out_themes_nobody_mentioned(auto_pack):
     """A client deck lists what customers said: a theme with no mention is neither a bar nor a heat-map row."""
     from cemkit import views
 
-    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(60)], "customer_id": None,
-                       "stage": ["delivery", "showroom"] * 30, "wave": "2024H1",
-                       "nps": [3.0, 9.0, 10.0] * 20, "comment": ["等待时间太长了", "服务很好", None] * 20})
+    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(300)], "customer_id": None,
+                       "stage": ["delivery", "showroom"] * 150, "wave": "2024H1",
+                       "nps": [3.0, 9.0, 10.0] * 100, "comment": ["等待时间太长了", "服务很好", None] * 100})
     out = views.text_views(df, auto_pack, "zh")
     themes = out["themes"][0]
     assert (themes["mentions"] > 0).all() and "waiting" in set(themes["theme"])
@@ -262,3 +262,19 @@ def test_distinctive_words_on_the_demo_name_what_detractors_complain_about(auto_
     assert (det["share_detractor"] > det["share_promoter"]).all()
     assert (pro["share_promoter"] > pro["share_detractor"]).all()
     assert (det["z"] >= 1.96).all() and (pro["z"] <= -1.96).all()
+
+
+def test_no_impact_headline_from_a_low_base(auto_pack):
+    """Twenty comments cannot say that mentioners of a theme score 150 points lower: when no theme has a
+    readable base of mentioners the impact slide (and the stage heat map's headline) is left out, while the
+    mention rates, whose base is every commenter, stay."""
+    from cemkit import views
+
+    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(20)], "customer_id": None,
+                       "stage": "delivery", "wave": "2024H1", "nps": [2.0, 10.0] * 10,
+                       "comment": ["交车等了两个小时，太慢了", "服务很好"] * 10})
+    out = views.text_views(df, auto_pack, "zh")
+    assert "themes" in out
+    assert "theme_impact" not in out and "theme_stage" not in out
+    big = pd.concat([df] * 20, ignore_index=True).assign(response_id=[f"R{i}" for i in range(400)])
+    assert "theme_impact" in views.text_views(big, auto_pack, "zh")

@@ -305,11 +305,12 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     meta["base"]["n"] = n_comments
     out["themes"] = (ov.sort_values("mention_rate", ascending=False).reset_index(drop=True), meta)
 
-    imp_tab = pick.assign(nps_gap=pick["gap"], impact_abs=-pick["contribution"]).sort_values("contribution")
-    worst = imp_tab.iloc[0]
-    ifacts = {"most_damaging": worst["theme_name"], "most_damaging_gap": float(-worst["gap"]),
-              "most_damaging_contribution": float(worst["contribution"])}
-    out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": ifacts})
+    if len(shown):  # an NPS gap between mentioners and the rest needs a readable base of mentioners
+        imp_tab = shown.assign(nps_gap=shown["gap"], impact_abs=-shown["contribution"]).sort_values("contribution")
+        worst = imp_tab.iloc[0]
+        ifacts = {"most_damaging": worst["theme_name"], "most_damaging_gap": float(-worst["gap"]),
+                  "most_damaging_contribution": float(worst["contribution"])}
+        out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": ifacts})
 
     by_stage = imp.table[(imp.table["stage"] != "__all__") & (imp.table["wave"] == "__all__")].copy()
     if len(by_stage):
@@ -318,12 +319,14 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         heat = by_stage.pivot_table(index="theme", columns="stage", values="mention_rate", aggfunc="first")
         heat = heat.reindex(index=[t for t in names if t in heat.index and t in set(ov["theme"])],
                             columns=[s for s in pack.stage_ids if s in heat.columns])
-        hot = by_stage.sort_values("neg_rate", ascending=False).iloc[0]
+        readable = by_stage[by_stage["flag"] != "low_base"]  # the title names a cell with a readable base
         wide = heat.rename(columns=stage_names).reset_index()
         wide.insert(0, "theme_name", wide.pop("theme").map(names))
-        hfacts = {"hot_stage": stage_names[hot["stage"]], "hot_theme": names[hot["theme"]],
-                  "hot_rate": float(hot["neg_rate"])}
-        out["theme_stage"] = (wide, {**meta, "facts": hfacts})
+        if len(readable):
+            hot = readable.sort_values("neg_rate", ascending=False).iloc[0]
+            hfacts = {"hot_stage": stage_names[hot["stage"]], "hot_theme": names[hot["theme"]],
+                      "hot_rate": float(hot["neg_rate"])}
+            out["theme_stage"] = (wide, {**meta, "facts": hfacts})
 
     q = imp.quotes
     if len(q):
