@@ -54,3 +54,12 @@ def test_a_value_that_rounds_to_zero_has_no_minus_sign():
     assert fmt("低{g:.0f}分", {"g": -0.3}, "zh") == "低0分"
     assert fmt("{g:+.0f}|{g:.1f}", {"g": -0.04}, "zh") == "0|0.0"
     assert fmt("{g:.0f}|{g:.1f}|{p:.0%}", {"g": -1.2, "p": -0.04}, "zh") == "-1|-1.2|-4%"
+
+
+def test_a_fact_without_value_never_prints_none():
+    """A subtitle naming the stages left out must vanish when none was left out, not read 「未建模：None」."""
+    from cemkit.storyline import optional_text
+
+    alts = ({"zh": "未建模的环节：{skipped}", "en": "Not modelled: {skipped}"},)
+    assert optional_text(alts, {"skipped": None}, "zh") == ""
+    assert optional_text(alts, {"skipped": {"zh": "交车", "en": "Delivery"}}, "en") == "Not modelled: Delivery"

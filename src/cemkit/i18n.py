@@ -44,6 +44,8 @@ class _Formatter(string.Formatter):
 
     def get_value(self, key, args, kwargs):
         value = kwargs[key] if not isinstance(key, int) else args[key]
+        if value is None:  # a fact without a value never prints as "None": the text is unavailable
+            raise TypeError(f"fact {key!r} has no value")
         return _localise(value, self.lang)
 
     def format_field(self, value: Any, spec: str) -> str:
