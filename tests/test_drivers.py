@@ -850,3 +850,16 @@ def test_driver_views_skip_a_stage_whose_nps_does_not_vary(auto_pack, demo_auto)
     table, meta = views.driver_views(df, auto_pack, "zh", bootstrap=0)["stage_drivers"]
     assert "delivery" in meta["facts"]["skipped_stages"]
     assert "delivery" not in set(table["stage"]) and table["stage"].nunique() >= 3
+
+
+def test_read_responses_leaves_out_only_the_verbatims(tmp_path, demo_auto):
+    """The notebooks that need no comments read the run's clean table without that column, and nothing else
+    is lost."""
+    from cemkit import views
+
+    (tmp_path / "data").mkdir()
+    demo_auto.responses.to_parquet(tmp_path / "data" / "responses.parquet", index=False)
+    full = views.read_responses(tmp_path)
+    slim = views.read_responses(tmp_path, comments=False)
+    assert "comment" in full and "comment" not in slim
+    pd.testing.assert_frame_equal(slim, full.drop(columns="comment"))

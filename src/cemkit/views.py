@@ -21,7 +21,7 @@ from .i18n import t
 from .packs import Pack
 from .results import save
 
-__all__ = ["action_views", "base_meta", "data_quality_views", "driver_views", "journey_views", "period_of", "prediction_views", "save_all", "show", "text_views", "write_csv"]
+__all__ = ["action_views", "base_meta", "data_quality_views", "driver_views", "journey_views", "period_of", "prediction_views", "read_responses", "save_all", "show", "text_views", "write_csv"]
 
 Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
 
@@ -31,6 +31,18 @@ def show(views: Views, name: str, rows: int = 20):
     if name not in views:
         return f"no {name!r} result: not enough data or not configured in this pack"
     return views[name][0].head(rows)
+
+
+def read_responses(run_dir: str | Path, comments: bool = True) -> pd.DataFrame:
+    """The run's clean response table (``data/responses.parquet``, written by the data-check notebook).
+    ``comments=False`` leaves out the verbatim column — the largest by far, needed only by the text and
+    action notebooks — which saves memory and about a second of reading on a million responses."""
+    path = Path(run_dir) / "data" / "responses.parquet"
+    if comments:
+        return pd.read_parquet(path)
+    import pyarrow.parquet as pq
+
+    return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c != "comment"])
 
 
 def save_all(run_dir: str | Path, views: Views) -> list[str]:
