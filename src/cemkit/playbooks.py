@@ -150,8 +150,7 @@ def latest_responses(df: pd.DataFrame, value: str = "nps") -> pd.DataFrame:
         date = d.to_numpy(dtype="datetime64[ns]").astype("int64")  # NaT → the smallest int64 (earliest)
     else:
         date = np.zeros(len(rows), dtype=np.int64)
-    who = [c for c in ("customer_id", "response_id") if c in df]
-    cust = follow_up_codes(df[who].iloc[rows])
+    cust = follow_up_codes(df[[c for c in ("customer_id",) if c in df]].iloc[rows])  # that column only
     order = np.lexsort((np.arange(len(rows)), date, wave))  # the rows in time order
     _, first_rev = np.unique(cust[order][::-1], return_index=True)  # each customer's first from the end
     keep = order[np.sort(len(order) - 1 - first_rev)]  # each customer's last row, customers in time order
