@@ -31,6 +31,10 @@ from cemkit.ingest import (
     read_table,
     write_mapping_yaml,
 )
+from cemkit.ingest.flow import clean_phone
+from cemkit.ingest.headers import _header_keys, is_platform_column
+from cemkit.ingest.match import _spread_in, value_fit
+from cemkit.ingest.values import _clean_dates, recognise_labels
 
 FIX = Path(__file__).parent / "data" / "ingest"
 EXPECTED = json.loads((FIX / "expected.json").read_text(encoding="utf-8"))
@@ -411,7 +415,7 @@ def test_cli_map_exit_code_2_on_bad_file(tmp_path):
         check=False,
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(Path(ingest.__file__).parents[1])},
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(ingest.__file__).parents[2])},
     )
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]  # one line, no traceback
@@ -457,7 +461,7 @@ def test_names_found_in_order_with_particles_between(auto_pack):
     two-character synonym (评价) that merely occurs in the question."""
     d = propose_mapping(["请评价：销售顾问的专业程度", "其他意见或建议（选填）"], auto_pack)
     assert d["columns"] == {"请评价：销售顾问的专业程度": "consultant_knowledge", "其他意见或建议（选填）": "comment"}
-    assert ingest._spread_in("意见建议", "其他意见或建议") == 5 and ingest._spread_in("建议意见", "意见或建议") is None
+    assert _spread_in("意见建议", "其他意见或建议") == 5 and _spread_in("建议意见", "意见或建议") is None
 
 
 def test_qualtrics_import_id_rows_are_header_not_data(tmp_path, auto_pack):
@@ -790,7 +794,7 @@ def test_platform_export_mapped_and_accounted(name, auto_pack):
     want, n_in, n_used, reasons = PLATFORM_EXPORTS[name]
     t = read_table(EXPORTS / name)
     d = propose_mapping(list(t.columns), auto_pack, labels=t.attrs["column_labels"],
-                        fits=ingest.value_fit(t, auto_pack, value_codes=t.attrs["value_codes"]))
+                        fits=value_fit(t, auto_pack, value_codes=t.attrs["value_codes"]))
     got = {f: h for h, f in d["columns"].items()}
     assert {f: got.get(f) for f in want} == want
     out = prepare(EXPORTS / name, auto_pack, mapping={"columns": d["columns"]})
@@ -861,7 +865,7 @@ def test_surveymonkey_second_header_row_and_us_dates():
     assert t.attrs["first_data_row"] == 3 and t.attrs["header_rows_below"] == 1
     assert "请为以下方面打分（1-10分） - 展厅环境舒适" in t.columns and "您还有什么意见或建议？" in t.columns
     assert t["Respondent ID"].iloc[0] == "114000000000"
-    d = ingest._clean_dates(t["End Date"])
+    d = _clean_dates(t["End Date"])
     assert d.iloc[0] == pd.Timestamp("2024-03-05 09:14:10")  # 03/05/2024 09:14:10 AM, month first
 
 
@@ -879,7 +883,7 @@ def test_surveymonkey_second_header_row_and_us_dates():
     ],
 )
 def test_recognise_labels_all_or_nothing(labels, points, expect):
-    got, why = ingest.recognise_labels(labels, points)
+    got, why = recognise_labels(labels, points)
     assert got == expect and why
 
 
@@ -900,13 +904,13 @@ def test_unrecognised_labels_quarantine_required_and_blank_optional(tmp_path, au
      ("1.38E+10", None), ("1.3800138e10", None), ("0086-13800138000", "13800138000")],
 )
 def test_clean_phone(raw, digits):
-    assert ingest.clean_phone(raw) == digits
+    assert clean_phone(raw) == digits
 
 
 def test_matrix_and_platform_headers(auto_pack):
-    assert ingest._header_keys("5(服务态度)") == ["服务态度"]
-    assert ingest._header_keys("4、请评价以下方面(销售顾问专业度)")[-1] == "销售顾问专业度"
-    assert ingest._header_keys("Q3|服务态度") == ["服务态度"]
-    assert ingest._header_keys("其他意见或建议（选填）") == ["其他意见或建议"]  # a hint, not a matrix row
-    assert ingest.is_platform_column("来自IP") and ingest.is_platform_column("地理位置（省）")
-    assert not ingest.is_platform_column("线索来源")
+    assert _header_keys("5(服务态度)") == ["服务态度"]
+    assert _header_keys("4、请评价以下方面(销售顾问专业度)")[-1] == "销售顾问专业度"
+    assert _header_keys("Q3|服务态度") == ["服务态度"]
+    assert _header_keys("其他意见或建议（选填）") == ["其他意见或建议"]  # a hint, not a matrix row
+    assert is_platform_column("来自IP") and is_platform_column("地理位置（省）")
+    assert not is_platform_column("线索来源")

@@ -16,6 +16,11 @@ import yaml
 from cemkit import ingest
 from cemkit.errors import InputError, PackError
 from cemkit.ingest import load_mapping, map_command, parse_duration, prepare, propose_mapping, read_table
+from cemkit.ingest.clean import _Work
+from cemkit.ingest.headers import _duration_unit, is_platform_column
+from cemkit.ingest.match import value_fit
+from cemkit.ingest.quality import _straightliners
+from cemkit.ingest.values import _clean_durations
 from cemkit.packs import load_pack
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
@@ -57,16 +62,16 @@ def test_parse_duration_rejects(raw):
 
 
 def test_plain_numbers_in_a_minutes_column_are_minutes():
-    assert ingest._duration_unit("用时（分钟）") == 60 and ingest._duration_unit("Duration (in seconds)") == 1
+    assert _duration_unit("用时（分钟）") == 60 and _duration_unit("Duration (in seconds)") == 1
     assert parse_duration("2", unit=60) == 120 and parse_duration("2分5秒", unit=60) == 125  # units win
 
 
 def test_clean_durations_both_paths_count_unreadable_cells():
     fast = pd.Series(["125", "98", None, "-3"], dtype="str")  # plain numbers: one Arrow cast
-    x, bad = ingest._clean_durations(fast)
+    x, bad = _clean_durations(fast)
     assert np.array_equal(x, [125, 98, np.nan, np.nan], equal_nan=True) and bad.tolist() == [0, 0, 0, 1]
     mixed = pd.Series(["2分5秒", "(跳过)", "很快", "2分5秒", "00:01:00"], dtype="str")
-    x, bad = ingest._clean_durations(mixed)
+    x, bad = _clean_durations(mixed)
     assert np.array_equal(x, [125, np.nan, np.nan, 125, 60], equal_nan=True)
     assert bad.tolist() == [False, False, True, False, False]  # a skip marker is missing, not unreadable
 
@@ -77,10 +82,10 @@ def test_clean_durations_both_paths_count_unreadable_cells():
 def test_platform_time_taken_is_proposed_for_duration(name, header, first, auto_pack):
     t = read_table(EXPORTS / name)
     d = propose_mapping(list(t.columns), auto_pack, labels=t.attrs["column_labels"],
-                        fits=ingest.value_fit(t, auto_pack, value_codes=t.attrs["value_codes"]))
+                        fits=value_fit(t, auto_pack, value_codes=t.attrs["value_codes"]))
     assert d["columns"].get(header) == "duration" and d["matches"][header]["score"] == 1.0
     assert header not in d["platform"] and list(d["columns"].values()).count("duration") == 1
-    assert not [h for h, f in d["columns"].items() if f != "duration" and ingest.is_platform_column(h)]
+    assert not [h for h, f in d["columns"].items() if f != "duration" and is_platform_column(h)]
     coded = {"recode": {"nps": {str(i + 1): i for i in range(11)}},  # 按选项序号: see test_ingest
              "stage_values": {"1": "showroom", "2": "test_drive", "3": "delivery", "4": "first_service"}}
     out = prepare(EXPORTS / name, auto_pack, mapping={"columns": d["columns"], **(coded if "code" in name else {})})
@@ -100,7 +105,7 @@ def test_exports_without_time_taken_get_no_duration(name, auto_pack):
 def test_duration_only_by_name_and_only_when_the_values_are_durations(auto_pack):
     t = pd.DataFrame({"试驾时长是否合适": ["很合适"], "Route and duration": ["9"], "用时": ["很快"],
                       "所用时间（秒）": ["125"]}, dtype="str")
-    d = propose_mapping(list(t.columns), auto_pack, fits=ingest.value_fit(t, auto_pack))
+    d = propose_mapping(list(t.columns), auto_pack, fits=value_fit(t, auto_pack))
     assert [h for h, f in d["columns"].items() if f == "duration"] == ["所用时间（秒）"]  # 用时 holds no durations
     assert "用时" in d["platform"] and d["columns"].get("Route and duration") == "test_drive_route"
 
@@ -224,8 +229,8 @@ def test_straightliners_vectorised_helper_matches_a_row_loop(auto_pack, blank):
     rng = np.random.default_rng(7)
     n = 2000
     clean = {a: np.where(rng.random(n) < blank, np.nan, rng.integers(8, 11, n).astype(float)) for a in GRID}
-    w = ingest._Work(auto_pack, ingest.ColumnMapping(), n, {a: a for a in GRID}, None, clean=clean)
-    got = ingest._straightliners(w, 5)
+    w = _Work(auto_pack, ingest.ColumnMapping(), n, {a: a for a in GRID}, None, clean=clean)
+    got = _straightliners(w, 5)
     m = np.column_stack([clean[a] for a in GRID])
     want = [(np.isfinite(row).sum() >= 5) and len(set(row[np.isfinite(row)])) == 1 for row in m]
     assert got.tolist() == want and 0 < got.sum() < n

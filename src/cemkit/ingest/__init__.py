@@ -1,0 +1,54 @@
+"""Client data in: read a messy survey export, map its columns to the pack, clean, quarantine, mask, weight
+and join operational (O-data) files, with every input row accounted for.
+
+The modules, in the order the data flows through them (each imports only those above it):
+
+- :mod:`~cemkit.ingest.cells`: cell-level helpers (NFKC, missing tokens, distinct values of a column)
+- :mod:`~cemkit.ingest.headers`: understanding a header (normalise, platform columns, time-taken column)
+- :mod:`~cemkit.ingest.readers`: :func:`read_table` (CSV encodings, xlsx, sav, parquet, title rows)
+- :mod:`~cemkit.ingest.values`: reading scores, dates, durations; label scales (answers in words)
+- :mod:`~cemkit.ingest.mapping`: the mapping YAML (:class:`ColumnMapping`, :func:`load_mapping`)
+- :mod:`~cemkit.ingest.match`: headers and stage labels matched to the pack (:func:`propose_mapping`)
+- :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_command`, :func:`write_mapping_yaml`)
+- :mod:`~cemkit.ingest.clean`: resolving the columns and cleaning them into the work state
+- :mod:`~cemkit.ingest.quality`: row checks in order (:data:`REASONS`), speeders, straightliners, dedupe,
+  the quarantine table
+- :mod:`~cemkit.ingest.odata`: O-data read, aggregated per customer (:data:`AGGREGATES`) and joined
+- :mod:`~cemkit.ingest.flow`: :func:`prepare` (every step in order, the accounting, the outputs)
+
+Each module's docstring describes its part of the contract (formats, mapping keys, quarantine reasons,
+accounting keys).
+"""
+
+from __future__ import annotations
+
+from .draft import map_cli, map_command, write_mapping_yaml
+from .flow import Prepared, prepare
+from .headers import normalise_header
+from .mapping import ColumnMapping, load_mapping
+from .match import propose_mapping, propose_stage_values
+from .odata import AGGREGATES
+from .quality import REASONS
+from .readers import READERS, Reader, read_table
+from .values import parse_date, parse_duration, parse_score
+
+__all__ = [
+    "AGGREGATES",
+    "READERS",
+    "REASONS",
+    "ColumnMapping",
+    "Prepared",
+    "Reader",
+    "load_mapping",
+    "map_cli",
+    "map_command",
+    "normalise_header",
+    "parse_date",
+    "parse_duration",
+    "parse_score",
+    "prepare",
+    "propose_mapping",
+    "propose_stage_values",
+    "read_table",
+    "write_mapping_yaml",
+]
