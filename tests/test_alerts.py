@@ -4,6 +4,7 @@ workbook, and alerts.yaml validation."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import warnings
 
 import numpy as np
@@ -224,10 +225,13 @@ def test_business_sla_with_make_up_days_matches_hour_by_hour_count():
 
 def test_sla_calendar_is_validated(auto_pack):
     pack = with_alerts(auto_pack, [rule({"nps_max": 2})],
-                       sla={"business_days": True, "holidays": ["2024-10-01"], "workdays": ["2024-10-01", "x"]})
-    problems = "\n".join(str(p) for p in A.validate(pack))
-    assert "[sla.workdays[1]]: not a date" in problems
-    assert "2024-10-01 is listed both as a holiday and as a workday" in problems
+                       sla={"business_days": True, "holidays": ["2024-10-01"], "workdays": ["2024-10-02", "x"]})
+    problems = [str(p) for p in A.validate(pack)]
+    assert len(problems) == 1 and "[sla.workdays[1]]: must be a date written YYYY-MM-DD, found 'x'" in problems[0]
+    pack = with_alerts(auto_pack, [rule({"nps_max": 2})],
+                       sla={"business_days": True, "holidays": ["2024-10-01"], "workdays": [dt.date(2024, 10, 1)]})
+    problems = [str(p) for p in A.validate(pack)]
+    assert len(problems) == 1 and "2024-10-01 is listed both as a holiday and as a workday" in problems[0]
 
 
 def test_evaluate_alerts_applies_the_packs_sla(auto_pack):
@@ -373,7 +377,7 @@ def test_broken_alerts_yaml_names_file_key_and_line(pack_copy):
     text = "\n".join(map(str, problems))
     assert "rules[0].when.nps_below" in text and "unknown condition" in text
     assert "rules[1].priority" in text and "P9" in text
-    assert "rules[2]" in text and "needs a name" in text
+    assert "rules[2].name" in text and "required key 'name' is missing" in text
     assert "sla.hours.P2" in text
     assert all(p.line for p in problems)
     lines = (folder / "alerts.yaml").read_text(encoding="utf-8").splitlines()

@@ -54,7 +54,7 @@ def test_every_problem_reported_at_once(pack_copy):
     _edit(folder, "pack.yaml", breakit)
     problems = validate_pack(folder)
     text = "\n".join(map(str, problems))
-    assert "kpis.csat.scale" in text and "KPI has no scale" in text
+    assert "kpis.csat.scale" in text and "required key 'scale' is missing" in text
     assert "stages[0].drivers" in text and "'nope'" in text
     assert "scales.ces7.kind" in text
     assert len(problems) >= 3

@@ -144,8 +144,8 @@ def test_broken_playbooks_yaml_is_reported(pack_copy):
     _edit(folder, "playbooks.yaml", breakit)
     problems = [p for p in validate_pack(folder) if p.file == "playbooks.yaml"]
     text = "\n".join(map(str, problems))
-    assert "groups.passive" in text and "needs a goal" in text
-    assert "'promoter' is missing" in text and "unknown group 'fans'" in text
+    assert "groups.passive.goal" in text and "required key 'goal' is missing" in text
+    assert "'promoter' is missing" in text and "unknown key 'fans' (known keys: detractor, passive, promoter)" in text
     assert "segments.vip_level" in text and "unknown segment" in text
-    assert "unknown group 'loyal'" in text
+    assert "unknown key 'loyal'" in text
     assert all(p.line for p in problems)

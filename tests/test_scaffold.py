@@ -150,7 +150,7 @@ def test_demo_missing_required_key_and_region_without_units(broken):
         d["region_share"]["东北"] = 0.1
     _edit(broken, "demo.yaml", breakit)
     text = _problems(broken)
-    assert "nps_base" in text and "required key is missing" in text
+    assert "nps_base" in text and "required key 'nps_base' is missing" in text
     assert "region '东北' has no dealers" in text
 
 
@@ -176,9 +176,9 @@ def test_storyline_unknown_layout_chart_type_and_chart_key(broken):
     _edit(broken, "storyline.yaml", breakit)
     text = _problems(broken)
     assert "storyline.yaml" in text
-    assert "slides.3.layout" in text and "unknown layout 'fullbleed'" in text
-    assert "slides.4.chart.type" in text and "unknown chart type 'pie'" in text
-    assert "unknown chart keys ['colour']" in text
+    assert "slides[3].layout" in text and "must be one of title, section" in text and "found 'fullbleed'" in text
+    assert "slides[4].chart.type" in text and "found 'pie'" in text
+    assert "slides[5].chart.colour" in text and "unknown key 'colour' (did you mean 'colour_by'?)" in text
 
 
 def test_storyline_unknown_stage_untranslated_title_and_duplicate_id(broken):
@@ -188,8 +188,8 @@ def test_storyline_unknown_stage_untranslated_title_and_duplicate_id(broken):
         d["slides"][5]["id"] = d["slides"][4]["id"]
     _edit(broken, "storyline.yaml", breakit)
     text = _problems(broken)
-    assert "slides.3.stages" in text and "unknown stage 'checkout_queue'" in text
-    assert "slides.4.title" in text and "needs both zh and en" in text
+    assert "slides[3].stages[1]" in text and "unknown stage 'checkout_queue'" in text
+    assert "slides[4].title" in text and "needs both zh and en" in text
     assert "duplicate slide id" in text
 
 
@@ -216,7 +216,7 @@ def test_pack_rules_problems(broken):
         d["rules"]["base"] = {"suppress_below": 200, "caution_below": 100}
     _edit(broken, "pack.yaml", breakit)
     text = _problems(broken)
-    assert "quadrants.fix_now" in text and "unknown quadrant" in text
+    assert "quadrants.fix_now" in text and "unknown key 'fix_now'" in text
     assert "correction" in text and "suppress_below must not exceed caution_below" in text
 
 
@@ -226,7 +226,7 @@ def test_theme_bad_regex_and_duplicate_theme_id(broken):
         d["themes"][2]["id"] = d["themes"][0]["id"]
     _edit(broken, "themes.yaml", breakit)
     text = _problems(broken)
-    assert "bad regex" in text and "duplicate theme id" in text
+    assert "bad regular expression" in text and "duplicate theme id" in text
 
 
 def _needs_validator(module: str) -> None:

@@ -25,7 +25,7 @@ def test_unknown_result_fails_with_manifest_line(pack_copy):
     problems = validate_pack(folder)
     assert len(problems) == 1
     p = problems[0]
-    assert p.file == "storyline.yaml" and p.key == "slides.3.result" and "journey_curv" in p.message
+    assert p.file == "storyline.yaml" and p.key == "slides[3].result" and "journey_curv" in p.message
     assert p.line is not None and path.read_text(encoding="utf-8").splitlines()[p.line - 1].strip().startswith("result")
 
 

@@ -57,6 +57,7 @@ import pandas as pd
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 from .render.xlsx import write_workbook
+from .schema.sections import PRIORITIES
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -78,7 +79,6 @@ __all__ = [
     "write_workbook",
 ]
 
-PRIORITIES = ("P1", "P2", "P3")
 DEFAULT_HOURS = {"P1": 24.0, "P2": 48.0, "P3": 72.0}
 #: condition key → description (``<kpi>_max`` stands for every pack KPI id + "_max")
 CONDITIONS = {
@@ -89,9 +89,6 @@ CONDITIONS = {
 }
 ALERT_COLUMNS = ["alert_id", "customer_id", "response_id", "stage", "stage_name", "wave", "priority",
                  "rules", "reason", "owner", "created", "due", "verbatim"]
-_TOP_KEYS = ("default_owner", "sla", "rules")
-_RULE_KEYS = ("id", "name", "priority", "when")
-_SLA_KEYS = ("business_days", "hours", "holidays", "workdays")
 _DEFAULT_OWNER = Label("客户体验部", "CX office")
 _NS_PER_HOUR = 3_600_000_000_000
 _NS_PER_DAY = 24 * _NS_PER_HOUR
@@ -158,109 +155,42 @@ def _alerts_file(pack: Pack) -> Path:
 
 
 def validate(pack: Pack) -> list[Problem]:
-    """Problems in the pack's alerts.yaml (file, dotted key, line): unknown keys or conditions, bad or
-    missing priority / name / id, condition values of the wrong type, SLA hours that are not positive,
-    and rules that can never fire (no key stage, no critical theme, threshold outside the KPI's scale)."""
+    """Problems in the pack's alerts.yaml (file, dotted key, line): its schema (:class:`cemkit.schema.sections.
+    AlertsFile`: unknown keys or conditions, bad priority / name / id, condition values of the wrong type,
+    SLA hours that are not positive, dates that are not dates), then what refers to the pack: ``<kpi>_max``
+    for a KPI the pack has and a threshold on its scale, duplicate rule ids, and rules that can never fire
+    (no key stage, no critical theme)."""
     spec = pack.section("alerts")
     if spec is None:
         return []
-    problems: list[Problem] = []
-    c = Checker(_alerts_file(pack), pack.raw.get("alerts.__lines__", {}), problems)
-    if not isinstance(spec, dict):
-        c.add((), "alerts.yaml must be a mapping with default_owner, sla and rules")
-        return problems
-    for key in spec:
-        if key not in _TOP_KEYS:
-            c.add((key,), f"unknown key {key!r} (use {', '.join(_TOP_KEYS)})")
-    if spec.get("default_owner") is not None:
-        c.label(spec["default_owner"], ("default_owner",))
-    _check_sla(c, spec.get("sla"))
+    from .packs import section_problems
 
-    rules = c.listing(spec.get("rules"), ("rules",))
-    if "rules" not in spec:
-        c.add(("rules",), "required key is missing: list the alert rules")
-    seen: set[str] = set()
-    for i, rule in enumerate(rules):
-        kp: tuple = ("rules", i)
-        if not isinstance(rule, dict):
-            c.add(kp, f"a rule must be a mapping with {', '.join(_RULE_KEYS)}")
-            continue
-        for key in rule:
-            if key not in _RULE_KEYS:
-                c.add(kp + (key,), f"unknown key {key!r} (use {', '.join(_RULE_KEYS)})")
-        rid = rule.get("id")
-        if not isinstance(rid, str) or not rid.strip():
-            c.add(kp + ("id",) if "id" in rule else kp, "rule needs an id")
-        elif rid in seen:
-            c.add(kp + ("id",), f"duplicate rule id {rid!r}")
-        else:
-            seen.add(rid)
-        if "name" not in rule:
-            c.add(kp, "rule needs a name: a string or {zh: ..., en: ...}")
-        else:
-            c.label(rule.get("name"), kp + ("name",))
-        if rule.get("priority") not in PRIORITIES:
-            c.add(kp + ("priority",) if "priority" in rule else kp,
-                  f"priority must be one of {', '.join(PRIORITIES)}, found {rule.get('priority')!r}")
-        _check_when(c, pack, rule.get("when"), kp + ("when",), "when" in rule)
+    lines = pack.raw.get("alerts.__lines__", {})
+    problems = section_problems("alerts", spec, lines, _alerts_file(pack))
+    c = Checker(_alerts_file(pack), lines, problems)
+    rules = spec.get("rules") if isinstance(spec, dict) else None
+    c.duplicate_ids(("rules",), rules, "rule")
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, dict) and isinstance(rule.get("when"), dict):
+            _check_when(c, pack, rule["when"], ("rules", i, "when"))
     return problems
 
 
-def _check_sla(c: Checker, sla: Any) -> None:
-    if sla is None:
-        return
-    if not isinstance(sla, dict):
-        c.add(("sla",), f"must be a mapping with {', '.join(_SLA_KEYS)}")
-        return
-    for key in sla:
-        if key not in _SLA_KEYS:
-            c.add(("sla", key), f"unknown key {key!r} (use {', '.join(_SLA_KEYS)})")
-    if "business_days" in sla and not isinstance(sla["business_days"], bool):
-        c.add(("sla", "business_days"), "must be true or false")
-    hours = c.mapping(sla.get("hours"), ("sla", "hours"))
-    for prio, h in hours.items():
-        if prio not in PRIORITIES:
-            c.add(("sla", "hours", prio), f"unknown priority {prio!r} (use {', '.join(PRIORITIES)})")
-        elif isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
-            c.add(("sla", "hours", prio), f"must be a positive number of hours, found {h!r}")
-    for key in ("holidays", "workdays"):
-        for j, day in enumerate(c.listing(sla.get(key), ("sla", key))):
-            try:
-                np.datetime64(str(day), "D")
-            except ValueError:
-                c.add(("sla", key, j), f"not a date (YYYY-MM-DD): {day!r}")
-    both = {str(d) for d in sla.get("holidays") or []} & {str(d) for d in sla.get("workdays") or []}
-    for day in sorted(both):
-        c.add(("sla", "workdays"), f"{day} is listed both as a holiday and as a workday")
-
-
-def _check_when(c: Checker, pack: Pack, when: Any, kp: tuple, present: bool) -> None:
-    if not present:
-        c.add(kp[:-1], "rule needs conditions under when")
-        return
-    if not isinstance(when, dict) or not when:
-        c.add(kp, "must be a non-empty mapping of conditions")
-        return
-    known = [f"{k}_max" for k in pack.kpis] + ["key_stage", "comment_contains", "negative_critical_theme"]
+def _check_when(c: Checker, pack: Pack, when: dict, kp: tuple) -> None:
+    """The conditions' references to the pack (their shapes are the schema's)."""
+    kpi_keys = [f"{k}_max" for k in pack.kpis]
     for key, value in when.items():
         ckp = kp + (key,)
-        if key not in known:
-            c.add(ckp, f"unknown condition {key!r} (use {', '.join(known)})")
-        elif key.endswith("_max"):
-            scale = pack.kpis[key[: -len("_max")]].scale
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                c.add(ckp, f"must be a number, found {value!r}")
-            elif not scale.min <= value <= scale.max:
-                c.add(ckp, f"{value} lies outside the KPI's scale {scale.min:g}..{scale.max:g}")
-        elif key == "comment_contains":
-            words = value if isinstance(value, list) else None
-            if not words or not all(isinstance(w, (str, int)) and str(w).strip() for w in words):
-                c.add(ckp, "must be a non-empty list of words")
-        elif not isinstance(value, bool):
-            c.add(ckp, f"must be true or false, found {value!r}")
-        elif key == "key_stage" and value and not any(s.key for s in pack.stages):
+        if isinstance(key, str) and key.endswith("_max") and key not in CONDITIONS:
+            if key not in kpi_keys:
+                c.unknown(ckp, key, kpi_keys, "KPI condition")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                scale = pack.kpis[key[: -len("_max")]].scale
+                if not scale.min <= value <= scale.max:
+                    c.add(ckp, f"{value} lies outside the KPI's scale {scale.min:g}..{scale.max:g}")
+        elif key == "key_stage" and value is True and not any(s.key for s in pack.stages):
             c.add(ckp, "no stage in pack.yaml is marked key: true, so this rule can never fire")
-        elif key == "negative_critical_theme" and value and not any(t.critical for t in pack.themes):
+        elif key == "negative_critical_theme" and value is True and not any(t.critical for t in pack.themes):
             c.add(ckp, "no theme in the pack's themes is marked critical: true, so this rule can never fire")
 
 

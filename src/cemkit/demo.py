@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem
-from .packs import Pack
+from .packs import Checker, Pack
+from .schema.types import did_you_mean
 
 __all__ = ["SYNTHETIC_NOTE", "DemoData", "generate", "validate", "write_demo"]
 
@@ -304,53 +305,51 @@ def _fullwidth(text: str) -> str:
 
 
 def validate(pack: Pack) -> list[Problem]:
-    """Problems in the pack's demo.yaml: unknown stages, attributes or themes, bad shares."""
+    """Problems in the pack's demo.yaml: its schema (:class:`cemkit.schema.sections.DemoFile`: keys, types,
+    shares in [0, 1], each O-data feature's distribution and parameters), then what refers to the pack:
+    stages, drivers of a stage, themes, O-data features declared in pack.yaml, regions with dealers."""
     spec = pack.section("demo")
     if spec is None:
         return []
+    from .packs import section_problems
+
     lines = pack.raw.get("demo.__lines__", {})
-    fname = pack.file("demo").name if pack.file("demo") else "demo.yaml"
-    out: list[Problem] = []
+    out = section_problems("demo", spec, lines, pack.file("demo"))
+    if not isinstance(spec, dict):
+        return out
+    c = Checker(pack.file("demo") or Path("demo.yaml"), lines, out)
 
-    def add(key: tuple, msg: str) -> None:
-        out.append(Problem(fname, ".".join(map(str, key)), msg, lines.get(key)))
+    def keys(value: Any) -> list:
+        return list(value) if isinstance(value, dict) else []
 
-    for key in ("n", "waves", "stage_share", "nps_base", "stage_shift", "drivers", "regions", "region_share"):
-        if key not in spec:
-            add((key,), "required key is missing")
-    stages = set(pack.stage_ids)
+    stages = pack.stage_ids
     for key in ("stage_share", "stage_shift", "drivers", "wave_shift"):
-        for s in spec.get(key) or {}:
+        for s in keys(spec.get(key)):
             if s not in stages:
-                add((key, s), f"unknown stage {s!r}")
-    for s, eff in (spec.get("drivers") or {}).items():
-        for a in eff or {}:
-            if s in stages and a not in pack.stage(s).drivers:
-                add(("drivers", s, a), f"{a!r} is not a driver of stage {s!r} in pack.yaml")
-    theme_ids = {t.id for t in pack.themes}
-    for tid, t in (spec.get("themes") or {}).items():
-        if tid not in theme_ids:
-            add(("themes", tid), f"unknown theme {tid!r}")
-        if not (t or {}).get("pos") and not (t or {}).get("neg"):
-            add(("themes", tid), "theme needs pos or neg phrases")
-        for s in (t or {}).get("stages") or []:
-            if s not in stages:
-                add(("themes", tid, "stages"), f"unknown stage {s!r}")
-    feats = spec.get("odata_features") or _AUTO_ODATA
-    for name, f in feats.items():
-        if "from" in (f or {}):
-            if f["from"] not in ("region", "customer_type", "channel"):
-                add(("odata_features", name, "from"), "must be region, customer_type or channel")
-        elif (f or {}).get("dist") not in _DISTS:
-            add(("odata_features", name, "dist"), f"must be one of {', '.join(_DISTS)}")
-    for name in spec.get("odata_signal") or {}:
+                c.unknown((key, s), s, stages, "stage")
+    for s in keys(spec.get("drivers")):
+        if s in stages:
+            for a in keys(spec["drivers"][s]):
+                if a not in pack.stage(s).drivers:
+                    c.add(("drivers", s, a), f"{a!r} is not a driver of stage {s!r} in pack.yaml "
+                          f"({did_you_mean(a, pack.stage(s).drivers, 'drivers')})")
+    theme_ids = [t.id for t in pack.themes]
+    for tid in keys(spec.get("themes")):
+        if pack.themes and tid not in theme_ids:
+            c.unknown(("themes", tid), tid, theme_ids, "theme")
+        t = spec["themes"][tid]
+        for j, s in enumerate(t.get("stages") or [] if isinstance(t, dict) else []):
+            if isinstance(s, str) and s not in stages:
+                c.unknown(("themes", tid, "stages", j), s, stages, "stage")
+    feats = spec.get("odata_features") if isinstance(spec.get("odata_features"), dict) else _AUTO_ODATA
+    for name in keys(spec.get("odata_signal")):
         if name not in feats:
-            add(("odata_signal", name), f"{name!r} is not a generated O-data feature (odata_features)")
-    declared = set((pack.odata or {}).get("features") or {})
+            c.add(("odata_signal", name), f"{name!r} is not a generated O-data feature (odata_features)")
+    declared = keys((pack.odata or {}).get("features"))
     for name in feats:
         if declared and name not in declared:
-            add(("odata_features", name), f"{name!r} is not declared under odata.features in pack.yaml")
-    for r in spec.get("region_share") or {}:
-        if r not in (spec.get("regions") or {}):
-            add(("region_share", r), f"region {r!r} has no dealers under regions")
+            c.add(("odata_features", name), f"{name!r} is not declared under odata.features in pack.yaml")
+    for r in keys(spec.get("region_share")):
+        if r not in keys(spec.get("regions")):
+            c.add(("region_share", r), f"region {r!r} has no dealers under regions")
     return out

@@ -45,7 +45,7 @@ class Problem:
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         key = f" [{self.key}]" if self.key else ""
-        return f"{where}{key}: {self.message}"
+        return f"{where}{key}: {self.message}" if where or key else self.message
 
     def __repr__(self) -> str:
         return f"Problem({self!s})"

@@ -7,10 +7,15 @@ Template placeholders use Python format syntax plus three cemkit specs:
 ``{x:dir}`` → "上升"/"下降" ("up"/"down") by the sign of x; ``{x:abs}`` → |x| rounded to an integer;
 ``{x:n}`` → integer with thousands separators. A fact that is a ``{zh: ..., en: ...}`` mapping is
 shown in the report language.
+
+Templates come from pack files, which are data: the formatter accepts plain fact names only. Attribute
+access and indexing (``{client.__class__}``, ``{x[0]}``), positional fields and widths or precisions over
+999 raise :class:`~cemkit.errors.PackError` (``validate-pack`` reports them before any render).
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from functools import cache
@@ -19,10 +24,14 @@ from typing import Any
 
 import yaml
 
+from .errors import PackError
+
 __all__ = ["LANGS", "catalogue", "fmt", "label", "t"]
 
 LANGS = ("zh", "en")
 _DIR = Path(__file__).parent / "messages"
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_BIG_NUMBER = re.compile(r"\d{4,}")
 
 
 @cache
@@ -42,6 +51,13 @@ class _Formatter(string.Formatter):
     def __init__(self, lang: str):
         self.lang = lang
 
+    def get_field(self, field_name, args, kwargs):
+        """Plain names only: no ``.attr``, no ``[index]``, no positional ``{}``/``{0}``."""
+        if not _PLAIN_NAME.match(field_name):
+            raise PackError(f"text field {{{field_name}}} is not a plain fact name: attribute access ('.'), "
+                            "indexing ('[ ]') and positional fields are not allowed")
+        return self.get_value(field_name, args, kwargs), field_name
+
     def get_value(self, key, args, kwargs):
         value = kwargs[key] if not isinstance(key, int) else args[key]
         if value is None:  # a fact without a value never prints as "None": the text is unavailable
@@ -49,6 +65,8 @@ class _Formatter(string.Formatter):
         return _localise(value, self.lang)
 
     def format_field(self, value: Any, spec: str) -> str:
+        if _BIG_NUMBER.search(spec):
+            raise PackError(f"format spec {spec!r} asks for a width or precision over 999")
         if spec == "dir":
             return catalogue(self.lang)["up" if float(value) > 0 else "down"]
         if spec == "abs":

@@ -32,12 +32,10 @@ import pandas as pd
 from .alerts import follow_up_codes, joiner, write_workbook
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
+from .schema.sections import GROUPS
 
 __all__ = ["GROUPS", "assign", "latest_responses", "nps_group", "summary", "validate", "write_playbooks_xlsx"]
 
-GROUPS = ("detractor", "passive", "promoter")  # display order: act on detractors first
-_TOP_KEYS = ("groups", "segments")
-_GROUP_KEYS = ("name", "goal", "actions")
 
 
 def _file(pack: Pack) -> Path:
@@ -45,63 +43,22 @@ def _file(pack: Pack) -> Path:
 
 
 def validate(pack: Pack) -> list[Problem]:
-    """Problems in the pack's playbooks.yaml (file, dotted key, line): missing or unknown groups, names,
-    goals or actions; segment extras for a segment the pack does not define or for an unknown group."""
+    """Problems in the pack's playbooks.yaml (file, dotted key, line): its schema (:class:`cemkit.schema.
+    sections.PlaybooksFile`: all three groups with a name, a goal and a non-empty list of actions; extras by
+    segment value and group), then segment extras for a segment the pack does not define."""
     spec = pack.section("playbooks")
     if spec is None:
         return []
-    problems: list[Problem] = []
-    c = Checker(_file(pack), pack.raw.get("playbooks.__lines__", {}), problems)
-    if not isinstance(spec, dict):
-        c.add((), "playbooks.yaml must be a mapping with groups (and optional segments)")
-        return problems
-    for key in spec:
-        if key not in _TOP_KEYS:
-            c.add((key,), f"unknown key {key!r} (use {', '.join(_TOP_KEYS)})")
-    groups = c.mapping(spec.get("groups"), ("groups",))
-    for g in GROUPS:
-        if g not in groups:
-            c.add(("groups",), f"group {g!r} is missing (every NPS group needs a play: {', '.join(GROUPS)})")
-    for g, play in groups.items():
-        kp: tuple = ("groups", g)
-        if g not in GROUPS:
-            c.add(kp, f"unknown group {g!r} (use {', '.join(GROUPS)})")
-            continue
-        play = c.mapping(play, kp)
-        for key in play:
-            if key not in _GROUP_KEYS:
-                c.add(kp + (key,), f"unknown key {key!r} (use {', '.join(_GROUP_KEYS)})")
-        for key in ("name", "goal"):
-            if key not in play:
-                c.add(kp, f"needs a {key}: a string or {{zh: ..., en: ...}}")
-            else:
-                c.label(play[key], kp + (key,))
-        _check_actions(c, play.get("actions"), kp + ("actions",), required=True)
-    segs = c.mapping(spec.get("segments"), ("segments",))
-    for seg, values in segs.items():
-        kp = ("segments", seg)
+    from .packs import section_problems
+
+    lines = pack.raw.get("playbooks.__lines__", {})
+    problems = section_problems("playbooks", spec, lines, _file(pack))
+    c = Checker(_file(pack), lines, problems)
+    segs = spec.get("segments") if isinstance(spec, dict) else None
+    for seg in segs if isinstance(segs, dict) else {}:
         if seg not in pack.segment_ids:
-            c.add(kp, f"unknown segment {seg!r} (pack segments: {', '.join(pack.segment_ids) or 'none'})")
-        for value, by_group in c.mapping(values, kp).items():
-            vkp = kp + (value,)
-            for g, actions in c.mapping(by_group, vkp).items():
-                if g not in GROUPS:
-                    c.add(vkp + (g,), f"unknown group {g!r} (use {', '.join(GROUPS)})")
-                else:
-                    _check_actions(c, actions, vkp + (g,), required=True)
+            c.unknown(("segments", seg), seg, pack.segment_ids, "segment")
     return problems
-
-
-def _check_actions(c: Checker, actions: Any, kp: tuple, required: bool) -> None:
-    if actions is None:
-        if required:
-            c.add(kp, "needs a non-empty list of actions")
-        return
-    if not isinstance(actions, list) or not actions:
-        c.add(kp, "must be a non-empty list of actions (each a string or {zh: ..., en: ...})")
-        return
-    for i, a in enumerate(actions):
-        c.label(a, kp + (i,))
 
 
 def _config(pack: Pack) -> dict[str, Any]:

@@ -4,6 +4,9 @@ A notebook saves each result as ``results/<name>.parquet`` (the table a chart or
 ``results/<name>.json`` (its meta: ``facts`` for titles, ``base`` for footnotes, ``notes``, ``method``).
 Renderers only ever read these files, so a deck can be rebuilt from a run folder without re-running the
 analysis (``cemkit render RUN_DIR``).
+
+Which results the standard notebooks write, and the facts each gives slide texts, is declared once in
+``cemkit/data/results.yaml`` (:func:`catalogue`); a test checks it against a demo run.
 """
 
 from __future__ import annotations
@@ -11,15 +14,47 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["RESULTS", "Result", "json_safe", "load", "load_all", "load_json", "save", "save_json"]
+__all__ = ["RESULTS", "Catalogue", "Result", "catalogue", "json_safe", "load", "load_all", "load_json", "save",
+           "save_json"]
 
 RESULTS = "results"
+_CATALOGUE = Path(__file__).parent / "data" / "results.yaml"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The results the standard notebooks write and their facts (``cemkit/data/results.yaml``)."""
+
+    every_slide: frozenset[str]
+    notebook: dict[str, str]                  # result → the notebook that writes it ("render": the renderer)
+    facts: dict[str, frozenset[str]]          # result → facts every run writes
+    sometimes: dict[str, frozenset[str]]      # result → facts only some runs write
+
+    def provides(self, result: str) -> frozenset[str]:
+        """Every fact a slide drawn from ``result`` can use (its facts and the every-slide facts)."""
+        return self.every_slide | self.facts.get(result, frozenset()) | self.sometimes.get(result, frozenset())
+
+
+@cache
+def catalogue() -> Catalogue:
+    """The result and fact catalogue, read once."""
+    import yaml
+
+    data = yaml.safe_load(_CATALOGUE.read_text(encoding="utf-8"))
+    res = data["results"]
+    return Catalogue(
+        every_slide=frozenset(data["every_slide"]),
+        notebook={name: str(r["notebook"]) for name, r in res.items()},
+        facts={name: frozenset(r.get("facts") or ()) for name, r in res.items()},
+        sometimes={name: frozenset(r.get("sometimes") or ()) for name, r in res.items()},
+    )
 
 
 @dataclass

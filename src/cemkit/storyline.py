@@ -9,10 +9,16 @@ Analysts add, drop or reorder slides by editing the YAML; no Python is needed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import PackError, Problem
 from .i18n import LANGS, fmt
+from .results import catalogue
+from .schema.problems import dotted as _dotted
+from .schema.problems import line_of
+from .schema.sections import CHART_TYPES, LAYOUTS, template_fields
+from .schema.types import did_you_mean
 
 __all__ = [
     "CHART_TYPES",
@@ -28,22 +34,11 @@ __all__ = [
     "validate",
 ]
 
-# Layout names every PPTX master must provide (docs/templates.md lists their placeholders).
-LAYOUTS = ("title", "section", "chart", "two_charts", "table", "quotes", "summary", "appendix")
-CHART_TYPES = ("bar", "stacked100", "line", "scatter", "table", "quotes", "bullets", "heatmap", "wordcloud")
-
-# Results the standard notebooks write, with the notebook that writes them. A pack may declare more under
-# `extra_results:` when it ships a notebook of its own.
-KNOWN_RESULTS = {
-    "data_quality": "01_data_check", "quarantine_reasons": "01_data_check", "masking": "01_data_check",
-    "journey_curve": "02_journey", "journey_table": "02_journey", "nps_composition": "02_journey",
-    "wave_trend": "02_journey", "wave_changes": "02_journey", "league": "02_journey", "segment_diffs": "02_journey",
-    "stage_drivers": "03_drivers", "priority_matrix": "03_drivers", "stage_importance": "03_drivers",
-    "themes": "04_text", "theme_stage": "04_text", "theme_impact": "04_text", "quotes": "04_text",
-    "keywords": "04_text", "discovery": "04_text", "wordcloud": "04_text", "distinctive_words": "04_text",
-    "alerts_summary": "05_actions", "playbooks": "05_actions", "prediction": "06_predict",
-    "exec_summary": "render",
-}
+# Results the standard notebooks write, with the notebook that writes them (cemkit/data/results.yaml, which
+# also lists each result's facts). A pack may declare more under `extra_results:` when it ships a notebook
+# of its own; the facts of those are not checked.
+KNOWN_RESULTS = catalogue().notebook
+_TEXTS = ("title", "subtitle", "notes", "takeaway")
 
 
 @dataclass(frozen=True)
@@ -131,79 +126,111 @@ def load_storyline(pack) -> list[SlideSpec]:
     problems = validate(pack)
     if problems:
         raise PackError(problems)
-    return _parse(pack)[0]
+    return _parse(pack)
 
 
-def _parse(pack) -> tuple[list[SlideSpec], list[Problem]]:
+def _parse(pack) -> list[SlideSpec]:
+    """Slide specs from a storyline that passed :func:`validate`."""
     data = pack.section("storyline")
     lines = pack.raw.get("storyline.__lines__", {})
-    fname = pack.file("storyline").name if pack.file("storyline") else "storyline.yaml"
-    problems: list[Problem] = []
-    if data is None:
-        return [], [Problem("pack.yaml", "files.storyline", "the pack names no storyline file")]
-    known = set(KNOWN_RESULTS) | set(data.get("extra_results") or [])
     slides = []
-    chart_fields = set(ChartSpec.__dataclass_fields__)
     for i, s in enumerate(data.get("slides") or []):
-        key = ("slides", i)
-        line = lines.get(key)
-
-        def add(msg: str, sub: tuple = (), key: tuple = key, line: int | None = line) -> None:
-            problems.append(Problem(fname, ".".join(map(str, key + sub)), msg, lines.get(key + sub, line)))
-
-        if not isinstance(s, dict) or not s.get("id"):
-            add("slide needs an id")
-            continue
-        layout = s.get("layout", "chart")
-        if layout not in LAYOUTS:
-            add(f"unknown layout {layout!r} (layouts: {', '.join(LAYOUTS)})", ("layout",))
-        result = s.get("result")
-        if result is not None and result not in known:
-            add(f"unknown result {result!r} (results: {', '.join(sorted(known))})", ("result",))
-        charts = {}
-        for ckey in ("chart", "chart2"):
-            if not s.get(ckey):
-                continue
-            c = dict(s[ckey])
-            bad = set(c) - chart_fields
-            if bad:
-                add(f"unknown chart keys {sorted(bad)}", (ckey,))
-            if c.get("type") not in CHART_TYPES:
-                add(f"unknown chart type {c.get('type')!r} (types: {', '.join(CHART_TYPES)})", (ckey, "type"))
-            for k in ("series", "series_names", "columns", "headers"):
-                if k in c:
-                    c[k] = tuple(c[k])
-            if not bad:
-                charts[ckey] = ChartSpec(**c)
-        title = _alternatives(s.get("title"))
-        for field_name in ("title", "subtitle", "notes", "takeaway"):
-            for alt in _alternatives(s.get(field_name)):
-                missing = [lang for lang in LANGS if lang not in alt]
-                extra = sorted(set(alt) - {*LANGS, "when"})
-                if missing:
-                    add(f"{field_name} needs both zh and en (missing {missing})", (field_name,))
-                if extra:  # typically an unquoted comma inside {zh: ..., en: ...}
-                    add(f"{field_name} has unexpected keys {extra}: quote texts that contain a comma", (field_name,))
-        for st in s.get("stages") or []:
-            if st not in pack.stage_ids:
-                add(f"unknown stage {st!r}", ("stages",))
+        charts = {k: _chart(s[k]) for k in ("chart", "chart2") if s.get(k)}
         slides.append(SlideSpec(
-            id=s["id"], layout=layout, result=result, chart=charts.get("chart"), chart2=charts.get("chart2"), title=title,
-            subtitle=_alternatives(s.get("subtitle")), notes=_alternatives(s.get("notes")),
-            takeaway=_alternatives(s.get("takeaway")), summary=bool(s.get("summary", False)),
-            section=s.get("section"), require=dict(s.get("require") or {}), line=line,
+            id=s["id"], layout=s.get("layout", "chart"), result=s.get("result"), chart=charts.get("chart"),
+            chart2=charts.get("chart2"), title=_alternatives(s.get("title")), subtitle=_alternatives(s.get("subtitle")),
+            notes=_alternatives(s.get("notes")), takeaway=_alternatives(s.get("takeaway")),
+            summary=bool(s.get("summary", False)), section=s.get("section"), require=dict(s.get("require") or {}),
+            line=lines.get(("slides", i)),
         ))
-    ids = [s.id for s in slides]
-    for sid in {x for x in ids if ids.count(x) > 1}:
-        problems.append(Problem(fname, "slides", f"duplicate slide id {sid!r}"))
-    return slides, problems
+    return slides
+
+
+def _references(data: dict, stage_ids: list[str] | None, add) -> None:
+    """Unknown results and stages, facts a slide's result does not provide, duplicate slide ids. Only what
+    has the right shape is looked at (the schema reports the rest)."""
+    cat = catalogue()
+    extra = {r for r in (data.get("extra_results") or []) if isinstance(r, str)}
+    known = set(cat.notebook) | extra
+    seen: set = set()
+    for i, s in enumerate(data.get("slides") if isinstance(data.get("slides"), list) else []):
+        if not isinstance(s, dict):
+            continue
+        key = ("slides", i)
+        if isinstance(s.get("id"), str) and s["id"] in seen:
+            add(f"duplicate slide id {s['id']!r}", key + ("id",))
+        seen.add(s.get("id"))
+        result = s.get("result")
+        if isinstance(result, str) and result not in known:
+            add(f"unknown result {result!r} ({did_you_mean(result, sorted(known), 'results')})", key + ("result",))
+        elif result is None or (isinstance(result, str) and result not in extra):
+            _check_facts(s, cat.provides(result) if result else cat.every_slide, result,
+                         lambda msg, sub, key=key: add(msg, key + sub))
+        stages = s.get("stages") if isinstance(s.get("stages"), list) and stage_ids is not None else []
+        for j, st in enumerate(stages):
+            if isinstance(st, str) and st not in stage_ids:
+                add(f"unknown stage {st!r} ({did_you_mean(st, stage_ids, 'stages')})", key + ("stages", j))
+
+
+def _chart(spec: dict) -> ChartSpec:
+    c = dict(spec)
+    for k in ("series", "series_names", "columns", "headers"):
+        if k in c:
+            c[k] = tuple(c[k])
+    return ChartSpec(**c)
+
+
+def _check_facts(slide: dict, facts: frozenset[str], result: str | None, add) -> None:
+    """Every fact a slide's texts, ``when`` alternatives and ``require`` name must be one its result provides."""
+    def check(name: Any, sub: tuple, use: str) -> None:
+        if name not in facts:
+            what = f"result {result!r}" if result else "a slide without a result"
+            add(f"{use} fact {name!r}, which {what} does not provide "
+                f"({did_you_mean(name, sorted(facts), 'facts')})", sub)
+
+    for name in slide.get("require") if isinstance(slide.get("require"), dict) else {}:
+        check(name, ("require", name), "requires")
+    for field_name in _TEXTS:
+        value = slide.get(field_name)
+        alts = value if isinstance(value, list) else [value] if value is not None else []
+        for j, alt in enumerate(alts):
+            sub = (field_name, j) if isinstance(value, list) else (field_name,)
+            alt = {"zh": alt, "en": alt} if isinstance(alt, str) else alt
+            if not isinstance(alt, dict):
+                continue
+            for name in alt.get("when") if isinstance(alt.get("when"), dict) else {}:
+                check(name, (*sub, "when", name), f"{field_name} depends on")
+            for lang in LANGS:
+                try:
+                    names = [n for n, _ in template_fields(alt[lang])] if isinstance(alt.get(lang), str) else []
+                except ValueError:  # a malformed template or field: the schema reports it
+                    continue
+                for name in dict.fromkeys(names):
+                    check(name, (*sub, lang), f"{field_name} uses")
 
 
 def validate(pack) -> list[Problem]:
-    """Problems in the pack's storyline (unknown layout, result, chart type or stage; titles not bilingual)."""
-    if pack.section("storyline") is None and pack.file("storyline") is None:
-        return []
-    return _parse(pack)[1]
+    """Problems in the pack's storyline: its schema (keys, layouts, chart types and keys, bilingual texts,
+    plain fact names), then unknown results or stages, facts a slide's result does not provide (the
+    catalogue ``cemkit/data/results.yaml``) and duplicate slide ids."""
+    data = pack.section("storyline")
+    if data is None:
+        return [] if pack.file("storyline") is None else [
+            Problem("pack.yaml", "files.storyline", "the storyline file is empty")]
+    return validate_file(data, pack.raw.get("storyline.__lines__", {}), pack.file("storyline"), pack.stage_ids)
+
+
+def validate_file(data: Any, lines: dict, path: Any, stage_ids: list[str] | None = None) -> list[Problem]:
+    """:func:`validate` on the parsed file alone; stage ids are checked only when ``stage_ids`` is given
+    (``validate-pack`` on a pack whose pack.yaml has problems still checks the storyline's facts)."""
+    from .packs import section_problems
+
+    fname = Path(path).name if path else "storyline.yaml"
+    problems = section_problems("storyline", data, lines, path)
+    if isinstance(data, dict):
+        _references(data, stage_ids, lambda msg, key: problems.append(Problem(fname, _dotted(key), msg,
+                                                                             line_of(lines, key))))
+    return problems
 
 
 def optional_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
