@@ -1,0 +1,17 @@
+"""Views: turn analysis outputs into the result tables and *facts* that slides and HTML sections show.
+
+Statistics live in :mod:`cemkit.metrics`, :mod:`cemkit.drivers`, :mod:`cemkit.text` and the action modules;
+this module only selects, labels (in the report language) and summarises them into facts — the plain
+values (names, numbers, flags) that the storyline's title templates are filled from. Each ``*_views``
+function returns ``{result name: (table, meta)}``; :func:`save_all` writes them into the run folder.
+"""
+
+from .actions import action_views, prediction_views
+from .common import Views, base_meta, period_of, read_responses, save_all, show, write_csv
+from .drivers import driver_views, stage_importance
+from .journey import journey_views
+from .quality import data_quality_views
+from .text import text_views
+
+__all__ = ["Views", "action_views", "base_meta", "data_quality_views", "driver_views", "journey_views", "period_of",
+           "prediction_views", "read_responses", "save_all", "show", "stage_importance", "text_views", "write_csv"]

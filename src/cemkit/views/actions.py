@@ -1,0 +1,73 @@
+"""Action views: alerts, playbooks and the detractor-risk prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..packs import Pack
+from .common import Views, base_meta, write_csv
+
+
+def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
+                 tags: pd.DataFrame | None = None, max_xlsx_rows: int = 5_000) -> Views:
+    """Alerts (alerts.csv, alerts.xlsx), segment playbooks (playbooks.xlsx) and the detractor-risk model for
+    customers who did not answer (top_risk.xlsx), each with its facts.
+
+    Every alert is in alerts.csv and every customer's play in playbooks.csv (UTF-8 with BOM, open in Excel).
+    The workbooks hold the summaries and, above ``max_xlsx_rows`` rows, the highest priorities / detractors
+    first (openpyxl writes ~2k formatted rows/s: a 300k-row workbook would take minutes and is no way to
+    work a list)."""
+    from .. import alerts as al
+    from .. import playbooks as pb
+
+    run_dir = Path(run_dir)
+    out: Views = {}
+    if pack.section("alerts"):
+        alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
+        write_csv(alerts, run_dir / "alerts.csv")
+        book = alerts
+        if len(alerts) > max_xlsx_rows:
+            book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_rows)
+        al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
+        table, facts = al.alerts_summary(alerts, lang)
+        facts["in_xlsx"] = len(book)
+        out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
+    if pack.section("playbooks"):
+        assigned = pb.assign(df, pack, lang)
+        write_csv(assigned, run_dir / "playbooks.csv")
+        book = assigned
+        if len(assigned) > max_xlsx_rows:  # the full list is in playbooks.csv; the workbook keeps detractors first
+            order = {"detractor": 0, "passive": 1, "promoter": 2}
+            key = assigned["group"].map(order) if "group" in assigned else pd.Series(0, index=assigned.index)
+            book = assigned.loc[key.sort_values(kind="stable").index].head(max_xlsx_rows)
+        pb.write_playbooks_xlsx(book, pack, run_dir / "playbooks.xlsx", lang)
+        table, facts = pb.summary(assigned, pack, lang)
+        out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
+    return out
+
+
+def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
+                     odata: pd.DataFrame | None = None, seed: int = 0) -> Views:
+    """The detractor-risk model from O-data (refused with its reason when it cannot be trusted) and the
+    ranked list of silent customers (top_risk.xlsx)."""
+    from .. import predict as pr
+
+    run_dir = Path(run_dir)
+    out: Views = {}
+    if odata is not None and len(odata) and (pack.odata or {}).get("features"):
+        pred = pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
+        facts = {**pred.facts, "refused": bool(pred.refused)}
+        meta = base_meta(df, pack, lang, facts=facts,
+                         test={"zh": "5折交叉验证AUC", "en": "5-fold cross-validated AUC"}[lang])
+        meta["base"]["n"] = int(pred.n_labelled)
+        if pred.refused:
+            reason = facts.get("reason") or {}
+            lines = [reason.get(lang, str(reason)) if isinstance(reason, dict) else str(reason),
+                     {"zh": f"有评分的客户：{pred.n_labelled:,}", "en": f"labelled customers: {pred.n_labelled:,}"}[lang]]
+            out["prediction"] = (pd.DataFrame({"finding": lines}), meta)
+        else:
+            pr.write_top_risk_xlsx(pred, run_dir / "top_risk.xlsx", lang)
+            out["prediction"] = (pred.importance, meta)
+    return out

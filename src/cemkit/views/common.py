@@ -1,0 +1,86 @@
+"""What every view shares: the result-table type, footnote inputs (base, weighting), period, labels, I/O."""
+
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..packs import Pack
+from ..results import save
+
+Views = dict[str, tuple[pd.DataFrame, dict[str, Any]]]
+
+
+def show(views: Views, name: str, rows: int = 20):
+    """A result table for display in a notebook, or a sentence saying why there is none."""
+    if name not in views:
+        return f"no {name!r} result: not enough data or not configured in this pack"
+    return views[name][0].head(rows)
+
+
+def read_responses(run_dir: str | Path, comments: bool = True) -> pd.DataFrame:
+    """The run's clean response table (``data/responses.parquet``, written by the data-check notebook).
+    ``comments=False`` leaves out the verbatim column — the largest by far, needed only by the text and
+    action notebooks — which saves memory and about a second of reading on a million responses."""
+    path = Path(run_dir) / "data" / "responses.parquet"
+    if comments:
+        return pd.read_parquet(path)
+    import pyarrow.parquet as pq
+
+    return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c != "comment"])
+
+
+def save_all(run_dir: str | Path, views: Views) -> list[str]:
+    for name, (table, meta) in views.items():
+        save(run_dir, name, table, meta)
+    return list(views)
+
+
+def _weights(df: pd.DataFrame) -> str | None:
+    return "weight" if "weight" in df and df["weight"].notna().any() and (df["weight"] != 1).any() else None
+
+
+def base_meta(df: pd.DataFrame, pack: Pack, lang: str, **extra: Any) -> dict[str, Any]:
+    """The footnote inputs every data slide carries: base n (and weighted effective n), weighting, rules."""
+    n = len(df)
+    meta: dict[str, Any] = {"base": {"n": n}}
+    w = _weights(df)
+    if w:
+        ww = df[w].to_numpy(dtype=float)
+        meta["base"]["n_eff"] = float(ww.sum() ** 2 / (ww**2).sum())
+        meta["weighting"] = {"zh": "已加权", "en": "weighted"}[lang]
+    meta["base_rule"] = {"suppress_below": pack.rules.suppress_below, "caution_below": pack.rules.caution_below}
+    meta.update(extra)
+    return meta
+
+
+def period_of(df: pd.DataFrame) -> str:
+    waves = sorted(str(w) for w in df["wave"].dropna().unique()) if "wave" in df else []
+    if not waves:
+        return ""
+    return waves[0] if len(waves) == 1 else f"{waves[0]}–{waves[-1]}"
+
+
+def _label(value: Any) -> dict[str, str]:
+    """A fact that names something, in both languages (the title formatter picks one)."""
+    if hasattr(value, "zh"):
+        return {"zh": value.zh, "en": value.en}
+    return {"zh": str(value), "en": str(value)}
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    frame = table.copy()
+    for col in frame.columns:  # lists / mixed objects → text
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    with open(path, "wb") as fh:
+        fh.write("\ufeff".encode("utf-8"))
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh)
+    return Path(path)

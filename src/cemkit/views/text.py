@@ -1,0 +1,112 @@
+"""Text views: themes, their impact on NPS, theme × stage, quotes, words, discovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..packs import Pack
+from .common import Views, base_meta
+
+
+def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6) -> Views:
+    """Theme mention and negative rates, impact on NPS, theme × stage heat map, quotes, word cloud and
+    discovery candidates (written to ``discovery_candidates.yaml``). Theme tags are saved to
+    ``data/theme_tags.parquet`` for the alert rules."""
+    from .. import text
+
+    df = df.reset_index(drop=True)
+    tags = text.tag_themes(df["comment"], pack)
+    if run_dir is not None:
+        (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
+        tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
+    imp = text.theme_impact(df, pack, tags)
+    names = {t.id: t.name.get(lang) for t in pack.themes}
+    ov = imp.overall()
+    ov = ov[(ov["n_comments"] > 0) & (ov["mentions"] > 0)].copy()  # themes nobody mentioned are no finding
+    out: Views = {}
+    if ov.empty:
+        return out
+    ov["theme_name"] = ov["theme"].map(names)
+    ov["negative_rate"] = ov["mention_rate"] * ov["neg_share"].fillna(0) / 100
+    n_comments = int(ov["n_comments"].iloc[0])
+    shown = ov[ov["flag"] != "low_base"]
+    pick = shown if len(shown) else ov
+    top_neg = pick.sort_values("negative_rate", ascending=False).iloc[0]
+    method = {"zh": "主题：行业词典分句标注；NPS差值：提及者与未提及者（有评论者）之差",
+              "en": "themes: clause tagging from the pack taxonomy; gap: mentioners vs other commenters"}[lang]
+    gap = float(top_neg["gap"]) if pd.notna(top_neg["gap"]) else 0.0
+    facts = {"top_neg_theme": top_neg["theme_name"], "top_neg_rate": float(top_neg["negative_rate"]),
+             "top_neg_gap": -gap, "top_neg_lower": gap < 0 and bool(top_neg["significant"]), "n_comments": n_comments}
+    meta = base_meta(df[df["comment"].notna()], pack, lang, facts=facts, test=method)
+    meta["base"]["n"] = n_comments
+    out["themes"] = (ov.sort_values("mention_rate", ascending=False).reset_index(drop=True), meta)
+
+    if len(shown):  # an NPS gap between mentioners and the rest needs a readable base of mentioners
+        imp_tab = shown.assign(nps_gap=shown["gap"], impact_abs=-shown["contribution"]).sort_values("contribution")
+        worst = imp_tab.iloc[0]
+        ifacts = {"most_damaging": worst["theme_name"], "most_damaging_gap": float(-worst["gap"]),
+                  "most_damaging_contribution": float(worst["contribution"])}
+        out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": ifacts})
+
+    by_stage = imp.table[(imp.table["stage"] != "__all__") & (imp.table["wave"] == "__all__")].copy()
+    if len(by_stage):
+        by_stage["neg_rate"] = by_stage["mention_rate"] * by_stage["neg_share"].fillna(0) / 100
+        stage_names = {s.id: s.name.get(lang) for s in pack.stages}
+        heat = by_stage.pivot_table(index="theme", columns="stage", values="mention_rate", aggfunc="first")
+        heat = heat.reindex(index=[t for t in names if t in heat.index and t in set(ov["theme"])],
+                            columns=[s for s in pack.stage_ids if s in heat.columns])
+        readable = by_stage[by_stage["flag"] != "low_base"]  # the title names a cell with a readable base
+        wide = heat.rename(columns=stage_names).reset_index()
+        wide.insert(0, "theme_name", wide.pop("theme").map(names))
+        if len(readable):
+            hot = readable.sort_values("neg_rate", ascending=False).iloc[0]
+            hfacts = {"hot_stage": stage_names[hot["stage"]], "hot_theme": names[hot["theme"]],
+                      "hot_rate": float(hot["neg_rate"])}
+            out["theme_stage"] = (wide, {**meta, "facts": hfacts})
+
+    q = imp.quotes
+    if len(q):
+        neg_order = list(pick.sort_values("negative_rate", ascending=False)["theme"])
+        pos_order = list(pick.assign(pr=pick["mention_rate"] * pick["pos_share"].fillna(0)).sort_values(
+            "pr", ascending=False)["theme"])
+        chosen = []
+        for order, pol in ((neg_order, -1), (pos_order, 1)):
+            cand = q[q["polarity"] == pol].drop_duplicates("theme")
+            cand = cand.set_index("theme").reindex([t for t in order if t in set(cand["theme"])]).reset_index()
+            chosen.append(cand.head(n_quotes // 2 if pol == 1 else n_quotes - n_quotes // 2))
+        quotes = pd.concat(chosen, ignore_index=True)
+        quotes["theme_name"] = quotes["theme"].map(names)
+        quotes = quotes.rename(columns={"text": "quote"})
+        out["quotes"] = (quotes[["theme", "theme_name", "quote", "polarity"]], {**meta, "facts": {}})
+
+    kw = imp.keywords
+    if len(kw):
+        words = (kw[kw["scope"] == "all"].groupby("word", as_index=False)["count"].sum()
+                 .sort_values("count", ascending=False).head(60).rename(columns={"count": "weight"}))
+        sep = "、" if lang == "zh" else ", "
+        out["wordcloud"] = (words.reset_index(drop=True), {**meta, "facts": {"top_words": sep.join(words["word"].head(5))}})
+        out["keywords"] = (kw, {**meta, "facts": {}})
+
+    dw = text.distinctive_words(df["comment"], df["nps"], pack)
+    if len(dw):
+        sep = "、" if lang == "zh" else ", "
+        dw = dw.assign(lean=-dw["z"]).sort_values("lean", kind="stable").reset_index(drop=True)
+        det, pro = dw[dw["group"] == "detractor"], dw[dw["group"] == "promoter"]
+        dfacts = {"detractor_words": sep.join(det["word"].head(4)) if len(det) else None,
+                  "promoter_words": sep.join(pro.sort_values("z")["word"].head(4)) if len(pro) else None}
+        said = df["comment"].notna() & ((df["nps"] >= 9) | (df["nps"] <= 6))  # detractor and promoter comments
+        dmeta = base_meta(df[said], pack, lang, facts=dfacts,
+                          test={"zh": "对数优势比（信息性狄利克雷先验）z值，|z|≥1.96",
+                                "en": "log-odds ratio with informative Dirichlet prior, |z| ≥ 1.96"}[lang])
+        out["distinctive_words"] = (dw, dmeta)
+
+    cand = text.discover(df["comment"], pack, tags)
+    if len(cand):
+        if run_dir is not None:
+            text.write_candidates_yaml(cand, Path(run_dir) / "discovery_candidates.yaml")
+        tab = cand.assign(top_words=cand["top_words"].map(" ".join), keywords=cand["keywords"].map(" ".join),
+                          quotes=cand["quotes"].map(" | ".join))
+        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand)}})
+    return out
