@@ -202,12 +202,17 @@ def test_make_up_workdays_count_and_holidays_do_not():
                             pd.Timestamp("2024-10-08 08:00")]   # raised in the holiday: clock starts 10-08
 
 
-def test_business_sla_with_make_up_days_matches_hour_by_hour_count():
+@pytest.mark.parametrize("calendar", ["weekdays", "china"])
+def test_business_sla_with_make_up_days_matches_hour_by_hour_count(calendar):
+    """Mon-Fri with the 2024 National Day days listed by hand, and China's calendar with none listed: both
+    must match a clock that steps hour by hour over the hand-listed days (20 Sep – early Nov 2024 holds no
+    other official holiday or make-up day)."""
     rng = np.random.default_rng(11)
     start = pd.Timestamp("2024-09-20")
     created = pd.Series(start + pd.to_timedelta(rng.integers(0, 30 * 24, 60), unit="h"))
     hours = rng.choice([1, 12, 24, 48, 72, 150], 60)
-    due = A.sla_due(created, hours, business_days=True, holidays=GOLDEN_WEEK, workdays=MAKE_UP)
+    listed = {"holidays": GOLDEN_WEEK, "workdays": MAKE_UP} if calendar == "weekdays" else {}
+    due = A.sla_due(created, hours, business_days=True, calendar=calendar, **listed)
     hol, work = {pd.Timestamp(h).date() for h in GOLDEN_WEEK}, {pd.Timestamp(h).date() for h in MAKE_UP}
 
     def working(t):

@@ -106,11 +106,11 @@ def test_a_wrong_type_is_one_line_never_a_crash_nor_coerced(pack_copy, old, new,
 
 def test_wrong_types_in_section_files(pack_copy):
     folder = pack_copy("auto")
-    _replace(folder, "alerts.yaml", "hours: {P1: 24", 'hours: {P1: "24h"')
+    line = _replace(folder, "alerts.yaml", "hours: {P1: 24", 'hours: {P1: "24h"')
     _replace(folder, "demo.yaml", "comment_rate: 0.7", "comment_rate: 70%")
     _replace(folder, "playbooks.yaml", "    goal: {zh: 预警+留存, en: Alert and retain}", "    goal: 3")
     text = "\n".join(map(str, validate_pack(folder)))
-    assert "alerts.yaml:7 [sla.hours.P1]: must be a number, found '24h'" in text
+    assert f"alerts.yaml:{line} [sla.hours.P1]: must be a number, found '24h'" in text
     assert "[comment_rate]: must be a number, found '70%'" in text
     assert "[groups.detractor.goal]: needs a name: a string or {zh: ..., en: ...}, found 3" in text
     assert len(text.splitlines()) == 3

@@ -4,10 +4,11 @@ The rules live in the pack's ``alerts.yaml`` (``files: {alerts: alerts.yaml}`` i
 
     default_owner: {zh: 客户体验部, en: CX office}   # owner when the stage names no touchpoint owner
     sla:
-      business_days: true          # optional, default false: the SLA clock only runs Monday-Friday
+      business_days: true          # optional, default false: the SLA clock only runs on working days
+      calendar: china              # china (default): official holidays and 调休 make-up workdays; weekdays: Mon-Fri
       hours: {P1: 24, P2: 48, P3: 72}   # hours to close an alert, per priority (defaults shown)
-      holidays: [2024-10-01, ...]  # optional: extra non-working days when business_days is true
-      workdays: [2024-10-12, ...]  # optional: weekend days worked instead (调休 make-up workdays)
+      holidays: [2024-12-31, ...]  # optional: the client's own extra days off
+      workdays: [2024-10-05, ...]  # optional: the client's own extra working days
     rules:
       - id: complaint_words                        # unique id
         name: {zh: 投诉类关键词, en: Complaint words}  # a string or {zh, en}: the alert's reason
@@ -33,10 +34,12 @@ Owner: the owner of the response's ``touchpoint`` when the data has that column 
 the stage; else the owner of the stage's first touchpoint (pack.yaml ``stages[].touchpoints[].owner``);
 else ``default_owner``.
 
-SLA: ``due = created + hours[priority]``. With ``business_days: true`` only Monday-Friday hours count
-(listed holidays are skipped, listed make-up ``workdays`` count although they fall on a weekend, as with
-China's 调休): 24 h from Friday 10:00 is Monday 10:00, an alert raised on a Saturday
-starts its clock on Monday 00:00. ``created`` is the response ``date`` (the survey timestamp), or ``now``
+SLA: ``due = created + hours[priority]``. With ``business_days: true`` only working-day hours count: by
+default China's official calendar (:mod:`cemkit.workdays`: public holidays off, 调休 make-up weekend days
+worked; a date outside the years the installed ``chinesecalendar`` covers is an error, exit 2), or
+Monday-Friday with ``calendar: weekdays``; the pack's ``holidays`` are taken off and its ``workdays`` added.
+24 h from Friday 10:00 is Monday 10:00 (on an ordinary week), an alert raised on a Saturday starts its
+clock on the next working day at 00:00, and a deadline never lands inside National Day. ``created`` is the response ``date`` (the survey timestamp), or ``now``
 when the response has no date.
 
 Everything is vectorised over responses (numpy masks, one pass per rule); there is no Python loop over rows.
@@ -58,6 +61,7 @@ from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 from .render.xlsx import write_workbook
 from .schema.sections import PRIORITIES
+from .workdays import check_covered, working_days
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -148,6 +152,7 @@ class AlertConfig:
     hours: Mapping[str, float]
     holidays: tuple[str, ...] = ()
     workdays: tuple[str, ...] = ()
+    calendar: str = "china"                # working days when business_days: china (调休 included) or weekdays
 
 
 def _alerts_file(pack: Pack) -> Path:
@@ -213,16 +218,19 @@ def alert_config(pack: Pack) -> AlertConfig:
     hours = {**DEFAULT_HOURS, **{k: float(v) for k, v in (sla.get("hours") or {}).items()}}
     holidays = tuple(str(np.datetime64(str(d), "D")) for d in sla.get("holidays") or [])
     workdays = tuple(str(np.datetime64(str(d), "D")) for d in sla.get("workdays") or [])
-    return AlertConfig(rules, owner, bool(sla.get("business_days", False)), hours, holidays, workdays)
+    return AlertConfig(rules, owner, bool(sla.get("business_days", False)), hours, holidays, workdays,
+                       str(sla.get("calendar", "china")))
 
 
 # ================================================================================================ SLA
 def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
-            holidays: Iterable[str] = (), workdays: Iterable[str] = ()) -> pd.Series:
+            holidays: Iterable[str] = (), workdays: Iterable[str] = (), calendar: str = "weekdays") -> pd.Series:
     """Due time of each alert: ``created`` plus ``hours`` (a number or one per row).
 
-    With ``business_days`` only working days count — Monday-Friday minus ``holidays``, plus the weekend days
-    in ``workdays`` (make-up workdays, 调休) — and a working day has 24 clock hours, any other day none.
+    With ``business_days`` only working days count — those of ``calendar`` (:mod:`cemkit.workdays`:
+    ``"china"``, the official holidays and 调休 make-up workdays; ``"weekdays"``, Monday-Friday), minus
+    ``holidays``, plus ``workdays`` — and a working day has 24 clock hours, any other day none. A china
+    clock that needs a day outside the years the calendar covers raises InputError.
     Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on a Saturday starts on
     the next working day at 00:00. Vectorised: the working days of the span are listed once and the due day
     is found by position (``searchsorted``), no loop over alerts. Time zones are kept (the arithmetic runs
@@ -252,13 +260,14 @@ def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
         # enough calendar days for the furthest due day: 7/5 of the working days, plus every holiday
         span = int((day.max() - first).astype(int)) + whole_max * 7 // 5 + len(hol) + 14
         cal = first + np.arange(span + 1)
-        work = np.is_busday(cal, holidays=hol) | np.isin(cal, extra)
+        work = working_days(cal, calendar, hol, extra)
         bdays = cal[work]
         working = work[(day - first).astype(np.int64)]
         used = np.where(working, (tv - day.astype("datetime64[ns]")).astype("int64"), 0)
         whole, rest = np.divmod(used + total0, _NS_PER_DAY)
         start = np.searchsorted(bdays, day)  # the creation day if working, else the next working day
         out[ok] = bdays[start + whole].astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
+        check_covered(np.concatenate([day, bdays[start + whole]]), calendar)
     res = pd.Series(out, index=created.index, name="due")
     return res.dt.tz_localize(tz) if tz is not None else res
 
@@ -422,7 +431,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     rank_first = best[first]
     hours_first = np.array([cfg.hours[p] for p in PRIORITIES])[rank_first - 1]
     due_first = sla_due(created.iloc[first].reset_index(drop=True), hours_first, cfg.business_days, cfg.holidays,
-                        cfg.workdays)
+                        cfg.workdays, cfg.calendar)
     due_key = (due_first.dt.tz_convert("UTC").dt.tz_localize(None) if due_first.dt.tz is not None else due_first)
     sort = np.lexsort((first, due_key.to_numpy(dtype="datetime64[ns]").astype("int64"), rank_first))
     pick = first[sort]
