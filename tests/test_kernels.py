@@ -34,3 +34,18 @@ def test_a_kernel_that_cannot_start_is_skipped(tmp_path):
     warm = WarmKernels(1, tmp_path, kernel_name="no-such-kernel")
     assert warm.take() is None  # the caller then lets papermill start its own kernel
     warm.close()
+
+
+def test_notebooks_name_the_kernel_make_installs():
+    """Opened in JupyterLab, the notebooks ask for the `cemkit` kernel that `make` installs into .venv. The
+    pipeline does not depend on it: it passes papermill kernel_name="python3", which every environment with
+    ipykernel has (tests/test_cli.py runs the notebooks end to end)."""
+    import re
+
+    from cemkit.paths import REPO_DIR, notebooks_dir
+
+    installed = re.search(r"ipykernel install .*--name (\S+)", (REPO_DIR / "Makefile").read_text(encoding="utf-8"))
+    assert installed is not None
+    for path in sorted(notebooks_dir().glob("*.ipynb")):
+        spec = nbformat.read(str(path), as_version=4).metadata["kernelspec"]
+        assert spec["name"] == installed.group(1), path.name

@@ -16,6 +16,7 @@ from cemkit import demo as demo_mod
 from cemkit.cli import main as cli_main
 from cemkit.errors import PackError, UserError
 from cemkit.packs import list_packs, load_pack, validate_pack
+from cemkit.paths import REPO_DIR as REPO
 from cemkit.paths import packs_dir
 from cemkit.scaffold import new_pack, new_pack_command
 
@@ -63,16 +64,35 @@ def test_default_destination_is_the_packs_folder(tmp_path, monkeypatch):
     assert folder == root / "pharmacy"
     assert list_packs() == ["pharmacy", "retail"]
     assert validate_pack("pharmacy") == []
+    # a packs folder of one's own needs no copy of _shared/: the repository's lexicons are used
+    from cemkit.text.lexicon import load_lexicon, shared_dir
+
+    assert shared_dir(load_pack("pharmacy")) == REPO / "industry_packs" / "_shared"
+    assert len(load_lexicon(load_pack("pharmacy")).words) > 1000
 
 
-def test_refuses_an_existing_folder(tmp_path):
+def test_default_destination_is_the_current_folder_not_the_installed_packs(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CEMKIT_PACKS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in packs_dir().iterdir())
+    assert cli_main(["new-pack", "telecom"]) == 0
+    assert (tmp_path / "telecom" / "pack.yaml").exists()
+    assert sorted(p.name for p in packs_dir().iterdir()) == before    # nothing written into the repo
+    out = capsys.readouterr().out
+    assert f"in {tmp_path / 'telecom'}" in out and f"cemkit validate-pack {tmp_path / 'telecom'}" in out
+    assert validate_pack(tmp_path / "telecom") == []
+
+
+def test_refuses_an_existing_folder(tmp_path, monkeypatch):
     new_pack("bakery", dest=tmp_path / "bakery")
     (tmp_path / "bakery" / "marker").write_text("keep", encoding="utf-8")
     with pytest.raises(UserError, match="already exists"):
         new_pack("bakery", dest=tmp_path / "bakery")
     assert (tmp_path / "bakery" / "marker").read_text(encoding="utf-8") == "keep"
+    monkeypatch.delenv("CEMKIT_PACKS", raising=False)
+    monkeypatch.chdir(packs_dir())
     with pytest.raises(UserError, match="already exists"):
-        new_pack("retail")                      # the bundled pack itself
+        new_pack("retail")                      # the bundled pack itself, from inside industry_packs/
 
 
 @pytest.mark.parametrize("name", ["2bad", "has-dash", "with space", "class", "_hidden", "汽车", "", "a.b"])

@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     n = sub.add_parser("new-pack", help="scaffold a new pack from an existing one")
     n.add_argument("name")
     n.add_argument("--from", dest="source", default="retail")
-    n.add_argument("--dest", help="folder to create (default industry_packs/NAME)")
+    n.add_argument("--dest", help="folder to create (default ./NAME, or $CEMKIT_PACKS/NAME when that is set)")
     n.set_defaults(func=_optional("scaffold", "new_pack_command"))
 
     m = sub.add_parser("map", help="propose a column mapping for a client file")

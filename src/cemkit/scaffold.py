@@ -9,6 +9,7 @@ is replaced by a stub that says what the new pack was copied from and what to re
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import shutil
 from pathlib import Path
@@ -31,16 +32,23 @@ def _check_name(name: str) -> None:
         raise UserError(f"pack name {name!r} starts with '_': such folders are hidden from `cemkit packs`")
 
 
+def default_dest(name: str) -> Path:
+    """Where a new pack goes when no ``--dest`` is given: ``$CEMKIT_PACKS/<name>`` when that variable names
+    the analyst's own packs folder, else ``./<name>`` — never into the installed cemkit unless asked."""
+    return (packs_dir() if os.environ.get("CEMKIT_PACKS") else Path.cwd()) / name
+
+
 def new_pack(name: str, source: str | Path = "retail", dest: str | Path | None = None) -> Path:
-    """Copy pack ``source`` (a pack name or folder) to ``dest`` (default ``industry_packs/<name>``), set its
-    ``pack:`` id to ``name`` and its display name to a placeholder, and return the new folder.
+    """Copy pack ``source`` (a pack name or folder) to ``dest`` (default :func:`default_dest`: ``./<name>``,
+    or ``$CEMKIT_PACKS/<name>``), set its ``pack:`` id to ``name`` and its display name to a placeholder,
+    and return the new folder.
 
     Raises :class:`~cemkit.errors.UserError` when ``name`` is not a valid identifier, the source pack does
     not exist, or the destination already exists (nothing is overwritten).
     """
     _check_name(name)
     src = pack_path(source)                      # PackError (a UserError) names the known packs
-    target = Path(dest) if dest is not None else packs_dir() / name
+    target = Path(dest) if dest is not None else default_dest(name)
     if target.exists():
         raise UserError(f"{target} already exists: choose another name or --dest (nothing was overwritten)")
     if target.resolve().is_relative_to(src.resolve()):
@@ -82,11 +90,12 @@ Then state here where the journey comes from and that the demo phrases and evalu
 def new_pack_command(args) -> int:
     """``cemkit new-pack NAME [--from SOURCE] [--dest FOLDER]``: scaffold, then print the next steps."""
     source = getattr(args, "source", None) or "retail"
-    folder = new_pack(args.name, source=source, dest=getattr(args, "dest", None))
-    ref = args.name if getattr(args, "dest", None) is None else str(folder)
+    folder = new_pack(args.name, source=source, dest=getattr(args, "dest", None)).resolve()
+    # `--pack NAME` finds packs under packs_dir(); anywhere else the folder itself is the reference
+    ref = args.name if folder.parent == packs_dir().resolve() else str(folder)
     files = sorted(p.name for p in folder.iterdir() if p.is_file())
     print("\n".join([
-        f"created pack {args.name!r} from {source!r}: {folder}",
+        f"created pack {args.name!r} from {source!r} in {folder}",
         "  files: " + ", ".join(files),
         "next steps:",
         f"  1. edit {folder / 'pack.yaml'}: name, stages, touchpoints and owners, attributes, segments, fields",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..paths import packs_dir
+from ..paths import REPO_DIR, packs_dir
 
 __all__ = ["Lexicon", "lexicon_dirs", "lexicon_problems", "load_lexicon", "load_stopwords", "shared_dir"]
 
@@ -73,11 +73,12 @@ class Lexicon:
 
 
 def shared_dir(pack: Any = None) -> Path:
-    """``industry_packs/_shared``: next to the pack when the pack folder has one, else under packs_dir()."""
-    if pack is not None:
-        sibling = Path(pack.root).parent / "_shared"
-        if (sibling / "lexicon").is_dir():
-            return sibling
+    """``industry_packs/_shared``: next to the pack when the pack folder has one, else under packs_dir(),
+    else the repository's (a packs folder of one's own, ``CEMKIT_PACKS``, need not copy the lexicons)."""
+    candidates = [Path(pack.root).parent / "_shared"] if pack is not None else []
+    for folder in (*candidates, packs_dir() / "_shared", REPO_DIR / "industry_packs" / "_shared"):
+        if (folder / "lexicon").is_dir():
+            return folder
     return packs_dir() / "_shared"
 
 
