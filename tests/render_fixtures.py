@@ -38,12 +38,19 @@ JOURNEY = {
 N_USED = sum(v[1] for v in JOURNEY.values())
 
 
+# the reporting wave (the last) and the wave it is compared with, as cemkit.views.Waves gives them
+WAVE_FACTS = {"wave": WAVES[1], "wave_id": WAVES[1], "compare_wave": WAVES[0], "pooled": False, "n_waves": 2,
+              "one_wave": False, "has_compare": True, "waves": list(WAVES), "period": f"{WAVES[0]}–{WAVES[1]}"}
+WAVE_META = {"report": WAVES[1], "compare": WAVES[0], "labels": list(WAVES), "pooled": False, "trend": False}
+
+
 def _meta(n: int, facts: dict, lang: str, n_eff: float | None = None, test: str | None = None,
           sig: bool = True, **extra: Any) -> dict:
     base: dict[str, Any] = {"n": n}
     if n_eff is not None:
         base["n_eff"] = n_eff
-    meta: dict[str, Any] = {"facts": facts, "base": base, "base_rule": RULE, **extra}
+    meta: dict[str, Any] = {"facts": {**WAVE_FACTS, **facts}, "base": base, "base_rule": RULE,
+                            "wave": WAVE_META, **extra}
     if test:
         meta["test"] = test
     if sig:
@@ -105,7 +112,7 @@ def journey_results(pack, lang: str) -> dict:
         rows.append({"stage": stage, "stage_name": name, "wave": WAVES[0], "value": last - change, "marker": ""})
         rows.append({"stage": stage, "stage_name": name, "wave": WAVES[1], "value": last, "marker": marker})
     trend = pd.DataFrame(rows)
-    out["wave_trend"] = (trend, _meta(N_USED, facts, lang, test=test))
+    out["wave_trend"] = (trend, _meta(N_USED, facts, lang, test=test, wave={**WAVE_META, "trend": True}))
 
     jt = []
     for sid, name, val, nn in zip(ids, names, v, n):
@@ -114,9 +121,11 @@ def journey_results(pack, lang: str) -> dict:
             jt.append({"stage_name": name, "metric_name": metric, "value": round(float(value), 1),
                        "ci": f"{value - ci:.1f}–{value + ci:.1f}", "n": int(nn),
                        "flag_text": _z(lang, "谨慎解读", "caution") if nn < 500 else "",
-                       "segment": ALL, "wave": ALL})
+                       "segment": ALL, "wave": WAVES[1], "reporting": True})
     jt.append({"stage_name": names[0], "metric_name": "NPS", "value": 40.0, "ci": "–", "n": 700,
-               "flag_text": "", "segment": "region", "wave": WAVES[1]})  # filtered out by the spec
+               "flag_text": "", "segment": "region", "wave": WAVES[1], "reporting": True})  # filtered out by the spec
+    jt.append({"stage_name": names[0], "metric_name": "NPS", "value": 41.0, "ci": "–", "n": 690,
+               "flag_text": "", "segment": ALL, "wave": WAVES[0], "reporting": False})  # not the reporting wave
     out["journey_table"] = (pd.DataFrame(jt), _meta(N_USED, {}, lang))
     return out
 
@@ -276,7 +285,7 @@ def quality_result(lang: str) -> dict:
             (_z(lang, "脱敏: 手机号", "masked: phone"), 311)]
     table = pd.DataFrame(rows, columns=["item", "count"])
     facts = {"input_rows": N_USED + quarantined, "n_used": N_USED, "quarantined": quarantined,
-             "period": f"{WAVES[0]}–{WAVES[1]}", "waves": list(WAVES), "synthetic": True}
+             "synthetic": True, **WAVE_FACTS, "n_wave": N_USED}
     return {"data_quality": (table, {"facts": facts, "base": {"n": N_USED}})}
 
 
@@ -289,5 +298,5 @@ def write_run(run_dir: str | Path, pack, lang: str = "zh", quote_extra: list[dic
         views.update(part)
     for name, (table, meta) in views.items():
         save(run_dir, name, table, meta)
-    base_facts = {"period": f"{WAVES[0]}–{WAVES[1]}", "n_used": N_USED, "synthetic": True, "date": "2024-07-15"}
+    base_facts = {**WAVE_FACTS, "n_used": N_USED, "n_wave": N_USED, "synthetic": True, "date": "2024-07-15"}
     return run_dir, base_facts

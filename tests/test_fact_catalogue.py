@@ -18,7 +18,10 @@ from cemkit.results import catalogue
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[str, set[str]]:
     out = tmp_path_factory.mktemp("runs")
-    assert cli_main(["run", "--pack", "auto", "--demo-n", "3000", "--out", str(out), "--quiet"]) == 0
+    # all four waves pooled: 3,000 responses give every result (the latest wave's 750 alone are too few for
+    # the theme × stage heat map); the facts a result writes are the same keys for any reporting wave
+    assert cli_main(["run", "--pack", "auto", "--demo-n", "3000", "--wave", "all", "--out", str(out),
+                     "--quiet"]) == 0
     run_dir = next(p for p in out.iterdir() if p.name.startswith("auto-2"))
     return {p.stem: set(json.loads(p.read_text(encoding="utf-8")).get("facts") or {})
             for p in (run_dir / "results").glob("*.json")}

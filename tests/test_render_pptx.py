@@ -183,7 +183,7 @@ def test_appendix_table_is_filtered_and_on_the_appendix_layout(built):
     assert slide.slide_layout.name == "appendix"
     table = _table(slide)
     df = load(built["run"], "journey_table").table
-    df = df[(df["segment"] == "__all__") & (df["wave"] == "__all__")]
+    df = df[(df["segment"] == "__all__") & df["reporting"]]  # the reporting wave only
     assert len(table.rows) == len(df) + 1
     assert [table.cell(i + 1, 0).text for i in range(len(df))] == df["stage_name"].tolist()
     assert [table.cell(i + 1, 2).text for i in range(len(df))] == [f"{v:.0f}" for v in df["value"]]
@@ -197,7 +197,7 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
     summary = build_deck(run, auto_pack, run / "d.pptx", lang="zh", client="c", base_facts=facts)
     prs = Presentation(str(run / "d.pptx"))
     pages = [s for sid, s in zip(summary["ids"], prs.slides) if sid == "journey_table"]
-    shown = long[(long["segment"] == "__all__") & (long["wave"] == "__all__")]
+    shown = long[(long["segment"] == "__all__") & long["reporting"]]
     assert len(pages) == math.ceil(len(shown) / 16)
     rows = [row for s in pages for row in list(_table(s).rows)[1:]]
     assert [r.cells[0].text for r in rows] == shown["stage_name"].tolist()
@@ -413,3 +413,16 @@ def _pdf_pages(pdf: bytes) -> int:
     counts = [int(m) for m in re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf)]
     counts += [int(m) for m in re.findall(rb"/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", pdf)]
     return max(counts) if counts else len(re.findall(rb"/Type\s*/Page\b", pdf))
+
+
+def test_chart_without_rows_says_no_data(auto_pack):
+    from pptx import Presentation as P
+
+    from cemkit.render import charts
+    from cemkit.storyline import ChartSpec
+
+    prs = P()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    spec = ChartSpec(type="bar", category="owner", series=("P1",))
+    shape = charts.draw_prepared(slide, (0, 0, 4000000, 3000000), pd.DataFrame({"owner": [], "P1": []}), spec, "zh")
+    assert shape.text_frame.text == "无数据" and not any(s.has_chart for s in slide.shapes)

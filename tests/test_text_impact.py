@@ -67,8 +67,8 @@ def test_impact_table_shape(impact, auto_pack, demo):
 
 
 @pytest.mark.parametrize("theme, stage, wave", [("waiting", ALL, ALL), ("sales_consultant", ALL, ALL),
-                                                ("waiting", "maintenance", ALL), ("price", ALL, "2024H2"),
-                                                ("repair_quality", "first_service", "2024H1")])
+                                                ("waiting", "maintenance", ALL), ("price", ALL, "2024Q4"),
+                                                ("repair_quality", "first_service", "2024Q1")])
 def test_impact_numbers_match_metrics_nps(impact, demo, demo_tags, theme, stage, wave):
     row = impact.table.query("theme == @theme and stage == @stage and wave == @wave").iloc[0]
     cell, commenter, mention, neg, valid = _subset(demo, demo_tags, theme, stage, wave)

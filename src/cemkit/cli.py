@@ -18,7 +18,8 @@ def _cmd_run(args) -> int:
 
     opts = RunOptions(pack=args.pack, data=args.data, odata=tuple(args.odata or ()), mapping=args.mapping,
                       out=args.out, client=args.client, lang=args.lang, template=args.template,
-                      html_engine=args.html_engine, demo_n=args.demo_n, seed=args.seed, quiet=args.quiet)
+                      html_engine=args.html_engine, demo_n=args.demo_n, seed=args.seed, quiet=args.quiet,
+                      wave=args.wave, compare=args.compare)
     summary = run(opts)
     acc = summary.accounting
     lines = [f"cemkit run: {args.pack} → {summary.run_dir}"]
@@ -87,8 +88,9 @@ def _cmd_demo(args) -> int:
     from .packs import load_pack
 
     r, o = write_demo(load_pack(args.pack), Path(args.out), n=args.n, seed=args.seed,
-                      odata_signal=not args.no_signal)
-    print(f"synthetic demo data (not real customers):\n  {r}\n  {o}")
+                      odata_signal=not args.no_signal, per_wave=args.per_wave)
+    files = "\n  ".join(str(p) for p in (r if isinstance(r, list) else [r]))
+    print(f"synthetic demo data (not real customers):\n  {files}\n  {o}")
     return 0
 
 
@@ -113,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--client", default="", help="client name for the title slide and footers")
     r.add_argument("--lang", choices=["zh", "en"], help="report language (default: the pack's)")
     r.add_argument("--template", help="client PPTX master with the layouts listed in docs/templates.md")
+    r.add_argument("--wave", help="reporting wave of every headline figure: a wave label, 'latest' (default) or "
+                   "'all' (every wave pooled, said in every footnote)")
+    r.add_argument("--compare", help="wave the changes are measured against (default: the one before the "
+                   "reporting wave; 'none' for no comparison)")
     r.add_argument("--html-engine", choices=["builtin", "quarto"], default="builtin")
     r.add_argument("--demo-n", type=int, help="number of synthetic responses when running on demo data")
     r.add_argument("--seed", type=int, help="seed of the synthetic demo data")
@@ -156,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-n", type=int)
     d.add_argument("--seed", type=int)
     d.add_argument("--no-signal", action="store_true", help="remove the planted O-data signal")
+    d.add_argument("--per-wave", action="store_true", help="one responses file per wave, as a tracker's exports arrive")
     d.set_defaults(func=_cmd_demo)
     return p
 

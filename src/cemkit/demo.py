@@ -2,8 +2,10 @@
 
 The pack's ``demo.yaml`` sets the model (see industry_packs/auto/demo.yaml for the annotated format):
 
-* latent NPS (0-10) = base + stage shift + last-wave shift + dealer effect + customer effect
-  + sum(driver effect x standardised attribute rating) + noise, rounded and clipped;
+* latent NPS (0-10) = base + stage shift + wave shift + dealer effect + customer effect
+  + sum(driver effect x standardised attribute rating) + noise, rounded and clipped; a wave's ``shift``
+  (``waves: [{id, start, end, shift: {stage: points}}]``) is a step change from that wave on, as a tracker
+  sees one (the top-level ``wave_shift`` is a step at the last wave);
 * attribute ratings share a common factor (``attribute_correlation``), so driver order is recoverable;
 * the customer effect is driven by O-data features (``odata_signal``), which the prediction model finds;
 * verbatims are assembled from per-theme phrase banks at planted mention rates, negative when the
@@ -104,7 +106,6 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
     starts = np.array([np.datetime64(str(w["start"])) for w in waves])
     spans = np.array([(np.datetime64(str(w["end"])) - np.datetime64(str(w["start"]))).astype(int) for w in waves])
     date = starts[wave_idx] + (rng.random(n) * (spans[wave_idx] + 1)).astype(int).astype("timedelta64[D]")
-    last_wave = wave_idx == len(waves) - 1
 
     # attributes and latent NPS ------------------------------------------------------------------
     rho, sd = float(spec.get("attribute_correlation", 0.3)), float(spec.get("attribute_sd", 1.6))
@@ -125,7 +126,9 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
             driver_part[m] += float(effects.get(a, 0.0)) * (r - mu) / sd
 
     stage_shift = np.array([float(spec["stage_shift"].get(s, 0.0)) for s in stages])[stage_idx]
-    wave_shift = np.array([float((spec.get("wave_shift") or {}).get(s, 0.0)) for s in stages])[stage_idx] * last_wave
+    steps = _wave_steps(spec)
+    level = np.cumsum([[float(steps.get(w["id"], {}).get(s, 0.0)) for s in stages] for w in waves], axis=0)
+    wave_shift = level[wave_idx, stage_idx]  # every step planted up to the response's wave
     dealer_part = pd.Series(dealer).map(dealer_eff).to_numpy(dtype=float)
     latent = (float(spec["nps_base"]) + stage_shift + wave_shift + dealer_part + cust_effect[cust] + driver_part
               + rng.normal(0, float(spec.get("noise_sd", 1.5)), n))
@@ -161,12 +164,15 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
     odata["responded"] = np.arange(n_all) < n_cust
 
     worst = min(stages, key=lambda s: float(spec["stage_shift"].get(s, 0.0)))  # lowest planted shift
+    changed = next((w["id"] for w in reversed(waves) if steps.get(w["id"])), None)  # the latest planted step
     truths = {
         "synthetic": True,
         "seed": seed,
         "n": n,
         "worst_stage": worst,
-        "wave_change": {s: float(v) for s, v in (spec.get("wave_shift") or {}).items()},
+        "wave_change": dict(steps[changed]) if changed else {},  # the step at `changed_wave` vs the wave before
+        "changed_wave": changed,
+        "wave_steps": steps,
         "driver_order": {s: sorted(e, key=lambda a: -float(e[a])) for s, e in spec["drivers"].items()},
         "theme_rates": theme_truth,
         "untagged_topic": spec.get("untagged_topic", {}).get("phrases", []),
@@ -174,6 +180,17 @@ def generate(pack: Pack, n: int | None = None, seed: int | None = None, odata_si
         "odata_top_features": sorted(signal, key=lambda f: -abs(float(signal[f]) * float(np.std(od[f])))),
     }
     return DemoData(responses, odata, truths)
+
+
+def _wave_steps(spec: dict) -> dict[str, dict[str, float]]:
+    """Planted step changes by wave id: each wave's ``shift``, and the legacy top-level ``wave_shift`` as a
+    step at the last wave."""
+    waves = spec["waves"]
+    steps = {str(w["id"]): {str(s): float(v) for s, v in (w.get("shift") or {}).items()} for w in waves}
+    for s, v in (spec.get("wave_shift") or {}).items():
+        last = steps[str(waves[-1]["id"])]
+        last[str(s)] = last.get(str(s), 0.0) + float(v)
+    return {w: st for w, st in steps.items() if st}
 
 
 _AUTO_ODATA = {  # the default O-data model (the auto pack's DMS fields) when demo.yaml gives none
@@ -251,15 +268,26 @@ def _comments(spec: dict, rng: np.random.Generator, stage: np.ndarray, nps: np.n
 
 
 def write_demo(pack: Pack, out_dir: Path, n: int | None = None, seed: int | None = None,
-               odata_signal: bool = True) -> tuple[Path, Path]:
-    """Write the demo responses and O-data as UTF-8 CSV files (what a client would send). Returns paths."""
+               odata_signal: bool = True, per_wave: bool = False) -> tuple[Path | list[Path], Path]:
+    """Write the demo responses and O-data as UTF-8 CSV files (what a client would send). Returns the
+    responses' path — with ``per_wave`` a list, one file per wave as a tracker's monthly or quarterly
+    exports arrive (``<pack>_demo_responses_<wave>.csv``) — and the O-data's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     demo = generate(pack, n=n, seed=seed, odata_signal=odata_signal)
-    rpath, opath = out_dir / f"{pack.id}_demo_responses.csv", out_dir / f"{pack.id}_demo_odata.csv"
-    messy_rows(demo.responses, seed=demo.truths["seed"]).to_csv(rpath, index=False, date_format="%Y-%m-%d")
+    opath = out_dir / f"{pack.id}_demo_odata.csv"
+    messy = messy_rows(demo.responses, seed=demo.truths["seed"])
     demo.odata.to_csv(opath, index=False)
-    return rpath, opath
+    if not per_wave:
+        rpath = out_dir / f"{pack.id}_demo_responses.csv"
+        messy.to_csv(rpath, index=False, date_format="%Y-%m-%d")
+        return rpath, opath
+    paths = []
+    for wave, rows in messy.groupby("wave", sort=True):
+        path = out_dir / f"{pack.id}_demo_responses_{wave}.csv"
+        rows.to_csv(path, index=False, date_format="%Y-%m-%d")
+        paths.append(path)
+    return paths, opath
 
 
 MESSY = {"duplicate_id": 0.002, "score_out_of_range": 0.001, "unknown_stage": 0.001, "nps_missing": 0.001}
@@ -327,6 +355,10 @@ def validate(pack: Pack) -> list[Problem]:
         for s in keys(spec.get(key)):
             if s not in stages:
                 c.unknown((key, s), s, stages, "stage")
+    for i, w in enumerate(spec.get("waves") if isinstance(spec.get("waves"), list) else []):
+        for s in keys(w.get("shift") if isinstance(w, dict) else None):
+            if s not in stages:
+                c.unknown(("waves", i, "shift", s), s, stages, "stage")
     for s in keys(spec.get("drivers")):
         if s in stages:
             for a in keys(spec["drivers"][s]):

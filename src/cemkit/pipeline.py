@@ -60,6 +60,8 @@ class RunOptions:
     seed: int | None = None
     parallel: int = 2
     quiet: bool = False
+    wave: str | None = None        # reporting wave: None = the latest, "all" = pooled, or a label
+    compare: str | None = None     # wave changes are measured against: None = the one before, "none", a label
 
 
 @dataclass
@@ -136,12 +138,17 @@ class _Progress:
             self.bar.close()
 
 
+#: facts of the data-quality result every slide may use: the period, the base, the reporting wave
+_BASE_FACTS = ("period", "n_used", "waves", "wave", "wave_id", "compare_wave", "pooled", "n_waves", "one_wave",
+               "has_compare", "n_wave", "wave_low_base")
+
+
 def _base_facts(run_dir: Path, pack: Pack, opts: RunOptions, synthetic: bool) -> dict:
     acc_path = run_dir / "results" / "data_quality.json"
     facts: dict[str, Any] = {"synthetic": synthetic}
     if acc_path.exists():
         meta = json.loads(acc_path.read_text(encoding="utf-8"))
-        facts.update({k: v for k, v in (meta.get("facts") or {}).items() if k in ("period", "n_used", "waves")})
+        facts.update({k: v for k, v in (meta.get("facts") or {}).items() if k in _BASE_FACTS})
     return facts
 
 
@@ -221,6 +228,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "odata": [str(Path(p).resolve()) for p in odata],
             "mapping": str(Path(opts.mapping).resolve()) if opts.mapping else "",
             "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
+            "wave": opts.wave or "", "compare": opts.compare or "",
         }
         first, rest = notebooks[0], notebooks[1:]
         warm = WarmKernels(len(rest), staging)  # the later notebooks' kernels start while ingest runs
@@ -251,7 +259,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         seconds = time.perf_counter() - t0
         (staging / "run.json").write_text(json.dumps({
             "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,
-            "odata": odata, "mapping": opts.mapping, "seconds": round(seconds, 2),
+            "odata": odata, "mapping": opts.mapping, "wave": _wave_facts(staging), "seconds": round(seconds, 2),
             "timings": {k: round(v, 2) for k, v in timings.items()}, "accounting": accounting,
         }, ensure_ascii=False, indent=1), encoding="utf-8")
         final = out / run_id
@@ -290,6 +298,14 @@ def _point_latest(out: Path, pack_id: str, final: Path) -> None:
         os.replace(tmp, link)
     except OSError:  # filesystems without symlinks: the timestamped folder is enough
         pass
+
+
+def _wave_facts(run_dir: Path) -> dict:
+    """The run's reporting and comparison waves (as the data-check notebook resolved them) for run.json."""
+    path = run_dir / "results" / "data_quality.json"
+    facts = (json.loads(path.read_text(encoding="utf-8")).get("facts") or {}) if path.exists() else {}
+    return {"report": facts.get("wave_id"), "compare": facts.get("compare_wave"), "waves": facts.get("waves"),
+            "n_report": facts.get("n_wave")}
 
 
 def _accounting(run_dir: Path) -> dict:

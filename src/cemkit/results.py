@@ -49,10 +49,12 @@ def catalogue() -> Catalogue:
 
     data = yaml.safe_load(_CATALOGUE.read_text(encoding="utf-8"))
     res = data["results"]
+    wave = frozenset(data.get("wave_facts") or ())
     return Catalogue(
         every_slide=frozenset(data["every_slide"]),
         notebook={name: str(r["notebook"]) for name, r in res.items()},
-        facts={name: frozenset(r.get("facts") or ()) for name, r in res.items()},
+        facts={name: frozenset(r.get("facts") or ()) | (wave if r.get("wave") else frozenset())
+               for name, r in res.items()},
         sometimes={name: frozenset(r.get("sometimes") or ()) for name, r in res.items()},
     )
 

@@ -680,8 +680,21 @@ NATIVE_CHARTS = ("bar", "stacked100", "line", "scatter", "wordcloud")
 
 
 def draw_prepared(slide, box, df: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Draw an already prepared table (see :func:`prepare_table`, :func:`paginate`)."""
+    """Draw an already prepared table (see :func:`prepare_table`, :func:`paginate`). A chart without rows
+    (no alert in the wave, say) is a one-line "no data" note: PowerPoint has no empty chart."""
+    if df.empty and spec.type in NATIVE_CHARTS:
+        return _no_data(slide, box, lang)
     return DRAWERS[spec.type](slide, box, df, spec, lang, meta or {})
+
+
+def _no_data(slide, box, lang: str):
+    left, top, width, _ = box
+    tb = slide.shapes.add_textbox(left, top, width, Emu(500000))
+    tb.name = "No data"
+    p = tb.text_frame.paragraphs[0]
+    p.text = catalogue(lang)["no_data"]
+    set_font(p.runs[0].font, size=Pt(14), color=GREY)
+    return tb
 
 
 def draw(slide, box, table: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):

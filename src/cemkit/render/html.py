@@ -38,7 +38,7 @@ from .charts import (
     series_colour,
     table_cells,
 )
-from .pptx import footnote_text, plan_slides
+from .pptx import footnote_text, plan_slides, summary_findings
 
 __all__ = ["ECHARTS", "build_html", "chart_options", "safe_json"]
 
@@ -326,13 +326,23 @@ def _sections(planned, findings: list[str], base_facts: dict, lang: str) -> list
     return sections
 
 
+def _wave_label(base_facts: dict, lang: str) -> str:
+    """The page header's wave: the reporting wave (with its comparison), or the pooled period."""
+    wave = base_facts.get("wave")
+    if isinstance(wave, dict):
+        return str(wave.get(lang) or "")
+    if wave and base_facts.get("compare_wave"):
+        return t("footnote_wave_compare", lang, wave=wave, compare=base_facts["compare_wave"])
+    return t("footnote_wave", lang, wave=wave) if wave else str(base_facts.get("period", ""))
+
+
 def build_html(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "zh", client: str = "",
                base_facts: dict | None = None) -> dict:
     """Write the self-contained HTML report. Returns a summary (sections, charts)."""
     results = load_all(run_dir)
     base_facts = {"client": client, "pack_name": pack.name.get(lang), **(base_facts or {})}
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
-    findings = [p.title for p in planned if p.spec.summary and p.title][:5]
+    findings = summary_findings(planned, base_facts, lang)
     sections = _sections(planned, findings, base_facts, lang)
     kinds = [b.get("chart_type") for s in sections for b in s["blocks"] if b["kind"] == "chart"]
     env = Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=select_autoescape(["html", "j2"]))
@@ -345,7 +355,7 @@ def build_html(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
         synthetic=t("synthetic_banner", lang) if base_facts.get("synthetic") else "",
         confidential=t("confidential", lang, client=client or pack.name.get(lang)),
         generated=t("generated_on", lang, date=base_facts.get("date", "")), contents=t("contents", lang),
-        period=base_facts.get("period", ""), no_data=catalogue(lang)["no_data"],
+        period=_wave_label(base_facts, lang), no_data=catalogue(lang)["no_data"],
     )
     Path(out_path).write_text(html, encoding="utf-8")
     return {"sections": len(sections), "charts": len(kinds)}

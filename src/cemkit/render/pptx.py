@@ -45,8 +45,10 @@ __all__ = [
     "footnote_text",
     "open_template",
     "plan_slides",
+    "summary_findings",
     "text_width_em",
     "title_lines",
+    "wave_note",
 ]
 
 GREY = RGBColor(0x80, 0x80, 0x80)
@@ -150,7 +152,10 @@ def footnote_text(meta: dict, base_facts: dict, lang: str) -> str:
         if base.get("n_eff") is not None and abs(float(base["n_eff"]) - float(base["n"])) >= 1:
             s += t("footnote_neff", lang, n_eff=f"{float(base['n_eff']):,.0f}")
         parts.append(s)
-    if base_facts.get("period"):
+    wave = wave_note(meta, lang)
+    if wave:
+        parts.append(wave)
+    elif base_facts.get("period"):
         parts.append(t("footnote_period", lang, period=base_facts["period"]))
     if meta.get("weighting"):
         parts.append(t("footnote_weighting", lang, weighting=meta["weighting"]))
@@ -168,6 +173,41 @@ def footnote_text(meta: dict, base_facts: dict, lang: str) -> str:
     if base_facts.get("synthetic"):
         parts.append(t("synthetic_banner", lang))
     return "｜".join(parts) if lang == "zh" else " | ".join(parts)
+
+
+def wave_note(meta: dict, lang: str) -> str:
+    """The footnote's wave part from a result's ``meta["wave"]`` (:meth:`cemkit.views.Waves.meta`): the
+    reporting wave and its comparison, "all N waves pooled (…)", or for a trend every wave and the change
+    shown. '' when the result says nothing about waves (results of an earlier cemkit version)."""
+    wv = meta.get("wave")
+    if not isinstance(wv, dict):
+        return ""
+    labels = [str(x) for x in wv.get("labels") or []]
+    span = labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}" if labels else ""
+    report, compare = wv.get("report"), wv.get("compare")
+    if wv.get("trend") and len(labels) > 1:
+        text = t("footnote_trend", lang, period=span)
+        if compare and not wv.get("pooled"):
+            text += ("；" if lang == "zh" else "; ") + t("footnote_trend_change", lang, wave=report, compare=compare)
+        return text
+    if wv.get("pooled"):
+        return t("footnote_pooled", lang, n=len(labels), period=span) if labels else t("wave_none", lang)
+    if compare:
+        return t("footnote_wave_compare", lang, wave=report, compare=compare)
+    return t("footnote_wave_only" if len(labels) == 1 else "footnote_wave", lang, wave=report)
+
+
+def summary_findings(planned: list[PlannedSlide], base_facts: dict, lang: str) -> list[str]:
+    """The executive summary: the titles of the ``summary: true`` slides (at most five), then what the
+    reader must know about the waves — a single wave (no change slides) or a pooled view."""
+    findings = [p.title for p in planned if p.spec.summary and p.title][:5]
+    if base_facts.get("pooled") and base_facts.get("n_waves", 0) > 1:
+        findings.append(t("summary_pooled", lang, n=base_facts["n_waves"], period=base_facts.get("period", "")))
+    elif base_facts.get("one_wave") and base_facts.get("n_waves") == 1:
+        findings.append(t("summary_one_wave", lang, wave=base_facts.get("wave_id", "")))
+    if base_facts.get("wave_low_base") and not base_facts.get("pooled"):
+        findings.insert(0, t("summary_low_base", lang, wave=base_facts.get("wave_id", ""), n=base_facts.get("n_wave", 0)))
+    return findings
 
 
 # ------------------------------------------------------------------------------------------- shape helpers
@@ -240,7 +280,7 @@ def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
     base_facts = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(),
                   **(base_facts or {})}
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
-    findings = [p.title for p in planned if p.spec.summary and p.title][:5]
+    findings = summary_findings(planned, base_facts, lang)
     deck = _Deck(prs, lang, client, base_facts, findings)
     for item in planned:
         _add_item(deck, item)

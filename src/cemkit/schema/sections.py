@@ -251,6 +251,7 @@ class Wave(Model):
     id: Text
     start: Date
     end: Date
+    shift: dict[Id, Number] = {}  # a step change of the latent NPS by stage, from this wave on
 
     @model_validator(mode="after")
     def _order(self) -> Wave:

@@ -85,8 +85,10 @@ def discover(texts: Any, pack: Any, tags: pd.DataFrame | None = None, *, k: int 
     docs = raw.iloc[first].reset_index(drop=True)
     toks = [toks_all[i] for i in first]
     wts = np.asarray(weight, float)
-    vec = TfidfVectorizer(analyzer=lambda d: d, min_df=min(min_df, max(1, len(docs) // 50) or 1), max_df=0.5,
-                          sublinear_tf=True)
+    # a word in over half the documents is too common to tell topics apart — unless there are only a few
+    # distinct documents, mostly of one topic: then it is that topic's name (充电桩 in 3 of 5 phrasings)
+    vec = TfidfVectorizer(analyzer=lambda d: d, min_df=min(min_df, max(1, len(docs) // 50) or 1),
+                          max_df=0.5 if len(docs) >= 20 else 1.0, sublinear_tf=True)
     try:
         X = vec.fit_transform(toks)
     except ValueError:  # empty vocabulary

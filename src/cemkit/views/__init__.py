@@ -12,6 +12,8 @@ from .drivers import driver_views, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
 from .text import text_views
+from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["Views", "action_views", "base_meta", "data_quality_views", "driver_views", "journey_views", "period_of",
-           "prediction_views", "read_responses", "save_all", "show", "stage_importance", "text_views", "write_csv"]
+__all__ = ["Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views", "journey_views",
+           "period_of", "prediction_views", "read_responses", "reporting_waves", "save_all", "show", "stage_importance",
+           "text_views", "wave_labels", "write_csv"]

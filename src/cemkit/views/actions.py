@@ -6,14 +6,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import metrics as m
 from ..packs import Pack
 from .common import Views, base_meta, write_csv
+from .waves import Waves, reporting_waves, wave_labels
+
+
+def _rows_tags(tags: pd.DataFrame | None, rows: pd.Index) -> pd.DataFrame | None:
+    """Theme tags of the responses at index labels ``rows``, renumbered 0…len(rows)-1 as the rows are."""
+    if tags is None:
+        return None
+    pos = rows.get_indexer(pd.to_numeric(tags["row"], errors="coerce"))
+    return tags[pos >= 0].assign(row=pos[pos >= 0])
 
 
 def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
-                 tags: pd.DataFrame | None = None, max_xlsx_rows: int = 5_000) -> Views:
-    """Alerts (alerts.csv, alerts.xlsx), segment playbooks (playbooks.xlsx) and the detractor-risk model for
-    customers who did not answer (top_risk.xlsx), each with its facts.
+                 tags: pd.DataFrame | None = None, max_xlsx_rows: int = 5_000, wave: str | None = None,
+                 compare: str | None = None) -> Views:
+    """Alerts (alerts.csv, alerts.xlsx) and segment playbooks (playbooks.xlsx) for the reporting wave's
+    responses (:func:`reporting_waves`; ``tags`` rows are positions in ``df``), each with its facts.
 
     Every alert is in alerts.csv and every customer's play in playbooks.csv (UTF-8 with BOM, open in Excel).
     The workbooks hold the summaries and, above ``max_xlsx_rows`` rows, the highest priorities / detractors
@@ -24,6 +35,11 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
 
     run_dir = Path(run_dir)
     out: Views = {}
+    df = df.reset_index(drop=True)
+    waves = reporting_waves(df, wave, compare)
+    cur = waves.rows(df)
+    tags = _rows_tags(tags, cur.index)
+    df = cur.reset_index(drop=True)
     if pack.section("alerts"):
         alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
         write_csv(alerts, run_dir / "alerts.csv")
@@ -33,7 +49,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
         al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
         table, facts = al.alerts_summary(alerts, lang)
         facts["in_xlsx"] = len(book)
-        out["alerts_summary"] = (table, base_meta(df, pack, lang, facts=facts))
+        out["alerts_summary"] = (table, base_meta(df, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)
         write_csv(assigned, run_dir / "playbooks.csv")
@@ -44,7 +60,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
             book = assigned.loc[key.sort_values(kind="stable").index].head(max_xlsx_rows)
         pb.write_playbooks_xlsx(book, pack, run_dir / "playbooks.xlsx", lang)
         table, facts = pb.summary(assigned, pack, lang)
-        out["playbooks"] = (table, base_meta(df, pack, lang, facts=facts))
+        out["playbooks"] = (table, base_meta(df, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
     return out
 
 
@@ -59,7 +75,8 @@ def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Pat
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
         pred = pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
         facts = {**pred.facts, "refused": bool(pred.refused)}
-        meta = base_meta(df, pack, lang, facts=facts,
+        labels = tuple(wave_labels(df))  # the model learns from the respondents of every wave: said in the footnote
+        meta = base_meta(df, pack, lang, facts=facts, **Waves(labels, m.ALL, None).meta(),
                          test={"zh": "5折交叉验证AUC", "en": "5-fold cross-validated AUC"}[lang])
         meta["base"]["n"] = int(pred.n_labelled)
         if pred.refused:

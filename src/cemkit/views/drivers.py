@@ -9,15 +9,20 @@ from .. import drivers as kda
 from ..errors import DataError
 from ..packs import Pack
 from .common import Views, _label, _weights, base_meta
+from .waves import Waves, reporting_waves
 
 
 def _enough(n: int, p: int, pack: Pack) -> bool:
     return n >= pack.rules.driver_min_n and n >= pack.rules.driver_min_per_driver * p
 
 
-def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0) -> Views:
+def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0,
+                 wave: str | None = None, compare: str | None = None) -> Views:
     """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
-    which stage's satisfaction matters most for customers' overall NPS."""
+    which stage's satisfaction matters most for customers' overall NPS — on the reporting wave's responses
+    (:func:`reporting_waves`)."""
+    waves = reporting_waves(df, wave, compare)
+    df = waves.rows(df)
     target, method = pack.rules.driver_target, pack.rules.driver_method
     w = _weights(df)
     rows, skipped = [], []
@@ -71,24 +76,25 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         "n_fix": len(fix), "n_stages": len(modelled), "skipped_stages": skipped,
         "skipped_stage_names": ({lg: ("、" if lg == "zh" else ", ").join(pack.stage_name(s, lg) for s in skipped)
                                  for lg in ("zh", "en")} if skipped else None),
+        **waves.facts(),
     }
     method_note = {"zh": "Shapley值（LMG）分解R²，自助法95%区间", "en": "Shapley (LMG) decomposition of R², bootstrap 95% intervals"}[lang]
-    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note)
+    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note, **waves.meta())
     meta["base"]["n"] = int(table.groupby("stage")["n"].first().sum())
     out["stage_drivers"] = (table, meta)
-    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=method_note)
+    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=method_note, **waves.meta())
     pm_meta["base"]["n"] = int(pm["n"].iloc[0])
     pm_meta.update(x_split=float(pm["share"].median()), y_split=float(pm["performance"].median()),
                    quadrant_labels={k: v.get(lang) for k, v in pack.rules.quadrant_names.items()},
                    x_name={"zh": "重要性", "en": "Importance"}[lang], y_name={"zh": "表现", "en": "Performance"}[lang])
     out["priority_matrix"] = (pm.reset_index(drop=True), pm_meta)
-    imp = stage_importance(df, pack, lang)
+    imp = stage_importance(df, pack, lang, waves)
     if imp is not None:
         out["stage_importance"] = imp
     return out
 
 
-def stage_importance(df: pd.DataFrame, pack: Pack, lang: str):
+def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | None = None):
     """Which stage's satisfaction explains most of customers' NPS: one row per customer, stage CSAT as
     drivers (missing by design: pairwise-complete correlations), customer mean NPS as the target."""
     score = "csat" if "csat" in pack.kpis and "csat" in df else None
@@ -107,8 +113,9 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str):
     res["share_pct"] = res["share"] * 100
     res["is_top"] = res["rank"] == 1
     top = res.sort_values("share", ascending=False).iloc[0]
-    facts = {"top_stage": _label(pack.stage(top["driver"]).name), "top_share": float(top["share"] * 100)}
-    meta = base_meta(df, pack, lang, facts=facts,
+    facts = {"top_stage": _label(pack.stage(top["driver"]).name), "top_share": float(top["share"] * 100),
+             **(waves.facts() if waves else {})}
+    meta = base_meta(df, pack, lang, facts=facts, **(waves.meta() if waves else {}),
                      test={"zh": "Shapley值分解R²（成对完整相关）", "en": "Shapley decomposition of R² (pairwise-complete)"}[lang])
     meta["base"]["n"] = int(wide["__nps"].notna().sum())
     return res, meta

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from .. import metrics as m
 from ..packs import Pack
 from .common import Views, _label, base_meta
+from .waves import reporting_waves
 
 _FLAG_TEXT = {"zh": {"ok": "", "caution": "谨慎解读", "low_base": "低基数"},
               "en": {"ok": "", "caution": "caution", "low_base": "low base"}}
@@ -16,28 +19,65 @@ def _ci_text(lo: pd.Series, hi: pd.Series, decimals: int = 0) -> list[str]:
     return [f"{a:.{decimals}f}–{b:.{decimals}f}" if pd.notna(a) and pd.notna(b) else "–" for a, b in zip(lo, hi)]
 
 
-def journey_views(df: pd.DataFrame, pack: Pack, lang: str) -> Views:
-    """Journey curve, NPS composition, wave trend and changes, league table and the full journey table."""
+def _no_changes(table: pd.DataFrame, pack: Pack) -> pd.DataFrame:
+    """An empty change table with :func:`cemkit.metrics.wave_change`'s columns (nothing to compare)."""
+    return m.wave_change(table.iloc[:0], pack)
+
+
+def _overall_facts(table: pd.DataFrame, pack: Pack, report: str, metric: str = "nps") -> dict[str, Any]:
+    """The reporting wave's overall KPI (all stages, all segments) with its interval and base."""
+    stat = m.headline_stat(pack, metric)
+    sel = table[(table["metric"] == metric) & (table["stat"] == stat) & (table["stage"].astype(str) == m.ALL)
+                & (table["segment"] == m.ALL) & (table["wave"].astype(str) == report)]
+    if not len(sel):
+        return {"overall": None, "overall_ci_low": None, "overall_ci_high": None, "overall_n": 0}
+    r = sel.iloc[0]
+    num = [None if pd.isna(r[c]) else float(r[c]) for c in ("value", "ci_low", "ci_high")]
+    return {"overall": num[0], "overall_ci_low": num[1], "overall_ci_high": num[2], "overall_n": int(r["n"])}
+
+
+_TREND_KEYS = ("has_change", "change_stage", "change_stage_id", "change", "change_significant")
+
+
+def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = None,
+                  compare: str | None = None) -> Views:
+    """Journey curve, NPS composition, league table and the journey table of the reporting wave (the latest
+    by default, see :func:`reporting_waves`), its changes against the comparison wave, and the trend over
+    every wave. Every result carries the wave facts (:meth:`Waves.facts`) and says its wave in the footnote."""
+    w = reporting_waves(df, wave, compare)
+    cur = w.rows(df)
     segs = [s for s in pack.segment_ids if s in df]
     table = m.journey_table(df, pack, by=segs, waves=True)
-    changes = m.wave_change(table, pack)
-    curve = m.journey_curve(table, pack, metric="nps", changes=changes, lang=lang)
-    facts = m.journey_facts(curve, changes, pack, lang, table=table)
+    changes = m.wave_change(table, pack, waves=(w.compare, w.report)) if w.compare else _no_changes(table, pack)
+    curve = m.journey_curve(table, pack, metric="nps", wave=w.report, changes=changes, lang=lang)
+    facts = {**m.journey_facts(curve, changes, pack, lang, table=table), **_overall_facts(table, pack, w.report),
+             **w.facts()}
     sig = {"alpha": pack.rules.alpha, "correction": pack.rules.correction}
     test = {"zh": "波次变化：两独立样本z检验", "en": "wave change: two-sample z test"}[lang]
     out: Views = {}
-    meta = base_meta(df, pack, lang, facts=facts, significance=sig, test=test)
+    meta = base_meta(cur, pack, lang, facts=facts, significance=sig, test=test, **w.meta())
     out["journey_curve"] = (curve, meta)
 
-    comp = m.nps_composition(df, pack, lang=lang)
+    comp = m.nps_composition(df, pack, wave=w.report, lang=lang)
     comp["name"] = comp["name"].where(comp["unit"] != m.ALL, {"zh": "整体", "en": "Overall"}[lang])
     comp["label"] = [f"{n}（NPS {v:.0f}）" if lang == "zh" and pd.notna(v) else (f"{n} (NPS {v:.0f})" if pd.notna(v) else str(n))
                      for n, v in zip(comp["name"], comp["nps"])]
-    out["nps_composition"] = (comp, base_meta(df, pack, lang, facts=m.composition_facts(comp)))
+    out["nps_composition"] = (comp, base_meta(cur, pack, lang, facts={**m.composition_facts(comp), **w.facts()},
+                                              **w.meta()))
 
-    tr = m.trend(table, pack, changes=changes, lang=lang)
+    # the trend shows every wave; its change is the reporting wave's (for a pooled view: the last two waves')
+    trend_changes = changes
+    if w.pooled and len(w.labels) >= 2:
+        trend_changes = m.wave_change(table, pack, waves=w.labels[-2:])
+    tr = m.trend(table, pack, changes=trend_changes, lang=lang)
     tr = tr[tr["stage"] != m.ALL] if (tr["stage"] != m.ALL).any() else tr
-    out["wave_trend"] = (tr.reset_index(drop=True), meta)
+    tfacts = {**facts, **{k: v for k, v in m.journey_facts(curve, trend_changes, pack, lang).items() if k in _TREND_KEYS}}
+    if trend_changes is not changes:
+        tfacts.update(compare_wave=w.labels[-2], change_wave=w.labels[-1])
+    else:
+        tfacts["change_wave"] = w.report
+    tmeta = base_meta(df, pack, lang, facts=tfacts, significance=sig, test=test, **w.meta(trend=True))
+    out["wave_trend"] = (tr.reset_index(drop=True), tmeta)
 
     ch = changes[(changes["segment"] == m.ALL) & (changes["stat"] == changes["metric"].map(lambda k: m.headline_stat(pack, k)))].copy()
     ch["stage_name"] = [pack.stage_name(s, lang) if s != m.ALL else {"zh": "整体", "en": "Overall"}[lang] for s in ch["stage"]]
@@ -45,10 +85,12 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str) -> Views:
 
     league_seg = next((s.id for s in pack.segments if s.league and s.id in df), None)
     if league_seg:
-        lg = m.league_table(df, pack, league_seg)
+        lg = m.league_table(df, pack, league_seg, wave=w.report)
         lg["ci"] = _ci_text(lg["ci_low"], lg["ci_high"])
         lg["tier"] = lg["tier"].map(lambda x: f"{int(x)}" if pd.notna(x) else "–")
-        lmeta = base_meta(df, pack, lang, facts={**m.league_facts(lg), "unit_name": _label(pack.segments[pack.segment_ids.index(league_seg)].name)},
+        lfacts = {**m.league_facts(lg), "unit_name": _label(pack.segments[pack.segment_ids.index(league_seg)].name),
+                  **w.facts()}
+        lmeta = base_meta(cur, pack, lang, facts=lfacts, **w.meta(),
                           test={"zh": "梯队：95%置信区间与领先者重叠", "en": "tiers: 95% interval overlaps the leader's"}[lang])
         out["league"] = (lg, lmeta)
 
@@ -57,5 +99,6 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str) -> Views:
     jt["metric_name"] = jt["metric"].map(lambda k: pack.kpis[k].name.get(lang))
     jt["ci"] = _ci_text(jt["ci_low"], jt["ci_high"])
     jt["flag_text"] = jt["flag"].map(_FLAG_TEXT[lang])
+    jt["reporting"] = jt["wave"].astype(str) == w.report  # the appendix table shows the reporting wave
     out["journey_table"] = (jt.reset_index(drop=True), meta)
     return out

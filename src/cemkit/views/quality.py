@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import metrics as m
 from ..i18n import t
 from ..packs import Pack
-from .common import Views, base_meta, period_of
+from .common import Views, base_meta
+from .waves import Waves, reporting_waves
 
 
 def _total(value: Any) -> int:
@@ -19,8 +21,11 @@ def _total(value: Any) -> int:
     return int(value) if isinstance(value, (int, float, np.integer)) and not isinstance(value, bool) else 0
 
 
-def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False) -> Views:
-    """Accounting table (input = used + quarantined, reasons, masking, O-data join) and its facts."""
+def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wave: str | None = None,
+                       compare: str | None = None) -> Views:
+    """Accounting table (input = used + quarantined, reasons, masking, O-data join, responses per wave) and
+    its facts, with the reporting wave's (:func:`reporting_waves`: an unknown ``wave`` label stops the run
+    here, before any analysis)."""
     acc = prep.accounting
     from ..i18n import catalogue
 
@@ -39,12 +44,15 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False) -> 
     for key, value in acc.items():
         if key.startswith("odata_") and isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((cat.get(f"dq_{key}", key), value))
-    table = pd.DataFrame(rows, columns=["item", "count"])
     df = prep.responses
+    waves = reporting_waves(df, wave, compare)
+    counts = df["wave"].astype("string").value_counts() if "wave" in df else pd.Series(dtype="int64")
+    rows += [(t("dq_wave_rows", lang, wave=label), int(counts.get(label, 0))) for label in waves.labels]
+    table = pd.DataFrame(rows, columns=["item", "count"])
     facts = {"input_rows": acc["input_rows"], "n_used": acc["used"], "quarantined": acc["quarantined"],
-             "period": period_of(df), "waves": sorted(df["wave"].dropna().astype(str).unique().tolist()),
-             "synthetic": synthetic}
-    meta = base_meta(df, pack, lang, facts=facts)
+             "synthetic": synthetic, **waves.facts(), "n_wave": int(waves.mask(df).sum())}
+    facts["wave_low_base"] = facts["n_wave"] < pack.rules.suppress_below  # the summary warns: choose --wave
+    meta = base_meta(df, pack, lang, facts=facts, **Waves(waves.labels, m.ALL, None).meta())
     meta.pop("base_rule", None)
     out: Views = {"data_quality": (table, meta)}
     reasons = pd.DataFrame(sorted((acc.get("by_reason") or {}).items()), columns=["reason", "count"])

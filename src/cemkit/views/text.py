@@ -8,19 +8,29 @@ import pandas as pd
 
 from ..packs import Pack
 from .common import Views, base_meta
+from .waves import reporting_waves
 
 
-def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6) -> Views:
+def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6,
+               wave: str | None = None, compare: str | None = None) -> Views:
     """Theme mention and negative rates, impact on NPS, theme × stage heat map, quotes, word cloud and
-    discovery candidates (written to ``discovery_candidates.yaml``). Theme tags are saved to
-    ``data/theme_tags.parquet`` for the alert rules."""
+    discovery candidates (written to ``discovery_candidates.yaml``), on the reporting wave's comments
+    (:func:`reporting_waves`). The comments of the reporting and the comparison wave are tagged; the tags
+    (``row`` = position in ``df``) are saved to ``data/theme_tags.parquet`` for the alert rules."""
     from .. import text
 
     df = df.reset_index(drop=True)
-    tags = text.tag_themes(df["comment"], pack)
+    waves = reporting_waves(df, wave, compare)
+    keep = waves.mask(df)
+    if waves.compare is not None:
+        keep |= (df["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)
+    tagged = df[keep]  # index labels are positions in df: the tags' rows are too
+    all_tags = text.tag_themes(tagged["comment"], pack)
     if run_dir is not None:
         (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
-        tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
+        all_tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
+    df = waves.rows(tagged)
+    tags = all_tags if waves.compare is None else all_tags[all_tags["row"].isin(df.index)]
     imp = text.theme_impact(df, pack, tags)
     names = {t.id: t.name.get(lang) for t in pack.themes}
     ov = imp.overall()
@@ -38,8 +48,9 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
               "en": "themes: clause tagging from the pack taxonomy; gap: mentioners vs other commenters"}[lang]
     gap = float(top_neg["gap"]) if pd.notna(top_neg["gap"]) else 0.0
     facts = {"top_neg_theme": top_neg["theme_name"], "top_neg_rate": float(top_neg["negative_rate"]),
-             "top_neg_gap": -gap, "top_neg_lower": gap < 0 and bool(top_neg["significant"]), "n_comments": n_comments}
-    meta = base_meta(df[df["comment"].notna()], pack, lang, facts=facts, test=method)
+             "top_neg_gap": -gap, "top_neg_lower": gap < 0 and bool(top_neg["significant"]), "n_comments": n_comments,
+             **waves.facts()}
+    meta = base_meta(df[df["comment"].notna()], pack, lang, facts=facts, test=method, **waves.meta())
     meta["base"]["n"] = n_comments
     out["themes"] = (ov.sort_values("mention_rate", ascending=False).reset_index(drop=True), meta)
 
@@ -48,7 +59,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         worst = imp_tab.iloc[0]
         ifacts = {"most_damaging": worst["theme_name"], "most_damaging_gap": float(-worst["gap"]),
                   "most_damaging_contribution": float(worst["contribution"])}
-        out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": ifacts})
+        out["theme_impact"] = (imp_tab.reset_index(drop=True), {**meta, "facts": {**ifacts, **waves.facts()}})
 
     by_stage = imp.table[(imp.table["stage"] != "__all__") & (imp.table["wave"] == "__all__")].copy()
     if len(by_stage):
@@ -64,7 +75,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
             hot = readable.sort_values("neg_rate", ascending=False).iloc[0]
             hfacts = {"hot_stage": stage_names[hot["stage"]], "hot_theme": names[hot["theme"]],
                       "hot_rate": float(hot["neg_rate"])}
-            out["theme_stage"] = (wide, {**meta, "facts": hfacts})
+            out["theme_stage"] = (wide, {**meta, "facts": {**hfacts, **waves.facts()}})
 
     q = imp.quotes
     if len(q):
@@ -79,15 +90,15 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         quotes = pd.concat(chosen, ignore_index=True)
         quotes["theme_name"] = quotes["theme"].map(names)
         quotes = quotes.rename(columns={"text": "quote"})
-        out["quotes"] = (quotes[["theme", "theme_name", "quote", "polarity"]], {**meta, "facts": {}})
+        out["quotes"] = (quotes[["theme", "theme_name", "quote", "polarity"]], {**meta, "facts": waves.facts()})
 
     kw = imp.keywords
     if len(kw):
         words = (kw[kw["scope"] == "all"].groupby("word", as_index=False)["count"].sum()
                  .sort_values("count", ascending=False).head(60).rename(columns={"count": "weight"}))
         sep = "、" if lang == "zh" else ", "
-        out["wordcloud"] = (words.reset_index(drop=True), {**meta, "facts": {"top_words": sep.join(words["word"].head(5))}})
-        out["keywords"] = (kw, {**meta, "facts": {}})
+        out["wordcloud"] = (words.reset_index(drop=True), {**meta, "facts": {"top_words": sep.join(words["word"].head(5)), **waves.facts()}})
+        out["keywords"] = (kw, {**meta, "facts": waves.facts()})
 
     dw = text.distinctive_words(df["comment"], df["nps"], pack)
     if len(dw):
@@ -97,7 +108,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         dfacts = {"detractor_words": sep.join(det["word"].head(4)) if len(det) else None,
                   "promoter_words": sep.join(pro.sort_values("z")["word"].head(4)) if len(pro) else None}
         said = df["comment"].notna() & ((df["nps"] >= 9) | (df["nps"] <= 6))  # detractor and promoter comments
-        dmeta = base_meta(df[said], pack, lang, facts=dfacts,
+        dmeta = base_meta(df[said], pack, lang, facts={**dfacts, **waves.facts()}, **waves.meta(),
                           test={"zh": "对数优势比（信息性狄利克雷先验）z值，|z|≥1.96",
                                 "en": "log-odds ratio with informative Dirichlet prior, |z| ≥ 1.96"}[lang])
         out["distinctive_words"] = (dw, dmeta)
@@ -108,5 +119,5 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
             text.write_candidates_yaml(cand, Path(run_dir) / "discovery_candidates.yaml")
         tab = cand.assign(top_words=cand["top_words"].map(" ".join), keywords=cand["keywords"].map(" ".join),
                           quotes=cand["quotes"].map(" | ".join))
-        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand)}})
+        out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand), **waves.facts()}})
     return out
