@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +48,9 @@ def user_error_names() -> set[str]:
 @dataclass
 class RunOptions:
     pack: str
-    data: str | None = None
+    data: str | Sequence[str] | None = None      # files, folders or glob patterns (None: demo data)
     odata: tuple[str, ...] = ()
-    mapping: str | None = None
+    mapping: str | Sequence[str] | None = None   # one mapping, or one per data file
     out: str = "reports"
     client: str = ""
     lang: str | None = None
@@ -211,22 +211,30 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     progress = _Progress(steps, opts.quiet)
     warm: WarmKernels | None = None
     try:
-        synthetic = opts.data is None
-        data, odata = opts.data, list(opts.odata)
+        maps = _items(opts.mapping)
+        for path in maps:
+            if not Path(path).is_file():
+                raise InputError(f"{path}: mapping file not found")
+        data, odata = _items(opts.data) or _mapped_files(maps, pack), list(opts.odata)
+        synthetic = not data
         if synthetic:
             from .demo import write_demo
 
             t = time.perf_counter()
             rpath, opath = write_demo(pack, staging / "input", n=opts.demo_n, seed=opts.seed)
-            data, odata = str(rpath), [str(opath)]
+            data, odata = [str(rpath)], [str(opath)]
             timings["demo data"] = time.perf_counter() - t
-        for path in [data, *odata, opts.mapping]:
+        from .ingest import data_files
+
+        data = [str(f.resolve()) for f in data_files(data)]  # folders and patterns → files; missing → exit 2
+        for path in odata:
             if path and not Path(path).exists():
                 raise InputError(f"{path}: file not found")
         params = {
-            "pack": str(pack.root), "data": str(Path(data).resolve()),
+            "pack": str(pack.root), "data": data,
             "odata": [str(Path(p).resolve()) for p in odata],
-            "mapping": str(Path(opts.mapping).resolve()) if opts.mapping else "",
+            "mapping": [str(Path(m).resolve()) for m in maps] if len(maps) > 1 else
+                       (str(Path(maps[0]).resolve()) if maps else ""),
             "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
             "wave": opts.wave or "", "compare": opts.compare or "",
         }
@@ -298,6 +306,22 @@ def _point_latest(out: Path, pack_id: str, final: Path) -> None:
         os.replace(tmp, link)
     except OSError:  # filesystems without symlinks: the timestamped folder is enough
         pass
+
+
+def _items(value: str | Sequence[str] | None) -> list[str]:
+    """An option that may be given once or several times (``--data``, ``--mapping``) as a list."""
+    if value is None or value == "":
+        return []
+    return [str(value)] if isinstance(value, (str, Path)) else [str(v) for v in value if v]
+
+
+def _mapped_files(maps: list[str], pack: Pack) -> list[str]:
+    """The data files a single mapping names (``source.file`` or ``sources``) when ``--data`` is not given."""
+    if len(maps) != 1:
+        return []
+    from .ingest.mapping import load_mapping, source_files
+
+    return source_files(load_mapping(maps[0], pack))
 
 
 def _wave_facts(run_dir: Path) -> dict:

@@ -29,7 +29,7 @@ from .mapping import ColumnMapping, load_mapping
 from .match import propose_mapping, propose_stage_values
 from .odata import AGGREGATES
 from .quality import REASONS
-from .readers import READERS, Reader, read_table
+from .readers import READERS, Reader, data_files, read_table
 from .values import parse_date, parse_duration, parse_score
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ColumnMapping",
     "Prepared",
     "Reader",
+    "data_files",
     "load_mapping",
     "map_cli",
     "map_command",

@@ -26,6 +26,18 @@ id), ``column_sources`` (how a non-identical header was found), ``unused_columns
 weighting_efficiency`` and, with O-data, ``odata_files, odata_rows_in, odata_rows_without_key,
 odata_customers, odata_matched_responses, odata_unmatched_responses, odata_customers_without_response,
 odata_unused_columns``.
+
+Several files
+-------------
+``data_path`` may name several files (a list; folders and glob patterns are expanded by
+:func:`~cemkit.ingest.readers.data_files`), e.g. one export per wave. Each file is read and cleaned on its own,
+with its own mapping (a list of mappings, one per file, or one mapping whose ``sources`` name the files) and
+its own row numbers; then the files are stacked. A response id found in more than one file is kept once —
+the latest by date, then the later file — and its other copies are quarantined as ``duplicate_id`` naming the
+file and row kept. Every clean response keeps ``source_file`` and ``source_row`` (the row as the file shows
+it); every quarantined row its ``file`` and ``row``. ``accounting["files"]`` lists each file's accounting
+(``input_rows = used + quarantined`` per file) and the top-level counts are the totals; cell-level counts
+(``cells_blanked``, ``wave_derived`` …) are summed per file before the cross-file duplicates are removed.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +64,10 @@ from ..results import json_safe
 from .cells import _THREADS, _map_text, _nfkc, _series, _strip_text
 from .clean import _clean, _resolve_columns, _Work, constant_header
 from .headers import DURATION
-from .mapping import ColumnMapping, _as_pack, load_mapping
+from .mapping import ColumnMapping, _as_pack, load_mapping, mapping_for, source_files
 from .odata import _match_odata, _read_odata
 from .quality import _apply_checks, _deduplicate, _quality, _quality_report, _quarantine, _straightliners
-from .readers import read_table
+from .readers import data_files, read_table
 
 
 @dataclass
@@ -82,17 +94,18 @@ def _privacy_plates(pack: Pack, mp: ColumnMapping) -> bool:
 
 
 def prepare(
-    data_path: str | Path | None,
+    data_path: str | Path | Sequence[str | Path] | None,
     pack: Pack | str | Path,
-    mapping: str | Path | dict | None = None,
+    mapping: str | Path | dict | Sequence[str | Path] | None = None,
     odata_paths: Iterable[str | Path] = (),
     out_dir: str | Path | None = None,
 ) -> Prepared:
-    """Read, map, clean, quarantine, mask, weight and join a client export (see the docstrings of the
-    cemkit.ingest modules).
+    """Read, map, clean, quarantine, mask, weight and join a client export — or several (see "Several files"
+    in the module docstring and the docstrings of the cemkit.ingest modules).
 
-    ``mapping``: a YAML path or dict (None: headers named by pack ids, plus confident synonym matches, which
-    are also used alongside a mapping for the fields it leaves out).
+    ``data_path``: a file, folder or glob, or a list of them (None: the files the mapping names).
+    ``mapping``: a YAML path or dict, or a list with one per data file (None: headers named by pack ids, plus
+    confident synonym matches, which are also used alongside a mapping for the fields it leaves out).
     ``out_dir``: when given, receives ``responses.parquet``, ``quarantine.parquet``, ``odata.parquet``,
     ``contacts.parquet`` (only with ``keep_pii``) and ``accounting.json``. Raises InputError for an unreadable
     file, an absent mapped column or a missing required column (all listed at once), and when no row is
@@ -100,23 +113,41 @@ def prepare(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pk = _as_pack(pack)
-    mp = load_mapping(mapping, pk)
-    if data_path is None or str(data_path) == "":
-        if not mp.source_file:
+    several = isinstance(mapping, (list, tuple))
+    mp = load_mapping(None if several else mapping, pk)
+    if data_path is None or (isinstance(data_path, (str, Path)) and str(data_path) == ""):
+        if not mp.source_file and not mp.sources:
             raise InputError("no data file: give one, or name it under source.file in the mapping.")
-        base = mp.path.parent if mp.path else Path(".")
-        data_path = base / mp.source_file
+        data_path = source_files(mp)
+    files = data_files(data_path)
+    if several:
+        if len(mapping) != len(files):
+            raise InputError(f"{len(mapping)} mappings for {len(files)} data files: give one mapping for all "
+                             "files, or one per file in the same order.")
+        maps = [load_mapping(m, pk) for m in mapping]
+        mp = maps[0]
+    else:
+        maps = [mapping_for(mp, f, pk) for f in files]
     paths = [odata_paths] if isinstance(odata_paths, (str, Path)) else [p for p in (odata_paths or ()) if p]
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the O-data needs nothing from the survey: read it on a second core while the survey is cleaned
         # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
         pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
-        return _prepare(data_path, pk, mp, pending, out_dir, timings, t0)
+        if len(files) == 1:
+            return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0)
+        return _prepare_many(files, pk, maps, pending, out_dir, timings, t0)
 
 
 def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future | None,
              out_dir: str | Path | None, timings: dict[str, float], t0: float) -> Prepared:
-    """The rest of :func:`prepare`, with the O-data being read in ``pending``."""
+    """The rest of :func:`prepare` for one file, with the O-data being read in ``pending``."""
+    prepared = _prepare_file(data_path, pk, mp, timings, t0)
+    return _finish(prepared, pk, pending, out_dir, timings, t0)
+
+
+def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: dict[str, float],
+                  t0: float) -> Prepared:
+    """Read, clean, check and quarantine one file (no O-data, nothing written)."""
     raw = read_table(data_path, sheet=mp.sheet)
     attrs, raw.attrs = dict(raw.attrs), {}
     for fid, value in mp.constants.items():  # one value for every row, read like a client column
@@ -165,6 +196,8 @@ def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future
     t = time.perf_counter()
     responses = _responses(w, used)
     weighting = _weigh(w, responses, used)
+    responses["source_file"] = pd.Categorical([Path(data_path).name] * len(responses))
+    responses["source_row"] = (int(attrs.get("first_data_row") or 2) + np.flatnonzero(used)).astype(np.int64)
     w.clean.clear()
     timings["responses"] = time.perf_counter() - t
 
@@ -197,15 +230,21 @@ def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future
             f"accounting does not add up: {acc['input_rows']} != {acc['used']} + {acc['quarantined']}"
         )
 
+    quarantine.insert(0, "file", pd.Series([Path(data_path).name] * len(quarantine), dtype="str"))
+    return Prepared(responses, quarantine, acc, None, contacts, timings)
+
+
+def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str | Path | None,
+            timings: dict[str, float], t0: float) -> Prepared:
+    """Join the O-data, write the outputs, refuse a run without usable rows."""
     t = time.perf_counter()
-    odata = None
+    acc = prepared.accounting
     if pending is not None:
-        odata, oacc = _match_odata(*pending.result(), pk, responses)
+        prepared.odata, oacc = _match_odata(*pending.result(), pk, prepared.responses)
         acc.update(oacc)
     timings["odata"] = time.perf_counter() - t  # the wait for the O-data reader, and the match
 
-    acc = json_safe(acc)
-    prepared = Prepared(responses, quarantine, acc, odata, contacts, timings)
+    acc = prepared.accounting = json_safe(acc)
     if out_dir is not None:
         t = time.perf_counter()
         _write(prepared, Path(out_dir))
@@ -220,6 +259,118 @@ def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future
         )
         raise InputError(f"{acc['source']}: no usable rows ({acc['input_rows']} read, {why}){where}.")
     return prepared
+
+
+def _prepare_many(files: list[Path], pk: Pack, maps: list[ColumnMapping], pending: Future | None,
+                  out_dir: str | Path | None, timings: dict[str, float], t0: float) -> Prepared:
+    """Each file on its own (own mapping, row numbers and accounting), then stacked; a response id in several
+    files is kept once (latest date, then later file) and its other copies quarantined."""
+    parts = []
+    for path, mp in zip(files, maps):
+        parts.append(_prepare_file(path, pk, mp, {}, time.perf_counter()))
+        if not parts[-1].accounting["used"]:
+            acc = parts[-1].accounting
+            why = ", ".join(f"{k} {v}" for k, v in acc["by_reason"].items()) or "the file has no data rows"
+            raise InputError(f"{acc['source']}: no usable rows ({acc['input_rows']} read, {why}); check its "
+                             "mapping (one per file, or sources: in the mapping).")
+    t = time.perf_counter()
+    responses = pd.concat([p.responses for p in parts], ignore_index=True)
+    responses["source_file"] = pd.Categorical(responses["source_file"].astype(str),
+                                              categories=list(dict.fromkeys(f.name for f in files)))
+    quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
+    responses, dups = _cross_file_duplicates(responses, files)
+    if len(dups):
+        quarantine = pd.concat([quarantine, dups], ignore_index=True)
+    contacts = [p.contacts for p in parts if p.contacts is not None]
+    contact = pd.concat(contacts, ignore_index=True) if contacts else None
+    if contact is not None:
+        contact = contact[contact["response_id"].isin(responses["response_id"])].reset_index(drop=True)
+    acc = _sum_accounting([p.accounting for p in parts])
+    per_file = [dict(p.accounting) for p in parts]
+    for entry in per_file:  # a file's rows dropped as copies of another file's move from used to quarantined
+        lost = int((dups["file"] == Path(entry["source"]).name).sum()) if len(dups) else 0
+        if lost:
+            entry["used"] -= lost
+            entry["quarantined"] += lost
+            entry["by_reason"] = {**entry["by_reason"], "duplicate_id": entry["by_reason"].get("duplicate_id", 0) + lost}
+    acc.update(
+        source=", ".join(f.name for f in files),
+        files=[{k: e.get(k) for k in _FILE_KEYS if k in e} for e in per_file],
+        used=len(responses),
+        quarantined=len(quarantine),
+        by_reason={str(k): int(v) for k, v in sorted(quarantine["reason"].value_counts().items(),
+                                                     key=lambda kv: (-kv[1], kv[0]))},
+    )
+    acc["weighting"] = {"method": "per file", **(wt.kish(responses["weight"]) if len(responses) else {})}
+    acc["weighting_efficiency"] = acc["weighting"].get("efficiency")
+    if acc["input_rows"] != acc["used"] + acc["quarantined"]:
+        raise AssertionError(
+            f"accounting does not add up: {acc['input_rows']} != {acc['used']} + {acc['quarantined']}"
+        )
+    timings["combine"] = time.perf_counter() - t
+    return _finish(Prepared(responses, quarantine, acc, None, contact, timings), pk, pending, out_dir,
+                   timings, t0)
+
+
+#: what each file's entry of ``accounting["files"]`` keeps
+_FILE_KEYS = ("source", "format", "encoding", "sheet", "header_row", "input_rows", "used", "quarantined",
+              "by_reason", "columns", "column_sources", "unused_columns", "wave_derived", "wave_missing",
+              "masked")
+
+
+def _sum_accounting(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over files: counts added (nested mappings key by key), lists joined without repeats, other
+    values kept when every file agrees."""
+    def merge(values: list[Any]) -> Any:
+        present = [v for v in values if v is not None]
+        if not present:
+            return None
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            return sum(present)
+        if all(isinstance(v, dict) for v in present):
+            keys = list(dict.fromkeys(k for v in present for k in v))
+            return {k: merge([v.get(k) for v in present]) for k in keys}
+        if all(isinstance(v, list) for v in present):
+            return list(dict.fromkeys(x for v in present for x in (v if all(isinstance(i, str) for i in v)
+                                                                  else [json.dumps(i, sort_keys=True) for i in v])))
+        return present[0] if all(v == present[0] for v in present) else [str(v) for v in present]
+
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    return {k: merge([p.get(k) for p in parts]) for k in keys}
+
+
+def _cross_file_duplicates(responses: pd.DataFrame, files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one copy of a response id found in several files: the latest by date, then the later file, then
+    the later row. Returns the kept responses and the quarantine rows of the other copies."""
+    ids = responses["response_id"].astype("string")
+    dup = ids.duplicated(keep=False) & ids.notna()
+    cols = ["file", "row", "response_id", "reason", "detail", "raw"]
+    if not dup.any():
+        return responses, pd.DataFrame(columns=cols)
+    order = {f.name: i for i, f in enumerate(files)}
+    sub = responses[dup]
+    frame = pd.DataFrame({"id": ids[dup], "date": sub["date"], "file": sub["source_file"].astype(str).map(order),
+                          "row": sub["source_row"], "pos": np.flatnonzero(dup.to_numpy())})
+    frame = frame.sort_values(["id", "date", "file", "row"], na_position="first", kind="stable")
+    keep_pos = frame.groupby("id", sort=False)["pos"].transform("last").to_numpy()
+    drop = frame["pos"].to_numpy() != keep_pos
+    gone, kept = frame["pos"].to_numpy()[drop], keep_pos[drop]
+    src = responses["source_file"].astype(str).to_numpy()
+    rows = responses["source_row"].to_numpy()
+    copies = responses.iloc[gone]
+    raw = copies.drop(columns=["source_file", "source_row", "weight"], errors="ignore")
+    out = pd.DataFrame({
+        "file": src[gone],
+        "row": pd.array(rows[gone], dtype="Int64"),
+        "response_id": ids.iloc[gone].to_numpy(),
+        "reason": "duplicate_id",
+        "detail": [f"response_id repeats in {src[k]} row {rows[k]}, which is kept (latest date, then later file)"
+                   for k in kept],
+        "raw": raw.to_json(orient="records", force_ascii=False, lines=True, date_format="iso").splitlines(),
+    }).astype({"response_id": "str", "reason": "str", "detail": "str", "raw": "str"})
+    keep = np.ones(len(responses), dtype=bool)
+    keep[gone] = False
+    return responses[keep].reset_index(drop=True), out
 
 
 def _notes(w: _Work, used: np.ndarray) -> dict[str, Any]:

@@ -25,6 +25,17 @@ The mapping YAML (one per engagement; draft it with ``cemkit map``)
     privacy: {plates: true}                          # also mask licence plates (default: pack option)
     constants: {stage: delivery, wave: 2024H1}       # one value for every row: a one-stage / one-wave file
     quality: {speeder_seconds: 60, straightliners: quarantine}  # overrides the pack's rules.quality, key by key
+    sources:                                         # several files (a tracker's waves) in one mapping:
+      - file: 2024Q1_survey.xlsx                     # a file name or a glob (2024Q*.csv), relative to this file
+        sheet: 数据                                   # any section above except source, sources, odata_columns:
+        constants: {wave: 2024Q1}                    # a section given here is merged over the shared one
+      - file: 2024Q2_*.csv                           # (columns, recode, constants … key by key)
+        columns: {推荐意愿（0-10分）: nps}              # this file's wording of a header
+
+With ``sources``, each data file is read with the shared sections merged with its entry's (the first entry
+whose ``file`` matches the file's name); a file no entry matches uses the shared sections; without ``--data``
+the listed files are read. Several ``--mapping`` files, one per ``--data`` file, do the same from separate
+mappings.
 
 A declared scale for an NPS KPI must be the pack's 0-10: NPS asked on 1-10 or 1-5 is not NPS and is refused.
 Headers named by the pack's ids are used as they are, and so are headers that match a field's synonyms or a
@@ -69,6 +80,8 @@ class ColumnMapping:
     plates: bool | None = None
     constants: dict[str, str] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)  # the keys given: they override the pack's
+    sources: tuple[tuple[str, dict], ...] = ()              # (file name or glob, its sections) per data file
+    shared: dict[str, Any] = field(default_factory=dict)    # the sections every file shares (with sources)
 
     @property
     def name(self) -> str:
@@ -77,6 +90,7 @@ class ColumnMapping:
 
 _MAPPING_KEYS = (
     "source",
+    "sources",
     "columns",
     "recode",
     "scales",
@@ -294,6 +308,8 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
 
     quality = check_quality(data.get("quality"), add, ("quality",))
     src = section("source")
+    shared = {k: v for k, v in data.items() if k not in ("source", "sources")}
+    sources = _sources(data.get("sources"), shared, pack, add)
     plates = section("privacy").get("plates")
     if problems:
         head = f"{len(problems)} problem(s) in the mapping:\n" if len(problems) > 1 else ""
@@ -314,7 +330,77 @@ def load_mapping(mapping: str | Path | dict | ColumnMapping | None, pack: Pack) 
         plates=None if plates is None else bool(plates),
         constants=constants,
         quality=quality,
+        sources=sources,
+        shared=shared if sources else {},
     )
+
+
+_SOURCE_ONLY = ("file", "sheet")
+_NOT_PER_SOURCE = ("source", "sources", "odata_columns")
+
+
+def _merged(shared: dict, entry: dict) -> dict:
+    """The shared sections with a source entry's merged over them (mapping sections key by key)."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in shared.items()}
+    for k, v in entry.items():
+        if k in _SOURCE_ONLY:
+            continue
+        out[k] = {**out[k], **v} if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    if entry.get("sheet") is not None:
+        out["source"] = {"sheet": entry["sheet"]}
+    return out
+
+
+def _sources(value: Any, shared: dict, pack: Pack, add: Callable[[tuple, str], None]) -> tuple:
+    """Check ``sources`` (each entry merged with the shared sections must be a valid mapping)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        add(("sources",), "must be a list of {file: …, and the sections that differ for that file}")
+        return ()
+    out = []
+    for i, entry in enumerate(value):
+        kp = ("sources", i)
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"].strip():
+            add(kp, "each source needs file: a file name or a glob pattern")
+            continue
+        bad = [k for k in entry if k in _NOT_PER_SOURCE or (k not in _MAPPING_KEYS and k not in _SOURCE_ONLY)]
+        for k in bad:
+            add(kp + (k,), "not a per-file section (use columns, recode, scales, constants, stage_values, "
+                           "wave, weights, keep_pii, privacy, quality, sheet)")
+        if bad:
+            continue
+        try:
+            load_mapping(_merged(shared, entry), pack)
+        except InputError as exc:
+            for line in str(exc).splitlines():
+                if line.strip() and not line.endswith("problem(s) in the mapping:"):
+                    add(kp, line.removeprefix("mapping").lstrip(": ").rstrip("."))
+            continue
+        out.append((entry["file"].strip(), dict(entry)))
+    return tuple(out)
+
+
+def mapping_for(mp: ColumnMapping, path: str | Path, pack: Pack) -> ColumnMapping:
+    """The mapping of one data file: the shared sections merged with the first ``sources`` entry whose
+    ``file`` matches the file (its name, or a glob on its name), else the shared sections."""
+    if not mp.sources:
+        return mp
+    import dataclasses
+    from fnmatch import fnmatch
+
+    name = Path(path).name
+    for pattern, entry in mp.sources:
+        if Path(pattern).name == name or fnmatch(name, Path(pattern).name):
+            return dataclasses.replace(load_mapping(_merged(mp.shared, entry), pack), path=mp.path)
+    return dataclasses.replace(load_mapping(mp.shared, pack), path=mp.path)
+
+
+def source_files(mp: ColumnMapping) -> list[str]:
+    """The data files a mapping names (``sources`` entries, else ``source.file``), relative to its folder."""
+    files = [pattern for pattern, _ in mp.sources] or ([mp.source_file] if mp.source_file else [])
+    base = mp.path.parent if mp.path else Path(".")
+    return [str(base / f) for f in files]
 
 
 def _as_pack(pack: Pack | str | Path) -> Pack:

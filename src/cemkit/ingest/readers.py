@@ -388,6 +388,36 @@ READERS: dict[str, Reader] = {
 }
 
 
+def data_files(items: str | Path | Iterable[str | Path], base: str | Path | None = None) -> list[Path]:
+    """The files a run reads, from what ``--data`` names (repeatable): a file, a folder (the files in it that
+    a reader of :data:`READERS` reads, by name; not recursive; hidden files and Office lock files ``~$…``
+    skipped) or a glob pattern (``exports/2024Q*.xlsx``). Relative items are taken from ``base`` when given.
+    Order: as given, each folder or pattern sorted by name; a file named twice is read once. Raises
+    InputError for an item that names no readable file."""
+    items = [items] if isinstance(items, (str, Path)) else list(items)
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        path = Path(text).expanduser()
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS
+                           and not p.name.startswith((".", "~$")))
+            if not found:
+                raise InputError(f"{text}: the folder holds no file cemkit reads ({', '.join(READERS)}).")
+        elif any(c in text for c in "*?["):
+            found = sorted(p for p in path.parent.glob(path.name) if p.is_file() and not p.name.startswith("~$"))
+            if not found:
+                raise InputError(f"{text}: no file matches the pattern.")
+        elif path.is_file():
+            found = [path]
+        else:
+            raise InputError(f"{text}: file not found.")
+        out += [p for p in found if p.resolve() not in {q.resolve() for q in out}]
+    return out
+
+
 def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a client file into a frame of text (every column ``str``, missing = NA). The reader is chosen by
     suffix from :data:`READERS`; ``sheet`` (name or 0-based index) picks an Excel sheet (default: largest).

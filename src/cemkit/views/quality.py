@@ -33,6 +33,9 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
     rows = [(t("input_rows", lang), acc["input_rows"]), (t("used_rows", lang), acc["used"]),
             (t("quarantined_rows", lang), acc["quarantined"])]
     rows += [(f"  {cat.get('q_' + reason, reason)}", count) for reason, count in (acc.get("by_reason") or {}).items()]
+    for f in acc.get("files") or []:  # several input files: each one's accounting
+        rows.append((t("dq_file_rows", lang, file=f["source"], used=f"{f['used']:,}", quarantined=f"{f['quarantined']:,}"),
+                     f["input_rows"]))
     for key in ("cells_blanked", "dates_unparsed", "durations_unparsed", "customer_id_missing", "wave_derived",
                 "wave_missing", "straightliners"):
         value = _total(acc.get(key))
