@@ -86,9 +86,24 @@ def _localise(value: Any, lang: str) -> Any:
     return value
 
 
-def fmt(template: str, facts: Mapping[str, Any], lang: str) -> str:
-    """Fill a title/sentence template from facts (KeyError names the missing fact)."""
-    return _Formatter(lang).vformat(template, (), dict(facts))
+def fmt(template: str, facts: Mapping[str, Any], lang: str, record: list | None = None) -> str:
+    """Fill a title/sentence template from facts (KeyError names the missing fact). ``record``, when given,
+    receives ``[fact, spec, text]`` for every field filled, in order — what ``cemkit refresh`` needs to find
+    a number again in a sentence the consultant rewrote."""
+    f = _Formatter(lang)
+    if record is None:
+        return f.vformat(template, (), dict(facts))
+    out, fields = [], []
+    for literal, name, spec, conv in f.parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        text = f.vformat("{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}", (),
+                         dict(facts))
+        fields.append([name, spec or "", text])
+        out.append(text)
+    record.extend(fields)  # only once every field is filled: a failed template records nothing
+    return "".join(out)
 
 
 def label(value: Any, lang: str) -> str:

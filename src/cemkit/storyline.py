@@ -106,14 +106,15 @@ class FactUnavailable(Exception):
     """A title's facts exist but have no value (too little data for that finding): the slide is left out."""
 
 
-def pick_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
+def pick_text(alternatives: tuple[dict, ...], facts: dict, lang: str, record: list | None = None) -> str:
     """The first alternative whose ``when`` holds and whose facts all have values, formatted in ``lang``
-    ('' if there are no alternatives). Raises FactUnavailable when facts needed are empty (None)."""
+    ('' if there are no alternatives). Raises FactUnavailable when facts needed are empty (None).
+    ``record`` receives the fields filled (see :func:`cemkit.i18n.fmt`)."""
     unavailable = False
     for alt in alternatives:
         if condition_holds(alt.get("when"), facts):
             try:
-                return fmt(alt.get(lang) or alt.get("zh") or "", facts, lang)
+                return fmt(alt.get(lang) or alt.get("zh") or "", facts, lang, record)
             except TypeError:  # a fact is None, e.g. no wave change on a single wave
                 unavailable = True
     if unavailable:
@@ -233,10 +234,10 @@ def validate_file(data: Any, lines: dict, path: Any, stage_ids: list[str] | None
     return problems
 
 
-def optional_text(alternatives: tuple[dict, ...], facts: dict, lang: str) -> str:
+def optional_text(alternatives: tuple[dict, ...], facts: dict, lang: str, record: list | None = None) -> str:
     """Like :func:`pick_text` for subtitles, notes and takeaways: '' when a fact has no value or is not among
     the facts at all (results written by an earlier cemkit version lack facts added since)."""
     try:
-        return pick_text(alternatives, facts, lang)
+        return pick_text(alternatives, facts, lang, record)
     except (FactUnavailable, KeyError):
         return ""

@@ -27,6 +27,7 @@ from pptx.enum.chart import (
 )
 from pptx.enum.dml import MSO_THEME_COLOR
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
+from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
 from ..i18n import catalogue, label
@@ -44,6 +45,7 @@ __all__ = [
     "SERIES_COLOURS",
     "TABULAR",
     "categories",
+    "chart_data",
     "column_format",
     "draw",
     "draw_prepared",
@@ -56,6 +58,7 @@ __all__ = [
     "prepare_table",
     "series_colour",
     "table_cells",
+    "update",
 ]
 
 # Hex colours shared with the HTML report. "accent" is drawn as the theme's accent 1 in the deck.
@@ -223,14 +226,30 @@ def point_colours(df: pd.DataFrame, spec: ChartSpec, values: list) -> list[str |
     return keys
 
 
-def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Clustered bars (``horizontal`` for long labels); one series: light grey with the message in accent."""
+def _bar_data(df, spec: ChartSpec, lang: str) -> CategoryChartData:
     data = CategoryChartData()
     data.categories = categories(df, spec, lang)
     for i, col in enumerate(spec.series):
         data.add_series(_series_name(spec, i, col, lang), _values(df[col]), number_format(spec, col))
+    return data
+
+
+def _bar_points(chart, df, spec: ChartSpec) -> None:
+    """A one-series bar chart's bar colours, which follow the data (see :func:`point_colours`)."""
+    if len(spec.series) != 1:
+        return
+    series = chart.plots[0].series[0]
+    for old in series._element.findall(qn("c:dPt")):  # after new data: the old bars' colours go
+        series._element.remove(old)
+    for j, key in enumerate(point_colours(df, spec, _values(df[spec.series[0]]))):
+        if key:
+            _fill(series.points[j].format.fill, key)
+
+
+def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
+    """Clustered bars (``horizontal`` for long labels); one series: light grey with the message in accent."""
     kind = XL_CHART_TYPE.BAR_CLUSTERED if spec.horizontal else XL_CHART_TYPE.COLUMN_CLUSTERED
-    gframe = slide.shapes.add_chart(kind, *box, data)
+    gframe = slide.shapes.add_chart(kind, *box, _bar_data(df, spec, lang))
     chart = gframe.chart
     _style_chart(chart)
     _legend(chart, len(spec.series) > 1)
@@ -243,13 +262,8 @@ def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = Non
         if spec.labels:
             _data_labels(series, number_format(spec, col), XL_LABEL_POSITION.OUTSIDE_END,
                          size=11 if len(df) * len(spec.series) <= 16 else 9)
-        if len(spec.series) > 1:
-            _fill(series.format.fill, series_colour(col, si, len(spec.series)))
-            continue
-        _fill(series.format.fill, "light")
-        for j, key in enumerate(point_colours(df, spec, _values(df[col]))):
-            if key:
-                _fill(series.points[j].format.fill, key)
+        _fill(series.format.fill, series_colour(col, si, len(spec.series)) if len(spec.series) > 1 else "light")
+    _bar_points(chart, df, spec)
     return gframe
 
 
@@ -262,35 +276,49 @@ def draw_stacked100(slide, box, df, spec: ChartSpec, lang: str, meta: dict | Non
     and, when the table has an ``nps`` column, the NPS printed at the end of each bar (an unfilled fourth
     series whose labels are the NPS values; the category then shows the unit ``name``, without the NPS)."""
     with_nps = "nps" in df
-    cat_col = "name" if with_nps and "name" in df else spec.category
-    data = CategoryChartData()
-    data.categories = categories(df, spec, lang, column=cat_col)
-    for i, col in enumerate(spec.series):
-        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), '0"%"')
-    pad = 16.0
-    if with_nps:
-        data.add_series(" ", [pad] * len(df), "0")  # blank name: no legend text (LibreOffice misplaces
-        # a deleted legend entry on reversed bar charts, so the entry stays, empty and unfilled)
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.BAR_STACKED, *box, data)
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.BAR_STACKED, *box, _stacked_data(df, spec, lang))
     chart = gframe.chart
     _style_chart(chart)
     _legend(chart, True)
     _category_axis(chart, horizontal=True)
     _value_axis_off(chart)
-    chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0, 100 + (pad if with_nps else 0)
+    chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0, 100 + (_PAD if with_nps else 0)
     plot = chart.plots[0]
     plot.gap_width, plot.overlap = 50, 100
     for col, series in zip(spec.series, plot.series):
         _fill(series.format.fill, SERIES_COLOURS.get(col, "grey"))
         _data_labels(series, '0"%"', XL_LABEL_POSITION.CENTER, size=10, color=WHITE)
-    if with_nps:
-        _nps_end_labels(plot.series[len(spec.series)], df["nps"])
+    _stacked_points(chart, df, spec)
     return gframe
+
+
+_PAD = 16.0  # width of the unfilled bar that carries the NPS at the end of a composition bar
+
+
+def _stacked_data(df, spec: ChartSpec, lang: str) -> CategoryChartData:
+    with_nps = "nps" in df
+    data = CategoryChartData()
+    data.categories = categories(df, spec, lang, column="name" if with_nps and "name" in df else None)
+    for i, col in enumerate(spec.series):
+        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), '0"%"')
+    if with_nps:
+        data.add_series(" ", [_PAD] * len(df), "0")  # blank name: no legend text (LibreOffice misplaces
+        # a deleted legend entry on reversed bar charts, so the entry stays, empty and unfilled)
+    return data
+
+
+def _stacked_points(chart, df, spec: ChartSpec) -> None:
+    """The NPS printed at the end of each composition bar (labels of the unfilled last series)."""
+    if "nps" in df and len(chart.plots[0].series) > len(spec.series):
+        _nps_end_labels(chart.plots[0].series[len(spec.series)], df["nps"])
 
 
 def _nps_end_labels(series, nps: pd.Series) -> None:
     series.format.fill.background()
     series.format.line.fill.background()
+    labels = series._element.find(qn("c:dLbls"))
+    for old in labels.findall(qn("c:dLbl")) if labels is not None else []:  # the old bars' labels go
+        labels.remove(old)
     for j, v in enumerate(_values(nps)):
         dl = series.points[j].data_label
         dl.has_text_frame = True
@@ -313,12 +341,7 @@ def draw_line(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = No
     waves = list(dict.fromkeys(df[spec.category].astype(str)))
     if len(waves) <= 3:
         return _wave_bars(slide, box, df, spec, lang, waves)
-    wide = _wide(df, spec)
-    data = CategoryChartData()
-    data.categories = [str(c) for c in wide.index]
-    for col in wide.columns:
-        data.add_series(str(col), _values(wide[col]), spec.number_format)
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *box, data)
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *box, _line_data(df, spec))
     chart = gframe.chart
     _style_chart(chart)
     _legend(chart, True, XL_LEGEND_POSITION.RIGHT)
@@ -332,7 +355,16 @@ def draw_line(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = No
     return gframe
 
 
-def _wave_bars(slide, box, df, spec: ChartSpec, lang: str, waves: list[str]):
+def _line_data(df, spec: ChartSpec) -> CategoryChartData:
+    wide = _wide(df, spec)
+    data = CategoryChartData()
+    data.categories = [str(c) for c in wide.index]
+    for col in wide.columns:
+        data.add_series(str(col), _values(wide[col]), spec.number_format)
+    return data
+
+
+def _wave_bar_data(df, spec: ChartSpec, waves: list[str]) -> CategoryChartData:
     last = df[df[spec.category].astype(str) == waves[-1]].set_index(spec.label)
     stages = list(dict.fromkeys(df[spec.label]))
     marks = last["marker"].reindex(stages).fillna("").astype(str) if "marker" in last else pd.Series("", stages)
@@ -341,7 +373,11 @@ def _wave_bars(slide, box, df, spec: ChartSpec, lang: str, waves: list[str]):
     wide = _wide(df, spec).reindex(columns=stages)
     for w in waves:
         data.add_series(w, _values(wide.loc[w]) if w in wide.index else [None] * len(stages), spec.number_format)
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *box, data)
+    return data
+
+
+def _wave_bars(slide, box, df, spec: ChartSpec, lang: str, waves: list[str]):
+    gframe = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *box, _wave_bar_data(df, spec, waves))
     chart = gframe.chart
     _style_chart(chart)
     _legend(chart, True)
@@ -662,12 +698,15 @@ def draw_bullets(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None =
     return tb
 
 
+def _top_words(df) -> tuple[pd.DataFrame, ChartSpec]:
+    top = df.sort_values("weight", ascending=False, kind="stable").head(15).reset_index(drop=True)
+    return top, ChartSpec(type="bar", category="word", series=("weight",), series_names=("value",),
+                          horizontal=True, number_format="#,##0")
+
+
 def draw_wordcloud(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
     """A word cloud (``word``, ``weight``) does not exist natively in PowerPoint: the top 15 words as bars."""
-    top = df.sort_values("weight", ascending=False, kind="stable").head(15).reset_index(drop=True)
-    bar = ChartSpec(type="bar", category="word", series=("weight",), series_names=("value",), horizontal=True,
-                    number_format="#,##0")
-    return draw_bar(slide, box, top, bar, lang, meta)
+    return draw_bar(slide, box, *_top_words(df), lang, meta)
 
 
 DRAWERS: dict[str, Callable] = {
@@ -677,6 +716,51 @@ DRAWERS: dict[str, Callable] = {
 }
 TABULAR = ("table", "heatmap")   # drawn as native tables, split over continuation slides when long
 NATIVE_CHARTS = ("bar", "stacked100", "line", "scatter", "wordcloud")
+
+
+def chart_data(df: pd.DataFrame, spec: ChartSpec, lang: str):
+    """The native chart type and data a spec draws from a prepared table — the same the drawers use — or
+    None when the chart cannot simply be given new data (a scatter: its series, labels and median lines are
+    laid out from the data; a table-like or text chart). Used by :func:`update`."""
+    if spec.type == "wordcloud":
+        df, spec = _top_words(df)
+    if spec.type == "bar":
+        kind = XL_CHART_TYPE.BAR_CLUSTERED if spec.horizontal else XL_CHART_TYPE.COLUMN_CLUSTERED
+        return kind, _bar_data(df, spec, lang)
+    if spec.type == "stacked100":
+        return XL_CHART_TYPE.BAR_STACKED, _stacked_data(df, spec, lang)
+    if spec.type == "line":
+        waves = list(dict.fromkeys(df[spec.category].astype(str)))
+        if len(waves) <= 3:
+            return XL_CHART_TYPE.COLUMN_CLUSTERED, _wave_bar_data(df, spec, waves)
+        return XL_CHART_TYPE.LINE_MARKERS, _line_data(df, spec)
+    return None
+
+
+def update(chart, df: pd.DataFrame, spec: ChartSpec, lang: str) -> bool:
+    """Give an existing native chart the data of a prepared table, keeping its formatting: same chart type
+    and number of series, ``chart.replace_data`` with every series' number format (python-pptx issue #666:
+    replace_data drops a format the chart data does not give), then the styling that follows the data
+    (bar colours, the NPS at the end of composition bars, the accent on the last wave). False when the chart
+    must be drawn again instead (a scatter, a chart whose type or series changed, a chart without rows)."""
+    built = chart_data(df, spec, lang) if len(df) else None
+    if built is None:
+        return False
+    kind, data = built
+    if chart.chart_type != kind or len(list(chart.plots[0].series)) != len(list(data)):
+        return False
+    chart.replace_data(data)
+    if spec.type == "wordcloud":
+        df, spec = _top_words(df)
+    if spec.type == "bar":
+        _bar_points(chart, df, spec)
+    elif spec.type == "stacked100":
+        _stacked_points(chart, df, spec)
+    elif spec.type == "line" and kind == XL_CHART_TYPE.COLUMN_CLUSTERED:
+        n = len(chart.plots[0].series)
+        for i, series in enumerate(chart.plots[0].series):
+            _fill(series.format.fill, "accent" if i == n - 1 else ("light" if i == n - 2 else "faint"))
+    return True
 
 
 def draw_prepared(slide, box, df: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):

@@ -37,6 +37,7 @@ from ..storyline import (
 )
 from . import charts
 from .fonts import set_font, text_width_em
+from .tags import NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
 
 __all__ = [
     "PlannedSlide",
@@ -302,9 +303,18 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
         title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=len(pages))
         slide = _new_slide(deck, item, title)
         if sub:
-            _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+            box = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+            _tag_text(slide, box, "subtitle", spec.subtitle, item.facts, deck.lang)
         _draw(deck, slide, item, page, boxes)
-        _finish(deck, item, slide)
+        _finish(deck, item, slide, page=(k, len(pages)))
+
+
+def _tag_text(slide, shape, kind: str, alternatives: tuple, facts: dict, lang: str, text: str | None = None) -> None:
+    """Tag a text shape with its id, the text cemkit wrote and the facts filled into it (``cemkit refresh``
+    replaces the text when nobody edited it, else the numbers it can find again)."""
+    fields: list = []
+    generated = optional_text(alternatives, facts, lang, record=fields) if alternatives else ""
+    tag_shape(slide, shape, kind, text if text is not None else generated, fields)
 
 
 def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
@@ -314,13 +324,18 @@ def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
     big = spec.layout in ("title", "section")  # cover and dividers: 32 pt, down to 24 pt for two lines
     size = fit_title_size(title, title_ph.width, max_pt=32 if big else TITLE_PT, min_pt=24 if big else TITLE_MIN_PT)
     _set_text(title_ph, title, size=size)
+    _tag_text(slide, title_ph, "title", spec.title, item.facts, lang, text=title)
     body = _placeholder(slide, 1)
     if spec.layout in ("title", "section") and body is not None:
-        _set_text(body, optional_text(spec.subtitle, item.facts, lang), size=16 if spec.layout == "section" else 18)
+        sub = optional_text(spec.subtitle, item.facts, lang)
+        _set_text(body, sub, size=16 if spec.layout == "section" else 18)
+        if sub:
+            _tag_text(slide, body, "subtitle", spec.subtitle, item.facts, lang)
     elif spec.result == "exec_summary":
         box = _content_boxes(deck, spec)[0]
-        charts.draw_bullets(slide, box, pd.DataFrame({"finding": deck.findings}),
-                            ChartSpec(type="bullets", label="finding"), lang)
+        tb = charts.draw_bullets(slide, box, pd.DataFrame({"finding": deck.findings}),
+                                 ChartSpec(type="bullets", label="finding"), lang)
+        tag_shape(slide, tb, "findings", tb.text_frame.text)
     return slide
 
 
@@ -356,17 +371,27 @@ def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[
     if takeaway and len(boxes) == 1:
         bx, by, bw, bh = boxes[0]
         boxes = [(bx, by, int(bw * 0.72), bh), (bx + int(bw * 0.72) + 150000, by, bw - int(bw * 0.72) - 150000, bh)]
-        _takeaway(slide, boxes.pop(), takeaway)
+        _tag_text(slide, _takeaway(slide, boxes.pop(), takeaway), "takeaway", spec.takeaway, item.facts, lang)
     meta = item.result.meta
-    charts.draw_prepared(slide, boxes[0], df, spec.chart, lang, meta)
+    _tag_drawn(slide, charts.draw_prepared(slide, boxes[0], df, spec.chart, lang, meta), spec.chart, "chart")
     _count(deck, spec.chart)
     if len(boxes) > 1:
         second = getattr(spec, "chart2", None)  # two_charts: a second chart of the same result
         if second is not None:
-            charts.draw(slide, boxes[1], item.result.table, second, lang, meta)
+            _tag_drawn(slide, charts.draw(slide, boxes[1], item.result.table, second, lang, meta), second, "chart2")
             _count(deck, second)
         elif takeaway:
-            _takeaway(slide, boxes[1], takeaway)
+            _tag_text(slide, _takeaway(slide, boxes[1], takeaway), "takeaway", spec.takeaway, item.facts, lang)
+
+
+def _tag_drawn(slide, drawn, chart: ChartSpec, kind: str) -> None:
+    """Tag what a drawer made: ``chart`` / ``chart2`` (a native chart or table), or ``chart/0`` … for the
+    shapes of a quote wall; a "no data" note is tagged too, so a refresh can draw the chart in its place."""
+    shapes = drawn if isinstance(drawn, list) else [drawn]
+    for i, shape in enumerate(shapes):
+        if shape is not None:
+            tag_shape(slide, shape, kind if len(shapes) == 1 and not isinstance(drawn, list) else f"{kind}/{i}",
+                      shape.text_frame.text if getattr(shape, "has_text_frame", False) else None)
 
 
 def _count(deck: _Deck, chart: ChartSpec) -> None:
@@ -385,10 +410,12 @@ def _takeaway(slide, box, text: str) -> None:
     tk.shadow.inherit = False
     tk.text_frame.vertical_anchor = MSO_ANCHOR.TOP
     _set_text(tk, text, size=13, color=RGBColor(0x33, 0x33, 0x33))
+    return tk
 
 
-def _finish(deck: _Deck, item: PlannedSlide, slide) -> None:
-    """No empty placeholder; footnote on data slides; confidentiality line, slide number, speaker notes."""
+def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 1)) -> None:
+    """No empty placeholder; footnote on data slides; confidentiality line, slide number, speaker notes; the
+    slide's tags (its storyline id and page, the notes written) for ``cemkit refresh``."""
     spec, lang = item.spec, deck.lang
     W, H = deck.size
     for ph in list(slide.placeholders):
@@ -398,17 +425,20 @@ def _finish(deck: _Deck, item: PlannedSlide, slide) -> None:
         note = footnote_text(item.result.meta, deck.base_facts, lang)
         if note:
             size = 9 if _lines(note, W - 914400, 9) <= 2 else 8
-            _textbox(slide, (Emu(457200), H - Emu(FOOT_TOP), W - Emu(914400), Emu(FOOT_TOP - 420000)), note, size,
-                     name="Footnote")
+            box = _textbox(slide, (Emu(457200), H - Emu(FOOT_TOP), W - Emu(914400), Emu(FOOT_TOP - 420000)), note,
+                           size, name="Footnote")
+            tag_shape(slide, box, "footnote", note)
     footer = t("confidential", lang, client=deck.client or deck.base_facts.get("pack_name", ""))
     _textbox(slide, (Emu(457200), H - Emu(380000), W - Emu(2000000), Emu(260000)), footer, 8, name="Confidential")
     number = len(deck.prs.slides)
-    _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(number), 8,
-             align=PP_ALIGN.RIGHT, name="Slide number")
+    box = _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(number), 8,
+                   align=PP_ALIGN.RIGHT, name="Slide number")
+    tag_shape(slide, box, "slide_number", str(number))
     notes = optional_text(spec.notes, item.facts, lang)
     if notes:
         tf = slide.notes_slide.notes_text_frame
         tf.text = notes
         set_font(tf.paragraphs[0].runs[0].font)
+    set_slide_tags(slide, {SLIDE_TAG: spec.id, PAGE_TAG: f"{page[0]}/{page[1]}", NOTES_TAG: notes})
     deck.summary["slides"] += 1
     deck.summary["ids"].append(spec.id)
