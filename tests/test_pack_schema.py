@@ -286,3 +286,25 @@ def test_render_time_formatting_refuses_attribute_and_index_access(template):
     with pytest.raises(PackError):
         pick_text(({"zh": template, "en": template},), {"client": "某车企", "x": [1]}, "zh")
     assert fmt("{client}：{n:n}", {"client": "某车企", "n": 1234}, "zh") == "某车企：1,234"
+
+
+# ------------------------------------------------------------------- commands check the pack first
+def test_run_refuses_a_broken_pack_before_any_work(pack_copy, tmp_path, capsys):
+    """A mistake in a section file (here alerts.yaml, used only by the fifth notebook) stops `cemkit run`
+    at once with exit 2 and the file's line, not after minutes of analysis or with a traceback."""
+    folder = pack_copy("auto")
+    _replace(folder, "alerts.yaml", "priority: P1", "priority: P0")
+    out = tmp_path / "runs"
+    assert cli_main(["run", "--pack", str(folder), "--demo-n", "300", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "alerts.yaml:" in err and "found 'P0'" in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_demo_refuses_a_broken_demo_yaml(pack_copy, tmp_path, capsys):
+    folder = pack_copy("auto")
+    _replace(folder, "demo.yaml", "comment_rate: 0.7", 'comment_rate: "70%"')
+    assert cli_main(["demo", "--pack", str(folder), "--out", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert "demo.yaml:" in err and "[comment_rate]: must be a number, found '70%'" in err
+    assert "Traceback" not in err

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import Problem
+from .errors import PackError, Problem
 from .packs import Checker, Pack
 from .schema.types import did_you_mean
 
@@ -44,9 +44,14 @@ class DemoData:
 
 
 def _spec(pack: Pack) -> dict:
+    """The pack's demo.yaml, validated (PackError listing every problem: a bad file never half-generates)."""
     spec = pack.section("demo")
     if not spec:
-        raise ValueError(f"pack {pack.id!r} has no demo.yaml (files.demo in pack.yaml)")
+        raise PackError([Problem("pack.yaml", "files.demo", f"pack {pack.id!r} has no demo.yaml to generate "
+                                 "demo data from: give --data, or name a demo file under files")])
+    problems = validate(pack)
+    if problems:
+        raise PackError(problems)
     return spec
 
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, UserError
+from .errors import InputError, PackError, UserError
 from .kernels import KERNEL_ARGS, WarmKernels, shutdown
-from .packs import Pack, load_pack
+from .packs import Pack, load_pack, validate_pack
 from .paths import notebooks_dir
-from .storyline import load_storyline
 
 __all__ = ["RunOptions", "RunSummary", "notebook_list", "render", "run", "user_error_names"]
 
@@ -184,7 +183,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     lang = opts.lang or pack.language
     if lang not in ("zh", "en"):
         raise UserError(f"--lang must be zh or en, not {lang!r}")
-    load_storyline(pack)  # fail fast on a bad storyline
+    problems = validate_pack(pack.root)  # fail fast on any pack file (storyline, alerts, playbooks, demo)
+    if problems:
+        raise PackError(problems)
     from .render.pptx import open_template
 
     open_template(opts.template)  # and on a template missing a layout
