@@ -308,3 +308,12 @@ def test_demo_refuses_a_broken_demo_yaml(pack_copy, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "demo.yaml:" in err and "[comment_rate]: must be a number, found '70%'" in err
     assert "Traceback" not in err
+
+
+def test_a_fixed_name_file_linked_outside_the_pack_is_refused(pack_copy, outside):
+    """eval_text.csv is read by name (cemkit eval-text), not through files: a link out is refused too."""
+    folder = pack_copy("auto")
+    (folder / "eval_text.csv").unlink()
+    (folder / "eval_text.csv").symlink_to(outside)
+    problems = validate_pack(folder)
+    assert [p.file for p in problems] == ["eval_text.csv"] and "outside the pack folder" in problems[0].message

@@ -76,16 +76,18 @@ def check_inside(root: Path, rel: str | Path) -> tuple[Path | None, str | None]:
     return path, None
 
 
-def check_folder_inside(root: Path, sub: str) -> list[Problem]:
-    """A fixed sub-folder of the pack (``lexicon/``) and every file in it must stay inside the pack."""
-    folder = Path(root) / sub
-    if not folder.exists() and not folder.is_symlink():
-        return []
-    root_real = Path(root).resolve()
-    bad = [p for p in [folder, *(folder.iterdir() if folder.is_dir() else [])]
-           if not p.resolve().is_relative_to(root_real)]
-    return [Problem(p.relative_to(root), "", "is a link to a place outside the pack folder: a pack may only use its "
-                    "own files") for p in bad[:1]]
+def check_links_inside(root: Path) -> list[Problem]:
+    """Every entry of the pack folder and of its ``lexicon/`` folder must resolve inside the pack: files
+    cemkit reads by a fixed name (eval_text.csv, stopwords.txt, lexicon/*.txt) could otherwise be links to
+    anywhere. One problem per link that leads out."""
+    root = Path(root)
+    root_real = root.resolve()
+    entries = list(root.iterdir())
+    lexicon = root / "lexicon"
+    if lexicon.is_dir() and lexicon.resolve().is_relative_to(root_real):
+        entries += list(lexicon.iterdir())
+    return [Problem(p.relative_to(root), "", "is a link to a place outside the pack folder: a pack may only use "
+                    "its own files") for p in entries if not p.resolve().is_relative_to(root_real)]
 
 
 def check_dictionary(path: Path, fname: str | None = None) -> list[Problem]:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from . import schema
 from .errors import PackError, Problem
-from .packfiles import Checker, check_dictionary, check_folder_inside, check_inside, read_yaml
+from .packfiles import Checker, check_dictionary, check_inside, check_links_inside, read_yaml
 from .paths import packs_dir
 from .schema.pack import QUADRANTS, SCALE_KINDS, STRAIGHTLINER_MODES, Quality
 from .schema.problems import schema_problems
@@ -312,12 +312,13 @@ def _load(root: Path) -> _Loaded:
     data, lines = read_yaml(path)
     model, problems = schema.validate_model(schema.PackFile, data, lines, "pack.yaml")
     _references(Checker(path, lines, problems), data)
-    problems.extend(check_folder_inside(root, "lexicon"))
     files: dict[str, Path] = {}
     raw: dict[str, Any] = {}
+    named: set[str] = set()
     for key, rel in (model.files.model_dump() if model is not None else _raw_files(data)).items():
         if rel is None:
             continue
+        named.add(str(rel))
         fpath, why = check_inside(root, rel)
         if fpath is None:
             problems.append(Problem("pack.yaml", f"files.{key}", why, lines.get(("files", key))))
@@ -339,6 +340,7 @@ def _load(root: Path) -> _Loaded:
                                  tuple(t.regex), t.critical) for t in tmodel.themes)
     if "dictionary" in files:
         problems.extend(check_dictionary(files["dictionary"]))
+    problems.extend(p for p in check_links_inside(root) if p.file not in named)  # files: reported above
     pack = _build(root, model, data, themes, files, raw) if model is not None else None
     return _Loaded(pack, problems, files, raw)
 
