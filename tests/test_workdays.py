@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from cemkit import alerts as A
-from cemkit.errors import InputError
-from cemkit.workdays import calendar_years, check_covered, working_days
+from cemkit.alerts import alerts_summary, sla_due
+from cemkit.workdays import calendar_years, coverage_note, working_days
 
 # days off (holidays, weekend days inside them included) and 调休 make-up workdays, from the notices
 OFF_2024 = ["2024-01-01", *[f"2024-02-{d}" for d in range(10, 18)], "2024-04-04", "2024-04-05", "2024-04-06",
@@ -86,16 +86,37 @@ def test_2025_spring_festival_and_a_make_up_saturday():
     assert _due(["2025-10-10 10:00"], [24], "china") == [pd.Timestamp("2025-10-11 10:00")]
 
 
-def test_dates_outside_the_packages_years_are_a_clear_error():
+def test_dates_outside_the_packages_years_count_weekdays_and_say_so():
+    # a tracker's next deadlines often lie in a year whose holiday notice the installed package lacks: the run
+    # goes on (Monday–Friday for those days) and the result says which years were counted that way
     lo, hi = calendar_years("china")
     assert lo <= 2024 and hi >= 2025
-    with pytest.raises(InputError, match=rf"covers {lo}–{hi} only, but they need {hi + 1}-01-0\d.*calendar: weekdays"):
-        _due([f"{hi}-12-31 10:00"], [72], "china")
-    with pytest.raises(InputError, match=f"need {lo - 1}-06-01"):
-        _due([f"{lo - 1}-06-01 10:00"], [8], "china")
-    # a plain Monday–Friday calendar has no such limit
+    created = pd.Series(pd.to_datetime([f"{hi}-12-31 10:00"]))
+    with pytest.warns(UserWarning, match=f"deadlines in {hi + 1} count Monday–Friday"):
+        due = sla_due(created, [72], business_days=True, calendar="china")
+    # 72 working hours from the last day covered: the next three Monday–Friday days of the year after
+    expected = pd.Timestamp(f"{hi}-12-31 10:00")
+    n = 0
+    while n < 3:
+        expected += pd.Timedelta(days=1)
+        n += expected.dayofweek < 5
+    assert due.iloc[0] == expected
+    assert str(hi + 1) in due.attrs["calendar_note"]["zh"] and "周一至周五" in due.attrs["calendar_note"]["zh"]
+    assert f"{lo}–{hi}" in due.attrs["calendar_note"]["en"]
+    with pytest.warns(UserWarning):
+        before = sla_due(pd.Series(pd.to_datetime([f"{lo - 1}-06-01 10:00"])), [8], business_days=True,
+                         calendar="china")
+    assert str(lo - 1) in before.attrs["calendar_note"]["en"]
+    # inside the covered years, and a plain Monday–Friday calendar: nothing to say
+    assert coverage_note(np.array([f"{hi}-12-31"], dtype="datetime64[D]"), "china") is None
+    assert "calendar_note" not in sla_due(pd.Series(pd.to_datetime(["2024-06-03 10:00"])), [8], business_days=True,
+                                          calendar="china").attrs
     assert _due([f"{hi + 1}-06-01 10:00"], [8], "weekdays") == [pd.Timestamp(f"{hi + 1}-06-01 18:00")]
-    check_covered(np.array([f"{hi}-12-31"], dtype="datetime64[D]"), "china")  # inside: no error
+    # the alerts summary (and so the alerts workbook) carries the sentence
+    alerts = pd.DataFrame({"owner": ["售后"], "priority": ["P1"]})
+    alerts.attrs["calendar_note"] = due.attrs["calendar_note"]
+    assert str(hi + 1) in alerts_summary(alerts, "zh")[1]["calendar_note"]
+
 
 
 def test_evaluate_alerts_uses_the_packs_calendar(auto_pack):

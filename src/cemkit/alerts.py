@@ -36,7 +36,8 @@ else ``default_owner``.
 
 SLA: ``due = created + hours[priority]``. With ``business_days: true`` only working-day hours count: by
 default China's official calendar (:mod:`cemkit.workdays`: public holidays off, 调休 make-up weekend days
-worked; a date outside the years the installed ``chinesecalendar`` covers is an error, exit 2), or
+worked; a day outside the years the installed ``chinesecalendar`` covers counts Monday–Friday, and the
+result says so in ``attrs["calendar_note"]``, the summary facts and the workbook), or
 Monday-Friday with ``calendar: weekdays``; the pack's ``holidays`` are taken off and its ``workdays`` added.
 24 h from Friday 10:00 is Monday 10:00 (on an ordinary week), an alert raised on a Saturday starts its
 clock on the next working day at 00:00, and a deadline never lands inside National Day. ``created`` is the response ``date`` (the survey timestamp), or ``now``
@@ -61,7 +62,7 @@ from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 from .render.xlsx import write_workbook
 from .schema.sections import PRIORITIES
-from .workdays import check_covered, working_days
+from .workdays import coverage_note, working_days
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -230,7 +231,8 @@ def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
     With ``business_days`` only working days count — those of ``calendar`` (:mod:`cemkit.workdays`:
     ``"china"``, the official holidays and 调休 make-up workdays; ``"weekdays"``, Monday-Friday), minus
     ``holidays``, plus ``workdays`` — and a working day has 24 clock hours, any other day none. A china
-    clock that needs a day outside the years the calendar covers raises InputError.
+    clock that needs a day outside the years the calendar covers counts that year Monday–Friday and says so in
+    ``attrs["calendar_note"]`` of the result (``{"zh": …, "en": …}``).
     Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on a Saturday starts on
     the next working day at 00:00. Vectorised: the working days of the span are listed once and the due day
     is found by position (``searchsorted``), no loop over alerts. Time zones are kept (the arithmetic runs
@@ -246,6 +248,7 @@ def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
     add = np.round(h * _NS_PER_HOUR).astype("int64")
     out = np.full(t.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     ok = ~np.isnat(t)
+    note: dict[str, str | None] = {}
     if not business_days:
         out[ok] = t[ok] + add[ok].astype("timedelta64[ns]")
     elif ok.any():
@@ -267,8 +270,12 @@ def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
         whole, rest = np.divmod(used + total0, _NS_PER_DAY)
         start = np.searchsorted(bdays, day)  # the creation day if working, else the next working day
         out[ok] = bdays[start + whole].astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
-        check_covered(np.concatenate([day, bdays[start + whole]]), calendar)
+        used_days = np.concatenate([day, bdays[start + whole]])
+        note = {lg: coverage_note(used_days, calendar, lg) for lg in ("zh", "en")}
     res = pd.Series(out, index=created.index, name="due")
+    if note.get("en"):
+        res.attrs["calendar_note"] = note
+        warnings.warn(note["en"], stacklevel=2)  # shown in the actions notebook
     return res.dt.tz_localize(tz) if tz is not None else res
 
 
@@ -461,6 +468,8 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
     for col in extra:
         out[col] = rep[col].to_numpy()
     out.attrs["skipped_rules"] = skipped
+    if "calendar_note" in due_first.attrs:
+        out.attrs["calendar_note"] = due_first.attrs["calendar_note"]
     return out
 
 
@@ -487,6 +496,9 @@ def alerts_summary(alerts: pd.DataFrame, lang: str = "zh") -> tuple[pd.DataFrame
         "top_owner": str(tab["owner"].iloc[0]),
         "top_owner_n": int(tab["total"].iloc[0]),
     }
+    note = alerts.attrs.get("calendar_note")
+    if note:
+        facts["calendar_note"] = note.get(lang, note.get("en"))
     return tab[cols], facts
 
 
@@ -534,6 +546,8 @@ def write_alerts_xlsx(alerts: pd.DataFrame, path: str | Path, lang: str = "zh") 
                  {"zh": "预警最多的部门", "en": "Owner with most alerts"}[lang]],
         "value": [facts["n_alerts"], round(facts["p1_share"], 1), f"{facts['top_owner']} ({facts['top_owner_n']})"],
     })
+    if facts.get("calendar_note"):
+        key.loc[len(key)] = [{"zh": "截止时间说明", "en": "Deadlines"}[lang], facts["calendar_note"]]
     key["value"] = key["value"].astype(str)
     key.attrs["title"] = {"zh": "要点", "en": "Key figures"}[lang]
     sheets: dict[str, Any] = {_SUMMARY[lang]: [table, reasons, key]}

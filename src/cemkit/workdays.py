@@ -3,8 +3,10 @@
 ``china`` follows the State Council's yearly holiday notice (国务院办公厅关于节假日安排的通知): public
 holidays are days off even on a weekday, and the weekend days worked in exchange (调休 make-up workdays) are
 working days. The dates come from the maintained package ``chinesecalendar`` (updated when each year's
-notice is published, usually in November); a date outside the years it covers is an error that says so,
-never a silent guess. ``weekdays`` is Monday–Friday, for clients outside mainland China.
+notice is published, usually in November). A day outside the years it covers counts Monday–Friday (plus
+the pack's own days) and the result says so (:func:`coverage_note`): a tracker's next deadlines often lie in
+a year whose notice the installed package does not have yet, and a run must not stop for that.
+``weekdays`` is Monday–Friday, for clients outside mainland China.
 
 A pack adds its own days on top (alerts.yaml ``sla.holidays`` / ``sla.workdays``): a company day off, a
 client that works a national holiday, or the official days of a year the package does not cover yet.
@@ -12,15 +14,12 @@ client that works a national holiday, or the official days of a year the package
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from functools import cache
 
 import numpy as np
 
-from .errors import InputError
-
-__all__ = ["CALENDARS", "calendar_years", "check_covered", "working_days"]
+__all__ = ["CALENDARS", "calendar_years", "coverage_note", "working_days"]
 
 CALENDARS = ("china", "weekdays")
 
@@ -47,7 +46,7 @@ def working_days(days: np.ndarray, calendar: str = "weekdays", holidays: Iterabl
                  workdays: Iterable = ()) -> np.ndarray:
     """True for each day (``datetime64[D]``) that is worked under ``calendar``, then the pack's own
     ``holidays`` taken off and ``workdays`` added. Days outside the china calendar's years count as
-    Monday–Friday here; :func:`check_covered` refuses results that depend on them."""
+    Monday–Friday here; :func:`coverage_note` says when a result depends on them."""
     if calendar not in CALENDARS:
         raise ValueError(f"unknown calendar {calendar!r} (use {', '.join(CALENDARS)})")
     days = np.asarray(days, dtype="datetime64[D]")
@@ -60,24 +59,24 @@ def working_days(days: np.ndarray, calendar: str = "weekdays", holidays: Iterabl
     return (work & ~np.isin(days, own_off)) | np.isin(days, own_on)
 
 
-def check_covered(days: np.ndarray, calendar: str, what: str = "alert SLAs") -> None:
-    """InputError (exit 2, one sentence) when a day the result depends on lies outside the years the
-    calendar covers."""
+def coverage_note(days: np.ndarray, calendar: str, lang: str = "zh") -> str | None:
+    """A sentence for the reader when a day a result depends on lies outside the years the calendar covers
+    (those days were counted Monday–Friday plus the pack's own days), else None."""
     years = calendar_years(calendar)
     days = np.asarray(days, dtype="datetime64[D]")
     days = days[~np.isnat(days)]
     if years is None or not len(days):
-        return
-    first, last = days.min().astype(dt.date), days.max().astype(dt.date)
+        return None
     lo, hi = years
-    if lo <= first.year and last.year <= hi:
-        return
-    outside = first if first.year < lo else last
+    outside = sorted({int(y) for y in days.astype("datetime64[Y]").astype(int) + 1970 if not lo <= y <= hi})
+    if not outside:
+        return None
     from importlib.metadata import version
 
-    raise InputError(
-        f"{what} count China's official working days, and the installed chinesecalendar "
-        f"{version('chinesecalendar')} covers {lo}–{hi} only, but they need {outside.isoformat()} (a response "
-        f"date or a deadline): correct that date if it is a typo in the data, install a newer chinesecalendar "
-        f"(pip install -U chinesecalendar), or set sla.calendar: weekdays in the pack's alerts.yaml and list that "
-        f"year's holidays and make-up workdays under sla.holidays and sla.workdays")
+    span = "、".join(map(str, outside)) if lang == "zh" else ", ".join(map(str, outside))
+    if lang == "zh":
+        return (f"{span}年的截止时间按周一至周五计算：已安装的chinesecalendar {version('chinesecalendar')}只含"
+                f"{lo}–{hi}年的法定节假日与调休；可在alerts.yaml的sla.holidays/sla.workdays中补充，或升级该软件包")
+    return (f"deadlines in {span} count Monday–Friday: the installed chinesecalendar {version('chinesecalendar')} "
+            f"has official holidays and make-up workdays for {lo}–{hi} only; list them under sla.holidays / "
+            f"sla.workdays in alerts.yaml, or upgrade the package")
