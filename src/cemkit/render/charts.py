@@ -2,9 +2,10 @@
 
 One function per chart type, chosen from ``DRAWERS`` by name; each takes ``(slide, box, df, spec, lang, meta)``
 with ``df`` already filtered, sorted and cut by :func:`prepare_table`. Charts are python-pptx native charts
-(the client can edit their data in PowerPoint). Colours follow DECK.md: the template's accent 1 for the
-message (so a client master re-brands it), greys for context, and semantic colours that stay the same across
-the deck and the HTML report (:data:`SERIES_COLOURS`: NPS composition red / grey / green, P1 red, …).
+(the client can edit their data in PowerPoint). Colours follow DECK.md: the master's message accent for the
+message (:mod:`cemkit.render.theme` picks it from the theme, so a client master re-brands it), its other
+accents for further series, greys for context, and semantic colours that stay the same across the deck and
+the HTML report (:data:`SERIES_COLOURS`: NPS composition red / grey / green, P1 red, …).
 Tables set the size of empty paragraphs too (:func:`fonts.set_end_size`), else an empty cell takes the
 template's 18 pt line height and the table grows over the footnote.
 """
@@ -32,6 +33,7 @@ from pptx.util import Emu, Pt
 
 from ..i18n import catalogue, label
 from ..storyline import ChartSpec
+from . import theme
 from .fonts import set_ea, set_end_size, set_font, text_width_em
 
 __all__ = [
@@ -61,7 +63,7 @@ __all__ = [
     "update",
 ]
 
-# Hex colours shared with the HTML report. "accent" is drawn as the theme's accent 1 in the deck.
+# Hex colours shared with the HTML report. "accent" is drawn as the master's message accent in the deck.
 PALETTE = {"accent": "1F5FAD", "red": "C0392B", "grey": "A6A6A6", "light": "BFC5CC", "green": "2E8B57",
            "amber": "E3A72F", "dark": "5B6770", "text": "333333", "faint": "E5E7EB"}
 # A series (result column) keeps its colour on every slide and in the HTML report.
@@ -165,10 +167,26 @@ def nice_axis(lo: float, hi: float, ticks: int = 5) -> tuple[float, float, float
 
 
 # ---------------------------------------------------------------------------------------------- styling
-def _fill(fill, key: str) -> None:
+THEME_ACCENTS = (MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2, MSO_THEME_COLOR.ACCENT_3,
+                 MSO_THEME_COLOR.ACCENT_4, MSO_THEME_COLOR.ACCENT_5, MSO_THEME_COLOR.ACCENT_6)
+
+
+def _accent(i: int = 0):
+    """The master's i-th series accent as a theme colour (0: the message colour)."""
+    series = theme.current().series
+    return THEME_ACCENTS[series[i % len(series)] - 1]
+
+
+def _series_key(col: str, i: int, n: int) -> str | int:
+    """A series' colour in the deck: its semantic colour, else the master's accents in order."""
+    return SERIES_COLOURS.get(str(col)) or (i if n > 1 else "accent")
+
+
+def _fill(fill, key: str | int) -> None:
+    """Fill with a palette colour, the message accent ("accent") or the i-th series accent (an int)."""
     fill.solid()
-    if key == "accent":
-        fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
+    if key == "accent" or isinstance(key, int):
+        fill.fore_color.theme_color = _accent(0 if key == "accent" else key)
     else:
         fill.fore_color.rgb = RGBColor.from_string(PALETTE[key])
 
@@ -262,7 +280,7 @@ def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = Non
         if spec.labels:
             _data_labels(series, number_format(spec, col), XL_LABEL_POSITION.OUTSIDE_END,
                          size=11 if len(df) * len(spec.series) <= 16 else 9)
-        _fill(series.format.fill, series_colour(col, si, len(spec.series)) if len(spec.series) > 1 else "light")
+        _fill(series.format.fill, _series_key(col, si, len(spec.series)) if len(spec.series) > 1 else "light")
     _bar_points(chart, df, spec)
     return gframe
 
@@ -349,9 +367,7 @@ def draw_line(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = No
     set_font(chart.value_axis.tick_labels.font, size=Pt(10))
     for i, series in enumerate(chart.plots[0].series):
         series.smooth = False
-        series.format.line.color.theme_color = [MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2,
-                                                MSO_THEME_COLOR.ACCENT_3, MSO_THEME_COLOR.ACCENT_4,
-                                                MSO_THEME_COLOR.ACCENT_5, MSO_THEME_COLOR.ACCENT_6][i % 6]
+        series.format.line.color.theme_color = _accent(i)
     return gframe
 
 
@@ -572,7 +588,7 @@ def _cell_text(cell, text: str, size: int = 10, bold: bool = False, color=None, 
 def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
     cell.fill.solid()
     if accent:
-        cell.fill.fore_color.theme_color = MSO_THEME_COLOR.ACCENT_1
+        cell.fill.fore_color.theme_color = _accent(0)
     else:
         cell.fill.fore_color.rgb = rgb
 

@@ -1,26 +1,47 @@
 """Fonts: East Asian typefaces on PPTX text, and a CJK font registered for matplotlib/seaborn.
 
 python-pptx's ``font.name`` sets only the Latin face (python-pptx issue #768); Chinese text needs an
-``<a:ea typeface=…>`` on the run properties. All deck text goes through :func:`set_font` so that detail
-lives in one place. For matplotlib, :func:`use_cjk_font` registers the Noto Sans CJK SC file that the
+``<a:ea typeface=…>`` on the run properties or in the master's theme fonts. All deck text goes through
+:func:`set_font` so that detail lives in one place. Which faces it sets is the deck's choice (:func:`faces`,
+entered by :func:`cemkit.render.theme.use`): on a client master only the East Asian face, and only when the
+master names none; outside a deck both Arial and Microsoft YaHei. For matplotlib, :func:`use_cjk_font` registers the Noto Sans CJK SC file that the
 ``mplfonts`` package ships (no download) and must run after ``seaborn.set_theme`` (which resets fonts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from pptx.oxml.ns import qn
 
-__all__ = ["EAST_ASIAN", "LATIN", "cjk_font_path", "set_ea", "set_end_size", "set_font", "text_width_em",
-           "use_cjk_font"]
+__all__ = ["EAST_ASIAN", "LATIN", "cjk_font_path", "faces", "set_ea", "set_end_size", "set_font",
+           "text_width_em", "use_cjk_font"]
 
 LATIN = "Arial"
 EAST_ASIAN = "Microsoft YaHei"
+_FACES: ContextVar[tuple[str | None, str | None]] = ContextVar("cemkit_faces", default=(LATIN, EAST_ASIAN))
+_CURRENT = object()  # "the faces of the current deck"
 
 
-def set_ea(rpr, typeface: str = EAST_ASIAN, latin: str | None = LATIN) -> None:
-    """Set the East Asian (and Latin) typeface on an ``a:rPr`` / ``a:defRPr`` element."""
+@contextmanager
+def faces(latin: str | None, east_asian: str | None) -> Iterator[None]:
+    """Inside the block, :func:`set_font` and :func:`set_ea` set these faces (None: leave it to the master)."""
+    token = _FACES.set((latin, east_asian))
+    try:
+        yield
+    finally:
+        _FACES.reset(token)
+
+
+def set_ea(rpr, typeface=_CURRENT, latin=_CURRENT) -> None:
+    """Set the East Asian (and Latin) typeface on an ``a:rPr`` / ``a:defRPr`` element (by default the current
+    deck's faces, see :func:`faces`; a face of None is not set)."""
+    deck_latin, deck_ea = _FACES.get()
+    latin = deck_latin if latin is _CURRENT else latin
+    typeface = deck_ea if typeface is _CURRENT else typeface
     for tag, face in (("a:latin", latin), ("a:ea", typeface)):
         if face is None:
             continue
@@ -40,8 +61,8 @@ def set_ea(rpr, typeface: str = EAST_ASIAN, latin: str | None = LATIN) -> None:
         el.set("typeface", face)
 
 
-def set_font(font, size=None, bold=None, color=None, typeface: str = EAST_ASIAN, latin: str = LATIN) -> None:
-    """Style a python-pptx ``Font`` (of a run, paragraph or chart text) with both Latin and East Asian faces."""
+def set_font(font, size=None, bold=None, color=None, typeface=_CURRENT, latin=_CURRENT) -> None:
+    """Style a python-pptx ``Font`` (of a run, paragraph or chart text) with the deck's faces (:func:`faces`)."""
     if size is not None:
         font.size = size
     if bold is not None:
