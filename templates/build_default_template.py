@@ -1,9 +1,10 @@
 """Rebuild templates/default.pptx, cemkit's default 16:9 master, from python-pptx's blank template.
 
 Run: python templates/build_default_template.py
-The result has the layouts cemkit needs (docs/templates.md), each with a title placeholder and numbered
-content placeholders, theme fonts with both Latin (Arial) and East Asian (Microsoft YaHei) faces, and a
-sober grey/blue palette. A client master works as well when it has layouts with the same names.
+The result has one layout per slide role, named after it (docs/templates.md), each with a title placeholder
+and numbered content placeholders; a footer placeholder (the confidentiality line) and a slide-number
+placeholder along the bottom; theme fonts with both Latin (Arial) and East Asian (Microsoft YaHei) faces, and a
+sober grey/blue palette. Any client master works as well: cemkit maps its layouts to the roles itself.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pptx.util import Emu, Pt
 OUT = Path(__file__).with_name("default.pptx")
 W, H = 12192000, 6858000
 M = 457200  # 0.5 inch margin
+FOOTER_Y, FOOTER_H, NUMBER_W = H - 380000, 260000, 1000000
+FOOTERS = {"ftr": (M, FOOTER_Y, W - 2 * M - NUMBER_W - 80000, FOOTER_H, "l"),
+           "sldNum": (W - M - NUMBER_W, FOOTER_Y, NUMBER_W, FOOTER_H, "r")}
 NS = {"a": "http://schemas.openxmlformats.org/drawingml/2006/main",
       "p": "http://schemas.openxmlformats.org/presentationml/2006/main"}
 
@@ -42,6 +46,25 @@ PALETTE = {"dk2": "1F3864", "lt2": "E7E6E6", "accent1": "1F5FAD", "accent2": "9A
 def _set_box(sp, box) -> None:
     x, y, w, h = box
     sp.left, sp.top, sp.width, sp.height = Emu(x), Emu(y), Emu(w), Emu(h)
+
+
+def _footers(master) -> None:
+    """Footer and slide number along the bottom, 8 pt grey; no date placeholder (cemkit writes none)."""
+    for ph in list(master.placeholders):
+        kind = ph.element.ph.get("type")
+        if kind == "dt":
+            ph.element.getparent().remove(ph.element)
+        elif kind in FOOTERS:
+            x, y, w, h, align = FOOTERS[kind]
+            _set_box(ph, (x, y, w, h))
+            lvl = ph.element.find(".//a:lstStyle/a:lvl1pPr", NS)
+            lvl.set("algn", align)
+            rpr = lvl.find("a:defRPr", NS)
+            rpr.set("sz", "800")
+            for child in list(rpr):
+                rpr.remove(child)
+            fill = etree.SubElement(rpr, f"{{{NS['a']}}}solidFill")
+            etree.SubElement(fill, f"{{{NS['a']}}}srgbClr", val="808080")
 
 
 def _theme_fonts(prs) -> None:
@@ -74,8 +97,7 @@ def build() -> Path:
             _set_box(ph, TITLE_BOX)
         elif ph.placeholder_format.idx == 1:
             _set_box(ph, CONTENT_BOX)
-        else:  # date / footer / slide number strip at the bottom
-            ph.top, ph.height = Emu(H - 420000), Emu(300000)
+    _footers(master)
     title_style = master.element.find(".//p:titleStyle/a:lvl1pPr/a:defRPr", NS)
     title_style.set("sz", "2400")
     title_style.set("b", "1")
@@ -94,14 +116,18 @@ def build() -> Path:
         if name in ("table", "quotes", "summary", "appendix"):
             for sp in list(tree)[2:]:
                 tree.remove(sp)
-            for sp in list(content_src.shapes._spTree)[2:4]:
+            for sp in list(content_src.shapes._spTree)[2:]:
                 tree.append(copy.deepcopy(sp))
-        for ph in layout.placeholders:
+        for ph in list(layout.placeholders):
             idx = ph.placeholder_format.idx
             if idx in boxes:
                 _set_box(ph, boxes[idx])
-            elif idx > 9:  # date/footer/number: keep at the bottom
-                ph.top, ph.height = Emu(H - 420000), Emu(300000)
+            elif ph.element.ph.get("type") == "dt":
+                tree.remove(ph.element)
+            elif idx > 9:  # footer / slide number: where the master puts them
+                sppr = ph.element.find("p:spPr", NS)
+                for xfrm in sppr.findall("a:xfrm", NS):
+                    sppr.remove(xfrm)
         for rpr in layout.element.iter(f"{{{NS['a']}}}defRPr"):
             rpr.attrib.pop("cap", None)  # no ALL CAPS section titles: titles are sentences
         if name == "title":  # left-aligned like every other slide

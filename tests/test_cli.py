@@ -36,17 +36,18 @@ def test_missing_data_file_exits_2(capsys, tmp_path):
     assert code == 2 and "nope.csv" in err and "not found" in err and "Traceback" not in err
 
 
-def test_template_missing_layout_exits_2(capsys, tmp_path):
+def test_template_without_a_title_layout_exits_2(capsys, tmp_path):
     from cemkit.paths import templates_dir
 
     prs = Presentation(str(templates_dir() / "default.pptx"))
-    for layout in prs.slide_layouts:
-        if layout.name == "quotes":
-            layout.name = "Quote wall"
+    for layout in prs.slide_layouts:  # no layout left with a title placeholder
+        for ph in list(layout.placeholders):
+            if ph.placeholder_format.idx == 0:
+                ph.element.getparent().remove(ph.element)
     bad = tmp_path / "client.pptx"
     prs.save(bad)
     code, _, err = run_cli(["run", "--pack", "auto", "--template", str(bad), "--out", str(tmp_path)], capsys)
-    assert code == 2 and "'quotes'" in err
+    assert code == 2 and "client.pptx" in err and "title placeholder" in err and "Traceback" not in err
 
 
 def test_validate_pack_exit_codes(capsys, pack_copy):

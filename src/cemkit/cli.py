@@ -86,6 +86,23 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_template_check(args) -> int:
+    from .render.layouts import describe, overrides_path, yaml_text
+    from .render.pptx import open_master
+
+    _, plan, look = open_master(args.master)
+    print(describe(plan, look))
+    if args.write:
+        if args.master is None:
+            raise UserError("--write needs a master file: cemkit template-check CLIENT.pptx --write")
+        path = overrides_path(args.master)
+        if path.exists():
+            raise UserError(f"{path} exists: edit it, or delete it and run --write again")
+        path.write_text(yaml_text(plan), encoding="utf-8")
+        print(f"wrote {path}: change a line to choose another layout")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import write_demo
     from .packs import load_pack
@@ -119,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports", help="folder that receives <pack>-<timestamp>/ (default reports)")
     r.add_argument("--client", default="", help="client name for the title slide and footers")
     r.add_argument("--lang", choices=["zh", "en"], help="report language (default: the pack's)")
-    r.add_argument("--template", help="client PPTX master with the layouts listed in docs/templates.md")
+    r.add_argument("--template", help="the client's PowerPoint master (.pptx/.potx), as it is (docs/templates.md)")
     r.add_argument("--wave", help="reporting wave of every headline figure: a wave label, 'latest' (default) or "
                    "'all' (every wave pooled, said in every footnote)")
     r.add_argument("--compare", help="wave the changes are measured against (default: the one before the "
@@ -160,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
     rd.add_argument("--client")
     rd.add_argument("--template")
     rd.set_defaults(func=_cmd_render)
+
+    tc = sub.add_parser("template-check", help="show which layout of a PowerPoint master each slide role uses")
+    tc.add_argument("master", nargs="?", help="the master (.pptx/.potx); default: cemkit's own")
+    tc.add_argument("--write", action="store_true", help="write NAME.layouts.yaml beside it, to change a choice")
+    tc.set_defaults(func=_cmd_template_check)
 
     d = sub.add_parser("demo", help="write a pack's synthetic demo data as CSV")
     d.add_argument("--pack", required=True)

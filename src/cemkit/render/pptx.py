@@ -1,7 +1,8 @@
 """Build the PPTX deck from a run folder's results, the pack's storyline and a master template.
 
-Each storyline slide becomes a slide on the master layout of the same name; charts are native (see
-:mod:`cemkit.render.charts`). Every data slide gets a footnote (base, period, weighting, test, low-base rule),
+Each storyline slide becomes a slide on the master layout chosen for its role (:mod:`cemkit.render.layouts`:
+any master, its layouts' names in any language), drawn in the content box computed for that layout with the
+master's fonts and colours (:mod:`cemkit.render.theme`); charts are native (see :mod:`cemkit.render.charts`). Every data slide gets a footnote (base, period, weighting, test, low-base rule),
 speaker notes, the confidentiality line and a slide number. The executive summary lists the titles of the
 slides the storyline marks ``summary: true`` (the findings, each one sentence with its number). A table too
 long for one slide continues on the next ones (same title, "continued 2/3").
@@ -10,7 +11,9 @@ long for one slide continues on the next ones (same title, "continued 2/3").
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ import pandas as pd
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
+from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
 from ..errors import PackError, Problem
@@ -26,7 +30,6 @@ from ..i18n import t
 from ..paths import templates_dir
 from ..results import Result, load_all
 from ..storyline import (
-    LAYOUTS,
     ChartSpec,
     FactUnavailable,
     SlideSpec,
@@ -35,8 +38,10 @@ from ..storyline import (
     optional_text,
     pick_text,
 )
-from . import charts
-from .fonts import set_font, text_width_em
+from . import charts, theme
+from .fonts import set_ea, set_font, text_width_em
+from .layouts import TEXT_ROLES, MasterMap, Placement, hints_from_slides, map_roles, overrides_path
+from .masters import KINDS, placeholder_pt
 from .tags import NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "build_deck",
     "fit_title_size",
     "footnote_text",
+    "open_master",
     "open_template",
     "plan_slides",
     "summary_findings",
@@ -55,31 +61,58 @@ __all__ = [
 GREY = RGBColor(0x80, 0x80, 0x80)
 DARK = RGBColor(0x40, 0x40, 0x40)
 TITLE_PT, TITLE_MIN_PT = 24, 16
-FOOT_TOP = 800000          # footnote box: this far above the slide's bottom edge
 GAP = 80000
+TEMPLATE_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml"
+SLIDESHOW_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"
+PRESENTATION_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+SLIDENUM_FIELD = "{B6F15528-21DE-4FAA-801E-634DDDAF4B2B}"
 
 
-def open_template(path: str | Path | None = None):
-    """Open a master .pptx and check it has every layout cemkit needs (by name)."""
+def _read_presentation(path: Path):
+    """python-pptx opens .pptx only: a .potx / .ppsx master is read with its main part's content type
+    renamed (the parts are the same)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                types = zf.read("[Content_Types].xml")
+                if TEMPLATE_TYPE.encode() in types or SLIDESHOW_TYPE.encode() in types:
+                    buf = io.BytesIO()
+                    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+                        for item in zf.infolist():
+                            data = zf.read(item.filename)
+                            if item.filename == "[Content_Types].xml":
+                                data = data.replace(TEMPLATE_TYPE.encode(), PRESENTATION_TYPE.encode()).replace(
+                                    SLIDESHOW_TYPE.encode(), PRESENTATION_TYPE.encode())
+                            out.writestr(item, data)
+                    buf.seek(0)
+                    return Presentation(buf)
+        return Presentation(str(path))
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix, not a bug
+        raise PackError([Problem(path.name, "", f"not a PowerPoint master cemkit can read "
+                                 f"({type(exc).__name__}: {str(exc)[:80]}); save it from PowerPoint as .pptx "
+                                 "or .potx")]) from None
+
+
+def open_master(path: str | Path | None = None) -> tuple[Any, MasterMap, theme.Look]:
+    """Open a master (.pptx / .potx), drop its sample slides, choose a layout for every slide role (the YAML
+    beside it, ``NAME.layouts.yaml``, fixes choices) and read its look."""
     path = Path(path) if path else templates_dir() / "default.pptx"
     if not path.exists():
         raise PackError([Problem(path, "", "template file not found")])
-    prs = Presentation(str(path))
-    names = {layout.name for layout in prs.slide_layouts}
-    missing = [name for name in LAYOUTS if name not in names]
-    if missing:
-        raise PackError([Problem(path.name, "layouts",
-                                 f"template has no layout named {m!r} (it has: {', '.join(sorted(names))}); "
-                                 f"see docs/templates.md") for m in missing])
-    for layout in prs.slide_layouts:
-        if layout.name in LAYOUTS and not any(ph.placeholder_format.idx == 0 for ph in layout.placeholders):
-            raise PackError([Problem(path.name, f"layouts.{layout.name}", "layout has no title placeholder")])
-    # drop sample slides a client master may carry
-    sldIdLst = prs.slides._sldIdLst
+    prs = _read_presentation(path)
+    hints = hints_from_slides(prs)
+    sldIdLst = prs.slides._sldIdLst  # drop sample slides a client master may carry
     for sldId in list(sldIdLst):
         prs.part.drop_rel(sldId.rId)
         sldIdLst.remove(sldId)
-    return prs
+    sidecar = overrides_path(path)
+    plan = map_roles(prs, path, hints, sidecar if sidecar.exists() else None)
+    return prs, plan, theme.read_look(plan.roles["chart"].layout.slide_layout.slide_master)
+
+
+def open_template(path: str | Path | None = None):
+    """Open a master and check cemkit can lay every slide role out on it (see :func:`open_master`)."""
+    return open_master(path)[0]
 
 
 def _width_pt(box_width_emu: int) -> float:
@@ -92,12 +125,16 @@ def title_lines(text: str, box_width_emu: int, size_pt: float) -> int:
 
 
 def fit_title_size(text: str, box_width_emu: int, max_lines: int = 2, max_pt: int = TITLE_PT,
-                   min_pt: int = TITLE_MIN_PT) -> int:
-    """Largest font size (pt) at which ``text`` fits in ``max_lines`` lines of the box (never below min_pt)."""
-    for size in range(max_pt, min_pt - 1, -1):
-        if title_lines(text, box_width_emu, size) <= max_lines:
+                   min_pt: int = TITLE_MIN_PT, box_height_emu: int | None = None) -> int:
+    """Largest font size (pt) at which ``text`` fits in ``max_lines`` lines of the box — and in the lines the
+    box's height holds, when given (never below min_pt)."""
+    for size in range(int(max_pt), int(min_pt) - 1, -1):
+        lines = max_lines
+        if box_height_emu is not None:
+            lines = max(1, min(max_lines, int((box_height_emu - 91440) / (size * 1.2 * 12700))))
+        if title_lines(text, box_width_emu, size) <= lines:
             return size
-    return min_pt
+    return int(min_pt)
 
 
 @dataclass
@@ -212,13 +249,6 @@ def summary_findings(planned: list[PlannedSlide], base_facts: dict, lang: str) -
 
 
 # ------------------------------------------------------------------------------------------- shape helpers
-def _placeholder(slide, idx: int):
-    for ph in slide.placeholders:
-        if ph.placeholder_format.idx == idx:
-            return ph
-    return None
-
-
 def _remove(shape) -> None:
     el = shape.element
     el.getparent().remove(el)
@@ -251,6 +281,33 @@ def _textbox(slide, box, text: str, size: float, color=GREY, align=PP_ALIGN.LEFT
     return tb
 
 
+def _clone(slide, layout_ph, box, name: str):
+    """Put one of the layout's footer placeholders on the slide (python-pptx's add_slide leaves them out)."""
+    slide.shapes.clone_placeholder(layout_ph)
+    shape = slide.shapes[-1]
+    shape.name = name
+    _put(shape, box)
+    return shape
+
+
+def _slide_number(shape, number: str) -> None:
+    """The slide-number field (PowerPoint renumbers it when slides move), showing ``number`` until then."""
+    p = shape.text_frame.paragraphs[0]._p
+    for r in p.findall(qn("a:r")) + p.findall(qn("a:fld")):
+        p.remove(r)
+    fld = p.makeelement(qn("a:fld"), {"id": SLIDENUM_FIELD, "type": "slidenum"})
+    rpr = fld.makeelement(qn("a:rPr"), {"lang": "en-US"})
+    set_ea(rpr)
+    text = fld.makeelement(qn("a:t"), {})
+    text.text = number
+    fld.extend([rpr, text])
+    end = p.find(qn("a:endParaRPr"))
+    if end is not None:
+        end.addprevious(fld)
+    else:
+        p.append(fld)
+
+
 def _lines(text: str, width_emu: int, size: float) -> int:
     return max(1, math.ceil(text_width_em(text) * size / (width_emu / 12700 * 0.97)))
 
@@ -259,6 +316,7 @@ def _lines(text: str, width_emu: int, size: float) -> int:
 @dataclass
 class _Deck:
     prs: Any
+    plan: MasterMap
     lang: str
     client: str
     base_facts: dict
@@ -269,22 +327,23 @@ class _Deck:
     def size(self) -> tuple[int, int]:
         return self.prs.slide_width, self.prs.slide_height
 
-    def layout(self, name: str):
-        return next(lay for lay in self.prs.slide_layouts if lay.name == name)
+    def place(self, role: str) -> Placement:
+        return self.plan.roles[role]
 
 
 def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "zh", client: str = "",
                template: str | Path | None = None, base_facts: dict | None = None) -> dict:
     """Write the deck to ``out_path`` and return a summary (slides, charts, tables, slide ids)."""
     results = load_all(run_dir)
-    prs = open_template(template)
+    prs, plan, look = open_master(template)
     base_facts = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(),
                   **(base_facts or {})}
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = summary_findings(planned, base_facts, lang)
-    deck = _Deck(prs, lang, client, base_facts, findings)
-    for item in planned:
-        _add_item(deck, item)
+    deck = _Deck(prs, plan, lang, client, base_facts, findings)
+    with theme.use(look):
+        for item in planned:
+            _add_item(deck, item)
     prs.save(str(out_path))
     return deck.summary
 
@@ -292,7 +351,7 @@ def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
 def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     """One storyline slide: one deck slide, or several when a table continues."""
     spec, result = item.spec, item.result
-    if spec.layout in ("title", "section") or spec.chart is None or result is None:
+    if spec.layout in TEXT_ROLES or spec.chart is None or result is None:
         _finish(deck, item, _new_slide(deck, item, item.title))
         return
     sub = optional_text(spec.subtitle, item.facts, deck.lang)
@@ -318,40 +377,50 @@ def _tag_text(slide, shape, kind: str, alternatives: tuple, facts: dict, lang: s
 
 
 def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
+    """A slide on the role's layout: the title in the master's title placeholder (its style, sized to fit in
+    two lines), the subtitle of a cover or divider in the layout's text placeholder (or a text box)."""
     spec, lang = item.spec, deck.lang
-    slide = deck.prs.slides.add_slide(deck.layout(spec.layout))
-    title_ph = _placeholder(slide, 0)
-    big = spec.layout in ("title", "section")  # cover and dividers: 32 pt, down to 24 pt for two lines
-    size = fit_title_size(title, title_ph.width, max_pt=32 if big else TITLE_PT, min_pt=24 if big else TITLE_MIN_PT)
+    place = deck.place(spec.layout)
+    layout = place.layout.slide_layout
+    slide = deck.prs.slides.add_slide(layout)
+    # add_slide clones the layout's placeholders in order: pair them to find the title and subtitle
+    clones = list(zip(layout.iter_cloneable_placeholders(), slide.placeholders))
+    title_ph = next(ph for src, ph in clones if KINDS.get(src.placeholder_format.type) == "title")
+    _put(title_ph, place.title)
+    big = spec.layout in TEXT_ROLES  # cover and dividers: 32 pt, down to 24 pt for two lines
+    master_pt = placeholder_pt(layout, "title") or 44
+    max_pt = min(32 if big else TITLE_PT, master_pt)
+    size = fit_title_size(title, place.title[2], max_pt=max_pt, min_pt=min(24 if big else TITLE_MIN_PT, max_pt),
+                          box_height_emu=place.title[3])
     _set_text(title_ph, title, size=size)
     _tag_text(slide, title_ph, "title", spec.title, item.facts, lang, text=title)
-    body = _placeholder(slide, 1)
-    if spec.layout in ("title", "section") and body is not None:
+    if big:
         sub = optional_text(spec.subtitle, item.facts, lang)
-        _set_text(body, sub, size=16 if spec.layout == "section" else 18)
-        if sub:
+        size = 16 if spec.layout == "section" else 18
+        body = next((ph for src, ph in clones if place.text is not None and src.element is place.text.shape.element),
+                    None)
+        if body is not None:
+            _put(body, place.content[0])
+            _set_text(body, sub, size=size)
+        elif sub:
+            body = _textbox(slide, place.content[0], sub, size, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+        if sub and body is not None:
             _tag_text(slide, body, "subtitle", spec.subtitle, item.facts, lang)
     elif spec.result == "exec_summary":
-        box = _content_boxes(deck, spec)[0]
-        tb = charts.draw_bullets(slide, box, pd.DataFrame({"finding": deck.findings}),
+        tb = charts.draw_bullets(slide, place.content[0], pd.DataFrame({"finding": deck.findings}),
                                  ChartSpec(type="bullets", label="finding"), lang)
         tag_shape(slide, tb, "findings", tb.text_frame.text)
     return slide
 
 
+def _put(shape, box) -> None:
+    """Give a placeholder its own position (not inherited: LibreOffice masters number every placeholder 0)."""
+    shape.left, shape.top, shape.width, shape.height = (Emu(int(v)) for v in box)
+
+
 def _content_boxes(deck: _Deck, spec: SlideSpec) -> list[tuple[int, int, int, int]]:
-    """Where content goes: the layout's content placeholders (idx 1, and 2 on ``two_charts``), kept above
-    the footnote; a default box when a client layout has none."""
-    W, H = deck.size
-    bottom = H - FOOT_TOP - GAP
-    found = {ph.placeholder_format.idx: ph for ph in deck.layout(spec.layout).placeholders}
-    boxes = []
-    for idx in (1, 2) if spec.layout == "two_charts" else (1,):
-        ph = found.get(idx)
-        x, y, w, h = (ph.left, ph.top, ph.width, ph.height) if ph is not None else \
-            (457200, 1250000, W - 914400, bottom - 1250000)
-        boxes.append((x, y, w, min(h, bottom - y)))
-    return boxes
+    """Where content goes: the content box(es) computed for the role's layout (:mod:`.layouts`)."""
+    return list(deck.place(spec.layout).content)
 
 
 def _under_subtitle(boxes: list[tuple], sub: str) -> tuple[tuple | None, list[tuple]]:
@@ -414,26 +483,37 @@ def _takeaway(slide, box, text: str) -> None:
 
 
 def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 1)) -> None:
-    """No empty placeholder; footnote on data slides; confidentiality line, slide number, speaker notes; the
-    slide's tags (its storyline id and page, the notes written) for ``cemkit refresh``."""
+    """No empty placeholder; footnote on data slides; confidentiality line and slide number (in the master's
+    footer and slide-number placeholders when the layout has them), speaker notes; the slide's tags (its
+    storyline id and page, the notes written) for ``cemkit refresh``."""
     spec, lang = item.spec, deck.lang
-    W, H = deck.size
+    place = deck.place(spec.layout)
     for ph in list(slide.placeholders):
-        if ph.placeholder_format.idx != 0 and not (ph.has_text_frame and ph.text_frame.text.strip()):
+        if not (ph.has_text_frame and ph.text_frame.text.strip()):
             _remove(ph)
-    if item.result is not None and spec.layout not in ("title", "section"):
+    if item.result is not None and spec.layout not in TEXT_ROLES:
         note = footnote_text(item.result.meta, deck.base_facts, lang)
         if note:
-            size = 9 if _lines(note, W - 914400, 9) <= 2 else 8
-            box = _textbox(slide, (Emu(457200), H - Emu(FOOT_TOP), W - Emu(914400), Emu(FOOT_TOP - 420000)), note,
-                           size, name="Footnote")
+            size = 9 if _lines(note, place.footnote[2], 9) <= 2 else 8
+            box = _textbox(slide, place.footnote, note, size, name="Footnote")
             tag_shape(slide, box, "footnote", note)
     footer = t("confidential", lang, client=deck.client or deck.base_facts.get("pack_name", ""))
-    _textbox(slide, (Emu(457200), H - Emu(380000), W - Emu(2000000), Emu(260000)), footer, 8, name="Confidential")
-    number = len(deck.prs.slides)
-    box = _textbox(slide, (W - Emu(1457200), H - Emu(380000), Emu(1000000), Emu(260000)), str(number), 8,
-                   align=PP_ALIGN.RIGHT, name="Slide number")
-    tag_shape(slide, box, "slide_number", str(number))
+    number = str(len(deck.prs.slides))
+    if place.footer_ph is not None:  # the master's footer style, smaller if the line would not fit
+        size = placeholder_pt(place.layout.slide_layout, "footer") or 12
+        fit = (place.footer[2] - 182880) / 12700 / max(1.0, text_width_em(footer))
+        _set_text(_clone(slide, place.footer_ph.shape, place.footer, "Confidential"), footer,
+                  size=max(7, int(fit)) if fit < size else None)
+    else:
+        _textbox(slide, place.footer, footer, 8, name="Confidential")
+    box = None
+    if place.number_ph is not None:
+        box = _clone(slide, place.number_ph.shape, place.number, "Slide number")
+        _slide_number(box, number)
+    elif place.number is not None:  # else the master numbers its slides itself
+        box = _textbox(slide, place.number, number, 8, align=PP_ALIGN.RIGHT, name="Slide number")
+    if box is not None:
+        tag_shape(slide, box, "slide_number", number)
     notes = optional_text(spec.notes, item.facts, lang)
     if notes:
         tf = slide.notes_slide.notes_text_frame
