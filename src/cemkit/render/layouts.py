@@ -349,7 +349,8 @@ def _load_overrides(path: Path, layouts: list[Layout]) -> dict[str, Layout]:
         elif _title(hits[0]) is None:
             c.add((role,), f"layout {name!r} has no title placeholder; cemkit writes every slide's title there")
         else:
-            chosen[role] = hits[0] if len(hits) == 1 else _best(role, hits, _size_of(hits[0]), _Hints())[0]
+            best = _best(role, hits, _size_of(hits[0]), _Hints()) if len(hits) > 1 else None
+            chosen[role] = best[0] if best else hits[0]  # same name in several masters: the best fit
     if problems:
         raise PackError(problems)
     return chosen
