@@ -286,7 +286,7 @@ def test_yaml_problems_name_file_line_and_key(tmp_path):
     with pytest.raises(PackError) as err:
         open_master(path)
     text = str(err.value)
-    assert "client.layouts.yaml:2 [charts]: unknown role" in text
+    assert "client.layouts.yaml:2 [charts]: unknown role 'charts' (did you mean 'chart'?)" in text
     assert "client.layouts.yaml:3 [table]: no layout named 'Title Only'" in text and "仅标题" in text
     assert "client.layouts.yaml:4 [quotes]: no layout named '仅标题' in master 2" in text
     assert "client.layouts.yaml:5 [summary]" in text and "no title placeholder" in text
@@ -305,6 +305,15 @@ def test_template_check_prints_the_mapping_and_writes_the_yaml(tmp_path, capsys)
     assert "exists" in capsys.readouterr().err
     assert main(["template-check", str(MASTERS_DIR / "Vivid.pptx")]) == 0
     assert "(master 2)" in capsys.readouterr().out
+
+
+def test_yaml_name_in_several_masters_takes_the_best_fitting_one(tmp_path):
+    path = tmp_path / "Vivid.pptx"
+    path.write_bytes((MASTERS_DIR / "Vivid.pptx").read_bytes())
+    overrides_path(path).write_text('chart: "Title, Content"\ntable: {layout: "Title, Content", master: 3}\n')
+    _, plan, _ = open_master(path)
+    assert (plan.roles["chart"].layout.name, plan.roles["chart"].layout.master) == ("Title, Content", 2)
+    assert plan.roles["table"].layout.master == 3 and plan.roles["table"].how == "yaml"
 
 
 def test_unreadable_or_titleless_masters_exit_2_with_one_sentence(tmp_path, capsys):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PackError, Problem
-from ..packs import Checker, read_yaml
+from ..packfiles import Checker, read_yaml
 from ..storyline import LAYOUTS
 from .masters import FOOTERS, Box, Layout, Ph, area, cut, overlap, read_layouts
 
@@ -326,7 +326,7 @@ def _load_overrides(path: Path, layouts: list[Layout]) -> dict[str, Layout]:
     names = sorted({lay.name for lay in layouts})
     for role, value in c.mapping(data, ()).items():
         if role not in LAYOUTS:
-            c.add((role,), f"unknown role {role!r} (roles: {', '.join(LAYOUTS)})")
+            c.unknown((role,), role, LAYOUTS, "role")
             continue
         master = None
         if isinstance(value, dict):
