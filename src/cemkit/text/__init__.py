@@ -14,11 +14,13 @@ from __future__ import annotations
 from .discover import discover, write_candidates_yaml
 from .evaluate import eval_text_report, evaluate, evaluate_corpus
 from .impact import distinctive_words, theme_impact
+from .learn import SentimentModel, learn_sentiment, load_sentiment_model, parse_labels
 from .segment import tokenize
 from .sentiment import polarity_label, sentiment
 from .themes import TextAnalysis, analyze, tag_themes
 
 __all__ = [
+    "SentimentModel",
     "TextAnalysis",
     "analyze",
     "discover",
@@ -26,6 +28,9 @@ __all__ = [
     "eval_text_report",
     "evaluate",
     "evaluate_corpus",
+    "learn_sentiment",
+    "load_sentiment_model",
+    "parse_labels",
     "polarity_label",
     "sentiment",
     "tag_themes",

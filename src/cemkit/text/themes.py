@@ -25,7 +25,7 @@ from .. import arrowtext
 from .engine import EPS, Engine, EngineResult, join_texts
 from .lexicon import _signature, lexicon_dirs
 
-__all__ = ["TAG_COLUMNS", "TextAnalysis", "analyze", "get_engine", "tag_themes"]
+__all__ = ["TAG_COLUMNS", "TextAnalysis", "analyze", "get_engine", "map_chunks", "tag_themes"]
 
 TAG_COLUMNS = ["row", "theme", "level1", "clause", "polarity", "score"]
 CHUNK_CHARS = 2_000_000  # characters per engine call (bounds memory; the unit of parallel work)
@@ -156,15 +156,15 @@ def prepare(s: pd.Series, dedupe: bool | str = "auto", seed: int = 0) -> Prepare
 _SHARED: tuple | None = None
 
 
-def _work(bounds: tuple[int, int]) -> EngineResult:
-    engine, big, starts = _SHARED  # inherited from the parent by fork
-    return _run_slice(engine, big, starts, *bounds)
+def _work(bounds: tuple[int, int]) -> Any:
+    fn, big, starts = _SHARED  # inherited from the parent by fork
+    return _run_slice(fn, big, starts, *bounds)
 
 
-def _run_slice(engine: Engine, big: str, starts: np.ndarray, a: int, b: int) -> EngineResult:
+def _run_slice(fn: Any, big: str, starts: np.ndarray, a: int, b: int) -> Any:
     lo = int(starts[a])
     hi = int(starts[b]) - 1 if b < len(starts) else len(big)
-    return engine.run_joined(big[lo:hi], starts[a:b] - lo)
+    return fn(big[lo:hi], starts[a:b] - lo)
 
 
 def _chunks(starts: np.ndarray, total: int, chunk_chars: int) -> list[tuple[int, int]]:
@@ -184,13 +184,12 @@ def n_jobs_default() -> int:
         return os.cpu_count() or 1
 
 
-def run_engine(engine: Engine, prepared: Prepared | list[str], n_jobs: int | None = None,
-               chunk_chars: int | None = None) -> EngineResult:
-    """Run the engine over prepared comments in chunks of ``chunk_chars`` characters; over a fork pool of
-    ``n_jobs`` workers (default: all cores) when the input is large enough to gain from it."""
+def map_chunks(fn: Any, prepared: Prepared, n_jobs: int | None = None,
+               chunk_chars: int | None = None) -> tuple[list[Any], list[int]]:
+    """``fn(text, starts)`` over the prepared comments in chunks of ``chunk_chars`` characters — over a fork
+    pool of ``n_jobs`` workers (default: all cores) when the input is large enough to gain from it. Returns
+    the parts in order and the index of each part's first comment."""
     global _SHARED
-    if not isinstance(prepared, Prepared):
-        prepared = Prepared(*join_texts(prepared), None)
     big, starts = prepared.big, prepared.starts
     jobs = n_jobs_default() if n_jobs is None else max(1, int(n_jobs))
     parallel = jobs > 1 and len(big) >= PARALLEL_MIN_CHARS and "fork" in mp.get_all_start_methods() \
@@ -199,7 +198,7 @@ def run_engine(engine: Engine, prepared: Prepared | list[str], n_jobs: int | Non
     bounds = _chunks(starts, len(big), min(size, CHUNK_CHARS))
     parts = None
     if parallel and len(bounds) > 1:
-        _SHARED = (engine, big, starts)
+        _SHARED = (fn, big, starts)
         gc.freeze()  # children inherit the heap: keep their garbage collector off it (no copy-on-write storm)
         try:
             with mp.get_context("fork").Pool(min(jobs, len(bounds))) as pool:
@@ -210,8 +209,17 @@ def run_engine(engine: Engine, prepared: Prepared | list[str], n_jobs: int | Non
             gc.unfreeze()
             _SHARED = None
     if parts is None:
-        parts = [_run_slice(engine, big, starts, a, b) for a, b in bounds]
-    return EngineResult.concat(parts, [a for a, _ in bounds])
+        parts = [_run_slice(fn, big, starts, a, b) for a, b in bounds]
+    return parts, [a for a, _ in bounds]
+
+
+def run_engine(engine: Engine, prepared: Prepared | list[str], n_jobs: int | None = None,
+               chunk_chars: int | None = None) -> EngineResult:
+    """Run the engine over prepared comments in chunks (see :func:`map_chunks`)."""
+    if not isinstance(prepared, Prepared):
+        prepared = Prepared(*join_texts(prepared), None)
+    parts, firsts = map_chunks(engine.run_joined, prepared, n_jobs, chunk_chars)
+    return EngineResult.concat(parts, firsts)
 
 
 # ------------------------------------------------------------------------------------------- result
@@ -219,9 +227,10 @@ def run_engine(engine: Engine, prepared: Prepared | list[str], n_jobs: int | Non
 class TextAnalysis:
     """Sentiment and theme mentions of a batch of comments.
 
-    ``sentiment`` is aligned with the input index. ``engine_result`` holds the mentions per analysed text;
-    ``codes`` maps each input row to its distinct text (-1 for missing), or is None when every row was
-    analysed on its own."""
+    ``sentiment`` (the rules' score) is aligned with the input index. ``engine_result`` holds the mentions
+    per analysed text; ``codes`` maps each input row to its distinct text (-1 for missing), or is None when
+    every row was analysed on its own. ``learned`` / ``learned_conf``: the polarity (−1/0/+1) and its
+    probability from a kept learned sentiment model, per analysed text (None without one)."""
 
     index: pd.Index
     codes: np.ndarray | None
@@ -229,6 +238,39 @@ class TextAnalysis:
     engine_result: EngineResult
     theme_ids: tuple[str, ...]
     level1: tuple[str, ...]
+    learned: np.ndarray | None = None
+    learned_conf: np.ndarray | None = None
+
+    def _per_row(self, values: np.ndarray, fill: Any) -> np.ndarray:
+        if self.codes is None:
+            return values
+        return np.where(self.codes >= 0, values[np.maximum(self.codes, 0)] if values.size else fill, fill)
+
+    def polarity(self) -> pd.Series:
+        """Comment polarity −1/0/+1 aligned with the input: the learned model's when there is one, else the
+        sign of the rules' score."""
+        if self.learned is None:
+            pol = np.sign(self.sentiment.to_numpy(np.float64)).astype(np.int8)
+        else:
+            pol = self._per_row(self.learned, 0).astype(np.int8)
+        return pd.Series(pol, index=self.index, name="polarity")
+
+    def _mention_polarity(self, u: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Mention scores after the learned model (see docs/text.md, "Learning from labels"): in a comment the
+        model reads differently from the rules, a mention that followed the rules' verdict (or had none)
+        follows the model — unless the rules read the comment's themes both ways (praise for one, blame for
+        another), where the rules' aspect reading stays."""
+        if self.learned is None or u.size == 0:
+            return score
+        r = self.engine_result
+        rules = np.sign(r.sentiment.astype(np.float64)).astype(np.int8)
+        c_pol = np.where(r.c_score > EPS, 1, np.where(r.c_score < -EPS, -1, 0))
+        n = rules.size
+        mixed = (np.bincount(r.c_row[c_pol > 0], minlength=n) > 0) & (np.bincount(r.c_row[c_pol < 0], minlength=n) > 0)
+        pol = np.where(score > EPS, 1, np.where(score < -EPS, -1, 0))
+        L = self.learned[u]
+        change = (L != rules[u]) & ~mixed[u] & ((pol == rules[u]) | (pol == 0)) & (pol != L)
+        return np.where(change, L * self.learned_conf[u], score)
 
     def _expand(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For mention rows of distinct texts ``u`` (sorted by text): (index into u, input position) of every
@@ -266,6 +308,7 @@ class TextAnalysis:
             score = r.c_score.astype(np.float64)
         else:
             raise ValueError("granularity must be 'comment' or 'clause'")
+        score = self._mention_polarity(u, score)
         src, pos = self._expand(u)
         th, cl, score = th[src], cl[src], score[src]
         polarity = np.where(score > EPS, 1, np.where(score < -EPS, -1, 0)).astype(np.int8)
@@ -285,19 +328,29 @@ class TextAnalysis:
         })
 
 
-def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: bool | str = "auto") -> TextAnalysis:
+def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: bool | str = "auto",
+            model: Any = None) -> TextAnalysis:
     """Tag themes and score sentiment for ``texts`` (Series, list or array of str; NaN/None/"" allowed).
 
     ``dedupe``: True analyses each distinct comment once and copies the result to its repeats; False analyses
     every row; "auto" (default) dedupes when a sample of 20,000 comments holds 10 % repeats or more (real
     survey data, with its many "满意" and "无", always does; on all-distinct text the factorisation would be
     pure overhead). Inputs of more than 4 million characters run on ``n_jobs`` processes (default: all cores;
-    1 = in this process). pandas string columns backed by pyarrow are read from their Arrow buffers."""
+    1 = in this process). pandas string columns backed by pyarrow are read from their Arrow buffers.
+
+    ``model``: a learned :class:`~cemkit.text.learn.SentimentModel`; when it was kept, its polarity is
+    :meth:`TextAnalysis.polarity` and theme mentions follow it where the rules' reading of the comment was
+    one-sided (see :meth:`TextAnalysis.tags`). ``sentiment`` stays the rules' score."""
     s = as_series(texts)
     engine = get_engine(pack)
     prep = prepare(s, dedupe)
     res = run_engine(engine, prep, n_jobs=n_jobs)
     sent_u = res.sentiment.astype(np.float64)
+    learned = conf = None
+    if model is not None and model.kept:
+        parts, _ = map_chunks(model.ngram_scores, prep, n_jobs)
+        z = np.concatenate(parts) if parts else np.zeros((0, model.coef.shape[0] + 1))
+        learned, conf = model.decide(sent_u, z)
     if prep.codes is None:
         sent = sent_u
     else:
@@ -310,11 +363,14 @@ def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: 
         engine_result=res,
         theme_ids=tuple(t.id for t in themes),
         level1=tuple(str(t.level1) for t in themes),
+        learned=learned,
+        learned_conf=conf,
     )
 
 
 def tag_themes(texts: Any, pack: Any, *, granularity: Literal["comment", "clause"] = "comment",
-               n_jobs: int | None = None) -> pd.DataFrame:
+               n_jobs: int | None = None, model: Any = None) -> pd.DataFrame:
     """Theme mentions of each comment: one row per (comment, theme) with columns ``row, theme, level1,
-    clause, polarity, score`` (see :meth:`TextAnalysis.tags`). Comments with no theme have no row."""
-    return analyze(texts, pack, n_jobs=n_jobs).tags(granularity)
+    clause, polarity, score`` (see :meth:`TextAnalysis.tags`). Comments with no theme have no row.
+    ``model``: a learned sentiment model (see :func:`analyze`)."""
+    return analyze(texts, pack, n_jobs=n_jobs, model=model).tags(granularity)
