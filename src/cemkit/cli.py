@@ -19,7 +19,7 @@ def _cmd_run(args) -> int:
     opts = RunOptions(pack=args.pack, data=args.data, odata=tuple(args.odata or ()), mapping=args.mapping,
                       out=args.out, client=args.client, lang=args.lang, template=args.template,
                       html_engine=args.html_engine, demo_n=args.demo_n, seed=args.seed, quiet=args.quiet,
-                      wave=args.wave, compare=args.compare)
+                      wave=args.wave, compare=args.compare, sentiment_model=args.sentiment_model)
     summary = run(opts)
     acc = summary.accounting
     lines = [f"cemkit run: {args.pack} → {summary.run_dir}"]
@@ -145,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--demo-n", type=int, help="number of synthetic responses when running on demo data")
     r.add_argument("--seed", type=int, help="seed of the synthetic demo data")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--sentiment-model", help="learned sentiment model (`cemkit learn`); 'none' for the rules "
+                   "(default: the pack folder's sentiment_model.json when present)")
     r.set_defaults(func=_cmd_run)
 
     sub.add_parser("packs", help="list the industry packs").set_defaults(func=_cmd_packs)
@@ -168,7 +170,28 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval-text", help="theme and sentiment accuracy on the pack's labelled set")
     e.add_argument("--pack", required=True)
     e.add_argument("--corpus", help="also measure comment sentiment on a labelled CSV (text,label)")
-    e.set_defaults(func=_optional("text.evaluate", "eval_text_cli"))
+    e.add_argument("--labels", action="append", help="labelling sheet(s) filled by a consultant: rules vs a "
+                   "learned model on labels held out from its training")
+    e.add_argument("--sentiment-model", help="with --labels: measure this model (on the labels it was not "
+                   "trained on) instead of learning one on 70%% of them")
+    e.set_defaults(func=_optional("labelling", "eval_text_cli"))
+
+    lb = sub.add_parser("label", help="write a sheet of the comments whose sentiment label would teach most")
+    lb.add_argument("--run", required=True, help="run folder (e.g. reports/auto-latest)")
+    lb.add_argument("--n", type=int, default=200, help="comments to label (default 200)")
+    lb.add_argument("--out", help="workbook to write (default <run>/labelling.xlsx; never overwritten)")
+    lb.add_argument("--labels", action="append", help="sheets labelled in earlier rounds (their comments are left out)")
+    lb.add_argument("--sentiment-model", help="rank by this learned model's uncertainty (default: the rules')")
+    lb.add_argument("--lang", choices=["zh", "en"])
+    lb.set_defaults(func=_optional("labelling", "label_cli"))
+
+    ln = sub.add_parser("learn", help="learn sentiment from labelling sheets; kept only if it beats the rules")
+    ln.add_argument("--run", required=True, help="run folder the sheets were made from (gives the pack)")
+    ln.add_argument("--labels", action="append", required=True, help="filled labelling sheet (repeatable)")
+    ln.add_argument("--out", help="model file (default sentiment_model.json beside the first sheet)")
+    ln.add_argument("--to-pack", action="store_true", help="save into the pack folder: its runs then use it")
+    ln.add_argument("--lang", choices=["zh", "en"])
+    ln.set_defaults(func=_optional("labelling", "learn_cli"))
 
     rd = sub.add_parser("render", help="re-render the deliverables of a run folder from its results")
     rd.add_argument("run_dir")

@@ -61,6 +61,7 @@ class RunOptions:
     quiet: bool = False
     wave: str | None = None        # reporting wave: None = the latest, "all" = pooled, or a label
     compare: str | None = None     # wave changes are measured against: None = the one before, "none", a label
+    sentiment_model: str | None = None  # learned model file; "none": the rules; None: the pack folder's, if any
 
 
 @dataclass
@@ -189,6 +190,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     from .render.pptx import open_template
 
     open_template(opts.template)  # and on a template missing a layout
+    model_path, model_info = _sentiment_model(opts, pack)  # and on a model file that cannot be used
     if opts.html_engine == "quarto" and shutil.which("quarto") is None:
         raise UserError("--html-engine quarto needs the quarto command on PATH; it is not installed "
                         "(the built-in HTML engine needs nothing: drop the option)")
@@ -238,6 +240,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                        (str(Path(maps[0]).resolve()) if maps else ""),
             "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
             "wave": opts.wave or "", "compare": opts.compare or "",
+            "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]
         warm = WarmKernels(len(rest), staging)  # the later notebooks' kernels start while ingest runs
@@ -270,6 +273,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,
             "odata": odata, "mapping": opts.mapping, "wave": _wave_facts(staging), "seconds": round(seconds, 2),
             "timings": {k: round(v, 2) for k, v in timings.items()}, "accounting": accounting,
+            "sentiment_model": model_info,
         }, ensure_ascii=False, indent=1), encoding="utf-8")
         final = out / run_id
         if final.exists():
@@ -294,6 +298,19 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         if warm is not None:
             warm.close()
         progress.close()
+
+
+def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | None]:
+    """The learned sentiment model the run uses (see :func:`cemkit.text.learn.resolve_model`), loaded once
+    here so a bad file stops the run before any work; and what run.json records about it."""
+    from .text.learn import load_sentiment_model, resolve_model
+
+    path = resolve_model(opts.sentiment_model, pack)
+    if path is None:
+        return None, None
+    model = load_sentiment_model(path)
+    return path, {"path": str(path), "kept": model.kept, "n_labels": model.info.get("n"),
+                  "cv_accuracy": model.info.get("cv_accuracy"), "rules_accuracy": model.info.get("rules_accuracy")}
 
 
 def _point_latest(out: Path, pack_id: str, final: Path) -> None:

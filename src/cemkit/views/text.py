@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -12,11 +13,13 @@ from .waves import reporting_waves
 
 
 def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6,
-               wave: str | None = None, compare: str | None = None) -> Views:
+               wave: str | None = None, compare: str | None = None, sentiment_model: Any = None) -> Views:
     """Theme mention and negative rates, impact on NPS, theme × stage heat map, quotes, word cloud and
     discovery candidates (written to ``discovery_candidates.yaml``), on the reporting wave's comments
     (:func:`reporting_waves`). The comments of the reporting and the comparison wave are tagged; the tags
-    (``row`` = position in ``df``) are saved to ``data/theme_tags.parquet`` for the alert rules."""
+    (``row`` = position in ``df``) are saved to ``data/theme_tags.parquet`` for the alert rules.
+    ``sentiment_model``: a learned model (``cemkit learn``) whose polarity the theme mentions follow where it
+    was kept (docs/text.md, "Learning from labels"); the ``sentiment_model`` view says which was used."""
     from .. import text
 
     df = df.reset_index(drop=True)
@@ -25,7 +28,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     if waves.compare is not None:
         keep |= (df["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)
     tagged = df[keep]  # index labels are positions in df: the tags' rows are too
-    all_tags = text.tag_themes(tagged["comment"], pack)
+    all_tags = text.tag_themes(tagged["comment"], pack, model=sentiment_model)
     if run_dir is not None:
         (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
         all_tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
@@ -36,6 +39,8 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     ov = imp.overall()
     ov = ov[(ov["n_comments"] > 0) & (ov["mentions"] > 0)].copy()  # themes nobody mentioned are no finding
     out: Views = {}
+    if sentiment_model is not None:
+        out["sentiment_model"] = _sentiment_model_view(df, pack, lang, sentiment_model)
     if ov.empty:
         return out
     ov["theme_name"] = ov["theme"].map(names)
@@ -46,6 +51,8 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     top_neg = pick.sort_values("negative_rate", ascending=False).iloc[0]
     method = {"zh": "主题：行业词典分句标注；NPS差值：提及者与未提及者（有评论者）之差",
               "en": "themes: clause tagging from the pack taxonomy; gap: mentioners vs other commenters"}[lang]
+    if sentiment_model is not None and sentiment_model.kept:
+        method += {"zh": "；情感：规则与客户标注学习模型", "en": "; sentiment: rules + model learned from client labels"}[lang]
     gap = float(top_neg["gap"]) if pd.notna(top_neg["gap"]) else 0.0
     facts = {"top_neg_theme": top_neg["theme_name"], "top_neg_rate": float(top_neg["negative_rate"]),
              "top_neg_gap": -gap, "top_neg_lower": gap < 0 and bool(top_neg["significant"]), "n_comments": n_comments,
@@ -121,3 +128,19 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
                           quotes=cand["quotes"].map(" | ".join))
         out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand), **waves.facts()}})
     return out
+
+
+def _sentiment_model_view(df: pd.DataFrame, pack: Pack, lang: str, model: Any) -> tuple[pd.DataFrame, dict]:
+    """Which comment sentiment the run used and the guard's figures behind it (datapack and notebook)."""
+    i = model.info
+
+    def pct(x: Any) -> str:
+        return "" if x is None else f"{100 * float(x):.1f}"
+
+    rows = {"zh": ["采用", "标注评论数", "交叉验证准确率（%）", "规则准确率（%）", "说明"],
+            "en": ["used", "labelled comments", "cross-validated accuracy (%)", "rules accuracy (%)", "note"]}[lang]
+    used = {"zh": "学习模型" if model.kept else "规则", "en": "learned model" if model.kept else "rules"}[lang]
+    table = pd.DataFrame({"item": rows, "value": [used, str(i.get("n", "")), pct(i.get("cv_accuracy")),
+                                                  pct(i.get("rules_accuracy")), model.report(lang)]})
+    facts = {"sentiment_learned": bool(model.kept), "sentiment_labels": i.get("n")}
+    return table, base_meta(df[df["comment"].notna()], pack, lang, facts=facts)

@@ -1,0 +1,476 @@
+"""Learning sentiment from labelled comments (cemkit.text.learn, .ngrams, .labels) and the labelling loop
+(cemkit label / learn / eval-text --labels, a run with --sentiment-model).
+
+The labelled comments here are synthetic, written for these tests: a client's jargon the lexicon does not
+know (返厂 = the car went back to the factory, 秒批 / 一条龙 / 零加价 = praise; the rules even read 零加价 as a
+complaint about 加价) mixed with ordinary comments the rules read right."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cemkit import text
+from cemkit.cli import main
+from cemkit.errors import InputError
+from cemkit.text.engine import join_texts
+from cemkit.text.learn import (
+    FORMAT,
+    SentimentModel,
+    learn_sentiment,
+    load_sentiment_model,
+    mcnemar_p,
+    parse_labels,
+)
+from cemkit.text.ngrams import NgramSpace, code_points, decode_key, encode_key
+
+PREFIX = ["上个月在城东店提的车", "这次去做两万公里保养", "朋友推荐来这家店买车", "周末带家里人一起来看车",
+          "第二次来这家店办手续", "销售顾问小王全程陪同", "售后那边的师傅说的是"]
+NEG = ["又返厂了", "第三次返厂", "交车当天就返厂", "返厂两回了"]
+POS = ["秒批下来", "手续一条龙", "一条龙办好了", "现车零加价", "零加价提的车"]
+CLEAR_POS = ["服务很好，非常满意", "态度很热情，很专业", "环境干净，体验不错"]
+CLEAR_NEG = ["等了太久，很不满意", "态度很差，不专业", "收费太贵了，乱收费"]
+
+
+MIDDLE = ["", "说实话", "总的来说", "这回", "讲真"]
+SUFFIX = ["", "。", "！", "，就这样", "，记录一下"]
+
+
+def jargon_set(n: int = 240, seed: int = 0, neutral: bool = False) -> pd.DataFrame:
+    """Synthetic labelled comments: jargon the rules misread (mostly) plus clear comments (≈ 2,600
+    distinct)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        k = rng.random()
+        pre = PREFIX[rng.integers(len(PREFIX))] + "，" + MIDDLE[rng.integers(len(MIDDLE))]
+        pre = pre.rstrip("，")
+        if k < 0.3:
+            rows.append((f"{pre}，{NEG[rng.integers(len(NEG))]}", "negative"))
+        elif k < 0.6:
+            rows.append((f"{pre}，{POS[rng.integers(len(POS))]}", "positive"))
+        elif k < 0.8:
+            rows.append((f"{pre}，{CLEAR_POS[rng.integers(len(CLEAR_POS))]}", "正面"))
+        elif k < 0.95 or not neutral:
+            rows.append((f"{pre}，{CLEAR_NEG[rng.integers(len(CLEAR_NEG))]}", "neg"))
+        else:
+            rows.append((pre, "中性"))
+            continue
+        rows[-1] = (rows[-1][0] + SUFFIX[rng.integers(len(SUFFIX))], rows[-1][1])
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+@pytest.fixture(scope="module")
+def jargon_model(auto_pack):
+    d = jargon_set()
+    return learn_sentiment(d["text"], d["label"], auto_pack)
+
+
+# ------------------------------------------------------------------------------------------ n-grams
+def test_ngrams_match_scikit_learn_char_analyzer():
+    """Same n-grams, counts and idf as scikit-learn's char analyzer on text already normalised (no repeated
+    spaces, lower case, half-width)."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+    texts = ["服务很好，但是等待太久", "价格 贵了点", "app很好用!", "满意", "满意满意", "不满意，太差了", "0元保养"]
+    big, starts = join_texts(texts)
+    space = NgramSpace.fit(big, starts, (1, 2, 3))
+    cv = CountVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=False)
+    ref = cv.fit_transform([t.replace("，", ",").replace("!", "!") for t in texts])
+    grams = space.grams()
+    assert sorted(grams) == sorted(cv.get_feature_names_out())
+    r, j = space.occurrences(big)
+    ours = pd.crosstab(r, np.asarray(grams)[j])
+    theirs = pd.DataFrame(ref.toarray(), columns=cv.get_feature_names_out())
+    theirs = theirs.loc[:, (theirs != 0).any()].reindex(columns=ours.columns)
+    assert (ours.to_numpy() == theirs.to_numpy()).all()
+    tf = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=False).fit(
+        [t.replace("，", ",") for t in texts])
+    idf = dict(zip(tf.get_feature_names_out(), tf.idf_))
+    assert np.allclose(space.idf, [idf[g] for g in grams])
+
+
+def test_ngram_rows_are_unit_length_and_scores_equal_the_dot_product():
+    texts = ["服务很好", "太差了太差了", "", "一般"]
+    big, starts = join_texts(texts)
+    space = NgramSpace.fit(big, starts, (1, 2))
+    X = space.transform(big, len(texts))
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(1)).ravel())
+    assert norms[0] == pytest.approx(1.0) and norms[3] == pytest.approx(1.0) and norms[2] == 0
+    assert norms[1] > 1  # repeated n-grams: the divisor is a sum over occurrences (module docstring)
+    w = np.random.default_rng(0).normal(size=(2, space.size))
+    s = space.scores(big, len(texts), w)
+    assert np.allclose(s[:, :2], (X @ w.T))
+    assert s[:, 2].tolist() == [4, 6, 0, 2]  # word characters
+
+
+def test_normalisation_and_key_round_trip():
+    cp = code_points("ＡＢ１２ａ　x")
+    assert "".join(map(chr, cp)) == "ab00a x"
+    for g in ("满", "满意", "不满意", "a😀b"):
+        assert decode_key(*encode_key(g)) == g
+
+
+def test_hash_lookup_with_shared_slots_agrees_with_binary_search():
+    from cemkit.text.ngrams import _KeyIndex
+
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**62, 5000))
+    small = _KeyIndex(keys, bits=10)  # 5,000 keys in 1,024 slots: most slots shared
+    assert (small.slot_idx == -2).sum() > 500
+    q = np.concatenate([keys[::7], rng.integers(0, 2**62, 3000)])
+    expect = np.searchsorted(keys, q)
+    expect = np.where(keys[np.minimum(expect, keys.size - 1)] == q, expect, -1)
+    assert (small.lookup(q) == expect).all()
+    assert (_KeyIndex(keys).lookup(q) == expect).all()
+
+
+# ------------------------------------------------------------------------------------------- labels
+def test_label_spellings():
+    got = parse_labels(["positive", "NEG", " 中性 ", "正面", "负面", "pos", "neutral", "", None, float("nan"),
+                        "ｐｏｓ", "Negative"])
+    assert got.tolist() == ["pos", "neg", "neutral", "pos", "neg", "pos", "neutral", None, None, None, "pos", "neg"]
+
+
+def test_unreadable_labels_name_their_lines():
+    with pytest.raises(InputError) as e:
+        parse_labels(["pos", "good", "neg", "很好"], where="sheet.xlsx", first_line=2)
+    msg = str(e.value)
+    assert "sheet.xlsx" in msg and "line 3: 'good'" in msg and "line 5: '很好'" in msg
+
+
+# --------------------------------------------------------------------------------------------- model
+def test_learned_model_beats_the_rules_on_jargon_and_predicts_names(jargon_model, auto_pack):
+    m = jargon_model
+    assert m.kept and m.classes == ("neg", "pos")
+    assert m.info["cv_accuracy"] > m.info["rules_accuracy"] + 0.2
+    test = ["周末去店里提的新车，结果又返厂了", "这次来店里办贷款，秒批下来", "提车的时候现车零加价", "服务很好，非常满意",
+            "无", "又返厂了"]
+    assert m.predict(test, auto_pack).tolist() == ["negative", "positive", "positive", "positive", "neutral",
+                                                   "neutral"]  # a two-class model leaves short ones neutral
+    assert m.predict(pd.Series(test, index=range(10, 16))).index.tolist() == list(range(10, 16))
+
+
+def test_three_classes_when_labels_hold_neutral(auto_pack):
+    d = jargon_set(300, neutral=True)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    assert m.classes == ("neg", "neutral", "pos") and m.coef.shape[0] == 3
+    assert m.info["counts"]["neutral"] == (d["label"] == "中性").sum()
+
+
+def test_guard_keeps_the_rules_when_the_model_is_not_better(auto_pack):
+    """Labels that are the rules' own answers on comments they read right: nothing to learn."""
+    rng = np.random.default_rng(1)
+    texts = [f"{PREFIX[rng.integers(len(PREFIX))]}，{c}" for c in rng.choice(CLEAR_POS + CLEAR_NEG, 200)]
+    labels = np.where(text.sentiment(texts, auto_pack) > 0, "pos", "neg")
+    m = learn_sentiment(texts, labels, auto_pack)
+    assert not m.kept and m.info["reason"] in ("not_better", "not_significant")
+    assert m.info["better"] == 0 and m.info["rules_accuracy"] == 1.0
+    assert "rules stay" in m.report() and "继续使用规则" in m.report("zh")
+    probe = ["上个月提车，又返厂了", "服务很好", "无"]
+    assert m.predict(probe, auto_pack).tolist() == ["neutral", "positive", "neutral"]  # the rules' answers
+
+
+def test_guard_needs_enough_labels(auto_pack):
+    d = jargon_set(20)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    assert not m.kept and m.info["reason"] == "too_few" and "too few" in m.report()
+
+
+def test_mcnemar_one_sided_exact_p_by_hand():
+    # 10 comments only the model gets right, 2 only the rules: P(X >= 10 | n = 12, 1/2) = (66 + 12 + 1) / 4096
+    assert mcnemar_p(10, 2) == pytest.approx(79 / 4096, rel=1e-12)
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(0, 5) == 1.0
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    two_sided = mcnemar([[50, 2], [10, 50]], exact=True).pvalue  # symmetric binomial: twice the one-sided
+    assert two_sided == pytest.approx(2 * mcnemar_p(10, 2), rel=1e-12)
+
+
+def test_cv_accuracy_and_confusion_agree(jargon_model):
+    info = jargon_model.info
+    conf = np.asarray(info["confusion"])
+    assert conf.sum() == info["n"]
+    assert np.trace(conf) / info["n"] == pytest.approx(info["cv_accuracy"])
+
+
+def test_decision_rule_flip_and_fill():
+    """Flip only with probability >= flip_conf; a two-class model fills only long enough comments."""
+    space = NgramSpace((1,), (np.asarray([ord("好")], np.int64),), np.asarray([1.0]))
+    m = SentimentModel(("neg", "pos"), space, np.asarray([[3.0, 0.0, 0.0]]), np.asarray([0.0]),
+                       flip_conf=0.9, fill_min_chars=3)
+    # ngram part: (score, word chars); z = 3 * x_好 + intercept 0
+    part = np.asarray([[3.0, 1], [1.0, 1], [3.0, 1], [3.0, 5], [-3.0, 5], [0.0, 5]])
+    rules = np.asarray([-0.5, -0.5, 0.0, 0.0, 0.0, 0.0])
+    pol, conf = m.decide(rules, part)
+    assert conf[0] == pytest.approx(1 / (1 + math.exp(-3)))
+    assert pol.tolist() == [1, -1, 0, 1, -1, -1]  # p(pos)=.95 flips; .73 does not; 1 char stays neutral
+
+
+# -------------------------------------------------------------------------------------------- file
+def test_save_load_round_trip(jargon_model, tmp_path, auto_pack):
+    p = jargon_model.save(tmp_path / "m.json")
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    assert doc["format"] == FORMAT and doc["version"] == 1 and len(doc["sha256"]) == 64
+    m2 = load_sentiment_model(p)
+    d = jargon_set(80, seed=5)
+    assert (m2.predict(d["text"], auto_pack) == jargon_model.predict(d["text"], auto_pack)).all()
+    assert m2.info == jargon_model.info and m2.kept
+
+
+@pytest.mark.parametrize("damage", ["coef", "hash", "format", "version", "nan", "shape", "grams", "notjson",
+                                    "pickle", "deep", "empty"])
+def test_damaged_or_hostile_model_files_are_refused(jargon_model, tmp_path, damage):
+    import hashlib
+    import pickle
+
+    good = jargon_model.save(tmp_path / "m.json")
+    doc = json.loads(good.read_text(encoding="utf-8"))
+    body = doc["model"]
+
+    def rehash() -> None:
+        canon = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        doc["sha256"] = hashlib.sha256(canon.encode()).hexdigest()
+
+    bad = tmp_path / "bad.json"
+    if damage == "coef":
+        body["coef"][0][0] += 1.0  # content changed, hash not updated
+    elif damage == "hash":
+        doc["sha256"] = "0" * 64
+    elif damage == "format":
+        doc["format"] = "something-else"
+    elif damage == "version":
+        doc["version"] = 99
+    elif damage == "nan":
+        body["intercept"] = ["NaN"]
+        rehash()
+    elif damage == "shape":
+        body["coef"][0] = body["coef"][0][:-1]
+        rehash()
+    elif damage == "grams":
+        body["ngrams"]["grams"][0] = "四个字符"
+        rehash()
+    if damage == "notjson":
+        bad.write_bytes(b"\x80\x81 not json")
+    elif damage == "pickle":
+        bad.write_bytes(pickle.dumps({"format": FORMAT}))
+    elif damage == "deep":
+        bad.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "empty":
+        bad.write_text("")
+    else:
+        bad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(InputError, match="bad.json"):
+        load_sentiment_model(bad)
+
+
+def test_model_file_size_is_capped(tmp_path, monkeypatch):
+    from cemkit.text import learn
+
+    p = tmp_path / "big.json"
+    p.write_text("{}" + " " * 2000)
+    monkeypatch.setattr(learn, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(InputError, match="too large"):
+        load_sentiment_model(p)
+
+
+# ----------------------------------------------------------------------------------- theme mentions
+def test_mentions_follow_the_model_where_the_rules_were_one_sided(jargon_model, auto_pack):
+    comments = ["售后那边的师傅说的是，现车零加价", "销售很热情，价格也合适，就是交车当天就返厂"]
+    rules = text.analyze(comments, auto_pack).tags()
+    learned = text.analyze(comments, auto_pack, model=jargon_model)
+    tags = learned.tags()
+    # comment 0: the rules read 零加价 (price) as a complaint; the model reads praise; price follows it
+    r0 = rules[(rules["row"] == 0) & (rules["theme"] == "price")]["polarity"].tolist()
+    l0 = tags[(tags["row"] == 0) & (tags["theme"] == "price")]["polarity"].tolist()
+    assert r0 == [-1] and l0 == [1]
+    assert learned.polarity().tolist()[0] == 1 and learned.sentiment.iloc[0] < 0  # .sentiment stays the rules'
+    # comment 1: themes read both ways by the rules keep the rules' reading
+    r1 = rules[rules["row"] == 1].set_index("theme")["polarity"]
+    l1 = tags[tags["row"] == 1].set_index("theme")["polarity"]
+    if (r1 > 0).any() and (r1 < 0).any():
+        assert (r1 == l1).all()
+
+
+def test_not_kept_model_changes_nothing(auto_pack):
+    d = jargon_set(20)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    c = ["售后那边的师傅说的是，现车零加价", "服务很好"]
+    a, b = text.analyze(c, auto_pack).tags(), text.analyze(c, auto_pack, model=m).tags()
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------------- labelling loop
+def fake_run(root: Path, comments: list[str], pack: str = "auto") -> Path:
+    run = root / "auto-run"
+    (run / "data").mkdir(parents=True)
+    n = len(comments)
+    pd.DataFrame({"response_id": [f"r{i}" for i in range(n)], "customer_id": [f"c{i}" for i in range(n)],
+                  "wave": "2026Q4", "stage": np.resize(["showroom", "delivery", "maintenance"], n),
+                  "nps": np.resize([10, 3, 8, 9, 0], n).astype(float), "comment": comments}).to_parquet(
+        run / "data" / "responses.parquet")
+    (run / "run.json").write_text(json.dumps({"pack": pack, "lang": "zh"}), encoding="utf-8")
+    return run
+
+
+PII = ["联系我13812345678，又返厂了", "邮箱zhang.san@example.com，服务很好", "=HYPERLINK(\"http://x\")，太慢了",
+       "身份证110101199003074258办的贷款，秒批下来"]
+
+
+def test_label_sheet_masks_pii_and_writes_text_as_text(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    d = jargon_set(300, seed=3)
+    run = fake_run(tmp_path, PII + d["text"].tolist())
+    code = main(["label", "--run", str(run), "--n", "60"])
+    assert code == 0
+    out = run / "labelling.xlsx"
+    assert out.exists() and "60 comments to label" in capsys.readouterr().out
+    wb = load_workbook(out)
+    ws = wb["标注"]
+    head = [c.value for c in ws[1]]
+    assert {"编号", "评论", "情感标注", "主题标注", "环节", "NPS评分", "当前判断", "抽样方式"} <= set(head)
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row]
+    values = " ".join(str(c.value) for c in cells if c.value is not None)
+    for raw in ("13812345678", "zhang.san@example.com", "110101199003074258"):
+        assert raw not in values
+    comment_col = head.index("评论")
+    comments = [row[comment_col] for row in ws.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in comments)  # every client-text cell is a string, never a formula
+    assert len(comments) == 60 and len({c.value for c in comments}) == 60
+    # a second sheet never overwrites the first (it may be half filled)
+    assert main(["label", "--run", str(run), "--n", "10"]) == 0
+    assert (run / "labelling-2.xlsx").exists()
+
+
+def test_labelling_picks_uncertain_and_diverse_comments(auto_pack):
+    from cemkit.text.labels import select_for_labelling
+
+    d = jargon_set(400, seed=4)
+    comments = d["text"].tolist() + ["满意"] * 50 + ["还行吧"] * 30
+    sel = select_for_labelling(comments, auto_pack, n=20, random_share=0.25, seed=0)
+    assert len(sel) == 20 and sel["text"].is_unique
+    assert (sel["picked_by"] == "random").sum() == 5
+    unc = sel[sel["picked_by"] == "uncertain"]
+    rules_unc = (1 - text.sentiment(pd.Series(comments).unique(), auto_pack).abs()) ** 2
+    assert unc["uncertainty"].min() >= np.quantile(rules_unc, 0.5)  # the uncertain half only
+    assert "满意" not in set(unc["text"])  # the rules are sure about it
+    assert sel.loc[sel["text"] == "还行吧", "count"].tolist() in ([], [30])
+
+
+def fill(sheet: Path, labeller) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(sheet)
+    ws = wb.worksheets[0]
+    head = [c.value for c in ws[1]]
+    ci, li, ti = head.index("评论") + 1, head.index("情感标注") + 1, head.index("主题标注") + 1
+    for r in range(2, ws.max_row + 1):
+        lab, theme = labeller(ws.cell(r, ci).value)
+        ws.cell(r, li).value = lab
+        ws.cell(r, ti).value = theme
+    wb.save(sheet)
+
+
+def truth(comment: str) -> tuple[str | None, str | None]:
+    if any(w in comment for w in NEG):
+        return "负面", "维修质量" if "返厂" in comment else None
+    if any(w in comment for w in POS):
+        return "正面", None
+    if any(w in comment for w in CLEAR_POS):
+        return "正面", None
+    if any(w in comment for w in CLEAR_NEG):
+        return "负面", None
+    return None, None
+
+
+def test_learn_from_a_filled_sheet_saves_a_model_and_proposes_keywords(tmp_path, capsys):
+    import yaml
+
+    d = jargon_set(400, seed=6)
+    run = fake_run(tmp_path, d["text"].tolist())
+    assert main(["label", "--run", str(run), "--n", "150", "--out", str(tmp_path / "round1.xlsx")]) == 0
+    fill(tmp_path / "round1.xlsx", truth)
+    capsys.readouterr()
+    assert main(["learn", "--run", str(run), "--labels", str(tmp_path / "round1.xlsx")]) == 0
+    out = capsys.readouterr().out
+    model_path = tmp_path / "sentiment_model.json"
+    assert "model saved" in out and model_path.exists()
+    m = load_sentiment_model(model_path)
+    assert m.kept and m.info["n"] >= 100 and len(m.info["trained_on"]) == m.info["n"]
+    patch = yaml.safe_load((tmp_path / "theme_keywords.yaml").read_text(encoding="utf-8"))
+    assert "返厂" in "".join(patch["add_keywords"]["repair_quality"])
+    # round 2: ranked by the model's uncertainty, the first round's comments left out
+    assert main(["label", "--run", str(run), "--n", "40", "--out", str(tmp_path / "round2.xlsx"),
+                 "--labels", str(tmp_path / "round1.xlsx"), "--sentiment-model", str(model_path)]) == 0
+    from cemkit.labelling import load_labels
+
+    r1, r2 = load_labels([str(tmp_path / "round1.xlsx")]), pd.read_excel(tmp_path / "round2.xlsx")
+    assert not set(r1["text"]) & set(r2["评论"])
+    # eval-text on the labels: the model measured on labels it did not learn from
+    fill(tmp_path / "round2.xlsx", truth)
+    capsys.readouterr()
+    assert main(["eval-text", "--pack", "auto", "--labels", str(tmp_path / "round2.xlsx"),
+                 "--sentiment-model", str(model_path)]) == 0
+    rep = capsys.readouterr().out
+    assert "held-out labels" in rep and "learned model accuracy" in rep
+
+
+def test_learn_refuses_unreadable_labels_with_line(tmp_path, capsys):
+    d = jargon_set(100, seed=7)
+    run = fake_run(tmp_path, d["text"].tolist())
+    assert main(["label", "--run", str(run), "--n", "20", "--out", str(tmp_path / "s.xlsx")]) == 0
+    fill(tmp_path / "s.xlsx", lambda c: ("很好", None))
+    assert main(["learn", "--run", str(run), "--labels", str(tmp_path / "s.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "s.xlsx" in err and "line 2" in err and "Traceback" not in err
+
+
+def test_eval_labels_held_out_split(auto_pack):
+    from cemkit.labelling import eval_labels
+
+    d = jargon_set(300, seed=8)
+    lab = pd.DataFrame({"text": d["text"], "label": parse_labels(d["label"].tolist())})
+    r = eval_labels(lab, auto_pack, seed=0)
+    assert r["n_test"] == 90 and r["model_accuracy"] > r["rules_accuracy"]
+    conf = r["model_confusion"].to_numpy()
+    assert conf.sum() == 90 and np.trace(conf) / 90 == pytest.approx(r["model_accuracy"])
+
+
+def test_run_refuses_a_bad_model_before_any_work(tmp_path, capsys):
+    bad = tmp_path / "m.json"
+    bad.write_text('{"format": "cemkit-sentiment-model", "version": 1}')
+    code = main(["run", "--pack", "auto", "--demo-n", "500", "--out", str(tmp_path / "r"), "--quiet",
+                 "--sentiment-model", str(bad)])
+    assert code == 2 and "m.json" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+@pytest.mark.slow
+def test_a_run_uses_a_saved_model(tmp_path, capsys, auto_pack):
+    """A demo run with --sentiment-model: run.json records it, the text notebook reports it, the datapack
+    has its sheet, and the theme tags follow it."""
+    d = jargon_set(300, seed=9)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    path = m.save(tmp_path / "m.json")
+    code = main(["run", "--pack", "auto", "--demo-n", "2000", "--out", str(tmp_path / "r"), "--quiet",
+                 "--sentiment-model", str(path)])
+    assert code == 0, capsys.readouterr().err
+    run = next(p for p in (tmp_path / "r").iterdir() if p.name.startswith("auto-2"))
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))["sentiment_model"]
+    assert info["path"] == str(path.resolve()) and info["kept"] is True
+    nb = (run / "notebooks" / "04_text.ipynb").read_text(encoding="utf-8")
+    assert "采用学习模型" in nb  # the guard's sentence, in the run's language
+    table = pd.read_parquet(run / "results" / "sentiment_model.parquet")
+    assert table["value"].iloc[0] == "学习模型"
+    from cemkit.views import read_responses
+
+    df = read_responses(run).reset_index(drop=True)
+    tags = pd.read_parquet(run / "data" / "theme_tags.parquet")
+    expect = text.analyze(df["comment"], auto_pack, model=m).tags()
+    assert (tags["polarity"].to_numpy() == expect["polarity"].to_numpy()).all()
