@@ -16,11 +16,16 @@ shows CPU seconds (process + workers) and characters per CPU second, which other
 affects far less; the last column is the 1-minute load average when the scenario finished. Timed: ``cemkit.text.analyze`` (dedupe,
 matching, sentiment, mentions) plus ``TextAnalysis.tags()`` (the (comment, theme) DataFrame), best of
 ``--repeat`` runs. ``--baselines`` also times plain ``jieba.lcut`` (on a sample) and ``rjieba.cut`` for scale.
+
+``--model-from CSV`` (``text`` and ``label`` or ``sentiment`` columns, e.g. the shared review corpus as "a
+client's labels") learns a sentiment model at benchmark time (:func:`cemkit.text.learn_sentiment`; never
+saved anywhere but the temporary folder) and times ``analyze(..., model=…)`` as well: rules + n-gram model.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -108,20 +113,21 @@ def peak_mb() -> tuple[float, float]:
     return me, kids
 
 
-def run_scenario(path: str, jobs: int, repeat: int) -> dict:
+def run_scenario(path: str, jobs: int, repeat: int, model_path: str = "") -> dict:
     from cemkit.packs import load_pack
-    from cemkit.text import analyze
+    from cemkit.text import analyze, load_sentiment_model
 
     pack = load_pack("auto")
+    model = load_sentiment_model(model_path) if model_path else None
     s = pd.read_parquet(path)["comment"]
     chars = int(s.str.len().sum())
-    analyze(s.head(2000), pack)  # build the automaton and lexicon cache outside the timing
+    analyze(s.head(2000), pack, model=model)  # build the automaton and lexicon cache outside the timing
     base, _ = peak_mb()
     best = None
     for _ in range(repeat):
         c0 = cpu_seconds()
         t0 = time.perf_counter()
-        a = analyze(s, pack, n_jobs=jobs)
+        a = analyze(s, pack, n_jobs=jobs, model=model)
         t1 = time.perf_counter()
         tags = a.tags()
         t2 = time.perf_counter()
@@ -160,17 +166,36 @@ def baselines(path: str, sample: int = 50_000) -> dict:
     return out
 
 
+def learn_model(csv: str, out: str) -> str:
+    """Learn a sentiment model from a labelled CSV at benchmark time, save it to ``out`` (a temporary file)."""
+    from cemkit.packs import load_pack
+    from cemkit.text import learn_sentiment
+
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    col = "label" if "label" in df else "sentiment"
+    c0 = cpu_seconds()
+    t0 = time.perf_counter()
+    model = learn_sentiment(df["text"], df[col], load_pack("auto"))
+    print(f"model learned from {len(df):,} labels of {csv}: {time.perf_counter() - t0:.2f} s, "
+          f"{cpu_seconds() - c0:.2f} CPU s; {model.space.size:,} n-grams; kept: {model.kept}")
+    if not model.kept:
+        raise SystemExit("the learned model did not beat the rules: nothing to time")
+    return str(model.save(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, nargs="*", help="worker counts to time (default: 1 and all cores)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--baselines", action="store_true")
+    ap.add_argument("--model-from", help="labelled CSV to learn a sentiment model from (timed with it too)")
     ap.add_argument("--scenario", help=argparse.SUPPRESS)  # internal: run one scenario, print JSON
+    ap.add_argument("--model", help=argparse.SUPPRESS)  # internal: the learned model file
     args = ap.parse_args()
     if args.scenario:
         path, jobs = args.scenario.rsplit(":", 1)
-        print(json.dumps(run_scenario(path, int(jobs), args.repeat)))
+        print(json.dumps(run_scenario(path, int(jobs), args.repeat, args.model or "")))
         return
     cores = len(os.sched_getaffinity(0))
     jobs = args.jobs or sorted({1, cores})
@@ -183,16 +208,21 @@ def main() -> None:
             pd.DataFrame({"comment": comments}).to_parquet(files[name])
         print(f"data built in {time.perf_counter() - t:.1f}s on {cores} cores "
               f"(load average {os.getloadavg()[0]:.2f})")
+        models = [""]
+        if args.model_from:
+            models.append(learn_model(args.model_from, f"{tmp}/model.json"))
         print(f"{'data':<10} {'jobs':>4} {'rows':>9} {'distinct':>9} {'avg chars':>9} {'seconds':>8} "
               f"{'analyze':>8} {'tags()':>7} {'M chars/s':>9} {'CPU s':>6} {'M ch/CPU s':>10} "
               f"{'peak RSS MB':>11} {'worker MB':>9} {'load':>5}")
         env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        for name, path in files.items():
+        for (name, path), model in itertools.product(files.items(), models):
             for j in jobs:
                 res = subprocess.run([sys.executable, __file__, "--scenario", f"{path}:{j}", "--repeat",
-                                      str(args.repeat)], capture_output=True, text=True, env=env, check=True)
+                                      str(args.repeat), "--model", model], capture_output=True, text=True,
+                                     env=env, check=True)
                 r = json.loads(res.stdout.strip().splitlines()[-1])
-                print(f"{name:<10} {j:>4} {r['rows']:>9,} {r['distinct']:>9,} {r['chars'] / r['rows']:>9.1f} "
+                label = name + ("+model" if model else "")
+                print(f"{label:<10} {j:>4} {r['rows']:>9,} {r['distinct']:>9,} {r['chars'] / r['rows']:>9.1f} "
                       f"{r['seconds']:>8.2f} {r['analyze_s']:>8.2f} {r['tags_s']:>7.2f} {r['mchars_per_s']:>9.2f} "
                       f"{r['cpu_s']:>6.2f} {r['mchars_per_cpu_s']:>10.2f} "
                       f"{r['peak_rss_mb']:>11.0f} {r['peak_worker_rss_mb']:>9.0f} {r['load']:>5.2f}", flush=True)
