@@ -159,8 +159,8 @@ class SentimentModel:
         return self.coef[:, : self.space.size]
 
     def ngram_scores(self, big: str, starts: np.ndarray) -> np.ndarray:
-        """The n-gram part of the decision function of the comments joined in ``big`` and, in the last
-        column, their word characters: (n, k + 1) (see :meth:`NgramSpace.scores`)."""
+        """The n-gram part of the decision function of the comments joined in ``big``, then their word
+        characters and clause breaks: (n, k + 2) (see :meth:`NgramSpace.scores`)."""
         return self.space.scores(big, len(starts), self.ngram_weights)
 
     def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +171,7 @@ class SentimentModel:
         characters: it never saw a neutral label)."""
         rule_score = np.asarray(rule_score, np.float64)
         R = rule_features(rule_score) * self.rule_scale
-        z = ngram_part[:, :-1] + R @ self.coef[:, self.space.size:].T + self.intercept
+        z = ngram_part[:, :-2] + R @ self.coef[:, self.space.size:].T + self.intercept
         pols = np.asarray([POLARITY[c] for c in self.classes], np.int8)
         if len(self.classes) == 2:
             p1 = _sigmoid(z[:, 0])
@@ -186,7 +186,7 @@ class SentimentModel:
         flip = (rules != 0) & (model != rules) & (conf >= self.flip_conf)
         fill = rules == 0
         if len(self.classes) == 2:
-            fill &= ngram_part[:, -1] >= self.fill_min_chars
+            fill &= ngram_part[:, -2] >= self.fill_min_chars
         return np.where(flip | fill, model, rules).astype(np.int8), conf
 
     def polarity(self, texts: Any, pack: Any = None, *, n_jobs: int | None = None) -> pd.Series:

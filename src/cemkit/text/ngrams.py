@@ -4,9 +4,9 @@ weights at millions of characters per second for prediction.
 The comments come joined with ``\\n`` (as :func:`cemkit.text.themes.prepare` joins them). Every character is
 read as its Unicode code point, after a light normalisation: ASCII letters lower-cased, full-width ASCII
 (``ＡＢＣ１２３！``) read as ASCII, every digit read as ``0`` (等了3个小时 and 等了5个小时 share their n-grams)
-and the ideographic space as a space. An n-gram (n = 1 … 3) is a window of n characters inside one comment;
-it is keyed by its code points packed into one 64-bit integer (21 bits each), so no Python string is made per
-n-gram.
+and the ideographic space as a space. An n-gram (n = 1 … 3) is a window of n *word* characters (letters,
+digits, CJK characters, emoji) inside one comment — punctuation and spaces break it; it is keyed by its code
+points packed into one 64-bit integer (21 bits each), so no Python string is made per n-gram.
 
 Features (fixed by :class:`NgramSpace`, the training vocabulary): for comment ``r`` and vocabulary n-gram
 ``j`` with ``tf`` occurrences, ``x_rj = tf · idf_j / sqrt(Σ_o idf_{j(o)}²)``, the sum over every occurrence
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_N", "NgramSpace", "code_points", "decode_key", "encode_key", "ngram_occurrences", "word_chars"]
+__all__ = ["MAX_N", "NgramSpace", "clause_breaks", "code_points", "decode_key", "encode_key", "is_word",
+           "ngram_occurrences", "word_chars"]
 
 MAX_N = 3
 BITS = 21  # code points are below 0x110000 = 2**21
@@ -60,14 +61,23 @@ def decode_key(n: int, key: int) -> str:
     return "".join(chr((int(key) >> (BITS * (n - 1 - i))) & mask) for i in range(n))
 
 
-def ngram_occurrences(cp: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(start position, key) of every n-gram of length ``n`` lying inside one comment of ``cp``."""
+def is_word(cp: np.ndarray) -> np.ndarray:
+    """Letters, digits, CJK characters and emoji (after :func:`code_points`); not spaces or punctuation."""
+    return ((cp >= 48) & (cp <= 57)) | ((cp >= 97) & (cp <= 122)) | (
+        (cp >= 0x3400) & ~((cp >= 0xFE30) & (cp <= 0xFE4F)) & ~((cp >= 0xFF00) & (cp <= 0xFFEF)))
+
+
+def ngram_occurrences(cp: np.ndarray, n: int, word: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(start position, key) of every n-gram of length ``n`` of word characters (:func:`is_word`) in ``cp``:
+    punctuation, spaces and the comment separator break n-grams (a comma says nothing about a comment, and
+    a model that learns it from a few hundred labels misreads the next comment). ``word``: is_word(cp),
+    when already computed."""
     N = cp.size
     if N < n:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     c = cp.astype(np.int64)
     key = c[: N - n + 1].copy()
-    nl = cp == NEWLINE
+    nl = ~(is_word(cp) if word is None else word)
     bad = nl[: N - n + 1].copy()
     for i in range(1, n):
         key <<= BITS
@@ -77,11 +87,36 @@ def ngram_occurrences(cp: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return pos, key[pos]
 
 
-def word_chars(cp: np.ndarray, n_rows: int) -> np.ndarray:
-    """Characters per comment that are letters, digits, CJK characters or emoji (not spaces or punctuation)."""
-    word = ((cp >= 48) & (cp <= 57)) | ((cp >= 97) & (cp <= 122)) | (
-        (cp >= 0x3400) & ~((cp >= 0xFE30) & (cp <= 0xFE4F)) & ~((cp >= 0xFF00) & (cp <= 0xFFEF)))
-    return np.bincount(row_of(cp)[word], minlength=n_rows)
+def word_chars(cp: np.ndarray, n_rows: int, rows: np.ndarray | None = None,
+               word: np.ndarray | None = None) -> np.ndarray:
+    """Word characters (:func:`is_word`) per comment (``rows``, ``word``: row_of(cp), is_word(cp) when
+    already computed)."""
+    rows = row_of(cp) if rows is None else rows
+    return np.bincount(rows[is_word(cp) if word is None else word], minlength=n_rows)
+
+
+# the rule engine's clause boundaries (engine.BOUNDARY_CHARS) as they read after code_points()
+_BOUNDARY = np.zeros(0x10000, bool)
+_BOUNDARY[[ord(c) for c in ",.!?;~。…\r\t \u00a0"]] = True
+
+
+def clause_breaks(cp: np.ndarray, n_rows: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Per comment, the punctuation or space runs with text on both sides (0: the comment is one clause,
+    leading and trailing punctuation aside)."""
+    if cp.size == 0:
+        return np.zeros(n_rows, np.int64)
+    b = _BOUNDARY[np.minimum(cp, 0xFFFF)]
+    text = ~b & (cp != NEWLINE)
+    rows = row_of(cp) if rows is None else rows
+    seen = np.cumsum(text)  # text characters up to and including each position, over the whole batch
+    first = np.zeros(n_rows, np.int64)  # text characters before each comment
+    starts = np.flatnonzero(np.concatenate(([True], cp[:-1] == NEWLINE)))
+    first[rows[starts]] = seen[starts] - text[starts]
+    # a run of boundaries ends at j - 1 when position j is text and j - 1 a boundary; it breaks the comment
+    # when text came before the run in the same comment
+    j = np.flatnonzero(text[1:] & b[:-1]) + 1
+    before = seen[j - 1] - first[rows[j]]
+    return np.bincount(rows[j][before > 0], minlength=n_rows)
 
 
 def row_of(cp: np.ndarray) -> np.ndarray:
@@ -186,11 +221,13 @@ class NgramSpace:
         """(comment number, feature index) of every vocabulary n-gram occurrence in ``big``."""
         return self._occurrences(code_points(big))
 
-    def _occurrences(self, cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = row_of(cp)
+    def _occurrences(self, cp: np.ndarray, rows: np.ndarray | None = None,
+                     word: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        rows = row_of(cp) if rows is None else rows
+        word = is_word(cp) if word is None else word
         rr, jj = [], []
         for i, _n in enumerate(self.ns):
-            pos, key = ngram_occurrences(cp, _n)
+            pos, key = ngram_occurrences(cp, _n, word)
             idx = self._index[i].lookup(key)
             hit = idx >= 0
             rr.append(rows[pos[hit]])
@@ -211,16 +248,19 @@ class NgramSpace:
 
     def scores(self, big: str, n_rows: int, weights: np.ndarray) -> np.ndarray:
         """``X @ weights.T`` for the TF-IDF rows of ``big`` without building them (``weights`` is (k, size)),
-        and in a last column the comments' word characters (:func:`word_chars`): (n_rows, k + 1)."""
+        then two columns: the comments' word characters (:func:`word_chars`) and clause breaks
+        (:func:`clause_breaks`): (n_rows, k + 2)."""
         cp = code_points(big)
-        r, j = self._occurrences(cp)
+        rows, word = row_of(cp), is_word(cp)
+        r, j = self._occurrences(cp, rows, word)
         w = self.idf[j]
         norm = np.sqrt(np.bincount(r, weights=w * w, minlength=n_rows))
         inv = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 0.0)
-        out = np.empty((n_rows, weights.shape[0] + 1))
+        out = np.empty((n_rows, weights.shape[0] + 2))
         for c in range(weights.shape[0]):
             out[:, c] = np.bincount(r, weights=weights[c, j] * w, minlength=n_rows) * inv
-        out[:, -1] = word_chars(cp, n_rows)
+        out[:, -2] = word_chars(cp, n_rows, rows, word)
+        out[:, -1] = clause_breaks(cp, n_rows, rows)
         return out
 
     def grams(self) -> list[str]:

@@ -230,7 +230,8 @@ class TextAnalysis:
     ``sentiment`` (the rules' score) is aligned with the input index. ``engine_result`` holds the mentions
     per analysed text; ``codes`` maps each input row to its distinct text (-1 for missing), or is None when
     every row was analysed on its own. ``learned`` / ``learned_conf``: the polarity (−1/0/+1) and its
-    probability from a kept learned sentiment model, per analysed text (None without one)."""
+    probability from a kept learned sentiment model, per analysed text, and ``one_clause`` whether the text
+    has no punctuation inside (None without a model)."""
 
     index: pd.Index
     codes: np.ndarray | None
@@ -240,6 +241,7 @@ class TextAnalysis:
     level1: tuple[str, ...]
     learned: np.ndarray | None = None
     learned_conf: np.ndarray | None = None
+    one_clause: np.ndarray | None = None
 
     def _per_row(self, values: np.ndarray, fill: Any) -> np.ndarray:
         if self.codes is None:
@@ -256,10 +258,12 @@ class TextAnalysis:
         return pd.Series(pol, index=self.index, name="polarity")
 
     def _mention_polarity(self, u: np.ndarray, score: np.ndarray) -> np.ndarray:
-        """Mention scores after the learned model (see docs/text.md, "Learning from labels"): in a comment the
-        model reads differently from the rules, a mention that followed the rules' verdict (or had none)
-        follows the model — unless the rules read the comment's themes both ways (praise for one, blame for
-        another), where the rules' aspect reading stays."""
+        """Mention scores after the learned model (see docs/text.md, "Learning from labels"). The model reads
+        whole comments, the rules clauses: the model's answer goes to a theme mention only in a comment of
+        one clause (no punctuation inside) that the model reads differently from the rules, where the mention
+        followed the rules' verdict or had none, and the rules did not read its themes both ways. Anywhere
+        else the rules' clause reading stays (in "小哥人很好，充电桩一直装不上" the salesman was praised, whatever
+        the comment's verdict)."""
         if self.learned is None or u.size == 0:
             return score
         r = self.engine_result
@@ -269,7 +273,8 @@ class TextAnalysis:
         mixed = (np.bincount(r.c_row[c_pol > 0], minlength=n) > 0) & (np.bincount(r.c_row[c_pol < 0], minlength=n) > 0)
         pol = np.where(score > EPS, 1, np.where(score < -EPS, -1, 0))
         L = self.learned[u]
-        change = (L != rules[u]) & ~mixed[u] & ((pol == rules[u]) | (pol == 0)) & (pol != L)
+        change = (L != rules[u]) & ~mixed[u] & self.one_clause[u] & ((pol == rules[u]) | (pol == 0)) \
+            & (pol != L)
         return np.where(change, L * self.learned_conf[u], score)
 
     def _expand(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -346,11 +351,12 @@ def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: 
     prep = prepare(s, dedupe)
     res = run_engine(engine, prep, n_jobs=n_jobs)
     sent_u = res.sentiment.astype(np.float64)
-    learned = conf = None
+    learned = conf = one_clause = None
     if model is not None and model.kept:
         parts, _ = map_chunks(model.ngram_scores, prep, n_jobs)
-        z = np.concatenate(parts) if parts else np.zeros((0, model.coef.shape[0] + 1))
+        z = np.concatenate(parts) if parts else np.zeros((0, model.coef.shape[0] + 2))
         learned, conf = model.decide(sent_u, z)
+        one_clause = z[:, -1] == 0
     if prep.codes is None:
         sent = sent_u
     else:
@@ -365,6 +371,7 @@ def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: 
         level1=tuple(str(t.level1) for t in themes),
         learned=learned,
         learned_conf=conf,
+        one_clause=one_clause,
     )
 
 
