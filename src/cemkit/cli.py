@@ -179,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("label", help="write a sheet of the comments whose sentiment label would teach most")
     lb.add_argument("--run", required=True, help="run folder (e.g. reports/auto-latest)")
     lb.add_argument("--n", type=int, default=200, help="comments to label (default 200)")
-    lb.add_argument("--out", help="workbook to write (default <run>/labelling.xlsx; never overwritten)")
+    lb.add_argument("--out", help="workbook to write (default ./labelling-<run>.xlsx; never overwritten)")
     lb.add_argument("--labels", action="append", help="sheets labelled in earlier rounds (their comments are left out)")
     lb.add_argument("--sentiment-model", help="rank by this learned model's uncertainty (default: the rules')")
     lb.add_argument("--lang", choices=["zh", "en"])

@@ -127,7 +127,9 @@ def build_label_sheet(run_dir: str | Path, n: int = 200, *, model: Any = None, e
 
 
 def label_cli(args: Any) -> int:
-    """``cemkit label --run RUN [--n 200] [--out FILE] [--labels OLD.xlsx …] [--sentiment-model M]``."""
+    """``cemkit label --run RUN [--n 200] [--out FILE] [--labels OLD.xlsx …] [--sentiment-model M]``: the
+    sheet goes to ``--out`` or ``./labelling-<run>.xlsx`` (the engagement folder one works in), never over an
+    existing file."""
     from .render.xlsx import write_workbook
     from .text.learn import load_sentiment_model, resolve_model
 
@@ -138,11 +140,11 @@ def label_cli(args: Any) -> int:
     if int(args.n) < 1:
         raise UserError("--n must be at least 1")
     sheets, summary = build_label_sheet(run, int(args.n), model=model, exclude=exclude, lang=getattr(args, "lang", None))
-    out = _free_path(Path(args.out) if getattr(args, "out", None) else run / "labelling.xlsx")
+    out = _free_path(Path(args.out) if getattr(args, "out", None) else Path(f"labelling-{run.resolve().name}.xlsx"))
     write_workbook(out, sheets)
-    by = "the learned model" if summary["model"] else "the rules"
+    by = "the learned model is (or where it and the rules disagree)" if summary["model"] else "the rules are"
     print(f"cemkit label: {summary['n']} comments to label → {out}\n"
-          f"  {summary['uncertain']} where {by} are least sure (mutually different), {summary['random']} at random"
+          f"  {summary['uncertain']} where {by} least sure (mutually different), {summary['random']} at random"
           + (f"; {len(exclude)} labelled comments left out" if exclude else "") +
           f"\n  fill the label column (正面 / 负面 / 中性), then: cemkit learn --run {run} --labels {out}")
     return 0

@@ -3,8 +3,10 @@ and theme keywords proposed from the comments the dictionary missed.
 
 ``select_for_labelling`` ranks the distinct comments by how much a label would teach:
 
-* **uncertainty** — with a kept learned model, ``(1 − p) / (1 − 1/k)`` for the class it would choose
-  (``p`` its probability, ``k`` classes: 1 when all classes are equally likely); with the rules only,
+* **uncertainty** — with a kept learned model, 1 where its answer differs from the rules' (the two
+  disagree: a label settles which is right — query by committee) and else ``(1 − p) / (1 − 1/k)`` for the
+  class it chose (``p`` its probability, ``k`` classes: 1 when all classes are equally likely); with the
+  rules only,
   ``(1 − |score|)²`` (a comment the rules find nothing in scores 1, a clear 满意 almost 0), plus
   0.5 when the rules' polarity contradicts the respondent's own score (praise from a detractor (0–6) or blame
   from a promoter (9–10)) — the comments where the rules are most likely wrong;
@@ -17,14 +19,15 @@ A share ``random_share`` of the picks is drawn at random (weighted by frequency)
 labels on them measure accuracy on ordinary comments, not only on hard ones.
 
 ``read_label_sheet`` reads a labelling workbook (any sheet with a comment and a label column, headers in
-Chinese or English) and ``propose_theme_keywords`` turns theme labels on comments no theme caught into
-candidate keywords for the pack's themes: the comment n-grams most typical of each labelled theme
-(log-odds against the other labelled comments), that no theme already has — a YAML patch the analyst
-reviews, like ``discovery_candidates.yaml``.
+Chinese or English) and ``propose_theme_keywords`` turns theme labels on comments the dictionary missed
+into candidate keywords for the pack's themes: the fewest words that cover the theme's labelled comments
+and are typical of them (log-odds against the other labelled comments), that no theme already has — a
+YAML patch the analyst reviews, like ``discovery_candidates.yaml``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +92,7 @@ def select_for_labelling(comments: Any, pack: Any = None, *, n: int = 200, model
     if a.learned is not None:
         k = len(model.classes)
         unc = (1.0 - a.learned_conf) / (1.0 - 1.0 / k)  # 1 when the classes are equally likely
+        unc = np.where(a.learned != np.sign(score), 1.0, unc)  # model and rules disagree: a label settles it
     else:
         unc = (1.0 - np.abs(score)) ** 2
         if nps is not None:
@@ -249,62 +253,59 @@ def parse_theme_labels(values: Sequence[Any], pack: Any, where: str = "theme lab
 
 def propose_theme_keywords(texts: Sequence[str], theme_ids: Sequence[Sequence[str]], pack: Any, *,
                            n_keywords: int = 6, min_count: int = 2, prior: float = 1.0) -> pd.DataFrame:
-    """Candidate keywords for the themes labelled on comments: for each theme, the character 2–4-grams
-    found in at least ``min_count`` of its comments, ranked by the log-odds ratio of a comment of the theme
-    holding it against the other labelled comments (add-``prior`` smoothing), without n-grams inside
-    another candidate ranked higher, keywords the pack already has or n-grams made of lexicon sentiment
-    words. Returns ``theme, keyword, n_theme, n_other, log_odds`` (best first per theme).
+    """Candidate keywords for the themes labelled on comments.
+
+    Candidates are the comments' words (:func:`tokenize`, the pack's dictionary kept whole, stop words out)
+    of two or more characters and pairs of adjacent words of up to four characters (零 + 加价), without
+    keywords the pack already has, words inside one of them, or lexicon sentiment words. For each theme,
+    keywords are picked greedily: the candidate that appears in the most labelled comments of the theme not
+    yet covered by a chosen keyword (ties: the larger log-odds of a theme comment holding it against the
+    other labelled comments, add-``prior`` smoothed), until no candidate covers ``min_count`` more or
+    ``n_keywords`` are chosen; candidates more frequent outside the theme (log-odds ≤ 0) never qualify.
+    Returns ``theme, keyword, n_theme, n_other, log_odds``.
 
     Only comments the pack's themes do not already catch with the labelled theme teach anything: pass
     those (the CLI passes the labelled comments whose labelled theme the rules missed)."""
     from .lexicon import load_lexicon
+    from .segment import tokenize
 
     texts = [str(t) for t in texts]
     taken = {kw for t in pack.themes for kw in t.keywords}
     lex = load_lexicon(pack)
     feeling = set(lex.words) | set(lex.negations) | set(lex.degrees) | set(lex.contrasts)
+    cand_sets = []
+    for toks in tokenize(texts, pack):
+        c = {w for w in toks if len(w) >= 2}
+        c |= {a + b for a, b in itertools.pairwise(toks) if len(a + b) <= 4}
+        cand_sets.append({w for w in c if w not in taken and w not in feeling and "*" not in w
+                          and not any(w in kw for kw in taken)})
     rows = []
-    grams_per = [_grams(t) for t in texts]
-    themes = sorted({tid for ids in theme_ids for tid in ids})
-    for tid in themes:
+    for tid in sorted({tid for ids in theme_ids for tid in ids}):
         inside = np.asarray([tid in ids for ids in theme_ids], bool)
         n_in, n_out = int(inside.sum()), int((~inside).sum())
-        cin: dict[str, int] = {}
-        cout: dict[str, int] = {}
-        for g, isin in zip(grams_per, inside):
-            target = cin if isin else cout
-            for w in g:
-                target[w] = target.get(w, 0) + 1
-        cands = []
-        for w, k in cin.items():
-            if k < min_count or w in taken or w in feeling or any(w in kw for kw in taken if len(kw) > len(w)):
-                continue
-            o = cout.get(w, 0)
-            lo = math.log((k + prior) / (n_in - k + prior)) - math.log((o + prior) / (n_out - o + prior))
-            cands.append((lo, k, -len(w), w, o))
-        cands.sort(reverse=True)
-        chosen: list[tuple] = []
-        for lo, k, _neg_len, w, o in cands:
-            if lo <= 0:
+        members: dict[str, set[int]] = {}
+        outside: dict[str, int] = {}
+        for i, c in enumerate(cand_sets):
+            for w in c:
+                if inside[i]:
+                    members.setdefault(w, set()).add(i)
+                else:
+                    outside[w] = outside.get(w, 0) + 1
+        odds = {w: math.log((len(m) + prior) / (n_in - len(m) + prior))
+                - math.log((outside.get(w, 0) + prior) / (n_out - outside.get(w, 0) + prior))
+                for w, m in members.items()}
+        covered: set[int] = set()
+        chosen: list[str] = []
+        while len(chosen) < n_keywords:
+            best = max((w for w in members if odds[w] > 0 and w not in chosen),
+                       key=lambda w: (len(members[w] - covered), odds[w], len(w), w), default=None)
+            if best is None or len(members[best] - covered) < min_count:
                 break
-            if any(w in c[3] or c[3] in w for c in chosen):
-                continue
-            chosen.append((lo, k, _neg_len, w, o))
-            if len(chosen) >= n_keywords:
-                break
-        rows += [{"theme": tid, "keyword": w, "n_theme": k, "n_other": o, "log_odds": lo}
-                 for lo, k, _n, w, o in chosen]
+            covered |= members[best]
+            chosen.append(best)
+            rows.append({"theme": tid, "keyword": best, "n_theme": len(members[best]),
+                         "n_other": outside.get(best, 0), "log_odds": odds[best]})
     return pd.DataFrame(rows, columns=["theme", "keyword", "n_theme", "n_other", "log_odds"])
-
-
-def _grams(text: str, lo: int = 2, hi: int = 4) -> set[str]:
-    import re
-
-    out = set()
-    for piece in re.split(r"[\s，。！？、；：,.!?;:“”\"'（）()【】\[\]…~～\-—*]+", text):
-        for n in range(lo, hi + 1):
-            out.update(piece[i:i + n] for i in range(len(piece) - n + 1))
-    return {g for g in out if not g.isdigit()}
 
 
 def write_theme_patch_yaml(proposals: pd.DataFrame, pack: Any, path: str | Path | None = None,
