@@ -191,6 +191,15 @@ def test_guard_keeps_the_rules_when_the_model_is_not_better(auto_pack):
     assert m.predict(probe, auto_pack).tolist() == ["neutral", "positive", "neutral"]  # the rules' answers
 
 
+def test_a_rare_class_is_left_out_not_fatal(auto_pack):
+    d = jargon_set(240)
+    d = pd.concat([d, pd.DataFrame({"text": ["这次来做首保", "车是给我老婆买的", "第二次来这家店了"],
+                                    "label": "中性"})], ignore_index=True)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    assert m.kept and m.classes == ("neg", "pos") and m.info["left_out"] == {"neutral": 3}
+    assert "Only 3 neutral labels" in m.report() and "中性标注仅3条" in m.report("zh")
+
+
 def test_guard_needs_enough_labels(auto_pack):
     d = jargon_set(20)
     m = learn_sentiment(d["text"], d["label"], auto_pack)

@@ -394,6 +394,10 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     if len(lab) != len(t_all):
         raise UserError(f"{len(t_all)} comments but {len(lab)} labels")
     keep = np.asarray([lb is not None and t.strip() != "" for lb, t in zip(lab, t_all)], bool)
+    # a class with fewer than MIN_PER_CLASS labels cannot be learned: its comments are left out (3 neutral
+    # labels among 200 do not make a three-class model, nor should they stop a two-class one)
+    rare = {cl: int(n) for cl, n in zip(*np.unique(lab[keep].astype(str), return_counts=True)) if n < MIN_PER_CLASS}
+    keep &= np.asarray([lb not in rare for lb in lab], bool)
     t = [x for x, k in zip(t_all, keep) if k]
     y = lab[keep].astype(str)
     classes = tuple(sorted(set(y.tolist())))
@@ -408,6 +412,7 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
                    "ngrams": list(ngrams),
                    "min_df": min_df, "max_features": max_features, "alpha": alpha},
         "rules_accuracy": float((rule_pol == truth).mean()) if len(t) else float("nan"),
+        "left_out": {NAMES[cl]: n for cl, n in rare.items()},
         "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     from .. import __version__
@@ -416,7 +421,7 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     empty = SentimentModel(classes if len(classes) >= 2 else ("neg", "pos"), NgramSpace((1,), (np.zeros(0, np.int64),),
                            np.zeros(0)), np.zeros((1 if len(classes) < 3 else 3, len(RULE_FEATURES))),
                            np.zeros(1 if len(classes) < 3 else 3), rule_scale, flip_conf, fill_min_chars, pack_id, False, info)
-    if len(t) < MIN_LABELS or len(classes) < 2 or min(counts.values()) < MIN_PER_CLASS:
+    if len(t) < MIN_LABELS or len(classes) < 2:
         info["reason"] = "too_few"
         info["need"] = {"labels": MIN_LABELS, "per_class": MIN_PER_CLASS}
         return empty
@@ -461,13 +466,17 @@ def guard_sentence(info: dict, kept: bool, lang: str = "en") -> str:
                       f"{need.get('per_class')} per class, are needed): no model was trained; the rules stay."}[lang]
     cv, ru = 100 * info["cv_accuracy"], 100 * info["rules_accuracy"]
     b, w, p = info["better"], info["worse"], info["p_value"]
+    left = info.get("left_out") or {}
     if lang == "zh":
+        names = {"positive": "正面", "negative": "负面", "neutral": "中性"}
+        note = "".join(f"（{names[k]}标注仅{v}条，未用于学习）" for k, v in left.items())
         head = f"基于{n}条标注评论的{info['folds']}折交叉验证：学习模型准确率{cv:.1f}%，规则{ru:.1f}%" \
-               f"（模型对而规则错{b}条，反之{w}条，McNemar单侧p={p:.3g}）。"
+               f"（模型对而规则错{b}条，反之{w}条，McNemar单侧p={p:.3g}）{note}。"
         return head + ("采用学习模型。" if kept else "模型未显著优于规则：继续使用规则。")
+    note = "".join(f" Only {v} {k} labels: left out." for k, v in left.items())
     head = (f"{info['folds']}-fold cross-validation on {n} labelled comments: learned model {cv:.1f}% accurate, "
             f"rules {ru:.1f}% (model right where the rules are wrong: {b}; the reverse: {w}; one-sided exact "
-            f"McNemar p = {p:.3g}).")
+            f"McNemar p = {p:.3g}).{note}")
     return head + (" The learned model is kept." if kept else
                    " The model does not beat the rules significantly: the rules stay.")
 
