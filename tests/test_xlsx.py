@@ -1,4 +1,4 @@
-"""The one workbook writer (cemkit.render.xlsx.write_workbook): values, layout, safety."""
+"""The one workbook writer (cemkit.workbook.write_workbook): values, layout, safety."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from cemkit.render.xlsx import write_workbook
+from cemkit.workbook import write_workbook
 
 
 def test_values_round_trip_and_missing_cells_stay_empty(tmp_path):

@@ -60,8 +60,8 @@ import pandas as pd
 
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
-from .render.xlsx import write_workbook
 from .schema.sections import PRIORITIES
+from .workbook import write_workbook
 from .workdays import coverage_note, working_days
 
 __all__ = [
@@ -81,7 +81,6 @@ __all__ = [
     "sla_due",
     "validate",
     "write_alerts_xlsx",
-    "write_workbook",
 ]
 
 DEFAULT_HOURS = {"P1": 24.0, "P2": 48.0, "P3": 72.0}

@@ -3,7 +3,7 @@ from the filled sheets, keep the model only if it beats the rules, save it) and 
 --labels`` (rules vs learned model on a held-out part of the labels).
 
 The analysis lives in :mod:`cemkit.text.learn` and :mod:`cemkit.text.labels`; this module reads a run
-folder, writes the workbook with :func:`cemkit.render.xlsx.write_workbook` (the one Excel writer: every
+folder, writes the workbook with :func:`cemkit.workbook.write_workbook` (the one Excel writer: every
 comment is written as text, never as a formula) and prints what happened. docs/text.md, "Learning from
 labels", walks through a round.
 """
@@ -130,7 +130,7 @@ def label_cli(args: Any) -> int:
     """``cemkit label --run RUN [--n 200] [--out FILE] [--labels OLD.xlsx …] [--sentiment-model M]``: the
     sheet goes to ``--out`` or ``./labelling-<run>.xlsx`` (the engagement folder one works in), never over an
     existing file."""
-    from .render.xlsx import write_workbook
+    from .workbook import write_workbook
     from .text.learn import load_sentiment_model, resolve_model
 
     run, _info, pack = _run_info(args.run)

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .alerts import follow_up_codes, joiner, write_workbook
+from .alerts import follow_up_codes, joiner
 from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 from .schema.sections import GROUPS
+from .workbook import write_workbook
 
 __all__ = ["GROUPS", "assign", "latest_responses", "nps_group", "summary", "validate", "write_playbooks_xlsx"]
 

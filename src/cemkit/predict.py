@@ -48,11 +48,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .alerts import joiner, write_workbook
+from .alerts import joiner
 from .arrowtext import factorize
 from .errors import InputError
 from .packs import Pack
 from .playbooks import latest_responses
+from .workbook import write_workbook
 
 __all__ = [
     "MIN_UPLIFT",
