@@ -130,8 +130,8 @@ def label_cli(args: Any) -> int:
     """``cemkit label --run RUN [--n 200] [--out FILE] [--labels OLD.xlsx …] [--sentiment-model M]``: the
     sheet goes to ``--out`` or ``./labelling-<run>.xlsx`` (the engagement folder one works in), never over an
     existing file."""
-    from .workbook import write_workbook
     from .text.learn import load_sentiment_model, resolve_model
+    from .workbook import write_workbook
 
     run, _info, pack = _run_info(args.run)
     mpath = resolve_model(getattr(args, "sentiment_model", None), pack)
