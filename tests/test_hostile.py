@@ -1,0 +1,576 @@
+"""Client data is hostile (issue 14): nothing leaks, nothing executes, nothing crashes, every row keeps its
+line number. ``pytest -m hostile`` runs these alone.
+
+Each "What was seen" item of the issue has a test here; the property-based part draws whole exports with
+:mod:`hostile_data` (personal data in random spellings and columns, formula prefixes, control characters,
+ragged lines, embedded line breaks, mixed encodings) and checks ingest and a whole run. The fuzz run over
+thousands of files is ``benchmarks/fuzz_hostile.py``.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import hostile_data as hd
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cemkit import cli, ingest
+from cemkit.errors import UserError
+from cemkit.privacy import mask_text
+
+pytestmark = pytest.mark.hostile
+#: what the issue saw, reproduced on main before the fix (strict: an unexpected pass fails the suite)
+SEEN = pytest.mark.xfail(strict=True, reason="issue 14: seen on main before the fix")
+
+
+def run_cli(args, capsys):
+    code = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_sentence(err: str) -> bool:
+    """An error a user can act on: no traceback, and the first line says what is wrong."""
+    return "Traceback" not in err and err.startswith("cemkit: error: ")
+
+
+# =============================================================================== masking spellings
+SPELLINGS = [
+    pytest.param("vx13800138000", "13800138000", "mobile", marks=SEEN),
+    ("加我wx:13800138000", "13800138000", "mobile"),
+    pytest.param("138\u30000013\u30008000", "13800138000", "mobile", marks=SEEN),  # ideographic spaces
+    pytest.param("138—0013—8000", "13800138000", "mobile", marks=SEEN),  # em dashes
+    pytest.param("138–0013–8000", "13800138000", "mobile", marks=SEEN),  # en dashes
+    pytest.param("138.0013.8000", "13800138000", "mobile", marks=SEEN),
+    ("+86 138 0013 8000", "13800138000", "mobile"),
+    pytest.param("+86—138—0013—8000", "13800138000", "mobile", marks=SEEN),
+    ("０086 １３８ ００１３ ８０００", "13800138000", "mobile"),  # 0086 and full-width digits
+    ("微信 138 0013 8000", "13800138000", "mobile"),
+    pytest.param("110105 19491231 002X", "11010519491231002X", "id_card", marks=SEEN),
+    pytest.param("110105-1949-1231-002X", "11010519491231002X", "id_card", marks=SEEN),
+    pytest.param("张三@example.com", "张三@example.com", "email", marks=SEEN),
+    pytest.param("联系 李雷@例子.中国", "李雷@例子.中国", "email", marks=SEEN),
+    pytest.param("021-6234 5678", "02162345678", "landline", marks=SEEN),
+    pytest.param("(021)6234\u30005678", "02162345678", "landline", marks=SEEN),
+    pytest.param("粤 B12345", "B12345", "plate", marks=SEEN),
+    pytest.param("京\u3000A·12345", "A12345", "plate", marks=SEEN),
+]
+
+
+@pytest.mark.parametrize("text, secret, kind", SPELLINGS)
+def test_masking_covers_common_spellings(text, secret, kind):
+    out, counts = mask_text(pd.Series([f"请联系{text}谢谢"], dtype="str"), plates=True)
+    assert hd.normalise(secret) not in hd.normalise(out.iloc[0]), out.iloc[0]
+    assert counts[kind] == 1, (out.iloc[0], counts)
+    assert out.iloc[0].startswith("请") and out.iloc[0].endswith("谢谢")
+
+
+@pytest.mark.parametrize("text", [
+    "2024.03.05 到店，2024-03-05 14:30:00 离店",
+    "营业时间 13:00-18:00",
+    "软件版本 v13.8.0 升级后好了",
+    "服务器 192.168.10.138",
+    "第138期活动，优惠 12 800 元",
+    "价格¥138,000，尾款 13,800",
+    "里程 13800 公里，油耗 8.5",
+    "邮编 200030，区号 021",
+    "车架号 LSVAU2180N2183294",
+    "ISBN 978-7-111-12345-6",
+    "订单号 2024030513800",  # 13 digits: no mobile inside a longer number
+    "评分 9 8 7 10 分",
+])
+def test_masking_leaves_look_alikes(text):
+    out, counts = mask_text(pd.Series([text], dtype="str"), plates=True)
+    assert out.iloc[0] == text and sum(counts.values()) == 0, (out.iloc[0], counts)
+
+
+# =============================================================================== one hostile run
+SECRETS = {
+    "dealer": "13911112222",
+    "region": "13922223333",
+    "wave": "13933334444",
+    "customer_id": "13944445555",
+    "stage": "13955556666",
+    "nps": "13966667777",
+    "email": "zhang.san@example.com",
+}
+FORMULA_DEALERS = ["=1+2", "+SUM(1,2)", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0"]
+
+
+def hostile_export(folder: Path) -> tuple[Path, Path]:
+    """A realistic export (the demo's, 400 responses) with personal data outside the comment column,
+    formula prefixes in comments and dealer names, and control/separator characters in text cells."""
+    from cemkit.demo import generate
+    from cemkit.packs import load_pack
+
+    demo = generate(load_pack("auto"), n=400, seed=11)
+    df = demo.responses.copy()
+    od = demo.odata.drop(columns=["responded"])
+    df["dealer"] = df["dealer"].astype(object)
+    first = df["dealer"].iloc[0]
+    df.loc[df["dealer"] == first, "dealer"] = f"厦门湖里店（店长{SECRETS['dealer']}）"
+    for k, name in enumerate(FORMULA_DEALERS):  # whole dealers renamed, so they reach the league chart
+        other = sorted(set(df["dealer"]) - {f"厦门湖里店（店长{SECRETS['dealer']}）", *FORMULA_DEALERS})[k]
+        df.loc[df["dealer"] == other, "dealer"] = name
+    df.loc[df.index % 9 == 1, "region"] = f"华东 {SECRETS['region']}"
+    df.loc[df.index % 13 == 2, "wave"] = f"2024H1 联系{SECRETS['wave']}"
+    cid = df["customer_id"].iloc[3]
+    df.loc[df["customer_id"] == cid, "customer_id"] = SECRETS["customer_id"]
+    od.loc[od["customer_id"] == cid, "customer_id"] = SECRETS["customer_id"]
+    df["stage"] = df["stage"].astype(object)
+    df.loc[5, "stage"] = f"交车 {SECRETS['stage']}"
+    df["nps"] = df["nps"].astype(object)
+    df.loc[6, "nps"] = f"不推荐 请打{SECRETS['nps']}"
+    df.loc[7, "nps"] = SECRETS["email"]
+    df.loc[df.index % 11 == 3, "comment"] = "=HYPERLINK(\"http://evil.example\",\"点此\")"
+    df.loc[df.index % 17 == 4, "comment"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    df.loc[df.index % 19 == 5, "comment"] = "很差\u2028第二段\u2029第三段\u0085完"
+    df.loc[df.index % 23 == 6, "customer_type"] = "首购\x00\x01"
+    df.loc[df.index % 29 == 7, "wave"] = "2024H2\x01"
+    df.loc[df.index % 31 == 8, "dealer"] = "杭州\u3000西湖店\u2028"
+    data, odata = folder / "hostile.csv", folder / "hostile_odata.csv"
+    df.to_csv(data, index=False, date_format="%Y-%m-%d")
+    od.to_csv(odata, index=False)
+    return data, odata
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    """One whole `cemkit run` on the hostile export: (exit code, stderr, run folder or None)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    data, odata = hostile_export(folder)
+    code = cli.main(["run", "--pack", "auto", "--data", str(data), "--odata", str(odata), "--out",
+                     str(folder / "out"), "--quiet"])
+    latest = folder / "out" / "auto-latest"
+    return code, folder, (latest.resolve() if latest.exists() else None)
+
+
+def _run_ok(hostile_run):
+    code, _, run_dir = hostile_run
+    assert code == 0 and run_dir is not None, f"the hostile run exited {code}"
+    return run_dir
+
+
+def _leaks(paths, secrets):
+    problems = []
+    for path in paths:
+        for where, text in hd._texts(path):
+            flat = hd.normalise(text)
+            problems += [f"{where}: {s}" for s in secrets if hd.normalise(s) in flat]
+    return problems
+
+
+@SEEN
+@pytest.mark.slow
+def test_control_and_separator_characters_do_not_crash_a_run(hostile_run):
+    """U+2028/U+2029/U+0085 in comments and dealer names, \\x00 and \\x01 in a segment and the wave."""
+    _run_ok(hostile_run)
+
+
+@SEEN
+@pytest.mark.slow
+def test_personal_data_in_a_dealer_name_reaches_no_deliverable(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    files = [run_dir / n for n in ("report.html", "report.pptx", "datapack.xlsx", "alerts.xlsx", "alerts.csv",
+                                   "playbooks.xlsx", "playbooks.csv")]
+    assert all(f.exists() for f in files)
+    assert _leaks(files, [SECRETS["dealer"]]) == []
+
+
+@SEEN
+@pytest.mark.slow
+def test_personal_data_in_segment_wave_and_customer_id_leaks_nowhere(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    secrets = [SECRETS[k] for k in ("dealer", "region", "wave", "customer_id")]
+    assert [p for p in hd.scan_outputs(run_dir, secrets) if "contains" in p] == []
+
+
+@SEEN
+@pytest.mark.slow
+def test_quarantined_cells_are_masked_in_quarantine_notebook_and_run_json(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    q = pd.read_parquet(run_dir / "data" / "quarantine.parquet")
+    assert {"unknown_stage", "nps_not_numeric"} <= set(q["reason"])
+    files = [run_dir / "data" / "quarantine.parquet", run_dir / "notebooks" / "01_data_check.ipynb",
+             run_dir / "run.json", run_dir / "data" / "accounting.json"]
+    assert _leaks(files, [SECRETS["stage"], SECRETS["nps"], SECRETS["email"]]) == []
+
+
+@SEEN
+@pytest.mark.slow
+def test_no_formula_in_csv_exports(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    for name in ("alerts.csv", "playbooks.csv"):
+        assert hd.formulas(run_dir / name) == [], name
+    text = (run_dir / "alerts.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text  # neutralised, not dropped: the reader still sees what the client wrote
+
+
+@SEEN
+@pytest.mark.slow
+def test_no_formula_in_workbooks_or_the_decks_chart_data(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    deck = run_dir / "report.pptx"
+    with zipfile.ZipFile(deck) as z:
+        assert [n for n in z.namelist() if n.endswith(".xlsx")]  # the charts' workbooks
+    assert hd.formulas(deck) == []
+    for name in ("datapack.xlsx", "alerts.xlsx", "playbooks.xlsx"):
+        assert hd.formulas(run_dir / name) == [], name
+
+
+@SEEN
+@pytest.mark.slow
+def test_the_whole_hostile_run_leaks_nothing_and_holds_no_formula(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    assert hd.scan_outputs(run_dir, list(SECRETS.values())) == []
+
+
+@SEEN
+@pytest.mark.slow
+def test_masked_counts_per_kind_and_per_column(hostile_run):
+    run_dir = _run_ok(hostile_run)
+    acc = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["accounting"]
+    by_column = acc["masked_by_column"]
+    assert by_column["dealer"]["mobile"] >= 1 and by_column["region"]["mobile"] >= 1
+    assert by_column["wave"]["mobile"] >= 1
+    assert acc["pseudonymised"]["customer_id"] >= 1
+
+
+@SEEN
+@pytest.mark.slow
+def test_render_publishes_atomically_a_full_disk_leaves_the_report_whole(hostile_run, tmp_path, capsys,
+                                                                         monkeypatch):
+    run_dir = _run_ok(hostile_run)
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    before = (copy / "report.html").read_bytes()
+    from cemkit.render import html
+
+    def full_disk(run_dir, pack, out, **kw):
+        Path(out).write_bytes(before[: len(before) // 3])
+        raise OSError(errno.ENOSPC, "No space left on device", str(out))
+
+    monkeypatch.setattr(html, "build_html", full_disk)
+    code, _, err = run_cli(["render", copy], capsys)
+    assert code == 2 and one_sentence(err) and "space" in err
+    assert (copy / "report.html").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+# ======================================================================= encodings and row numbers
+def _demo_lines(n: int = 60) -> list[str]:
+    from cemkit.demo import generate
+    from cemkit.packs import load_pack
+
+    df = generate(load_pack("auto"), n=n, seed=5).responses
+    return df.to_csv(index=False, date_format="%Y-%m-%d").splitlines(keepends=True)
+
+
+@SEEN
+@pytest.mark.parametrize("first, second, cut", [("gbk", "utf-8", 45), ("utf-8", "gbk", 30)],
+                         ids=["gbk_export_with_utf8_records_appended", "half_utf8_half_gbk"])
+def test_mixed_encodings_are_decoded_line_by_line_or_refused_naming_the_line(tmp_path, first, second, cut):
+    """A merged export (GBK with UTF-8 records appended, or the other way round) is never decoded with a
+    code page that garbles the Chinese with exit 0."""
+    lines = _demo_lines()
+    path = tmp_path / "merged.csv"
+    path.write_bytes("".join(lines[:cut]).encode(first) + "".join(lines[cut:]).encode(second))
+    try:
+        prep = ingest.prepare(path, "auto")
+    except UserError as exc:  # refusing is allowed, if it names the line
+        assert f"line {cut + 1}" in str(exc)
+        return
+    truth = pd.read_csv(io.StringIO("".join(lines)), dtype=str)
+    assert set(prep.responses["dealer"]) <= set(truth["dealer"])
+    wide = [sum(not line.isascii() for line in part) for part in (lines[:cut], lines[cut:])]
+    assert prep.accounting["encoding_lines_redecoded"] == min(wide)  # the minority's non-ASCII lines
+
+
+@SEEN
+def test_binary_input_is_said_in_one_sentence(tmp_path):
+    import random
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(random.Random(1).randbytes(4000))
+    with pytest.raises(UserError) as err:
+        ingest.prepare(path, "auto")
+    msg = str(err.value)
+    assert "closest header" not in msg and "\n" not in msg
+    assert "not a text file" in msg or "binary" in msg
+
+
+def _ragged_file(tmp_path) -> tuple[Path, dict[str, int]]:
+    lines = _demo_lines(30)
+    bad = {6: ",".join(lines[6].split(",")[:5]) + "\n", 12: lines[12].rstrip("\n") + ",extra,fields\n"}
+    out, row_of = [], {}
+    for i, line in enumerate(lines):
+        out.append(bad.get(i, line))
+        if i and i not in bad:
+            row_of[line.split(",")[0]] = i + 1
+    path = tmp_path / "ragged.csv"
+    path.write_text("".join(out), encoding="utf-8")
+    return path, row_of
+
+
+def _set(line: str, header: str, field: str, value: str) -> str:
+    parts = line.rstrip("\n").split(",")
+    parts[header.rstrip("\n").split(",").index(field)] = value
+    return ",".join(parts) + "\n"
+
+
+@SEEN
+def test_quarantine_rows_do_not_drift_after_ragged_lines(tmp_path):
+    path, _ = _ragged_file(tmp_path)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text[20] = _set(text[20], text[0], "stage", "nowhere")  # line 21, below both ragged lines
+    rid = text[20].split(",")[0]
+    path.write_text("".join(text), encoding="utf-8")
+    prep = ingest.prepare(path, "auto")
+    q = prep.quarantine
+    assert q.loc[q["response_id"] == rid, "row"].tolist() == [21]
+    assert q.loc[q["response_id"] == rid, "reason"].tolist() == ["unknown_stage"]
+
+
+@SEEN
+def test_malformed_lines_are_quarantined_with_their_own_line_number(tmp_path):
+    path, _ = _ragged_file(tmp_path)
+    prep = ingest.prepare(path, "auto")
+    bad = prep.quarantine[prep.quarantine["reason"] == "malformed_row"]
+    assert sorted(bad["row"].tolist()) == [7, 13]
+    acc = prep.accounting
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == 30
+
+
+@SEEN
+def test_row_numbers_after_embedded_line_breaks_and_title_rows(tmp_path):
+    lines = _demo_lines(20)
+    head = "2024年客户体验调研 数据导出\n导出时间：2024-12-31\n"
+    body = []
+    for i, line in enumerate(lines):
+        if i == 3:  # a comment with two line breaks, quoted
+            line = _set(line, lines[0], "comment", '"第一行\n第二行\n第三行"')
+        if i == 10:  # an unknown stage below it: its spreadsheet row is 2 title rows + header + 10
+            line = _set(line, lines[0], "stage", "nowhere")
+            rid = line.split(",")[0]
+        body.append(line)
+    path = tmp_path / "titled.csv"
+    path.write_text(head + "".join(body), encoding="utf-8")
+    prep = ingest.prepare(path, "auto")
+    row = prep.quarantine.loc[prep.quarantine["response_id"] == rid]
+    assert row["row"].tolist() == [13]  # what a spreadsheet shows
+    assert row["line"].tolist() == [15]  # what an editor shows (the quoted comment spans three lines)
+
+
+@SEEN
+# =============================================================================== no traceback
+@pytest.mark.slow
+def test_a_file_with_one_response_is_a_run_or_one_sentence(tmp_path, capsys):
+    lines = _demo_lines(20)
+    nps = lines[0].split(",").index("nps")
+    promoter = next(line for line in lines[1:] if float(line.split(",")[nps]) >= 9)  # no alert: empty charts
+    path = tmp_path / "one.csv"
+    path.write_text(lines[0] + promoter, encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", path, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 0 or (code == 2 and one_sentence(err)), err[-2000:]
+
+
+@SEEN
+def test_out_that_is_a_file_is_one_sentence(tmp_path, capsys):
+    out = tmp_path / "reports"
+    out.write_text("not a folder", encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--out", out, "--quiet"], capsys)
+    assert code == 2 and one_sentence(err) and "reports" in err
+
+
+@SEEN
+def test_read_only_out_is_one_sentence(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "ro"
+    real = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if str(self).startswith(str(out)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    code, _, err = run_cli(["run", "--pack", "auto", "--out", out, "--quiet"], capsys)
+    assert code == 2 and one_sentence(err) and "ro" in err
+
+
+@SEEN
+def test_a_full_disk_is_one_sentence(tmp_path, capsys, monkeypatch):
+    from cemkit import pipeline
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "_execute", full)
+    code, _, err = run_cli(["run", "--pack", "auto", "--out", tmp_path, "--quiet"], capsys)
+    assert code == 2 and one_sentence(err) and "space" in err
+    assert not any(p.name.startswith(".staging-") for p in tmp_path.iterdir())
+
+
+@SEEN
+def test_a_garbage_template_is_one_sentence(tmp_path, capsys):
+    bad = tmp_path / "client.pptx"
+    bad.write_bytes(b"PK\x03\x04 this is not a deck" * 10)
+    code, _, err = run_cli(["run", "--pack", "auto", "--template", bad, "--out", tmp_path, "--quiet"], capsys)
+    assert code == 2 and one_sentence(err) and "client.pptx" in err
+    bad.write_text("plain text", encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--template", bad, "--out", tmp_path, "--quiet"], capsys)
+    assert code == 2 and one_sentence(err)
+
+
+LAUGHS = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+                   + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]"
+                      for i in range(8)]
+                   + ["columns: *i", "source: {file: x.csv}"])
+
+
+@SEEN
+def test_a_yaml_mapping_with_nested_aliases_is_refused_quickly(tmp_path):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(LAUGHS + "\n", encoding="utf-8")
+    code = ("import sys\nfrom cemkit.errors import UserError\nfrom cemkit import ingest\n"
+            "try:\n    ingest.prepare(None, 'auto', mapping=sys.argv[1])\n"
+            "except UserError as e:\n    print(e)\n    sys.exit(2)\n")
+    try:
+        res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a billion-laughs mapping still parses after 60 s")
+    assert res.returncode == 2 and "mapping.yaml" in res.stdout, res.stderr[-1000:]
+
+
+@SEEN
+def test_a_pack_yaml_with_nested_aliases_is_refused_quickly(pack_copy):
+    folder = pack_copy()
+    with open(folder / "pack.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\n" + LAUGHS.replace("columns:", "x_laughs:").replace("source:", "x_source:") + "\n")
+    try:
+        res = subprocess.run([sys.executable, "-m", "cemkit.cli", "validate-pack", str(folder)],
+                             capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a billion-laughs pack.yaml still parses after 60 s")
+    assert res.returncode == 2 and "pack.yaml" in res.stdout + res.stderr
+
+
+@SEEN
+# =============================================================================== messages and folders
+@pytest.mark.slow
+def test_a_message_points_at_a_path_that_exists(tmp_path, capsys):
+    lines = _demo_lines(10)
+    stage = lines[0].split(",").index("stage")
+    rows = [lines[0]] + [",".join(p if j != stage else "nowhere" for j, p in enumerate(line.split(",")))
+                         for line in lines[1:]]
+    path = tmp_path / "unusable.csv"
+    path.write_text("".join(rows), encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", path, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 2 and "quarantine.parquet" in err
+    import re
+
+    for p in re.findall(r"(/\S+?\.(?:parquet|log))", err):
+        assert Path(p).exists(), p
+
+
+@SEEN
+def test_data_that_is_a_folder_says_so(tmp_path, capsys):
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", tmp_path, "--out", tmp_path / "out", "--quiet"],
+                           capsys)
+    assert code == 2 and one_sentence(err)
+    assert "not found" not in err and "folder" in err
+
+
+@SEEN
+def test_render_on_an_empty_folder_is_refused(tmp_path, capsys):
+    code, _, err = run_cli(["render", tmp_path, "--pack", "auto"], capsys)
+    assert code == 2 and one_sentence(err)
+    assert not (tmp_path / "report.pptx").exists()
+
+
+@SEEN
+def test_failed_runs_in_the_same_second_keep_their_own_folders(tmp_path, capsys, monkeypatch):
+    import datetime as dt
+
+    from cemkit import pipeline
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(pipeline.dt, "datetime", Frozen)
+    for k in range(2):
+        code, _, _ = run_cli(["run", "--pack", "auto", "--data", tmp_path / f"missing{k}.csv", "--out", tmp_path,
+                                "--quiet"], capsys)
+        assert code == 2
+    failed = sorted(p for p in tmp_path.iterdir() if p.name.startswith(".failed-"))
+    assert len(failed) == 2
+    assert all((p / "run.log").exists() for p in failed)
+
+
+# =============================================================================== properties (hypothesis)
+_MASK_CHARS = set("*[]邮箱身份证银行卡·-'") | set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ ")
+
+
+def check_ingest(ex: hd.Export, out: Path) -> None:
+    """The properties every export must keep through ingest (see the module docstring)."""
+    try:
+        prep = ingest.prepare(ex.path, "auto", odata_paths=[ex.odata], out_dir=out)
+    except UserError as exc:
+        msg = hd.normalise(str(exc))
+        assert not [s for s in ex.secrets if s in msg], str(exc)
+        return
+    acc = prep.accounting
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == ex.records
+    q = prep.quarantine
+    bad = q[q["reason"] == "malformed_row"]
+    assert set(bad["row"].tolist()) == ex.malformed_rows
+    for rid, row, line in q.loc[q["reason"] != "malformed_row", ["response_id", "row", "line"]].itertuples(
+            index=False):
+        if rid in ex.row_of_id:
+            assert (row, line) == (ex.row_of_id[rid], ex.line_of_id[rid]), rid
+    leaks = [p for p in hd.scan_outputs(out, ex.secrets)]
+    assert leaks == []
+    for col in ("dealer", "region", "customer_type", "channel", "comment", "wave"):
+        chars = set("".join(prep.responses[col].dropna()))
+        assert chars <= ex.chars | _MASK_CHARS, (col, sorted(chars - ex.chars - _MASK_CHARS)[:10])
+    from cemkit import privacy
+
+    for phone in ex.phone_ids:
+        alias = privacy.pseudonym(phone)
+        assert alias in set(prep.odata["customer_id"])
+
+
+@SEEN
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6))
+def test_property_ingest_of_hostile_exports(seed, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"x{seed}")
+    ex = hd.write_export(hd.random_spec(seed), folder)
+    check_ingest(ex, folder / "data")
+
+
+@SEEN
+@pytest.mark.slow
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6))
+def test_property_whole_run_of_hostile_exports(seed, tmp_path_factory):
+    """Ingest, every notebook and the renderers (in process): exit 0 or 2, no leak, no formula."""
+    folder = tmp_path_factory.mktemp(f"r{seed}")
+    ex = hd.write_export(hd.random_spec(seed), folder)
+    code, run_dir, msg = hd.run_inprocess(ex.path, [ex.odata], folder / "out")
+    assert code in (0, 2)
+    assert hd.scan_outputs(run_dir, ex.secrets) == []
+    assert not [s for s in ex.secrets if s in hd.normalise(msg)]
