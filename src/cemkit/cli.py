@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import traceback
 from collections.abc import Callable
@@ -70,17 +71,9 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_render(args) -> int:
-    import json
+    from .pipeline import rerender
 
-    from .pipeline import render
-
-    run_dir = Path(args.run_dir)
-    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8")) if (run_dir / "run.json").exists() else {}
-    pack = args.pack or info.get("pack")
-    if not pack:
-        raise UserError(f"{run_dir}: no run.json; name the pack with --pack")
-    out = render(run_dir, pack, lang=args.lang or info.get("lang"), client=args.client or info.get("client", ""),
-                 template=args.template, synthetic=bool(info.get("synthetic")))
+    out = rerender(args.run_dir, args.pack, lang=args.lang, client=args.client, template=args.template)
     for key, path in out.items():
         print(f"{key:<10} {path}")
     return 0
@@ -222,19 +215,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        msg = str(exc)
-        notes = getattr(exc, "__notes__", [])
-        print(f"cemkit: error: {msg}", file=sys.stderr)
-        for note in notes:
-            print(f"cemkit: {note}", file=sys.stderr)
+        _say(str(exc), getattr(exc, "__notes__", []))
+        return 2
+    except OSError as exc:  # the machine, not cemkit: a full disk, a folder it may not write
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            return _bug()
+        where = f" {exc.filename}" if exc.filename else ""
+        _say(f"cannot write{where}: {(exc.strerror or str(exc)).lower()}", getattr(exc, "__notes__", []))
         return 2
     except KeyboardInterrupt:
         print("cemkit: interrupted", file=sys.stderr)
         return 130
     except Exception:  # noqa: BLE001 - a bug: show everything
-        traceback.print_exc()
-        print("cemkit: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
-        return 1
+        return _bug()
+
+
+#: OS errors that are the machine's state, not a bug: disk full, quota, read-only file system, no permission
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _say(message: str, notes: list[str]) -> None:
+    """An error a user can fix: one sentence (personal data in it masked), then the notes."""
+    from .privacy import mask_message
+
+    print(f"cemkit: error: {mask_message(message)}", file=sys.stderr)
+    for note in notes:
+        print(f"cemkit: {note}", file=sys.stderr)
+
+
+def _bug() -> int:
+    traceback.print_exc()
+    print("cemkit: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -4,14 +4,19 @@ Steps: (1) check the pack, storyline and template before any work; (2) write the
 given; (3) run ``01_data_check`` (ingest), then the analysis notebooks two at a time (each starts its own
 kernel, so two cores are used); (4) render PPTX, HTML and the xlsx data pack from ``results/`` only;
 (5) move the staging folder to ``<out>/<pack>-<timestamp>`` in one rename. A failed run leaves the last good
-run untouched, and its staging folder is renamed ``<out>/.failed-<id>`` with ``run.log`` inside.
+run untouched, and its staging folder is renamed ``<out>/.failed-<id>`` (``-2``, ``-3``… when two fail in
+the same second) with ``run.log`` inside. ``cemkit render`` (:func:`rerender`) publishes the same way: into a
+staging copy that replaces the run folder once every deliverable is written. An ``--out`` that is a file or
+cannot be written, and a full disk, are bad input (exit 2, one sentence), not a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -26,8 +31,10 @@ from .errors import InputError, PackError, UserError
 from .kernels import KERNEL_ARGS, WarmKernels, shutdown
 from .packs import Pack, load_pack, validate_pack
 from .paths import notebooks_dir
+from .privacy import mask_message
 
-__all__ = ["RunOptions", "RunSummary", "notebook_list", "render", "run", "user_error_names"]
+__all__ = ["RunOptions", "RunSummary", "disk_full", "notebook_list", "render", "rerender", "run",
+           "user_error_names"]
 
 
 def user_error_names() -> set[str]:
@@ -98,6 +105,8 @@ def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels 
     except PapermillExecutionError as exc:
         if exc.ename in user_error_names():
             raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
+        if "[Errno 28]" in exc.evalue or "No space left on device" in exc.evalue:
+            raise OSError(errno.ENOSPC, "No space left on device", f"notebook {nb.name}") from None
         raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
     finally:
         if km is not None:  # papermill shuts down only the kernels it started
@@ -202,11 +211,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         raise RuntimeError(f"no notebooks found in {notebooks_dir()}")
 
     out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
-    out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id = f"{pack.id}-{stamp}"
-    staging = out / f".staging-{run_id}-{os.getpid()}"
-    staging.mkdir(parents=True)
+    staging = _staging(out, f".staging-{run_id}-")
     (staging / "notebooks").mkdir()
     logfile = staging / "run.log"
     timings: dict[str, float] = {}
@@ -233,6 +240,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         for path in odata:
             if path and not Path(path).exists():
                 raise InputError(f"{path}: file not found")
+            if path and Path(path).is_dir():
+                raise InputError(f"{path} is a folder; give the file itself (an export: CSV, XLSX, SAV or "
+                                 "Parquet; a mapping: YAML)")
         params = {
             "pack": str(pack.root), "data": data,
             "odata": [str(Path(p).resolve()) for p in odata],
@@ -283,16 +293,19 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         outputs = {k: final / v.name for k, v in outputs.items()}
         return RunSummary(final, outputs, accounting, seconds, timings)
     except BaseException as exc:
-        failed = out / f".failed-{run_id}"
         detail = traceback.format_exc() if not isinstance(exc, UserError) else str(exc)
         try:
-            logfile.write_text(detail, encoding="utf-8")
-            if failed.exists():
-                shutil.rmtree(failed)
-            staging.rename(failed)
-            exc.add_note(f"partial run and its log: {failed / 'run.log'}")
+            logfile.write_text(mask_message(detail), encoding="utf-8")
         except OSError:
             pass
+        failed = _rename_unique(staging, out, f".failed-{run_id}")
+        if failed is not None:
+            if isinstance(exc, UserError):  # a message that names a file in the staging folder: it moved
+                exc.args = tuple(_moved(a, staging, failed) for a in exc.args)
+            exc.add_note(f"partial run and its log: {failed / 'run.log'}")
+        if disk_full(exc):
+            raise UserError(f"the disk is full (no space left on device while writing in {out}); free some "
+                            "space and run again") from exc
         raise
     finally:
         if warm is not None:
@@ -311,6 +324,111 @@ def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | 
     model = load_sentiment_model(path)
     return path, {"path": str(path), "kept": model.kept, "n_labels": model.info.get("n"),
                   "cv_accuracy": model.info.get("cv_accuracy"), "rules_accuracy": model.info.get("rules_accuracy")}
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Is this error a full disk (or an exhausted quota)?"""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _staging(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` (made if needed); a parent that is a file, read-only or on
+    a full disk is bad input: one sentence."""
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{parent} is a file, not a folder; give a folder for the runs with --out")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        while True:  # not tempfile.mkdtemp: its folders are private (mode 700), and a run is published as is
+            folder = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(3)}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        why = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc)).lower()
+        raise UserError(f"cannot write in {parent} ({why}); give a folder you can write to with --out") from None
+
+
+def _rename_unique(folder: Path, parent: Path, name: str) -> Path | None:
+    """Rename ``folder`` to ``parent/name`` (``name-2``, ``name-3``… when taken: two runs failing in the same
+    second keep their own folders). None when it cannot be renamed."""
+    for k in range(1, 1000):
+        target = parent / (name if k == 1 else f"{name}-{k}")
+        if target.exists():
+            continue
+        try:
+            folder.rename(target)
+            return target
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
+                continue
+            return None
+    return None
+
+
+def _moved(arg: Any, old: Path, new: Path) -> Any:
+    if not isinstance(arg, str):
+        return arg
+    for form in {str(old), str(old.resolve())}:
+        arg = arg.replace(form, str(new))
+    return arg
+
+
+DELIVERABLES = ("report.pptx", "report.html", "datapack.xlsx")
+
+
+def rerender(run_dir: str | Path, pack: Pack | str | None = None, *, lang: str | None = None,
+             client: str | None = None, template: str | None = None) -> dict[str, Path]:
+    """``cemkit render``: render a published run's deliverables again from its results, like a run does —
+    into a staging copy of the folder (files hard-linked, so no data is copied), which replaces the run
+    folder only once every deliverable is written. A failure (a full disk, a bad template) leaves the
+    published run as it was. Options not given are taken from the run's ``run.json``."""
+    run_dir = Path(run_dir).resolve()
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder")
+    if not any((run_dir / "results").glob("*.parquet")):
+        raise UserError(f"{run_dir} is not a cemkit run folder (it has no results/); give a folder written by "
+                        "cemkit run")
+    info = {}
+    if (run_dir / "run.json").exists():
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    pack = pack or info.get("pack")
+    if not pack:
+        raise UserError(f"{run_dir}: no run.json; name the pack with --pack")
+    staging = _staging(run_dir.parent, f".staging-render-{run_dir.name}-")
+    try:
+        for src in run_dir.rglob("*"):
+            dst = staging / src.relative_to(run_dir)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            elif src.relative_to(run_dir).as_posix() not in DELIVERABLES:  # written afresh, never in place
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
+        outputs = render(staging, pack, lang=lang or info.get("lang"), client=client or info.get("client", ""),
+                         template=template, synthetic=bool(info.get("synthetic")),
+                         html_engine=info.get("html_engine", "builtin"))
+        old = _rename_unique(run_dir, run_dir.parent, f".replaced-{run_dir.name}")
+        if old is None:
+            raise UserError(f"cannot replace {run_dir} (is it open in another program?)")
+        try:
+            staging.rename(run_dir)  # the publish step
+        except OSError:
+            old.rename(run_dir)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if disk_full(exc):
+            raise UserError(f"the disk is full (no space left on device while rendering {run_dir.name}); the "
+                            "published run is unchanged: free some space and render again") from exc
+        raise
+    return {k: run_dir / v.name for k, v in outputs.items()}
 
 
 def _point_latest(out: Path, pack_id: str, final: Path) -> None:

@@ -51,7 +51,8 @@ import pyarrow.compute as pc
 
 from .arrowtext import arrow, flat
 
-__all__ = ["KINDS", "MASKS", "id_number_valid", "luhn_valid", "mask_name", "mask_text"]
+__all__ = ["KINDS", "MASKS", "id_number_valid", "luhn_valid", "mask_message", "mask_name", "mask_text", "pseudonym",
+           "pseudonym_key", "pseudonymise"]
 
 #: kinds in the order they are applied (an e-mail made of digits is masked before any number rule sees it)
 KINDS: tuple[str, ...] = ("email", "id_card", "bank_card", "mobile", "landline", "plate")
@@ -66,9 +67,15 @@ MASKS: dict[str, str] = {
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _D = "0-9０-９"
+#: what people put between digit groups: spaces of any width (ASCII, no-break, thin, ideographic), dashes of
+#: any kind (hyphen, en/em dash, minus, full-width), dots (full stop, middle dot, katakana dot, bullet)
+_SEP_CHARS = (" \t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+              "\u3000" "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d" ".\u00b7\u2022\u2027\u30fb\uff0e\uff65")
+_SEP = "[" + _SEP_CHARS + "-]"  # a literal "-" last; the same class text in RE2 and Python
+_GAP = _SEP + "{1,3}"
 #: RE2- and Python-compatible pre-filter: texts that might hold a number, an address or a plate
-_CANDIDATE = rf"[{_D}]{{7}}|[{_D}]{{3,4}}[ \-－][{_D}]{{3,4}}|[@＠]"
-_CANDIDATE_PLATE = rf"[{_PROVINCES}][A-Za-zＡ-Ｚａ-ｚ]"
+_CANDIDATE = rf"[{_D}]{{7}}|[{_D}]{{3,4}}{_GAP}[{_D}]{{3,4}}|[@＠]"
+_CANDIDATE_PLATE = rf"[{_PROVINCES}]{_SEP}{{0,2}}[A-Za-zＡ-Ｚａ-ｚ]"
 
 #: full-width digits, letters, @ + - . → ASCII (only inside candidate texts)
 _FULLWIDTH = str.maketrans(
@@ -80,32 +87,47 @@ _FULLWIDTH = str.maketrans(
         "＋": "+",
         "－": "-",
         "．": ".",
+        "（": "(",
+        "）": ")",
     }
 )
 
 _L = r"(?<![0-9A-Za-z])"  # left boundary: no ASCII letter/digit before
 _R = r"(?![0-9A-Za-z])"  # right boundary
+_G = f"(?:{_GAP})?"  # an optional separator between digit groups
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+_LOCAL = r"A-Za-z0-9._%+\-"
+#: Chinese top-level domains in use (an e-mail ending in one is an address, not the text after it)
+_HAN_TLD = "中国|中國|公司|网络|網絡|在线|集团|商城|网址|网店|手机|企业|游戏|政务|公益"
 _PATTERNS: dict[str, re.Pattern] = {
+    # a local part in ASCII, or of up to 4 Chinese characters (a name: 张三@example.com; the characters
+    # before a name cannot be told from it, so up to 4 are masked); the domain may be internationalised
     "email": re.compile(
-        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}" + _R,
-        re.ASCII,
+        rf"(?<![{_LOCAL}])(?:[{_LOCAL}]{{1,64}}|[{_HAN}]{{1,4}})"
+        rf"@(?:[A-Za-z0-9\-]+|[{_HAN}]+)(?:\.(?:[A-Za-z0-9\-]+|[{_HAN}]+))*\.(?:[A-Za-z]{{2,}}{_R}|{_HAN_TLD})"
     ),
+    # 6 (area) + 8 (birth date) + 3 + check, contiguous or in groups (110105 19491231 002X, 6-4-4-4)
     "id_card": re.compile(
-        _L + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]" + _R, re.ASCII
+        _L + rf"[1-9][0-9]{{5}}{_G}(?:18|19|20)[0-9]{{2}}{_G}(?:0[1-9]|1[0-2]){_G}(?:0[1-9]|[12][0-9]|3[01])"
+        rf"{_G}[0-9]{{3}}{_G}[0-9Xx]" + _R
     ),
-    "bank_card": re.compile(_L + r"(?:\d{16,19}|\d{4}(?:[ \-]\d{4}){3}(?:[ \-]?\d{1,3})?)" + _R, re.ASCII),
+    "bank_card": re.compile(_L + rf"(?:[0-9]{{16,19}}|[0-9]{{4}}(?:{_GAP}[0-9]{{4}}){{3}}(?:{_G}[0-9]{{1,3}})?)" + _R),
+    # 11 digits 1[3-9]…, contiguous or 3-4-4 / 3-8 / 7-4 / 4-3-4, after +86/0086/86 or a word such as
+    # vx/wx/tel (letters may touch it: "vx13800138000"; digits may not)
     "mobile": re.compile(
-        r"(?<![0-9A-Za-z+])(?P<cc>(?:\+|00)?86[ \-]?)?(?P<num>1[3-9]\d(?:[ \-]?\d{4}){2})" + _R, re.ASCII
+        rf"(?<![0-9])(?P<cc>(?:\+|00)?86{_G})?"
+        rf"(?P<num>1[3-9][0-9](?:{_G}[0-9]{{4}}){{2}}|1[3-9][0-9]{{2}}{_GAP}[0-9]{{3}}{_GAP}[0-9]{{4}})(?![0-9])"
     ),
     "landline": re.compile(
-        _L + r"(?:\((?P<a1>0(?:10|2\d|[3-9]\d{2}))\)[ ]?|(?P<a2>0(?:10|2\d|[3-9]\d{2}))[ \-]?)"
-        r"(?P<local>[2-9]\d{6,7})" + _R,
-        re.ASCII,
+        _L + rf"(?:\((?P<a1>0(?:10|2[0-9]|[3-9][0-9]{{2}}))\){_SEP}?|(?P<a2>0(?:10|2[0-9]|[3-9][0-9]{{2}})){_G})"
+        rf"(?P<local>[2-9][0-9]{{2,3}}{_G}[0-9]{{4}})" + _R
     ),
     "plate": re.compile(
-        rf"(?P<head>[{_PROVINCES}][A-HJ-NP-Z])[·•・. \-]?(?P<tail>[A-HJ-NP-Z0-9]{{5,6}})" + _R
+        rf"(?P<head>[{_PROVINCES}]){_SEP}{{0,2}}(?P<letter>[A-HJ-NP-Za-hj-np-z]){_SEP}{{0,2}}"
+        rf"(?P<tail>[A-HJ-NP-Z0-9]{{5,6}})" + _R
     ),
 }
+_DIGITS_ONLY = re.compile(r"[^0-9Xx]")
 
 # ------------------------------------------------------------------------------------------ validators
 _ID_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
@@ -146,30 +168,30 @@ def _email(m: re.Match) -> str | None:
 
 
 def _id_card(m: re.Match) -> str | None:
-    return MASKS["id_card"] if id_number_valid(m.group(0)) else None
+    return MASKS["id_card"] if id_number_valid(_DIGITS_ONLY.sub("", m.group(0))) else None
 
 
 def _bank_card(m: re.Match) -> str | None:
-    digits = re.sub(r"[ \-]", "", m.group(0))
+    digits = _DIGITS_ONLY.sub("", m.group(0))
     return MASKS["bank_card"] if 16 <= len(digits) <= 19 and luhn_valid(digits) else None
 
 
 def _mobile(m: re.Match) -> str | None:
-    num = re.sub(r"[ \-]", "", m.group("num"))
+    num = _DIGITS_ONLY.sub("", m.group("num"))
     cc = m.group("cc") or ""
     return f"{cc}{num[:3]}****{num[-4:]}"
 
 
 def _landline(m: re.Match) -> str | None:
     area = m.group("a1") or m.group("a2")
-    return f"{area}-****{m.group('local')[-4:]}"
+    return f"{area}-****{_DIGITS_ONLY.sub('', m.group('local'))[-4:]}"
 
 
 def _plate(m: re.Match) -> str | None:
     tail = m.group("tail")
     if not any(c.isdigit() for c in tail):  # real plates carry digits; 粤BABCDE is more likely a word
         return None
-    return f"{m.group('head')}·{'*' * len(tail)}"
+    return f"{m.group('head')}{m.group('letter').upper()}·{'*' * len(tail)}"
 
 
 _REPLACERS: dict[str, Callable[[re.Match], str | None]] = {
@@ -247,3 +269,105 @@ def mask_name(names: pd.Series) -> pd.Series:
     s = names.astype("str")
     first = s.str.slice(0, 1)
     return first + s.str.slice(1).str.replace(r"\S", "*", regex=True)
+
+
+def mask_message(text: str) -> str:
+    """One string masked for every kind (plates too): error messages, log lines, notes that quote a cell."""
+    return mask_text(pd.Series([str(text)], dtype="str"), plates=True)[0].iloc[0]
+
+
+# ------------------------------------------------------------------------------------------- pseudonyms
+#: texts that might be personal data used as an id: a mobile-shaped 11-digit run, an ID-number-shaped run,
+#: grouped digits, an @ (RE2 pre-filter; ordinary ids such as R0000001 or C0000241 do not pass it)
+_ID_CANDIDATE = (rf"(?:^|[^{_D}])1[3-9][{_D}]{{9}}(?:[^{_D}]|$)|[1-9][{_D}]{{16}}[{_D}Xx]|"
+                 rf"[{_D}]{{3,4}}{_GAP}[{_D}]{{3,4}}|[@＠]")
+_ID_KINDS = ("email", "id_card", "mobile")
+_KEY_ENV = "CEMKIT_PSEUDONYM_KEY"
+_key_cache: list[bytes] = []
+
+
+def pseudonym_key() -> bytes:
+    """The secret key of :func:`pseudonym`: ``$CEMKIT_PSEUDONYM_KEY`` when set, else 32 random bytes kept in
+    ``$XDG_CONFIG_HOME/cemkit/pseudonym.key`` (default ``~/.config/cemkit/``, mode 600), made on first use, so
+    that the same person gets the same pseudonym in every run on this machine (waves join) while nobody
+    holding the reports can recompute it. Where that file cannot be written, a key for this process only."""
+    if _key_cache:
+        return _key_cache[0]
+    import os
+    import secrets
+    from pathlib import Path
+
+    env = os.environ.get(_KEY_ENV)
+    if env:
+        key = env.encode("utf-8")
+    else:
+        home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "cemkit"
+        path = home / "pseudonym.key"
+        try:
+            key = path.read_bytes()
+        except OSError:
+            key = secrets.token_bytes(32)
+            try:
+                home.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key)
+            except FileExistsError:  # another process made it first: use theirs
+                key = path.read_bytes()
+            except OSError:
+                pass
+    _key_cache.append(key)
+    return key
+
+
+def _canonical_id(value: str) -> str:
+    """The form a pseudonym is computed from: NFKC, trimmed; a mobile number written with +86, spaces or
+    dashes becomes its 11 digits, so 138-0013-8000 in the survey and 13800138000 in the O-data agree."""
+    import unicodedata
+
+    v = unicodedata.normalize("NFKC", value).strip()
+    digits = _DIGITS_ONLY.sub("", v)
+    if _PATTERNS["mobile"].fullmatch(v) and len(digits) >= 11:
+        return digits[-11:]
+    return v
+
+
+def pseudonym(value: str) -> str:
+    """``P`` + 12 base-32 characters of HMAC-SHA256(key, canonical value) (:func:`pseudonym_key`): the same
+    value gives the same pseudonym everywhere it is computed with the same key; 60 bits, so two people
+    share one with probability ≈ n²/2⁶¹ (10⁻⁶ for 1.5 million ids)."""
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(pseudonym_key(), _canonical_id(str(value)).encode("utf-8"), hashlib.sha256).digest()
+    return "P" + base64.b32encode(digest)[:12].decode("ascii")
+
+
+def pseudonymise(ids: pd.Series) -> tuple[pd.Series, int]:
+    """Ids that hold personal data (an e-mail, an ID number or a mobile number, in any spelling
+    :func:`mask_text` knows) replaced by :func:`pseudonym`; other ids unchanged. Returns the ids and how
+    many values were replaced. Joins and de-duplication keep working: equal ids stay equal."""
+    s = ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype("str")
+    if not len(s):
+        return s, 0
+    arr = arrow(s)
+    hit = pc.fill_null(pc.match_substring_regex(arr, _ID_CANDIDATE), False)
+    rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    if not rows.size:
+        return s, 0
+    memo: dict[str, str] = {}
+    new: list[str] = []
+    n = 0
+    for text in arr.take(pa.array(rows)).to_pylist():
+        if text not in memo:
+            _, counts = _mask_one(text, _ID_KINDS)
+            memo[text] = pseudonym(text) if any(counts.values()) else text
+        new.append(memo[text])
+        n += memo[text] != text
+    if not n:
+        return s, 0
+    whole = flat(arr)
+    out = pc.replace_with_mask(whole, flat(hit), pa.array(new, whole.type)).to_pandas()
+    out.index = s.index
+    return out.astype("str"), n

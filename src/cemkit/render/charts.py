@@ -36,6 +36,35 @@ from ..storyline import ChartSpec
 from . import theme
 from .fonts import set_ea, set_end_size, set_font, text_width_em
 
+
+def _chart_workbooks_without_formulas() -> None:
+    """python-pptx writes each chart's data into a workbook embedded in the deck (what "Edit Data" opens)
+    with XlsxWriter, created in one place, ``_BaseWorkbookWriter._open_worksheet``, with XlsxWriter's
+    defaults — and its ``strings_to_formulas`` default turns a category such as a dealer named ``=1+2`` into
+    a live formula. That one place is replaced, once, by the same workbook with every string conversion
+    off (category, series and dealer names stay text), for every chart type python-pptx has."""
+    from contextlib import contextmanager
+
+    from pptx.chart import xlsx
+    from xlsxwriter import Workbook
+
+    if getattr(xlsx._BaseWorkbookWriter, "_cemkit_text_only", False):
+        return
+
+    @contextmanager
+    def _open_worksheet(self, xlsx_file):
+        workbook = Workbook(xlsx_file, {"in_memory": True, "strings_to_formulas": False,
+                                        "strings_to_urls": False, "strings_to_numbers": False})
+        worksheet = workbook.add_worksheet()
+        yield workbook, worksheet
+        workbook.close()
+
+    xlsx._BaseWorkbookWriter._open_worksheet = _open_worksheet
+    xlsx._BaseWorkbookWriter._cemkit_text_only = True
+
+
+_chart_workbooks_without_formulas()
+
 __all__ = [
     "DRAWERS",
     "GREEN",

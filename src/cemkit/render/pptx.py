@@ -99,6 +99,8 @@ def open_master(path: str | Path | None = None) -> tuple[Any, MasterMap, theme.L
     path = Path(path) if path else templates_dir() / "default.pptx"
     if not path.exists():
         raise PackError([Problem(path, "", "template file not found")])
+    if path.is_dir():
+        raise PackError([Problem(path, "", "the template is a folder, not a .pptx or .potx file")])
     prs = _read_presentation(path)
     hints = hints_from_slides(prs)
     sldIdLst = prs.slides._sldIdLst  # drop sample slides a client master may carry

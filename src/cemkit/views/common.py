@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..packs import Pack
@@ -72,7 +73,8 @@ def _label(value: Any) -> dict[str, str]:
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows)."""
+    """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows).
+    Every text cell goes through :func:`formula_safe`: nothing a client typed runs as a formula."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -80,7 +82,45 @@ def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     for col in frame.columns:  # lists / mixed objects → text
         if frame[col].dtype == object:
             frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
+            frame[col] = formula_safe(frame[col])
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
         pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh)
     return Path(path)
+
+
+#: what makes a spreadsheet read a CSV cell as a formula (OWASP "CSV Injection"): = + - @ TAB CR first
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def formula_safe(texts: pd.Series) -> pd.Series:
+    """Text cells a spreadsheet would run as a formula — starting with ``=``, ``+``, ``-``, ``@``, TAB or CR
+    — prefixed with a single quote, as the OWASP CSV-injection guidance says; a cell that is a number
+    (``-5``, ``+3.2``) stays as it is. Missing values stay missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..arrowtext import arrow, flat
+
+    s = texts if isinstance(texts.dtype, pd.StringDtype) else texts.astype("str")
+    if not len(s):
+        return s
+    arr = flat(arrow(s))
+    hit = pc.fill_null(pc.match_substring_regex(arr, _FORMULA_START), False)
+    rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    if not rows.size:
+        return s
+    keep = np.zeros(len(arr), dtype=bool)
+    new: list[str] = []
+    for r, text in zip(rows, arr.take(pa.array(rows)).to_pylist()):
+        try:
+            float(text)
+        except ValueError:
+            keep[r] = True
+            new.append("'" + text)
+    if not new:
+        return s
+    out = pc.replace_with_mask(arr, pa.array(keep), pa.array(new, arr.type)).to_pandas()
+    out.index = s.index
+    return out.astype("str")
