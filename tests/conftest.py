@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# pseudonyms are keyed (cemkit.privacy.pseudonym_key): tests use a fixed key instead of making one in ~/.config
+os.environ.setdefault("CEMKIT_PSEUDONYM_KEY", "cemkit-tests")
 
 from cemkit.packs import load_pack
 from cemkit.paths import packs_dir

@@ -255,9 +255,11 @@ def write_export(spec: ExportSpec, folder: Path) -> Export:
 
 
 def _csv_line(fields: list[str], nl: str) -> str:
+    """One record as an exporter writes it: a field holding CR or LF is quoted (a CRLF terminator makes the
+    csv module quote both), then the terminator asked for."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator=nl).writerow(fields)
-    return buf.getvalue()
+    csv.writer(buf, lineterminator="\r\n").writerow(fields)
+    return buf.getvalue()[:-2] + nl
 
 
 def _encode(text: str, encoding: str, k: int, total: int) -> bytes:
@@ -425,3 +427,49 @@ def run_inprocess(data: Path, odata: list[Path], out: Path, pack: str = "auto") 
     finally:
         (run_dir / "notebook_outputs.txt").write_text("\n".join(shown), encoding="utf-8")
     return 0, run_dir, ""
+
+
+# ------------------------------------------------------------------------------------------ the properties
+#: what masking and pseudonyms may add to a text: mask characters, ASCII (full-width digits come out ASCII)
+MASK_CHARS = set("*[]邮箱身份证银行卡·-'") | {chr(c) for c in range(32, 127)}
+
+
+def problems(ex: Export, folder: Path, message: str = "") -> list[str]:
+    """Everything wrong with what a run (or ingest alone) made of ``ex`` in ``folder`` (a run folder, or
+    the ``data/`` folder ingest writes): the row accounting, the quarantine's row and line numbers,
+    characters the input did not hold (a garbling decode), pseudonymised ids that no longer join, leaks
+    and formulas in any file, and personal data in the error ``message``."""
+    found = [f"message: contains {s!r}" for s in ex.secrets if s in normalise(message)]
+    data = folder / "data" if (folder / "data" / "accounting.json").exists() else folder
+    if not (data / "accounting.json").exists():
+        return found + scan_outputs(folder, ex.secrets)  # refused before any output: the message is all
+    acc = json.loads((data / "accounting.json").read_text(encoding="utf-8"))
+    if not acc["input_rows"] == acc["used"] + acc["quarantined"] == ex.records:
+        found.append(f"accounting: {acc['input_rows']} in, {acc['used']} used, {acc['quarantined']} "
+                     f"quarantined; the export has {ex.records} records")
+    q = pd.read_parquet(data / "quarantine.parquet")
+    bad = set(q.loc[q["reason"] == "malformed_row", "row"].dropna().astype(int))
+    if bad != ex.malformed_rows:
+        found.append(f"malformed rows {sorted(bad)}, expected {sorted(ex.malformed_rows)}")
+    for rid, row, line in q.loc[q["reason"] != "malformed_row", ["response_id", "row", "line"]].itertuples(
+            index=False):
+        if rid in ex.row_of_id and (row, line) != (ex.row_of_id[rid], ex.line_of_id[rid]):
+            found.append(f"{rid}: row {row}, line {line}; expected {ex.row_of_id[rid]}, {ex.line_of_id[rid]}")
+    responses = pd.read_parquet(data / "responses.parquet")
+    for col in ("dealer", "region", "customer_type", "channel", "comment", "wave", "stage"):
+        if col in responses:
+            extra = set("".join(responses[col].dropna().astype(str))) - ex.chars - MASK_CHARS
+            if extra:
+                found.append(f"responses.{col}: characters not in the input {sorted(extra)[:8]} (garbled?)")
+    if ex.phone_ids and (data / "odata.parquet").exists():
+        from cemkit import privacy
+
+        od = set(pd.read_parquet(data / "odata.parquet")["customer_id"])
+        resp = set(responses["customer_id"].dropna())
+        for phone in ex.phone_ids:
+            alias = privacy.pseudonym(phone)
+            if alias not in od:
+                found.append("a phone-number customer id is not pseudonymised in the O-data")
+            if resp & {phone} or (alias in resp) != (alias in resp & od):
+                found.append("a phone-number customer id does not join the O-data")
+    return found + scan_outputs(folder, ex.secrets)

@@ -170,14 +170,12 @@ def _leaks(paths, secrets):
     return problems
 
 
-@SEEN
 @pytest.mark.slow
 def test_control_and_separator_characters_do_not_crash_a_run(hostile_run):
     """U+2028/U+2029/U+0085 in comments and dealer names, \\x00 and \\x01 in a segment and the wave."""
     _run_ok(hostile_run)
 
 
-@SEEN
 @pytest.mark.slow
 def test_personal_data_in_a_dealer_name_reaches_no_deliverable(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -187,7 +185,6 @@ def test_personal_data_in_a_dealer_name_reaches_no_deliverable(hostile_run):
     assert _leaks(files, [SECRETS["dealer"]]) == []
 
 
-@SEEN
 @pytest.mark.slow
 def test_personal_data_in_segment_wave_and_customer_id_leaks_nowhere(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -195,7 +192,6 @@ def test_personal_data_in_segment_wave_and_customer_id_leaks_nowhere(hostile_run
     assert [p for p in hd.scan_outputs(run_dir, secrets) if "contains" in p] == []
 
 
-@SEEN
 @pytest.mark.slow
 def test_quarantined_cells_are_masked_in_quarantine_notebook_and_run_json(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -206,7 +202,6 @@ def test_quarantined_cells_are_masked_in_quarantine_notebook_and_run_json(hostil
     assert _leaks(files, [SECRETS["stage"], SECRETS["nps"], SECRETS["email"]]) == []
 
 
-@SEEN
 @pytest.mark.slow
 def test_no_formula_in_csv_exports(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -216,7 +211,6 @@ def test_no_formula_in_csv_exports(hostile_run):
     assert "'=HYPERLINK" in text  # neutralised, not dropped: the reader still sees what the client wrote
 
 
-@SEEN
 @pytest.mark.slow
 def test_no_formula_in_workbooks_or_the_decks_chart_data(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -228,14 +222,12 @@ def test_no_formula_in_workbooks_or_the_decks_chart_data(hostile_run):
         assert hd.formulas(run_dir / name) == [], name
 
 
-@SEEN
 @pytest.mark.slow
 def test_the_whole_hostile_run_leaks_nothing_and_holds_no_formula(hostile_run):
     run_dir = _run_ok(hostile_run)
     assert hd.scan_outputs(run_dir, list(SECRETS.values())) == []
 
 
-@SEEN
 @pytest.mark.slow
 def test_masked_counts_per_kind_and_per_column(hostile_run):
     run_dir = _run_ok(hostile_run)
@@ -246,7 +238,6 @@ def test_masked_counts_per_kind_and_per_column(hostile_run):
     assert acc["pseudonymised"]["customer_id"] >= 1
 
 
-@SEEN
 @pytest.mark.slow
 def test_render_publishes_atomically_a_full_disk_leaves_the_report_whole(hostile_run, tmp_path, capsys,
                                                                          monkeypatch):
@@ -276,7 +267,6 @@ def _demo_lines(n: int = 60) -> list[str]:
     return df.to_csv(index=False, date_format="%Y-%m-%d").splitlines(keepends=True)
 
 
-@SEEN
 @pytest.mark.parametrize("first, second, cut", [("gbk", "utf-8", 45), ("utf-8", "gbk", 30)],
                          ids=["gbk_export_with_utf8_records_appended", "half_utf8_half_gbk"])
 def test_mixed_encodings_are_decoded_line_by_line_or_refused_naming_the_line(tmp_path, first, second, cut):
@@ -296,7 +286,6 @@ def test_mixed_encodings_are_decoded_line_by_line_or_refused_naming_the_line(tmp
     assert prep.accounting["encoding_lines_redecoded"] == min(wide)  # the minority's non-ASCII lines
 
 
-@SEEN
 def test_binary_input_is_said_in_one_sentence(tmp_path):
     import random
 
@@ -328,7 +317,6 @@ def _set(line: str, header: str, field: str, value: str) -> str:
     return ",".join(parts) + "\n"
 
 
-@SEEN
 def test_quarantine_rows_do_not_drift_after_ragged_lines(tmp_path):
     path, _ = _ragged_file(tmp_path)
     text = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -341,7 +329,6 @@ def test_quarantine_rows_do_not_drift_after_ragged_lines(tmp_path):
     assert q.loc[q["response_id"] == rid, "reason"].tolist() == ["unknown_stage"]
 
 
-@SEEN
 def test_malformed_lines_are_quarantined_with_their_own_line_number(tmp_path):
     path, _ = _ragged_file(tmp_path)
     prep = ingest.prepare(path, "auto")
@@ -351,7 +338,6 @@ def test_malformed_lines_are_quarantined_with_their_own_line_number(tmp_path):
     assert acc["input_rows"] == acc["used"] + acc["quarantined"] == 30
 
 
-@SEEN
 def test_row_numbers_after_embedded_line_breaks_and_title_rows(tmp_path):
     lines = _demo_lines(20)
     head = "2024年客户体验调研 数据导出\n导出时间：2024-12-31\n"
@@ -372,7 +358,6 @@ def test_row_numbers_after_embedded_line_breaks_and_title_rows(tmp_path):
 
 
 # =============================================================================== no traceback
-@SEEN
 @pytest.mark.slow
 def test_a_file_with_one_response_is_a_run_or_one_sentence(tmp_path, capsys):
     lines = _demo_lines(20)
@@ -509,49 +494,22 @@ def test_failed_runs_in_the_same_second_keep_their_own_folders(tmp_path, capsys,
 
 
 # =============================================================================== properties (hypothesis)
-_MASK_CHARS = set("*[]邮箱身份证银行卡·-'") | set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_ ")
-
-
-def check_ingest(ex: hd.Export, out: Path) -> None:
-    """The properties every export must keep through ingest (see the module docstring)."""
-    try:
-        prep = ingest.prepare(ex.path, "auto", odata_paths=[ex.odata], out_dir=out)
-    except UserError as exc:
-        msg = hd.normalise(str(exc))
-        assert not [s for s in ex.secrets if s in msg], str(exc)
-        return
-    acc = prep.accounting
-    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == ex.records
-    q = prep.quarantine
-    bad = q[q["reason"] == "malformed_row"]
-    assert set(bad["row"].tolist()) == ex.malformed_rows
-    for rid, row, line in q.loc[q["reason"] != "malformed_row", ["response_id", "row", "line"]].itertuples(
-            index=False):
-        if rid in ex.row_of_id:
-            assert (row, line) == (ex.row_of_id[rid], ex.line_of_id[rid]), rid
-    leaks = [p for p in hd.scan_outputs(out, ex.secrets)]
-    assert leaks == []
-    for col in ("dealer", "region", "customer_type", "channel", "comment", "wave"):
-        chars = set("".join(prep.responses[col].dropna()))
-        assert chars <= ex.chars | _MASK_CHARS, (col, sorted(chars - ex.chars - _MASK_CHARS)[:10])
-    from cemkit import privacy
-
-    for phone in ex.phone_ids:
-        alias = privacy.pseudonym(phone)
-        assert alias in set(prep.odata["customer_id"])
-
-
-@SEEN
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6))
 def test_property_ingest_of_hostile_exports(seed, tmp_path_factory):
+    """Ingest alone: input = used + quarantined, true row and line numbers, nothing garbled, pseudonymised
+    ids that still join, no personal data in data/ or in an error message."""
     folder = tmp_path_factory.mktemp(f"x{seed}")
     ex = hd.write_export(hd.random_spec(seed), folder)
-    check_ingest(ex, folder / "data")
+    try:
+        ingest.prepare(ex.path, "auto", odata_paths=[ex.odata], out_dir=folder / "data")
+        msg = ""
+    except UserError as exc:
+        msg = str(exc)
+    assert hd.problems(ex, folder / "data", msg) == []
 
 
-@SEEN
 @pytest.mark.slow
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.too_slow])
@@ -562,5 +520,4 @@ def test_property_whole_run_of_hostile_exports(seed, tmp_path_factory):
     ex = hd.write_export(hd.random_spec(seed), folder)
     code, run_dir, msg = hd.run_inprocess(ex.path, [ex.odata], folder / "out")
     assert code in (0, 2)
-    assert hd.scan_outputs(run_dir, ex.secrets) == []
-    assert not [s for s in ex.secrets if s in hd.normalise(msg)]
+    assert hd.problems(ex, run_dir, msg) == []

@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 
 from .arrowtext import arrow, flat
 
-__all__ = ["KINDS", "MASKS", "id_number_valid", "luhn_valid", "mask_message", "mask_name", "mask_text", "pseudonym",
+__all__ = ["KINDS", "MASKS", "clean_controls", "id_number_valid", "luhn_valid", "mask_message", "mask_name", "mask_text", "pseudonym",
            "pseudonym_key", "pseudonymise"]
 
 #: kinds in the order they are applied (an e-mail made of digits is masked before any number rule sees it)
@@ -204,9 +204,30 @@ _REPLACERS: dict[str, Callable[[re.Match], str | None]] = {
 }
 
 
-def _mask_one(text: str, kinds: tuple[str, ...]) -> tuple[str, dict[str, int]]:
-    """Mask one candidate text; return it and the number of masks per kind."""
+#: control characters (C0 but TAB/LF/CR, DEL, C1), line and paragraph separators, zero-width space and BOM:
+#: invisible, and several are not allowed in the XML of a deck or workbook. RE2 and Python spellings.
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{2028}\x{2029}\x{200b}\x{feff}]"
+_CONTROL_LABEL_RE2 = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}\x{200b}\x{feff}]"
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u200b\ufeff]")
+_LABEL_SPACE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_controls(text: str, mode: str) -> str:
+    """``mode="text"`` (comments): NEL, U+2028 and U+2029 become line breaks, other control characters,
+    zero-width spaces and BOMs go. ``mode="label"`` (a dealer, a segment, a wave, an id): line breaks and
+    tabs too become one space, and the ends are trimmed."""
+    if mode == "label":
+        return _LABEL_SPACE.sub(" ", _CONTROLS.sub("", text)).strip()
+    return _CONTROLS.sub("", _BREAKS.sub("\n", text))
+
+
+def _mask_one(text: str, kinds: tuple[str, ...], controls: str | None = None) -> tuple[str, dict[str, int]]:
+    """Mask one candidate text (control characters cleaned first with ``controls``); return it and the
+    number of masks per kind."""
     counts = dict.fromkeys(kinds, 0)
+    if controls:
+        text = clean_controls(text, controls)
     out = text.translate(_FULLWIDTH)
     for kind in kinds:
         if kind == "email" and "@" not in out:
@@ -226,14 +247,15 @@ def _mask_one(text: str, kinds: tuple[str, ...]) -> tuple[str, dict[str, int]]:
 
 # --------------------------------------------------------------------------------------------- public
 def mask_text(
-    texts: pd.Series, plates: bool = False, kinds: Iterable[str] | None = None
+    texts: pd.Series, plates: bool = False, kinds: Iterable[str] | None = None, controls: str | None = None
 ) -> tuple[pd.Series, dict[str, int]]:
     """Mask personal data in a text column; return ``(masked, counts)`` where ``counts[kind]`` is the number
     of masks applied (occurrences, not rows) for every kind in ``kinds`` (default: all of :data:`KINDS`,
     ``plate`` only when ``plates`` is true). Missing values stay missing; the index is kept.
+    ``controls="text"`` or ``"label"`` also cleans control characters (:func:`clean_controls`).
 
     Only distinct texts that pass a cheap pre-filter are searched with the validating patterns (see the
-    module docstring), so the cost is one dictionary encoding plus work on the few candidates."""
+    module docstring), so the cost is one Arrow (RE2) scan of the column plus work on the few candidates."""
     wanted = {k for k in KINDS if k != "plate" or plates} if kinds is None else set(kinds)
     unknown = wanted - set(KINDS)
     if unknown:
@@ -244,7 +266,16 @@ def mask_text(
     if not len(s):
         return s, counts
     arr = arrow(s)
-    pattern = _CANDIDATE + ("|" + _CANDIDATE_PLATE if "plate" in chosen else "")
+    parts = [_CANDIDATE] if chosen else []
+    if "plate" in chosen:
+        parts.append(_CANDIDATE_PLATE)
+    if controls:
+        parts.append(_CONTROL_LABEL_RE2 if controls == "label" else _CONTROL_RE2)
+        if controls == "label":  # a label's ends are trimmed too
+            parts.append(r"^\s|\s$")
+    if not parts:
+        return s, counts
+    pattern = "|".join(parts)
     hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
     rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
     if not rows.size:
@@ -253,7 +284,7 @@ def mask_text(
     new: list[str] = []
     for text in arr.take(pa.array(rows)).to_pylist():
         if text not in memo:
-            memo[text] = _mask_one(text, chosen)
+            memo[text] = _mask_one(text, chosen, controls)
         masked, c = memo[text]
         new.append(masked)
         for kind, k in c.items():
@@ -279,9 +310,9 @@ def mask_message(text: str) -> str:
 # ------------------------------------------------------------------------------------------- pseudonyms
 #: texts that might be personal data used as an id: a mobile-shaped 11-digit run, an ID-number-shaped run,
 #: grouped digits, an @ (RE2 pre-filter; ordinary ids such as R0000001 or C0000241 do not pass it)
-_ID_CANDIDATE = (rf"(?:^|[^{_D}])1[3-9][{_D}]{{9}}(?:[^{_D}]|$)|[1-9][{_D}]{{16}}[{_D}Xx]|"
-                 rf"[{_D}]{{3,4}}{_GAP}[{_D}]{{3,4}}|[@＠]")
-_ID_KINDS = ("email", "id_card", "mobile")
+_ID_CANDIDATE = (rf"(?:^|[^{_D}])[1１][3-9３-９][{_D}]{{9}}(?:[^{_D}]|$)|[1-9１-９][{_D}]{{15}}|"
+                 rf"(?:^|[^{_D}])[0０][1-9１-９][{_D}]{{8,10}}(?:[^{_D}]|$)|[(（][0０][1-9１-９]|"
+                 rf"[{_D}]{{3,4}}{_GAP}[{_D}]{{3,4}}|[@＠]|{_CANDIDATE_PLATE}")
 _KEY_ENV = "CEMKIT_PSEUDONYM_KEY"
 _key_cache: list[bytes] = []
 
@@ -345,8 +376,8 @@ def pseudonym(value: str) -> str:
 
 
 def pseudonymise(ids: pd.Series) -> tuple[pd.Series, int]:
-    """Ids that hold personal data (an e-mail, an ID number or a mobile number, in any spelling
-    :func:`mask_text` knows) replaced by :func:`pseudonym`; other ids unchanged. Returns the ids and how
+    """Ids that hold personal data (any kind :func:`mask_text` finds, licence plates included, in any
+    spelling it knows) replaced by :func:`pseudonym`; other ids unchanged. Returns the ids and how
     many values were replaced. Joins and de-duplication keep working: equal ids stay equal."""
     s = ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype("str")
     if not len(s):
@@ -361,7 +392,7 @@ def pseudonymise(ids: pd.Series) -> tuple[pd.Series, int]:
     n = 0
     for text in arr.take(pa.array(rows)).to_pylist():
         if text not in memo:
-            _, counts = _mask_one(text, _ID_KINDS)
+            _, counts = _mask_one(text, KINDS)
             memo[text] = pseudonym(text) if any(counts.values()) else text
         new.append(memo[text])
         n += memo[text] != text

@@ -11,7 +11,8 @@ A YAML file is data a user (or a client) hands us, so it is parsed like any host
 * nesting depth is bounded by libyaml (1,000 levels).
 
 The text is composed once, with libyaml's C parser when PyYAML has it (≈ 10× faster than the Python one),
-and the node graph is kept: :mod:`cemkit.packs` reads line numbers from it for its error messages.
+and the node graph is kept: :func:`cemkit.packfiles.read_yaml` reads line numbers from it for its error
+messages (packs, mappings).
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ The modules, in the order the data flows through them (each imports only those a
 
 - :mod:`~cemkit.ingest.cells`: cell-level helpers (NFKC, missing tokens, distinct values of a column)
 - :mod:`~cemkit.ingest.headers`: understanding a header (normalise, platform columns, time-taken column)
-- :mod:`~cemkit.ingest.readers`: :func:`read_table` (CSV encodings, xlsx, sav, parquet, title rows)
+- :mod:`~cemkit.ingest.delimited`: delimited text (encoding from the whole file, true row and line numbers)
+- :mod:`~cemkit.ingest.readers`: :func:`read_table` (xlsx, sav, parquet, title rows; the reader per suffix)
 - :mod:`~cemkit.ingest.values`: reading scores, dates, durations; label scales (answers in words)
 - :mod:`~cemkit.ingest.mapping`: the mapping YAML (:class:`ColumnMapping`, :func:`load_mapping`)
 - :mod:`~cemkit.ingest.match`: headers and stage labels matched to the pack (:func:`propose_mapping`)
 - :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_command`, :func:`write_mapping_yaml`)
 - :mod:`~cemkit.ingest.clean`: resolving the columns and cleaning them into the work state
+- :mod:`~cemkit.ingest.gate`: the privacy gate every text column passes (masking, pseudonyms, controls)
 - :mod:`~cemkit.ingest.quality`: row checks in order (:data:`REASONS`), speeders, straightliners, dedupe,
   the quarantine table
 - :mod:`~cemkit.ingest.odata`: O-data read, aggregated per customer (:data:`AGGREGATES`) and joined

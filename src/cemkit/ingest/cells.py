@@ -1,12 +1,15 @@
-"""Cell-level helpers every step of ingest shares: NFKC and comparison keys, the tokens that mean
-"missing", blank cells, and work on the distinct values of a text column (factorise once, map, take back).
+"""Cell-level helpers every step of ingest shares: any cell as text (spreadsheet and SPSS values, header
+cells as unique names), NFKC and comparison keys, the tokens that mean "missing", blank cells, and work on
+the distinct values of a text column (factorise once, map, take back).
 Also where ingest's data files are (:data:`DATA_DIR`) and how many threads clean columns (:data:`_THREADS`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +109,61 @@ def _normalise_text(v: Any) -> str | None:
         return None
     s = _nfkc(str(v))
     return None if s.casefold() in MISSING_TOKENS else s
+
+
+def _cell_text(v: Any) -> Any:
+    """One spreadsheet/SPSS cell as text (None stays None; 10.0 → "10"; dates ISO)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return str(v).upper()
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return None
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    return str(v)
+
+
+def _to_text(s: pd.Series) -> pd.Series:
+    """A column of any dtype as text (str dtype, NA for missing), integral floats without ``.0``."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        x = pd.to_numeric(s, errors="coerce").astype(float)
+        integral = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 1e15)
+        out = pd.Series(pd.NA, index=s.index, dtype=object)
+        if integral.any():
+            out[integral] = x[integral].astype("int64").astype("str")
+        rest = np.isfinite(x) & ~integral
+        if rest.any():
+            out[rest] = x[rest].map(repr)
+        return out.astype("str")
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).astype("str")
+    return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
+
+
+def _clean_names(names: Iterable[Any]) -> list[str]:
+    """Header cells → unique column names (stripped; empty → ``column_<n>``; repeats → ``name.1``)."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for j, v in enumerate(names):
+        name = str(_cell_text(v) or "").replace("\ufeff", "").strip() or f"column_{j + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out

@@ -97,7 +97,9 @@ def _values_detail(values: pd.Series, label: str) -> Callable[[np.ndarray], list
     """Detail texts ``label = 'value'`` for the failing rows only."""
 
     def detail(idx: np.ndarray) -> list[str]:
-        return [f"{label} = {('' if pd.isna(v) else str(v))!r}" for v in values.to_numpy(dtype=object)[idx]]
+        # quoted, not repr(): repr would spell a no-break space or a control character as an escape, and
+        # personal data written with one would slip past the masking of the detail
+        return [f"{label} = '{'' if pd.isna(v) else v}'" for v in values.to_numpy(dtype=object)[idx]]
 
     return detail
 

@@ -3,11 +3,13 @@ O-data, keeps the accounting and writes the outputs (:class:`Prepared`).
 
 Personal data
 -------------
-The comment is masked with :func:`cemkit.privacy.mask_text` (plates too when the mapping's ``privacy.plates``
-or the pack's top-level ``privacy: {plates: true}`` in pack.yaml says so). Fields with ``pii: true`` (phone,
-name) are never in ``responses``; those listed in ``keep_pii`` go to ``Prepared.contacts`` (response_id,
-customer_id and the fields, written to ``contacts.parquet``) for work orders. Quarantined raw rows are
-masked too (every text cell; name columns as ``张**``).
+Every text column passes the privacy gate (:mod:`cemkit.ingest.gate`): control characters cleaned, personal
+data masked with :func:`cemkit.privacy.mask_text` (plates too when the mapping's ``privacy.plates`` or the
+pack's top-level ``privacy: {plates: true}`` in pack.yaml says so), ids that hold personal data replaced by
+a keyed pseudonym. Fields with ``pii: true`` (phone, name) are never in ``responses``; those listed in
+``keep_pii`` go to ``Prepared.contacts`` (response_id, customer_id and the fields, written to
+``contacts.parquet``) for work orders. Quarantined raw rows and their details are masked too (every text
+cell; name columns as ``张**``), and so are the accounting's texts and the messages of errors.
 
 Weights
 -------
@@ -19,9 +21,11 @@ Accounting keys
 ---------------
 ``source, format, encoding, sheet, header_row, input_rows, used, quarantined, by_reason, cells_blanked,
 dates_unparsed, durations_unparsed`` (with a duration column), ``straightliners, straightliners_by_stage,
-quality, wave_derived, wave_missing, customer_id_missing, stage_labels, masked`` (masks in the comment
-column, all input rows, per kind), ``masked_quarantine`` (masks in the other cells of quarantined raw rows and
-of malformed rows; ``name`` counts masked name cells), ``pii_dropped, pii_kept, columns`` (client header →
+quality, wave_derived, wave_missing, customer_id_missing, stage_labels, masked`` (masks in the text
+columns, all input rows, per kind), ``masked_by_column`` (the same per column), ``pseudonymised`` (id values
+replaced, per id column), ``masked_quarantine`` (masks in the other cells of quarantined raw rows, their
+details and malformed rows; ``name`` counts masked name cells), ``encoding_lines_redecoded`` (lines of a
+mixed-encoding file decoded in its minority encoding), ``pii_dropped, pii_kept, columns`` (client header →
 id), ``column_sources`` (how a non-identical header was found), ``unused_columns, weighting,
 weighting_efficiency`` and, with O-data, ``odata_files, odata_rows_in, odata_rows_without_key,
 odata_customers, odata_matched_responses, odata_unmatched_responses, odata_customers_without_response,
@@ -63,6 +67,7 @@ from ..packs import Pack
 from ..results import json_safe
 from .cells import _THREADS, _map_text, _nfkc, _series, _strip_text
 from .clean import _clean, _resolve_columns, _Work, constant_header
+from .gate import gate, mask_strings
 from .headers import DURATION
 from .mapping import ColumnMapping, _as_pack, load_mapping, mapping_for, source_files
 from .odata import _match_odata, _read_odata
@@ -73,9 +78,9 @@ from .readers import data_files, read_table
 @dataclass
 class Prepared:
     """The result of :func:`prepare`. ``responses`` follows the clean response table contract
-    (docs/architecture.md); ``quarantine`` has one row per unused input row: ``row`` (spreadsheet row
-    number, NA when unknown), ``response_id``, ``reason``, ``detail`` and ``raw`` (the masked input row as a
-    JSON object); ``contacts`` holds kept PII (``keep_pii``) by response; ``timings`` seconds per stage."""
+    (docs/architecture.md); ``quarantine`` has one row per unused input row: ``row`` (the row a spreadsheet
+    shows, NA when unknown), ``line`` (the line an editor shows where it starts), ``response_id``, ``reason``,
+    ``detail`` and ``raw`` (the masked input row as a JSON object; both masked); ``contacts`` holds kept PII (``keep_pii``) by response; ``timings`` seconds per stage."""
 
     responses: pd.DataFrame
     quarantine: pd.DataFrame
@@ -129,13 +134,17 @@ def prepare(
     else:
         maps = [mapping_for(mp, f, pk) for f in files]
     paths = [odata_paths] if isinstance(odata_paths, (str, Path)) else [p for p in (odata_paths or ()) if p]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the O-data needs nothing from the survey: read it on a second core while the survey is cleaned
-        # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
-        pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
-        if len(files) == 1:
-            return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0)
-        return _prepare_many(files, pk, maps, pending, out_dir, timings, t0)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the O-data needs nothing from the survey: read it on a second core while the survey is cleaned
+            # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
+            pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
+            if len(files) == 1:
+                return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0)
+            return _prepare_many(files, pk, maps, pending, out_dir, timings, t0)
+    except InputError as exc:  # a message may quote a cell or a header: it passes the gate too
+        exc.args = tuple(privacy.mask_message(a) if isinstance(a, str) else a for a in exc.args)
+        raise
 
 
 def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future | None,
@@ -161,6 +170,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
         "source": attrs.get("source"),
         "format": attrs.get("format"),
         "encoding": attrs.get("encoding"),
+        "encoding_lines_redecoded": int(attrs.get("encoding_lines_redecoded") or 0),
         "sheet": attrs.get("sheet"),
         "header_row": attrs.get("header_row"),
     }
@@ -171,11 +181,8 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
 
     t = time.perf_counter()
     w.plates = _privacy_plates(pk, mp)
-    comment, masked = (
-        privacy.mask_text(w.clean["comment"], plates=w.plates) if "comment" in w.clean else (None, {})
-    )
-    if comment is not None:
-        w.clean["comment"] = comment
+    gated = gate(w)  # the privacy gate: every text column, before any detail or output is built from it
+    comment = w.clean.get("comment")
     timings["mask"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -213,7 +220,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
             **quality,
             "stage_labels": stage_labels,
             "label_scales": w.labels,
-            "masked": {k: int(v) for k, v in masked.items()},
+            **gated,
             "masked_quarantine": {k: int(v) for k, v in qmasked.items() if v},
             "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
             "pii_kept": [f for f in mp.keep_pii if f in cols],
@@ -244,7 +251,7 @@ def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str |
         acc.update(oacc)
     timings["odata"] = time.perf_counter() - t  # the wait for the O-data reader, and the match
 
-    acc = prepared.accounting = json_safe(acc)
+    acc = prepared.accounting = mask_strings(json_safe(acc))
     if out_dir is not None:
         t = time.perf_counter()
         _write(prepared, Path(out_dir))

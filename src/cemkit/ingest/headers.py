@@ -1,12 +1,13 @@
 """Understanding a client header: :func:`normalise_header` (question numbering and trailing hints
 removed), the keys a header offers for matching (matrix rows, bracketed items), columns that survey platforms
-add (platforms.yaml: IP, browser, time taken …), the time-taken column (:data:`DURATION`) and its unit, and the
-closest header for an error message."""
+add (platforms.yaml: IP, browser, time taken …), the time-taken column (:data:`DURATION`) and its unit, the
+closest header for an error message, and which row of a file is the header (:func:`_header_index`)."""
 
 from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -118,3 +119,16 @@ def _closest(name: str, candidates: Iterable[str]) -> str | None:
         return None
     key = normalise_header(name)
     return max(cands, key=lambda c: difflib.SequenceMatcher(None, key, normalise_header(c)).ratio())
+
+
+HEADER_PROBE_ROWS = 30
+
+
+def _header_index(rows: list[list[Any]]) -> int:
+    """Index of the header row: the first of the first rows whose filled-cell count reaches 60% of the
+    widest of them (title rows above a header fill one or two cells)."""
+    counts = [sum(1 for v in r if v is not None and str(v).strip()) for r in rows[:HEADER_PROBE_ROWS]]
+    if not counts or max(counts) <= 1:
+        return 0
+    need = max(2, math.ceil(0.6 * max(counts)))
+    return next(i for i, c in enumerate(counts) if c >= need)

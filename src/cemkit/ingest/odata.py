@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import privacy
 from ..arrowtext import factorize
 from ..errors import InputError, PackError, Problem
 from ..packs import Pack
@@ -171,7 +172,8 @@ def _read_odata(paths: list, pack: Pack, mp: ColumnMapping) -> tuple[pd.DataFram
         fname = Path(p).name
         acc["odata_rows_in"] += len(table)
         df = _odata_columns(table, pack, mp, key, fname, rules)
-        df[key] = _strip_text(df[key])
+        df[key], n = privacy.pseudonymise(_strip_text(df[key]))  # as the survey's ids: the join still works
+        acc["odata_pseudonymised"] = acc.get("odata_pseudonymised", 0) + n
         nokey = df[key].isna().to_numpy()
         acc["odata_rows_without_key"] += int(nokey.sum())
         df = df.loc[~nokey].reset_index(drop=True)
@@ -187,8 +189,8 @@ def _read_odata(paths: list, pack: Pack, mp: ColumnMapping) -> tuple[pd.DataFram
         for f in wanted:
             if (feats[f] or {}).get("kind") != "category":
                 df[f] = _numbers(df[f])
-            else:
-                df[f] = _clean_text_col(df[f])
+            else:  # a category reaches the prediction's tables: through the privacy gate
+                df[f] = privacy.mask_text(_clean_text_col(df[f]), plates=True, controls="label")[0]
         if repeats or applicable:
             parts: dict[str, pd.Series] = {}
             for out, r in applicable.items():

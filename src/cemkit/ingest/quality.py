@@ -285,11 +285,11 @@ def _deduplicate(w: _Work, reason: np.ndarray, detail: np.ndarray, attrs: dict) 
     frame = frame.sort_values(["id", "date", "pos"], na_position="first", kind="stable")
     last = frame.groupby("id", sort=False)["pos"].transform("last")
     drop = frame["pos"].to_numpy() != last.to_numpy()
-    first_row = int(attrs.get("first_data_row") or 2)
+    rows = attrs["rows"]
     for p, keep in zip(frame["pos"].to_numpy()[drop], last.to_numpy()[drop]):
         reason[p] = "duplicate_id"
         detail[p] = (
-            f"response_id repeats; row {first_row + int(keep)} is kept (latest date, then later in the file)"
+            f"response_id repeats; row {int(rows[keep])} is kept (latest date, then later in the file)"
         )
 
 
@@ -300,7 +300,6 @@ def _quarantine(
     pk, cols = w.pack, w.cols
     q = np.flatnonzero(~used)
     masked: dict[str, int] = {}
-    first_row = int(attrs.get("first_data_row") or 2)
     sub = w.raw.iloc[q].reset_index(drop=True)
     pii_cols = {cols[f]: f for f, s in pk.fields.items() if s.pii and f in cols}
     plates = w.plates
@@ -313,30 +312,38 @@ def _quarantine(
             masked["name"] = masked.get("name", 0) + int(sub[h].notna().sum())
             continue
         before = sub[h]
-        sub[h], c = privacy.mask_text(before, plates=plates)
+        sub[h], c = privacy.mask_text(before, plates=plates, controls="text")
         for k, v in c.items():
             masked[k] = masked.get(k, 0) + v
         if h in pii_cols:  # a PII cell no pattern recognised (a malformed phone, an address): hide it all
             same = (sub[h] == before).to_numpy(dtype=bool, na_value=False)
             sub[h] = sub[h].mask(same, privacy.mask_name(before))
-    raws = sub.to_json(orient="records", force_ascii=False, lines=True).splitlines() if len(sub) else []
+    # one JSON object per line: split on "\n" only (str.splitlines would also split inside a value at
+    # U+2028, U+0085 … and misalign the rows)
+    raws = sub.to_json(orient="records", force_ascii=False, lines=True).rstrip("\n").split("\n") if len(sub) else []
+    details, c = privacy.mask_text(pd.Series(detail[q], dtype="str"), plates=plates, controls="text")
+    for k, v in c.items():  # a detail quotes the cell it is about
+        masked[k] = masked.get(k, 0) + v
     frame = pd.DataFrame(
         {
-            "row": pd.array(first_row + q, dtype="Int64"),
+            "row": pd.array(attrs["rows"][q], dtype="Int64"),
+            "line": pd.array(attrs["lines"][q], dtype="Int64"),
             "response_id": w.clean["response_id"].iloc[q].reset_index(drop=True).astype("str"),
             "reason": pd.Series(reason[q], dtype="str"),
-            "detail": pd.Series(detail[q], dtype="str"),
+            "detail": details.reset_index(drop=True),
             "raw": pd.Series(raws, dtype="str"),
         }
     )
     bad = attrs.get("bad_rows") or []
     if bad:
-        texts, c = privacy.mask_text(pd.Series([b["text"] for b in bad], dtype="str"), plates=plates)
+        texts, c = privacy.mask_text(pd.Series([b["text"] for b in bad], dtype="str"), plates=plates,
+                                     controls="text")
         for k, v in c.items():
             masked[k] = masked.get(k, 0) + v
         extra = pd.DataFrame(
             {
-                "row": pd.array([b["row"] for b in bad], dtype="Int64"),
+                "row": pd.array([b.get("row") for b in bad], dtype="Int64"),
+                "line": pd.array([b.get("line") for b in bad], dtype="Int64"),
                 "response_id": pd.Series([None] * len(bad), dtype="str"),
                 "reason": pd.Series(["malformed_row"] * len(bad), dtype="str"),
                 "detail": pd.Series(

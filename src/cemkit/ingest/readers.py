@@ -2,50 +2,42 @@
 
 Reading (:func:`read_table`)
 ----------------------------
-One reader per file suffix (:data:`READERS`): ``.csv .tsv .txt`` (pyarrow's multi-threaded CSV parser),
-``.xlsx .xlsm`` (openpyxl), ``.sav .zsav`` (pyreadstat), ``.parquet .pq``. Every cell comes back as text
-(``str`` dtype, missing = NA); cleaning converts. Delimited text: the encoding is found from a 1 MiB sample
-(BOM → UTF-8-SIG/UTF-16; else strict UTF-8, then GB18030 (a superset of GBK/GB2312), then
-charset-normalizer's guess, then latin-1; a later encoding is tried when the full file does not decode),
-the delimiter is sniffed among ``, TAB ; |``. Spreadsheets and delimited files may carry title rows above the
-header: the header is the first row whose count of filled cells reaches 60% of the widest row in the first 30
-(at least 2). SPSS: value labels become the text of the cell, and ``attrs["value_codes"]`` keeps label →
-code so that labelled score points (``10 = 极有可能``) still read as numbers; variable labels are offered
-to column matching. Blank rows after the last data row are not rows. ``attrs`` of the returned frame:
-``source, format, encoding, delimiter, sheet, sheets, header_row, first_data_row, column_labels,
-value_codes, bad_rows`` (CSV rows with the wrong number of fields, quarantined as ``malformed_row``).
+One reader per file suffix (:data:`READERS`): ``.csv .tsv .txt`` (:mod:`cemkit.ingest.delimited`: the
+encoding decided from the whole file, mixed GBK/UTF-8 files decoded line by line, binary input refused in
+one sentence; pyarrow's multi-threaded CSV parser), ``.xlsx .xlsm`` (openpyxl), ``.sav .zsav`` (pyreadstat),
+``.parquet .pq``. Every cell comes back as text (``str`` dtype, missing = NA); cleaning converts. Spreadsheets
+and delimited files may carry title rows above the header: the header is the first row whose count of filled
+cells reaches 60% of the widest row in the first 30 (at least 2). SPSS: value labels become the text of the
+cell, and ``attrs["value_codes"]`` keeps label → code so that labelled score points (``10 = 极有可能``) still
+read as numbers; variable labels are offered to column matching. Blank rows after the last data row are not
+rows. ``attrs`` of the returned frame: ``source, format, encoding, encoding_lines_redecoded, delimiter,
+sheet, sheets, header_row, first_data_row, column_labels, value_codes, bad_rows`` (records with the wrong
+number of fields, quarantined as ``malformed_row`` with their own row and line), ``rows`` and ``lines``.
 
-Row numbers: ``row`` is the row as a spreadsheet shows it, ``first_data_row + position`` (1-based, header
-and title rows counted). For delimited files this equals the line number unless quoted values hold line
-breaks or malformed rows were dropped earlier in the file.
+Row numbers: ``attrs["rows"][i]`` is the row a spreadsheet shows for frame row ``i`` (1-based; title rows,
+the header and the header rows below it counted), ``attrs["lines"][i]`` the line an editor shows where it
+starts (the same but in delimited text after a quoted cell with line breaks); both stay true after ragged
+records, which are not frame rows (see :mod:`cemkit.ingest.delimited`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import datetime as dt
 import difflib
-import io
-import itertools
-import math
 import re
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from ..errors import InputError
-from .cells import _filled, _key
-from .headers import _platforms
-
-SAMPLE_BYTES = 1 << 20
-HEADER_PROBE_ROWS = 30
+from .cells import _cell_text, _clean_names, _filled, _key, _to_text
+from .delimited import read_delimited
+from .headers import _header_index, _platforms
 
 
 class Reader(NamedTuple):
@@ -55,74 +47,6 @@ class Reader(NamedTuple):
     read: Callable[[Path, str | int | None], tuple[pd.DataFrame, dict[str, Any]]]
     kind: str
     errors: tuple[type[BaseException], ...]
-
-
-def _cell_text(v: Any) -> Any:
-    """One spreadsheet/SPSS cell as text (None stays None; 10.0 → "10"; dates ISO)."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return str(v).upper()
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        if not math.isfinite(v):
-            return None
-        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, (dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, bytes):
-        return v.decode("utf-8", errors="replace")
-    return str(v)
-
-
-def _to_text(s: pd.Series) -> pd.Series:
-    """A column of any dtype as text (str dtype, NA for missing), integral floats without ``.0``."""
-    if isinstance(s.dtype, pd.StringDtype):
-        return s
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        x = pd.to_numeric(s, errors="coerce").astype(float)
-        integral = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 1e15)
-        out = pd.Series(pd.NA, index=s.index, dtype=object)
-        if integral.any():
-            out[integral] = x[integral].astype("int64").astype("str")
-        rest = np.isfinite(x) & ~integral
-        if rest.any():
-            out[rest] = x[rest].map(repr)
-        return out.astype("str")
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.dt.strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).astype("str")
-    return s.astype(object).map(_cell_text, na_action="ignore").astype("str")
-
-
-def _clean_names(names: Iterable[Any]) -> list[str]:
-    """Header cells → unique column names (stripped; empty → ``column_<n>``; repeats → ``name.1``)."""
-    out: list[str] = []
-    seen: dict[str, int] = {}
-    for j, v in enumerate(names):
-        name = str(_cell_text(v) or "").replace("\ufeff", "").strip() or f"column_{j + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
-
-
-def _header_index(rows: list[list[Any]]) -> int:
-    """Index of the header row: the first of the first rows whose filled-cell count reaches 60% of the
-    widest of them (title rows above a header fill one or two cells)."""
-    counts = [sum(1 for v in r if v is not None and str(v).strip()) for r in rows[:HEADER_PROBE_ROWS]]
-    if not counts or max(counts) <= 1:
-        return 0
-    need = max(2, math.ceil(0.6 * max(counts)))
-    return next(i for i, c in enumerate(counts) if c >= need)
 
 
 def _frame(rows: list[tuple], header: int) -> tuple[pd.DataFrame, list[str]]:
@@ -152,146 +76,6 @@ def _trim_trailing_blank(df: pd.DataFrame) -> pd.DataFrame:
         end = start
         step *= 4
     return df.iloc[:0]
-
-
-# --- delimited text -------------------------------------------------------------------------------
-def _encodings(head: bytes, whole: bool) -> list[str]:
-    """Encodings to try, best first: BOM, then the candidates that decode the sample strictly."""
-    for bom, enc in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if head.startswith(bom):
-            return [enc]
-    fits = [enc for enc in ("utf-8", "gb18030") if _decodes(head, enc, whole)]
-    if not fits:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(head).best()
-        if best is not None and best.encoding not in ("utf_8", "ascii"):
-            fits.append(best.encoding)
-    return list(dict.fromkeys([*fits, "utf-8", "gb18030", "latin-1"]))
-
-
-def _decodes(data: bytes, enc: str, final: bool) -> bool:
-    try:
-        codecs.getincrementaldecoder(enc)(errors="strict").decode(data, final=final)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _sniff(text: str, suffix: str) -> tuple[str, int, list[list[str]]]:
-    """Delimiter, header row index and the parsed sample rows of a delimited text sample."""
-    order = ["\t", ",", ";", "|"] if suffix == ".tsv" else [",", "\t", ";", "|"]
-    best: tuple[tuple[float, int], str, int, list[list[str]]] | None = None
-    for delim in order:
-        rows = list(itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delim), 200))
-        if not rows:
-            return ",", 0, []
-        h = _header_index(rows)
-        width = len(rows[h])
-        body = rows[h + 1 :]
-        consistent = (sum(len(r) == width for r in body) / len(body)) if body else 1.0
-        score = (consistent if width > 1 else -1.0, width)
-        if best is None or score > best[0]:
-            best = (score, delim, h, rows)
-    assert best is not None
-    return best[1], best[2], best[3]
-
-
-def _read_delimited(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    with open(path, "rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    whole = len(head) < SAMPLE_BYTES
-    if not whole:  # cut at the last line break so the sample ends on a whole row
-        cut = head.rfind(b"\n")
-        head = head[: cut + 1] if cut > 0 else head
-    tried: list[str] = []
-    for enc in _encodings(head, whole):
-        try:
-            text = codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=True)
-        except UnicodeDecodeError:
-            tried.append(enc)
-            continue
-        delim, h, rows = _sniff(text, path.suffix.lower())
-        if not rows:
-            raise InputError(f"{path.name}: the file is empty (no header row).")
-        body = [len(r) for r in rows[h + 1 :]]
-        # rows wider than the header (a trailing delimiter on every data row) get extra columns; the width
-        # most data rows have decides, so one malformed row cannot shift the rest
-        width = max(len(rows[h]), max(set(body), key=body.count) if body else 0)
-        names = _clean_names(list(rows[h]) + [None] * (width - len(rows[h])))
-        try:
-            table, bad = _arrow_csv(
-                path, "utf8" if enc in ("utf-8", "utf-8-sig") else enc, delim, h + 1, names
-            )
-        except UnicodeDecodeError:
-            tried.append(enc)
-            continue
-        except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "decode" in str(exc).lower():
-                tried.append(enc)
-                continue
-            raise
-        df = table.to_pandas(split_blocks=True, self_destruct=True)
-        df = df.apply(_to_text) if any(not isinstance(t, pd.StringDtype) for t in df.dtypes) else df
-        attrs = {
-            "encoding": enc,
-            "delimiter": delim,
-            "header_row": h + 1,
-            "first_data_row": h + 2,
-            "bad_rows": bad,
-        }
-        return df, attrs
-    raise InputError(f"{path.name}: cannot decode the text (tried {', '.join(tried)}); save it as UTF-8 CSV.")
-
-
-def _arrow_csv(path: Path, enc: str, delim: str, skip: int, names: list[str]) -> tuple[pa.Table, list[dict]]:
-    """Parse with pyarrow: every column as text, "" as missing, blank lines kept (they are rows), rows with
-    the wrong number of fields collected. First without quoted line breaks (faster); again with them when
-    that fails or finds malformed rows."""
-    for newlines in (False, True):
-        bad: list[dict] = []
-
-        def handler(row, bad=bad) -> str:
-            bad.append(
-                {
-                    "row": row.number,
-                    "text": row.text,
-                    "fields": row.actual_columns,
-                    "expected": row.expected_columns,
-                }
-            )
-            return "skip"
-
-        try:
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(
-                    encoding=enc, column_names=names, skip_rows=skip, block_size=4 << 20
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=delim,
-                    newlines_in_values=newlines,
-                    ignore_empty_lines=False,
-                    invalid_row_handler=handler,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()),
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            if newlines or "UTF8" in str(exc):
-                raise
-            continue
-        if not bad or newlines:
-            return table, bad
-    raise AssertionError("unreachable")
 
 
 # --- spreadsheets, SPSS, parquet ------------------------------------------------------------------
@@ -376,9 +160,9 @@ def _reader_errors() -> dict[str, tuple[type[BaseException], ...]]:
 _ERR = _reader_errors()
 #: file suffix → reader (add a format with one line)
 READERS: dict[str, Reader] = {
-    ".csv": Reader(_read_delimited, "CSV", _ERR["csv"]),
-    ".tsv": Reader(_read_delimited, "TSV", _ERR["csv"]),
-    ".txt": Reader(_read_delimited, "delimited text", _ERR["csv"]),
+    ".csv": Reader(read_delimited, "CSV", _ERR["csv"]),
+    ".tsv": Reader(read_delimited, "TSV", _ERR["csv"]),
+    ".txt": Reader(read_delimited, "delimited text", _ERR["csv"]),
     ".xlsx": Reader(_read_xlsx, "Excel", _ERR["excel"]),
     ".xlsm": Reader(_read_xlsx, "Excel", _ERR["excel"]),
     ".sav": Reader(_read_sav, "SPSS", _ERR["spss"]),
@@ -424,6 +208,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
     ``attrs`` describe the file (see the module docstring). Raises InputError naming the file when it is
     missing, of an unknown type or unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the export file itself (CSV, XLSX, SAV or Parquet).")
     if not path.is_file():
         raise InputError(f"{path}: file not found.")
     reader = READERS.get(path.suffix.lower())
@@ -438,9 +224,17 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
     except reader.errors as exc:
         why = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise InputError(f"{path.name}: cannot read the file as {reader.kind} ({why}).") from None
+    first = int(attrs.get("first_data_row", 2))
+    rows = attrs.pop("row_numbers", None)
+    lines = attrs.pop("line_numbers", None)
+    rows = first + np.arange(len(df)) if rows is None else np.asarray(rows)
+    lines = rows if lines is None else np.asarray(lines)
     df = _trim_trailing_blank(df)
     df, attrs = _import_id_rows(df, attrs)
     df, attrs = _subheader_row(df, attrs)
+    skipped = int(attrs.get("first_data_row", 2)) - first  # header rows found below the header
+    attrs["rows"] = rows[skipped : skipped + len(df)]
+    attrs["lines"] = lines[skipped : skipped + len(df)]
     df.attrs = {
         "source": path.name,
         "format": reader.kind,
@@ -453,6 +247,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
         "column_labels": {},
         "value_codes": {},
         "bad_rows": [],
+        "encoding_lines_redecoded": 0,
         **attrs,
     }
     return df

@@ -155,6 +155,9 @@ def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts:
         result = results.get(spec.result) if spec.result else None
         if spec.result and spec.result != "exec_summary" and (result is None or result.meta.get("skipped")):
             continue
+        if (result is not None and spec.chart is not None and spec.chart.type in charts.NATIVE_CHARTS
+                and charts.prepare_table(result.table, spec.chart).empty):
+            continue  # nothing to draw (one response, no detractor…): no slide rather than a broken chart
         facts = {**base_facts, **(result.facts if result else {})}
         if not condition_holds(spec.require, facts):
             continue

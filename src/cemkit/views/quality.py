@@ -42,8 +42,15 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
         if value:
             rows.append((cat.get(f"dq_{key}", key), int(value)))
     masked = acc.get("masked") or {}
-    rows += [(f"{cat['dq_masked']}：{cat.get('dq_' + kind, kind)}" if lang == "zh" else
-              f"{cat['dq_masked']}: {cat.get('dq_' + kind, kind)}", count) for kind, count in masked.items() if count]
+    by_column = acc.get("masked_by_column") or {}
+    sep = "：" if lang == "zh" else ": "
+    for kind, count in masked.items():  # per kind, then the columns it was found in
+        if count:
+            rows.append((f"{cat['dq_masked']}{sep}{cat.get('dq_' + kind, kind)}", count))
+            rows += [(f"  {_column_name(fid, pack, lang)}", kinds[kind]) for fid, kinds in by_column.items()
+                     if kinds.get(kind)]
+    for fid, count in (acc.get("pseudonymised") or {}).items():
+        rows.append((f"{cat['dq_pseudonymised']}{sep}{_column_name(fid, pack, lang)}", count))
     for key, value in acc.items():
         if key.startswith("odata_") and isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((cat.get(f"dq_{key}", key), value))
@@ -60,5 +67,13 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
     out: Views = {"data_quality": (table, meta)}
     reasons = pd.DataFrame(sorted((acc.get("by_reason") or {}).items()), columns=["reason", "count"])
     out["quarantine_reasons"] = (reasons, {"facts": {}})
-    out["masking"] = (pd.DataFrame(sorted(masked.items()), columns=["kind", "count"]), {"facts": {}})
+    per_column = [(_column_name(fid, pack, lang), kind, n) for fid, kinds in by_column.items()
+                  for kind, n in kinds.items()]
+    out["masking"] = (pd.DataFrame(per_column, columns=["column", "kind", "count"]), {"facts": {}})
     return out
+
+
+def _column_name(fid: str, pack: Pack, lang: str) -> str:
+    """A clean-table column as the appendix names it: the segment's name (经销商), else the field id."""
+    seg = next((s for s in pack.segments if s.id == fid), None)
+    return getattr(seg.name, lang) if seg is not None else fid
