@@ -1,6 +1,6 @@
 """Fuzz the whole path from client file to every output with generated hostile exports (issue 14).
 
-Run: PYTHONPATH=src python benchmarks/fuzz_hostile.py [--files 2000] [--start 0] [--jobs 2] [--keep DIR]
+Run: PYTHONPATH=src python benchmarks/fuzz_hostile.py [--files 2000] [--start 0] [--jobs 2] [--work DIR] [--keep]
 
 Each seed draws an export with ``tests/hostile_data.py`` (CSV in UTF-8, UTF-8 with BOM, GBK or GBK with UTF-8
 records appended, or xlsx; personal data in random spellings in random columns, formula prefixes, control
@@ -66,9 +66,10 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--start", type=int, default=0, help="first seed")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--keep", help="work folder to keep (default: a temporary one, failures kept in it)")
+    ap.add_argument("--work", help="work folder (default: a new temporary one); failing files are kept in it")
+    ap.add_argument("--keep", action="store_true", help="keep every file and run, not only the failing ones")
     args = ap.parse_args()
-    work = Path(args.keep or tempfile.mkdtemp(prefix="cemkit-fuzz-"))
+    work = Path(args.work or tempfile.mkdtemp(prefix="cemkit-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     log = work / "fuzz_hostile.jsonl"
     t0 = time.perf_counter()

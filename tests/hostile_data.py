@@ -205,6 +205,7 @@ def write_export(spec: ExportSpec, folder: Path) -> Export:
         secrets.append(num)
     for r, col, value in spec.injections:
         df.at[r, col] = value
+    phones = [p for p in phones if (df["customer_id"] == p).any() and (od["customer_id"] == p).any()]
     for r in spec.newline_cells:
         df.at[r, "comment"] = df.at[r, "comment"] + rng.choice(["\n", "\r\n"]) + "第二行：展厅也干净"
     header = list(df.columns)
@@ -430,8 +431,9 @@ def run_inprocess(data: Path, odata: list[Path], out: Path, pack: str = "auto") 
 
 
 # ------------------------------------------------------------------------------------------ the properties
-#: what masking and pseudonyms may add to a text: mask characters, ASCII (full-width digits come out ASCII)
-MASK_CHARS = set("*[]邮箱身份证银行卡·-'") | {chr(c) for c in range(32, 127)}
+#: what the gate may add to a text: mask characters, ASCII (full-width digits come out ASCII), and the line
+#: break a U+2028, U+2029 or NEL in a comment becomes
+MASK_CHARS = set("*[]邮箱身份证银行卡·-'\n") | {chr(c) for c in range(32, 127)}
 
 
 def problems(ex: Export, folder: Path, message: str = "") -> list[str]:

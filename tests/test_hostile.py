@@ -258,6 +258,21 @@ def test_render_publishes_atomically_a_full_disk_leaves_the_report_whole(hostile
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
+@pytest.mark.slow
+def test_render_replaces_the_deliverables_of_a_run_and_keeps_the_rest(hostile_run, tmp_path, capsys):
+    run_dir = _run_ok(hostile_run)
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    code, _, err = run_cli(["render", copy, "--lang", "en"], capsys)
+    assert code == 0, err
+    assert "Data quality" in (copy / "report.html").read_text(encoding="utf-8")
+    after = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    changed = {str(k) for k in before if before[k] != after.get(k)}
+    assert changed <= {"report.pptx", "report.html", "datapack.xlsx"} and "report.html" in changed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [copy.name]  # no staging or replaced folder left
+
+
 # ======================================================================= encodings and row numbers
 def _demo_lines(n: int = 60) -> list[str]:
     from cemkit.demo import generate
@@ -494,7 +509,7 @@ def test_failed_runs_in_the_same_second_keep_their_own_folders(tmp_path, capsys,
 
 
 # =============================================================================== properties (hypothesis)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6))
 def test_property_ingest_of_hostile_exports(seed, tmp_path_factory):
@@ -511,7 +526,7 @@ def test_property_ingest_of_hostile_exports(seed, tmp_path_factory):
 
 
 @pytest.mark.slow
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6))
 def test_property_whole_run_of_hostile_exports(seed, tmp_path_factory):
@@ -521,3 +536,26 @@ def test_property_whole_run_of_hostile_exports(seed, tmp_path_factory):
     code, run_dir, msg = hd.run_inprocess(ex.path, [ex.odata], folder / "out")
     assert code in (0, 2)
     assert hd.problems(ex, run_dir, msg) == []
+
+
+# =============================================================================== keep_pii
+def test_keep_pii_is_the_only_way_a_contact_reaches_a_work_order(tmp_path):
+    lines = _demo_lines(30)
+    header = lines[0].rstrip("\n") + ",phone\n"
+    body = [line.rstrip("\n") + f",1390000{k:04d}\n" for k, line in enumerate(lines[1:])]
+    path = tmp_path / "with_phone.csv"
+    path.write_text(header + "".join(body), encoding="utf-8")
+    plain = ingest.prepare(path, "auto", out_dir=tmp_path / "plain" / "data")
+    assert plain.contacts is None and "phone" not in plain.responses
+    assert hd.scan_outputs(tmp_path / "plain", ["13900000003"]) == []
+    kept = ingest.prepare(path, "auto", mapping={"keep_pii": ["phone"]}, out_dir=tmp_path / "kept" / "data")
+    assert "phone" not in kept.responses and "13900000003" in set(kept.contacts["phone"])
+
+    from cemkit.views.actions import _with_contacts
+
+    rid = kept.contacts["response_id"].iloc[3]
+    alerts = pd.DataFrame({"alert_id": ["a1"], "customer_id": ["C1"], "response_id": [rid], "owner": ["销售部"]})
+    assert _with_contacts(alerts, tmp_path / "plain").equals(alerts)  # no keep_pii: no contact column
+    orders = _with_contacts(alerts, tmp_path / "kept")
+    assert list(orders.columns) == ["alert_id", "customer_id", "phone", "response_id", "owner"]
+    assert orders["phone"].tolist() == ["13900000003"]

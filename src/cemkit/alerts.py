@@ -522,12 +522,12 @@ _HEADERS = {
     "zh": {"alert_id": "预警编号", "customer_id": "客户编号", "response_id": "问卷编号", "stage": "环节ID",
            "stage_name": "环节", "wave": "波次", "priority": "优先级", "rules": "规则", "reason": "预警原因",
            "owner": "责任部门", "created": "创建时间", "due": "处理时限", "verbatim": "客户原声（已脱敏）",
-           "touchpoint": "触点", "P1": "P1", "P2": "P2", "P3": "P3", "total": "合计", "rule": "规则",
+           "touchpoint": "触点", "phone": "联系电话", "name": "姓名", "P1": "P1", "P2": "P2", "P3": "P3", "total": "合计", "rule": "规则",
            "alerts": "预警数", "share": "占比(%)", "item": "项目", "value": "数值"},
     "en": {"alert_id": "Alert ID", "customer_id": "Customer", "response_id": "Response", "stage": "Stage ID",
            "stage_name": "Stage", "wave": "Wave", "priority": "Priority", "rules": "Rules", "reason": "Reason",
            "owner": "Owner", "created": "Created", "due": "Due", "verbatim": "Verbatim (masked)",
-           "touchpoint": "Touchpoint", "P1": "P1", "P2": "P2", "P3": "P3", "total": "Total", "rule": "Rule",
+           "touchpoint": "Touchpoint", "phone": "Phone", "name": "Name", "P1": "P1", "P2": "P2", "P3": "P3", "total": "Total", "rule": "Rule",
            "alerts": "Alerts", "share": "Share (%)", "item": "Item", "value": "Value"},
 }
 _SUMMARY = {"zh": "汇总", "en": "Summary"}

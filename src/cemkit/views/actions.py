@@ -41,7 +41,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
     tags = _rows_tags(tags, cur.index)
     df = cur.reset_index(drop=True)
     if pack.section("alerts"):
-        alerts = al.evaluate_alerts(df, pack, themes=tags, lang=lang)
+        alerts = _with_contacts(al.evaluate_alerts(df, pack, themes=tags, lang=lang), run_dir)
         write_csv(alerts, run_dir / "alerts.csv")
         book = alerts
         if len(alerts) > max_xlsx_rows:
@@ -62,6 +62,22 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
         table, facts = pb.summary(assigned, pack, lang)
         out["playbooks"] = (table, base_meta(df, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
     return out
+
+
+def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """Work orders with the contact the mapping kept (``keep_pii``: ``data/contacts.parquet``), after the
+    customer id: the only way a real phone number or name reaches an output. Without ``keep_pii`` the
+    work orders carry the (pseudonymised) customer id only."""
+    path = run_dir / "data" / "contacts.parquet"
+    if not path.exists() or not len(alerts) or "response_id" not in alerts:
+        return alerts
+    contacts = pd.read_parquet(path).drop(columns=["customer_id"], errors="ignore")
+    contacts = contacts.drop_duplicates("response_id").astype({"response_id": "str"})
+    kept = [c for c in contacts.columns if c != "response_id"]
+    out = alerts.merge(contacts, on="response_id", how="left", sort=False)
+    at = list(alerts.columns).index("customer_id") + 1 if "customer_id" in alerts else 1
+    order = [*list(alerts.columns)[:at], *kept, *list(alerts.columns)[at:]]
+    return out[order]
 
 
 def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
