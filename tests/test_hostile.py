@@ -559,3 +559,21 @@ def test_keep_pii_is_the_only_way_a_contact_reaches_a_work_order(tmp_path):
     orders = _with_contacts(alerts, tmp_path / "kept")
     assert list(orders.columns) == ["alert_id", "customer_id", "phone", "response_id", "owner"]
     assert orders["phone"].tolist() == ["13900000003"]
+
+
+def test_masked_counts_per_column_count_occurrences(tmp_path):
+    """Labels are masked through their distinct values, but counted per row they occur in."""
+    lines = _demo_lines(40)
+    out = [lines[0]]
+    for k, line in enumerate(lines[1:]):
+        if k in (2, 5, 9):
+            line = _set(line, lines[0], "dealer", "厦门湖里店（店长13911112222）")
+        if k == 7:
+            line = _set(line, lines[0], "region", "华东 vx13922223333 / 13933334444")
+        out.append(line)
+    path = tmp_path / "labels.csv"
+    path.write_text("".join(out), encoding="utf-8")
+    acc = ingest.prepare(path, "auto").accounting
+    assert acc["masked_by_column"]["dealer"] == {"mobile": 3}
+    assert acc["masked_by_column"]["region"] == {"mobile": 2}
+    assert acc["masked"]["mobile"] >= 5

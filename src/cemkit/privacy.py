@@ -356,7 +356,7 @@ def _canonical_id(value: str) -> str:
     dashes becomes its 11 digits, so 138-0013-8000 in the survey and 13800138000 in the O-data agree."""
     import unicodedata
 
-    v = unicodedata.normalize("NFKC", value).strip()
+    v = clean_controls(unicodedata.normalize("NFKC", value), "label")
     digits = _DIGITS_ONLY.sub("", v)
     if _PATTERNS["mobile"].fullmatch(v) and len(digits) >= 11:
         return digits[-11:]
@@ -375,28 +375,34 @@ def pseudonym(value: str) -> str:
     return "P" + base64.b32encode(digest)[:12].decode("ascii")
 
 
-def pseudonymise(ids: pd.Series) -> tuple[pd.Series, int]:
+def pseudonymise(ids: pd.Series, controls: str | None = None) -> tuple[pd.Series, int]:
     """Ids that hold personal data (any kind :func:`mask_text` finds, licence plates included, in any
-    spelling it knows) replaced by :func:`pseudonym`; other ids unchanged. Returns the ids and how
-    many values were replaced. Joins and de-duplication keep working: equal ids stay equal."""
+    spelling it knows) replaced by :func:`pseudonym`; other ids unchanged (``controls="label"``: cleaned of
+    control characters, :func:`clean_controls`, in the same pass). Returns the ids and how many values were
+    replaced. Joins and de-duplication keep working: equal ids stay equal."""
     s = ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype("str")
     if not len(s):
         return s, 0
     arr = arrow(s)
-    hit = pc.fill_null(pc.match_substring_regex(arr, _ID_CANDIDATE), False)
+    pattern = _ID_CANDIDATE + (f"|{_CONTROL_LABEL_RE2}|^\\s|\\s$" if controls == "label" else "")
+    hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
     rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
     if not rows.size:
         return s, 0
-    memo: dict[str, str] = {}
+    memo: dict[str, tuple[str, int]] = {}
     new: list[str] = []
     n = 0
+    n_changed = 0
     for text in arr.take(pa.array(rows)).to_pylist():
         if text not in memo:
             _, counts = _mask_one(text, KINDS)
-            memo[text] = pseudonym(text) if any(counts.values()) else text
-        new.append(memo[text])
-        n += memo[text] != text
-    if not n:
+            memo[text] = (pseudonym(text), 1) if any(counts.values()) else (
+                clean_controls(text, controls) if controls else text, 0)
+        value, is_pii = memo[text]
+        new.append(value)
+        n += is_pii
+        n_changed += value != text
+    if not n_changed:
         return s, 0
     whole = flat(arr)
     out = pc.replace_with_mask(whole, flat(hit), pa.array(new, whole.type)).to_pandas()

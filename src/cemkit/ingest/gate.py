@@ -25,13 +25,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import privacy
+from ..arrowtext import arrow
 from .clean import _Work
 
 #: id columns: pseudonymised when a value holds personal data
 ID_FIELDS = ("response_id", "customer_id")
+#: text columns of the work state that hold no client text: the stage ids come from the pack
+NOT_CLIENT_TEXT = ("stage",)
 
 
 def gate(w: _Work) -> dict[str, Any]:
@@ -44,14 +50,17 @@ def gate(w: _Work) -> dict[str, Any]:
     for fid, col in list(w.clean.items()):
         if not isinstance(col, pd.Series) or not (isinstance(col.dtype, pd.StringDtype) or col.dtype == object):
             continue
+        if fid in NOT_CLIENT_TEXT:
+            continue
         if fid in ID_FIELDS:
-            col, n = privacy.pseudonymise(col)
-            w.clean[fid], _ = privacy.mask_text(col, kinds=(), controls="label")
+            w.clean[fid], n = privacy.pseudonymise(col, controls="label")
             if n:
                 pseudonymised[fid] = n
             continue
-        mode = "text" if fid == "comment" else "label"
-        w.clean[fid], counts = privacy.mask_text(col, plates=w.plates, controls=mode)
+        if fid == "comment":
+            w.clean[fid], counts = privacy.mask_text(col, plates=w.plates, controls="text")
+        else:
+            w.clean[fid], counts = _mask_labels(col, w.plates)
         for kind, k in counts.items():
             total[kind] = total.get(kind, 0) + k
         if any(counts.values()):
@@ -59,6 +68,29 @@ def gate(w: _Work) -> dict[str, Any]:
     kinds = privacy.KINDS if w.plates else tuple(k for k in privacy.KINDS if k != "plate")
     return {"masked": {k: int(total.get(k, 0)) for k in kinds}, "masked_by_column": by_column,
             "pseudonymised": pseudonymised}
+
+
+def _mask_labels(col: pd.Series, plates: bool) -> tuple[pd.Series, dict[str, int]]:
+    """:func:`cemkit.privacy.mask_text` on a column of labels (a dealer, a region, a wave: few distinct
+    values) through its distinct values: one dictionary encoding instead of a scan of every row; the counts
+    are still per occurrence."""
+    d = pc.dictionary_encode(arrow(col))
+    if isinstance(d, pa.ChunkedArray):
+        d = d.combine_chunks()
+    uniq = d.dictionary.to_pandas().astype("str")
+    masked, _ = privacy.mask_text(uniq, plates=plates, controls="label")
+    changed = np.flatnonzero((masked != uniq).to_numpy(dtype=bool, na_value=False))
+    if not changed.size:
+        return col, {}
+    freq = np.bincount(np.asarray(pc.drop_null(d.indices).to_numpy()), minlength=len(uniq))
+    counts: dict[str, int] = {}
+    for i in changed:  # per-value counts for the few values that changed, times how often each occurs
+        _, c = privacy.mask_text(uniq.iloc[[i]], plates=plates)
+        for kind, k in c.items():
+            counts[kind] = counts.get(kind, 0) + k * int(freq[i])
+    out = pa.array(masked.to_numpy(dtype=object, na_value=None), pa.large_string()).take(d.indices).to_pandas()
+    out.index = col.index
+    return out.astype("str"), counts
 
 
 def mask_strings(obj: Any) -> Any:

@@ -172,7 +172,7 @@ def _read_odata(paths: list, pack: Pack, mp: ColumnMapping) -> tuple[pd.DataFram
         fname = Path(p).name
         acc["odata_rows_in"] += len(table)
         df = _odata_columns(table, pack, mp, key, fname, rules)
-        df[key], n = privacy.pseudonymise(_strip_text(df[key]))  # as the survey's ids: the join still works
+        df[key], n = privacy.pseudonymise(_strip_text(df[key]), controls="label")  # as the survey's ids
         acc["odata_pseudonymised"] = acc.get("odata_pseudonymised", 0) + n
         nokey = df[key].isna().to_numpy()
         acc["odata_rows_without_key"] += int(nokey.sum())
