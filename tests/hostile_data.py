@@ -410,7 +410,11 @@ def run_inprocess(data: Path, odata: list[Path], out: Path, pack: str = "auto") 
         for nb in pipeline.notebook_list():
             ns: dict = dict(params)
             for cell in nbformat.read(str(nb), as_version=4).cells:
-                if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+                if cell.cell_type != "code":
+                    continue
+                if "parameters" in cell.metadata.get("tags", []):  # its defaults, then ours (as papermill)
+                    exec(compile(cell.source, nb.name, "exec"), ns)  # noqa: S102
+                    ns.update(params)
                     continue
                 tree = ast.parse(cell.source)
                 last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
