@@ -29,8 +29,6 @@ from cemkit.errors import UserError
 from cemkit.privacy import mask_text
 
 pytestmark = pytest.mark.hostile
-#: what the issue saw, reproduced on main before the fix (strict: an unexpected pass fails the suite)
-SEEN = pytest.mark.xfail(strict=True, reason="issue 14: seen on main before the fix")
 
 
 def run_cli(args, capsys):
