@@ -75,7 +75,9 @@ __all__ = [
     "RED",
     "SERIES_COLOURS",
     "TABULAR",
+    "TEXT",
     "categories",
+    "cell_colour",
     "chart_data",
     "column_format",
     "draw",
@@ -655,6 +657,20 @@ def table_cells(df: pd.DataFrame, spec: ChartSpec, lang: str) -> tuple[list[str]
     return cols, headers, body
 
 
+def _numeric(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def cell_colour(v, col: str, spec: ChartSpec, flag: str = "ok") -> RGBColor | None:
+    """A table cell's text colour: grey on a low-base row, red below zero / green above in the ``colour_by``
+    column, else None (the default text colour)."""
+    if flag == LOW_BASE:
+        return GREY
+    if spec.colour_by == col and _numeric(v) and not pd.isna(v):
+        return RED if float(v) < 0 else GREEN
+    return None
+
+
 def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
     """A native table: accent header, banded rows, numbers right-aligned with the column's format, low-base
     rows (``flag == "low_base"``) greyed, ``colour_by`` values red below zero and green above."""
@@ -662,15 +678,10 @@ def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = N
     gframe, table = _add_table(slide, box, body, headers, size=10 if len(df) <= 12 else 9)
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
     for i, row in enumerate(body, start=1):
-        greyed = flags[i - 1] == LOW_BASE
         for j, (c, text) in enumerate(zip(cols, row)):
             v = df[c].iloc[i - 1]
-            numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-            color = GREY if greyed else None
-            if spec.colour_by == c and numeric and not greyed and not pd.isna(v):
-                color = RED if float(v) < 0 else GREEN
-            _cell_text(table.cell(i, j), text, size=10 if len(df) <= 12 else 9, color=color,
-                       align=PP_ALIGN.RIGHT if numeric else PP_ALIGN.LEFT)
+            _cell_text(table.cell(i, j), text, size=10 if len(df) <= 12 else 9, color=cell_colour(v, c, spec, flags[i - 1]),
+                       align=PP_ALIGN.RIGHT if _numeric(v) else PP_ALIGN.LEFT)
             _cell_fill(table.cell(i, j), RGBColor(0xF7, 0xF7, 0xF7) if i % 2 else WHITE)
     return gframe
 

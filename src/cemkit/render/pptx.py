@@ -42,7 +42,7 @@ from . import charts, theme
 from .fonts import set_ea, set_font, text_width_em
 from .layouts import TEXT_ROLES, MasterMap, Placement, hints_from_slides, map_roles, overrides_path
 from .masters import KINDS, placeholder_pt
-from .tags import NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
+from .tags import DECK_TAG, NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
 
 __all__ = [
     "PlannedSlide",
@@ -327,6 +327,7 @@ class _Deck:
     base_facts: dict
     findings: list[str]
     summary: dict = field(default_factory=lambda: {"slides": 0, "charts": 0, "tables": 0, "ids": []})
+    ids: list[str] = field(default_factory=list)  # the storyline ids of the deck's slides (tagged on each)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -345,7 +346,7 @@ def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
                   **(base_facts or {})}
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = summary_findings(planned, base_facts, lang)
-    deck = _Deck(prs, plan, lang, client, base_facts, findings)
+    deck = _Deck(prs, plan, lang, client, base_facts, findings, ids=[p.spec.id for p in planned])
     with theme.use(look):
         for item in planned:
             _add_item(deck, item)
@@ -524,6 +525,7 @@ def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 
         tf = slide.notes_slide.notes_text_frame
         tf.text = notes
         set_font(tf.paragraphs[0].runs[0].font)
-    set_slide_tags(slide, {SLIDE_TAG: spec.id, PAGE_TAG: f"{page[0]}/{page[1]}", NOTES_TAG: notes})
+    set_slide_tags(slide, {SLIDE_TAG: spec.id, PAGE_TAG: f"{page[0]}/{page[1]}", NOTES_TAG: notes,
+                           DECK_TAG: ",".join(deck.ids)})
     deck.summary["slides"] += 1
     deck.summary["ids"].append(spec.id)

@@ -16,12 +16,13 @@ from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.opc.package import Part
 from pptx.oxml.ns import qn
 
-__all__ = ["FIELDS_TAG", "ID_TAG", "NOTES_TAG", "PAGE_TAG", "SLIDE_TAG", "TEXT_TAG", "get_slide_tags", "get_tags",
+__all__ = ["DECK_TAG", "FIELDS_TAG", "ID_TAG", "NOTES_TAG", "PAGE_TAG", "SLIDE_TAG", "TEXT_TAG", "get_slide_tags", "get_tags",
            "set_slide_tags", "set_tags", "shape_id", "tag_shape"]
 
 SLIDE_TAG = "CEMKIT_SLIDE"   # on a slide: the storyline id of the slide it was drawn for
 PAGE_TAG = "CEMKIT_PAGE"     # on a slide: "k/n", page k of a table continued over n slides
 NOTES_TAG = "CEMKIT_NOTES"   # on a slide: the speaker notes cemkit wrote
+DECK_TAG = "CEMKIT_DECK"     # on a slide: the storyline ids of every slide of the deck as cemkit wrote it
 ID_TAG = "CEMKIT_ID"         # on a shape: title, subtitle, findings, chart, chart2, chart/0…, takeaway, footnote, …
 TEXT_TAG = "CEMKIT_TEXT"     # on a text shape: the text cemkit wrote
 FIELDS_TAG = "CEMKIT_FIELDS" # on a text shape: JSON [[fact, spec, text shown], …] of the facts filled in
