@@ -36,6 +36,7 @@ class Catalogue:
     notebook: dict[str, str]                  # result → the notebook that writes it ("render": the renderer)
     facts: dict[str, frozenset[str]]          # result → facts every run writes
     sometimes: dict[str, frozenset[str]]      # result → facts only some runs write
+    needs: dict[str, str] = field(default_factory=dict)  # result → what a run needs to write it (--previous …)
 
     def provides(self, result: str) -> frozenset[str]:
         """Every fact a slide drawn from ``result`` can use (its facts and the every-slide facts)."""
@@ -56,6 +57,7 @@ def catalogue() -> Catalogue:
         facts={name: frozenset(r.get("facts") or ()) | (wave if r.get("wave") else frozenset())
                for name, r in res.items()},
         sometimes={name: frozenset(r.get("sometimes") or ()) for name, r in res.items()},
+        needs={name: str(r["needs"]) for name, r in res.items() if r.get("needs")},
     )
 
 

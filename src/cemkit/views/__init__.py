@@ -11,9 +11,10 @@ from .common import Views, base_meta, formula_safe, period_of, read_responses, s
 from .drivers import driver_views, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
+from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
 __all__ = ["Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views", "formula_safe",
            "journey_views", "period_of", "prediction_views", "read_responses", "reporting_waves", "save_all", "show",
-           "stage_importance", "text_views", "wave_labels", "write_csv"]
+           "since_last_views", "stage_importance", "text_views", "wave_labels", "write_csv"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import metrics as m
@@ -22,9 +23,16 @@ def _rows_tags(tags: pd.DataFrame | None, rows: pd.Index) -> pd.DataFrame | None
 
 def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
                  tags: pd.DataFrame | None = None, max_xlsx_rows: int = 5_000, wave: str | None = None,
-                 compare: str | None = None) -> Views:
+                 compare: str | None = None, previous: str | Path | None = None,
+                 closed_alerts: str | Path | None = None, alert_window: float = 30, now=None) -> Views:
     """Alerts (alerts.csv, alerts.xlsx) and segment playbooks (playbooks.xlsx) for the reporting wave's
     responses (:func:`reporting_waves`; ``tags`` rows are positions in ``df``), each with its facts.
+
+    With the ``previous`` run (:mod:`cemkit.tracking`): alerts only for responses no earlier run had seen;
+    an alert whose customer has an open one from within ``alert_window`` days is listed in
+    ``alerts_repeat.csv`` with that alert's id instead of being issued again; with the client's
+    ``closed_alerts`` file, the earlier alerts still open go to ``alerts_open.csv``. Every run writes
+    ``data/seen_responses.parquet`` and ``data/alerts_issued.parquet`` for the next one.
 
     Every alert is in alerts.csv and every customer's play in playbooks.csv (UTF-8 with BOM, open in Excel).
     The workbooks hold the summaries and, above ``max_xlsx_rows`` rows, the highest priorities / detractors
@@ -32,24 +40,50 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
     work a list)."""
     from .. import alerts as al
     from .. import playbooks as pb
+    from .. import tracking as tr
 
     run_dir = Path(run_dir)
     out: Views = {}
     df = df.reset_index(drop=True)
+    prev = tr.load_previous(previous) if previous else None
+    closed, closed_info = tr.closed_alert_ids(closed_alerts) if closed_alerts else (None, None)
+    (run_dir / "data").mkdir(parents=True, exist_ok=True)
+    tr.seen_log(prev, df["response_id"]).to_parquet(run_dir / "data" / "seen_responses.parquet", index=False)
     waves = reporting_waves(df, wave, compare)
     cur = waves.rows(df)
-    tags = _rows_tags(tags, cur.index)
-    df = cur.reset_index(drop=True)
+    seen = cur["response_id"].astype("string").isin(prev.seen).to_numpy(dtype=bool) if prev else \
+        np.zeros(len(cur), dtype=bool)
+    new_rows = cur[~seen]
     if pack.section("alerts"):
-        alerts = _with_contacts(al.evaluate_alerts(df, pack, themes=tags, lang=lang), run_dir)
+        alerts = _with_contacts(al.evaluate_alerts(new_rows.reset_index(drop=True), pack,
+                                                   themes=_rows_tags(tags, new_rows.index), lang=lang, now=now),
+                                run_dir)
+        repeat = alerts.iloc[:0]
+        if prev is not None:
+            alerts, repeat = tr.dedupe_alerts(alerts, prev.issued, closed, alert_window)
+            write_csv(repeat, run_dir / "alerts_repeat.csv")
         write_csv(alerts, run_dir / "alerts.csv")
+        tr.issued_log(prev, alerts, now).to_parquet(run_dir / "data" / "alerts_issued.parquet", index=False)
         book = alerts
         if len(alerts) > max_xlsx_rows:
             book = alerts.sort_values(["priority", "created"], kind="stable").head(max_xlsx_rows)
         al.write_alerts_xlsx(book, run_dir / "alerts.xlsx", lang)
         table, facts = al.alerts_summary(alerts, lang)
         facts["in_xlsx"] = len(book)
-        out["alerts_summary"] = (table, base_meta(df, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
+        facts.update(has_previous=prev is not None, previous_run=prev.run_id if prev else None,
+                     n_seen=int(seen.sum()), n_repeat=len(repeat), has_closed=closed is not None,
+                     n_prev_alerts=None, n_closed=None, n_open=None, n_overdue=None, closed_unknown=None)
+        if prev is not None and closed is not None:
+            still = tr.open_alerts(prev.issued, closed, now=now)
+            write_csv(still, run_dir / "alerts_open.csv")
+            facts.update(n_prev_alerts=len(prev.issued), n_closed=len(prev.issued) - len(still),
+                         n_open=len(still), n_overdue=int(still["overdue"].sum()),
+                         closed_unknown=len(closed - set(prev.issued["alert_id"].dropna())))
+        meta = base_meta(cur, pack, lang, facts={**facts, **waves.facts()}, **waves.meta())
+        if closed_info:
+            meta["closed_alerts"] = closed_info
+        out["alerts_summary"] = (table, meta)
+    df = cur.reset_index(drop=True)
     if pack.section("playbooks"):
         assigned = pb.assign(df, pack, lang)
         write_csv(assigned, run_dir / "playbooks.csv")

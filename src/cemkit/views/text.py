@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..packs import Pack
@@ -60,6 +61,18 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     meta = base_meta(df[df["comment"].notna()], pack, lang, facts=facts, test=method, **waves.meta())
     meta["base"]["n"] = n_comments
     out["themes"] = (ov.sort_values("mention_rate", ascending=False).reset_index(drop=True), meta)
+    if waves.compare is not None:
+        before = tagged[(tagged["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)]
+        prev = text.theme_impact(before, pack, all_tags[all_tags["row"].isin(before.index)], keywords=False,
+                                 quotes=False).overall()
+        ch = theme_changes(ov, prev, pack)
+        ch.insert(1, "theme_name", ch["theme"].map(names))
+        rises = ch[ch["significant"] & (ch["diff"] > 0)].sort_values("diff", ascending=False)
+        cfacts = {"n_theme_rises": len(rises), "top_rise_theme": rises["theme_name"].iloc[0] if len(rises) else None,
+                  "top_rise": float(rises["diff"].iloc[0]) if len(rises) else None, **waves.facts()}
+        ctest = {"zh": "提及率变化：两比例z检验（各波次有评论者为基数），Holm校正",
+                 "en": "change in mention rate: two-proportion z test (each wave's commenters), Holm-corrected"}[lang]
+        out["theme_changes"] = (ch, {**meta, "facts": cfacts, "test": ctest})
 
     if len(shown):  # an NPS gap between mentioners and the rest needs a readable base of mentioners
         imp_tab = shown.assign(nps_gap=shown["gap"], impact_abs=-shown["contribution"]).sort_values("contribution")
@@ -144,3 +157,34 @@ def _sentiment_model_view(df: pd.DataFrame, pack: Pack, lang: str, model: Any) -
                                                   pct(i.get("rules_accuracy")), model.report(lang)]})
     facts = {"sentiment_learned": bool(model.kept), "sentiment_labels": i.get("n")}
     return table, base_meta(df[df["comment"].notna()], pack, lang, facts=facts)
+
+
+def theme_changes(now: pd.DataFrame, before: pd.DataFrame, pack: Pack) -> pd.DataFrame:
+    """Each theme's mention rate in the reporting wave against the comparison wave (rows of
+    :meth:`ThemeImpact.overall`, rates in % of commenters): ``rate_prev, rate_last, diff`` (points), a
+    two-sided two-proportion z test with unpooled standard errors on each wave's commenters, corrected with
+    the pack's method across themes (:func:`cemkit.metrics.p_adjust`), ``significant`` and ``marker``."""
+    from scipy import stats
+
+    from .. import metrics as m
+
+    prev = before.set_index("theme")
+    out = pd.DataFrame({"theme": now["theme"].to_numpy(),
+                        "rate_prev": prev["mention_rate"].reindex(now["theme"]).fillna(0.0).to_numpy(),
+                        "rate_last": now["mention_rate"].to_numpy(),
+                        "n_prev": int(before["n_comments"].max()) if len(before) else 0,
+                        "n_last": now["n_comments"].to_numpy()})
+    p0, p1 = out["rate_prev"] / 100, out["rate_last"] / 100
+    n0, n1 = out["n_prev"].astype(float), out["n_last"].astype(float)
+    out["diff"] = out["rate_last"] - out["rate_prev"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+        z = np.where(se > 0, (p1 - p0) / se, 0.0)
+    tested = (n0 > 0) & (n1 > 0)
+    out["p_value"] = np.where(tested, 2 * stats.norm.sf(np.abs(z)), np.nan)
+    out["p_adj"] = np.nan
+    if tested.any():
+        out.loc[tested, "p_adj"] = m.p_adjust(out.loc[tested, "p_value"].to_numpy(), pack.rules.correction)
+    out["significant"] = (out["p_adj"] < pack.rules.alpha).fillna(False)
+    out["marker"] = np.where(out["significant"], np.where(out["diff"] > 0, "↑", "↓"), "")
+    return out.sort_values("diff", ascending=False, kind="stable").reset_index(drop=True)
