@@ -33,7 +33,7 @@ from .packs import Pack, load_pack, validate_pack
 from .paths import notebooks_dir
 from .privacy import mask_message
 
-__all__ = ["RunOptions", "RunSummary", "disk_full", "notebook_list", "render", "rerender", "run",
+__all__ = ["RunOptions", "RunSummary", "disk_full", "notebook_list", "refresh", "render", "rerender", "run",
            "user_error_names"]
 
 
@@ -69,6 +69,10 @@ class RunOptions:
     wave: str | None = None        # reporting wave: None = the latest, "all" = pooled, or a label
     compare: str | None = None     # wave changes are measured against: None = the one before, "none", a label
     sentiment_model: str | None = None  # learned model file; "none": the rules; None: the pack folder's, if any
+    previous: str | None = None    # the run this one builds on (cemkit.tracking): alerts for new responses only
+    closed_alerts: str | None = None  # the client's file of closed alert ids (with previous)
+    alert_window: float = 30       # days: a customer with an open alert gets no second one within them
+    wave_from_date: str | None = None  # files without a wave column: the wave from the date (half, quarter …)
 
 
 @dataclass
@@ -186,6 +190,47 @@ def render(run_dir: str | Path, pack: Pack | str, *, lang: str | None = None, cl
     return out
 
 
+def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str | None = None,
+            client: str | None = None):
+    """``cemkit refresh``: bring an edited deck's cemkit slides to a run's results (see
+    :mod:`cemkit.render.refresh`), save it as ``out`` (written to a temporary file, then renamed: a failed
+    refresh leaves nothing half-written) and write what could not be refreshed next to it
+    (``<out>.refresh.txt``). Returns the :class:`~cemkit.render.refresh.RefreshReport`."""
+    from .render.refresh import refresh_deck
+
+    deck, run_dir, out = Path(deck), Path(run_dir), Path(out)
+    if not deck.is_file() or deck.suffix.lower() != ".pptx":
+        raise InputError(f"{deck}: not a .pptx file")
+    info_path = run_dir / "run.json"
+    if not info_path.is_file():
+        raise InputError(f"--run {run_dir}: not a finished cemkit run (no run.json)")
+    if out.resolve() == deck.resolve():
+        raise InputError(f"--out {out}: give a new file; the edited deck is kept as it is")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    pack = load_pack(info["pack"])
+    lang = lang or info.get("lang") or pack.language
+    client = info.get("client", "") if client is None else client
+    facts = _base_facts(run_dir, pack, RunOptions(pack=pack.id, client=client, lang=lang),
+                        bool(info.get("synthetic")))
+    base = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(), **facts}
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        report = refresh_deck(deck, run_dir, tmp, pack, lang=lang, base_facts=base)
+        if not report.slides:
+            raise InputError(f"{deck}: no slide drawn by cemkit was found (a deck made before refresh existed, "
+                             "or not a cemkit deck)")
+        os.replace(tmp, out)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        from zipfile import BadZipFile
+
+        if isinstance(exc, (BadZipFile, KeyError)) and not isinstance(exc, UserError):
+            raise InputError(f"{deck}: cannot be read as a PowerPoint deck ({exc})") from None
+        raise
+    out.with_name(out.name + ".refresh.txt").write_text("\n".join(report.lines()) + "\n", encoding="utf-8")
+    return report
+
+
 def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     """Execute a whole run. Raises UserError (exit 2) for bad input; anything else is a bug (exit 1)."""
     t0 = time.perf_counter()
@@ -226,6 +271,8 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             if not Path(path).is_file():
                 raise InputError(f"{path}: mapping file not found")
         data, odata = _items(opts.data) or _mapped_files(maps, pack), list(opts.odata)
+        if opts.wave_from_date and data:
+            maps = _with_wave_rule(maps, opts.wave_from_date, staging)
         synthetic = not data
         if synthetic:
             from .demo import write_demo
@@ -237,6 +284,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         from .ingest import data_files
 
         data = [str(f.resolve()) for f in data_files(data)]  # folders and patterns → files; missing → exit 2
+        previous = _previous(opts)
         for path in odata:
             if path and not Path(path).exists():
                 raise InputError(f"{path}: file not found")
@@ -249,7 +297,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "mapping": [str(Path(m).resolve()) for m in maps] if len(maps) > 1 else
                        (str(Path(maps[0]).resolve()) if maps else ""),
             "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
-            "wave": opts.wave or "", "compare": opts.compare or "",
+            "wave": opts.wave or "", "compare": opts.compare or "", "previous": previous,
+            "closed_alerts": str(Path(opts.closed_alerts).resolve()) if opts.closed_alerts else "",
+            "alert_window": float(opts.alert_window),
             "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]
@@ -281,7 +331,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         seconds = time.perf_counter() - t0
         (staging / "run.json").write_text(json.dumps({
             "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,
-            "odata": odata, "mapping": opts.mapping, "wave": _wave_facts(staging), "seconds": round(seconds, 2),
+            "odata": odata, "mapping": opts.mapping, "wave": _wave_facts(staging),
+            "previous": {"run": Path(previous).name, "path": previous} if previous else None,
+            "closed_alerts": opts.closed_alerts, "seconds": round(seconds, 2),
             "timings": {k: round(v, 2) for k, v in timings.items()}, "accounting": accounting,
             "sentiment_model": model_info,
         }, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -442,6 +494,41 @@ def _point_latest(out: Path, pack_id: str, final: Path) -> None:
         os.replace(tmp, link)
     except OSError:  # filesystems without symlinks: the timestamped folder is enough
         pass
+
+
+def _previous(opts: RunOptions) -> str:
+    """The previous run's folder (absolute), checked to be a finished run; '' without one."""
+    if opts.closed_alerts and not opts.previous:
+        raise InputError("--closed-alerts closes the alerts of a previous run: give --previous RUN too")
+    if opts.closed_alerts and not Path(opts.closed_alerts).is_file():
+        raise InputError(f"{opts.closed_alerts}: file not found")
+    if not opts.previous:
+        return ""
+    prev = Path(opts.previous).resolve()
+    if not (prev / "run.json").is_file():
+        raise InputError(f"--previous {opts.previous}: not a finished cemkit run (no run.json in the folder)")
+    return str(prev)
+
+
+def _with_wave_rule(maps: list[str], rule: str, staging: Path) -> list[str]:
+    """The mappings with the engagement's wave rule (``wave: {from_date: …}``) where they give none, written
+    into the staging folder (the run's audit trail keeps them)."""
+    import yaml
+
+    from .packfiles import read_yaml
+
+    out = []
+    for i, path in enumerate(maps or [None]):
+        data = (read_yaml(Path(path))[0] if path else None) or {}
+        if not isinstance(data, dict):
+            out.append(path)
+            continue
+        wave = data.get("wave") if isinstance(data.get("wave"), dict) else {}
+        data["wave"] = {"from_date": rule, **wave}
+        target = staging / f"mapping_{i + 1}.yaml"
+        target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        out.append(str(target))
+    return out
 
 
 def _items(value: str | Sequence[str] | None) -> list[str]:
