@@ -225,3 +225,18 @@ def test_summary_warns_when_the_reporting_wave_is_tiny():
     facts = {"wave_low_base": True, "wave_id": "2024H2", "n_wave": 1, "n_waves": 2}
     assert summary_findings([], facts, "zh")[0].startswith("本期（2024H2）仅1份答卷")
     assert summary_findings([], {**facts, "pooled": True, "n_waves": 1}, "zh") == []
+
+
+def test_journey_facts_overall_is_the_curves_wave(demo, auto_pack):
+    from cemkit import metrics as M
+
+    table = M.journey_table(demo, auto_pack, waves=True)
+    curve = M.journey_curve(table, auto_pack, wave="2024Q2")
+    facts = M.journey_facts(curve, None, auto_pack, table=table, wave="2024Q2")
+    q2 = demo.loc[demo["wave"] == "2024Q2", "nps"]
+    est = M.nps(q2)
+    assert facts["overall"] == pytest.approx(nps(q2)) == pytest.approx(est.value)
+    assert (facts["overall_ci_low"], facts["overall_ci_high"]) == (pytest.approx(est.ci_low), pytest.approx(est.ci_high))
+    assert facts["overall_n"] == est.n
+    pooled = M.journey_facts(curve, None, auto_pack, table=table)  # the default: every wave pooled
+    assert pooled["overall"] == pytest.approx(nps(demo["nps"]))

@@ -34,13 +34,16 @@ def journey_facts(
     table: pd.DataFrame | None = None,
     metric: str = "nps",
     stat: str | None = None,
+    wave: str = ALL,
 ) -> dict[str, Any]:
     """Facts for the journey slides' titles, from :func:`journey_curve` and :func:`wave_change`.
 
     Keys: ``worst_stage`` (name in ``lang``), ``worst_stage_id``, ``worst_value``, ``worst_change`` (vs the
     previous wave, None if untested), ``worst_change_significant``, ``peak_stage``/``_id``/``peak_value``,
-    ``end_stage``/``_id``/``end_value``, ``gap`` (peak − worst), ``overall`` (from ``table``, else None),
-    ``overall_change``/``overall_change_significant``, and for the trend slide ``has_change``,
+    ``end_stage``/``_id``/``end_value``, ``gap`` (peak − worst), ``overall`` with ``overall_ci_low``,
+    ``overall_ci_high`` and ``overall_n`` (all stages, from ``table`` for ``wave`` — give the curve's wave:
+    the default is every wave pooled — else None), ``overall_change``/``overall_change_significant``, and for
+    the trend slide ``has_change``,
     ``change_stage``/``_id``, ``change``, ``change_significant`` — the largest significant stage change,
     or the largest absolute change when none is significant. Numbers are floats (None when unavailable).
     """
@@ -74,10 +77,12 @@ def journey_facts(
 
     facts["worst_change"], facts["worst_change_significant"] = change_of(facts["worst_stage_id"])
     facts["overall_change"], facts["overall_change_significant"] = change_of(ALL)
-    facts["overall"] = None
+    facts.update(overall=None, overall_ci_low=None, overall_ci_high=None, overall_n=0)
     if table is not None:
-        o = _select(table, metric=metric, stat=stat, stage=ALL, segment=ALL, segment_value=ALL, wave=ALL)
-        facts["overall"] = _num(o["value"].iloc[0]) if len(o) else None
+        o = _select(table, metric=metric, stat=stat, stage=ALL, segment=ALL, segment_value=ALL, wave=wave)
+        if len(o):
+            facts.update(overall=_num(o["value"].iloc[0]), overall_ci_low=_num(o["ci_low"].iloc[0]),
+                         overall_ci_high=_num(o["ci_high"].iloc[0]), overall_n=int(o["n"].iloc[0]))
 
     facts.update(
         has_change=False, change_stage=None, change_stage_id=None, change=None, change_significant=False

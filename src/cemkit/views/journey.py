@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from .. import metrics as m
@@ -24,18 +22,6 @@ def _no_changes(table: pd.DataFrame, pack: Pack) -> pd.DataFrame:
     return m.wave_change(table.iloc[:0], pack)
 
 
-def _overall_facts(table: pd.DataFrame, pack: Pack, report: str, metric: str = "nps") -> dict[str, Any]:
-    """The reporting wave's overall KPI (all stages, all segments) with its interval and base."""
-    stat = m.headline_stat(pack, metric)
-    sel = table[(table["metric"] == metric) & (table["stat"] == stat) & (table["stage"].astype(str) == m.ALL)
-                & (table["segment"] == m.ALL) & (table["wave"].astype(str) == report)]
-    if not len(sel):
-        return {"overall": None, "overall_ci_low": None, "overall_ci_high": None, "overall_n": 0}
-    r = sel.iloc[0]
-    num = [None if pd.isna(r[c]) else float(r[c]) for c in ("value", "ci_low", "ci_high")]
-    return {"overall": num[0], "overall_ci_low": num[1], "overall_ci_high": num[2], "overall_n": int(r["n"])}
-
-
 _TREND_KEYS = ("has_change", "change_stage", "change_stage_id", "change", "change_significant")
 
 
@@ -50,8 +36,7 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
     table = m.journey_table(df, pack, by=segs, waves=True)
     changes = m.wave_change(table, pack, waves=(w.compare, w.report)) if w.compare else _no_changes(table, pack)
     curve = m.journey_curve(table, pack, metric="nps", wave=w.report, changes=changes, lang=lang)
-    facts = {**m.journey_facts(curve, changes, pack, lang, table=table), **_overall_facts(table, pack, w.report),
-             **w.facts()}
+    facts = {**m.journey_facts(curve, changes, pack, lang, table=table, wave=w.report), **w.facts()}
     sig = {"alpha": pack.rules.alpha, "correction": pack.rules.correction}
     test = {"zh": "波次变化：两独立样本z检验", "en": "wave change: two-sample z test"}[lang]
     out: Views = {}
