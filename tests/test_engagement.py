@@ -1,20 +1,29 @@
 """An engagement: `cemkit init` once, then one `cemkit run` per wave in that folder — the data folder grows by one
-export per wave, each run reports the latest wave and builds on the last good run."""
+export per wave, each run reports the latest wave and builds on the last good run — and `cemkit refresh` of
+the deck the consultant edited last time with this time's run."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from pptx import Presentation
+from pptx.util import Emu
 
 from cemkit.cli import main
 from cemkit.demo import write_demo
 from cemkit.engagement import last_good_run, load_engagement, write_engagement
 from cemkit.errors import InputError
+from cemkit.render import charts
+from cemkit.render.tags import ID_TAG, PAGE_TAG, SLIDE_TAG, get_slide_tags, get_tags
+from cemkit.results import load_all
+from cemkit.storyline import load_storyline
 
 
 def test_init_writes_a_valid_engagement(tmp_path, capsys):
@@ -55,19 +64,31 @@ def test_run_without_pack_or_engagement_says_what_to_do(tmp_path, monkeypatch, c
     assert "cemkit init" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_three_waves_one_command_each(auto_pack, tmp_path, monkeypatch):
-    paths, odata = write_demo(auto_pack, tmp_path / "exports", n=3200, seed=12, per_wave=True)
-    folder = tmp_path / "acme"
+@pytest.fixture(scope="module")
+def tracker(auto_pack, tmp_path_factory):
+    """An engagement run once per wave: Q1 and Q2 arrive together, then Q3, then Q4 (one `cemkit run` each)."""
+    tmp = tmp_path_factory.mktemp("tracker")
+    paths, odata = write_demo(auto_pack, tmp / "exports", n=6000, seed=12, per_wave=True)
+    folder = tmp / "acme"
     write_engagement(folder, "auto", client="某品牌", odata=[str(odata)])
-    monkeypatch.chdir(folder)
     runs = []
-    for i, wave_file in enumerate(paths[1:], start=1):  # Q1 arrived with Q2; then Q3; then Q4
-        if i == 1:
-            shutil.copy(paths[0], folder / "data")
-        shutil.copy(wave_file, folder / "data")
-        assert main(["run", "--quiet"]) == 0
-        runs.append(last_good_run(folder / "reports", "auto"))
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        for i, wave_file in enumerate(paths[1:], start=1):
+            if i == 1:
+                shutil.copy(paths[0], folder / "data")
+            shutil.copy(wave_file, folder / "data")
+            assert main(["run", "--quiet"]) == 0
+            runs.append(last_good_run(folder / "reports", "auto"))
+    finally:
+        os.chdir(old)
+    return {"folder": folder, "runs": runs, "tmp": tmp}
+
+
+@pytest.mark.slow
+def test_three_waves_one_command_each(tracker):
+    folder, runs = tracker["folder"], tracker["runs"]
     infos = [json.loads((r / "run.json").read_text(encoding="utf-8")) for r in runs]
     assert [i["wave"]["report"] for i in infos] == ["2024Q2", "2024Q3", "2024Q4"]
     assert infos[0]["previous"] is None
@@ -76,9 +97,7 @@ def test_three_waves_one_command_each(auto_pack, tmp_path, monkeypatch):
     seen = set(pd.read_parquet(runs[1] / "data" / "seen_responses.parquet")["response_id"])
     last = pd.read_csv(runs[2] / "alerts.csv", dtype=str, encoding="utf-8-sig")
     assert not set(last["response_id"]) & seen
-    # a wave rule in the engagement: files without a wave column get it from the date
-    eng = yaml.safe_load((folder / "engagement.yaml").read_text(encoding="utf-8"))
-    assert eng["previous"] == "auto"
+    assert yaml.safe_load((folder / "engagement.yaml").read_text(encoding="utf-8"))["previous"] == "auto"
 
 
 def test_engagement_wave_rule_fills_mappings_without_one(tmp_path):
@@ -94,3 +113,79 @@ def test_engagement_wave_rule_fills_mappings_without_one(tmp_path):
     assert out[1]["wave"] == {"from_date": "quarter"} and out[1]["columns"] == {"序号": "response_id"}
     (only,) = _with_wave_rule([], "half", tmp_path)        # no mapping at all: one with the rule
     assert yaml.safe_load(Path(only).read_text(encoding="utf-8")) == {"wave": {"from_date": "half"}}
+
+
+def _delete(prs, slide) -> None:
+    lst = prs.slides._sldIdLst
+    entry = next(i for i in lst if prs.slides.get(int(i.get("id"))) is slide)
+    prs.part.drop_rel(entry.rId)
+    lst.remove(entry)
+
+
+@pytest.mark.slow
+def test_refresh_brings_every_chart_and_table_to_the_new_run(auto_pack, tracker, tmp_path, capsys):
+    """The 2024Q3 deck, edited by the consultant (a moved chart, a rewritten title, a deleted slide), refreshed
+    with the 2024Q4 run: every remaining chart and table holds the new run's values, the edits stay, and
+    what could not be refreshed is listed."""
+    run_a, run_b = tracker["runs"][1], tracker["runs"][2]
+
+    prs = Presentation(str(run_a / "report.pptx"))
+    by_id = {}
+    for s in prs.slides:
+        by_id.setdefault(get_slide_tags(s)[SLIDE_TAG], []).append(s)
+    curve = by_id["journey_curve"][0]
+    chart = next(sh for sh in curve.shapes if get_tags(curve, sh).get(ID_TAG) == "chart")
+    chart.left, chart.width = chart.left + Emu(600000), chart.width - Emu(600000)
+    moved = (chart.left, chart.top, chart.width, chart.height)
+    title = next(sh for sh in by_id["priority_matrix"][0].shapes
+                 if get_tags(by_id["priority_matrix"][0], sh).get(ID_TAG) == "title")
+    title.text_frame.paragraphs[0].runs[0].text = "优先改进：按重要性与表现排序（项目组改写）"
+    _delete(prs, by_id["wordcloud"][0])
+    prs.save(str(tmp_path / "edited.pptx"))
+
+    out = tmp_path / "2024Q4.pptx"
+    assert main(["refresh", str(tmp_path / "edited.pptx"), "--run", str(run_b), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "refreshed:" in printed and (tmp_path / "2024Q4.pptx.refresh.txt").exists()
+
+    new = Presentation(str(out))
+    results = load_all(run_b)
+    specs = {s.id: s for s in load_storyline(auto_pack)}
+    checked = {"chart": 0, "table": 0}
+    for slide in new.slides:
+        stags = get_slide_tags(slide)
+        sid = stags[SLIDE_TAG]
+        assert sid != "wordcloud"
+        spec = specs[sid]
+        for sh in slide.shapes:
+            if get_tags(slide, sh).get(ID_TAG) != "chart":
+                continue
+            df = charts.prepare_table(results[spec.result].table, spec.chart)
+            if getattr(sh, "has_chart", False) and spec.chart.type != "scatter":
+                _, data = charts.chart_data(df, spec.chart, "zh")
+                for got, want in zip(sh.chart.plots[0].series, data):
+                    np.testing.assert_allclose([np.nan if v is None else v for v in got.values],
+                                               [np.nan if v is None else v for v in want.values], equal_nan=True)
+                checked["chart"] += 1
+            elif getattr(sh, "has_table", False) and spec.chart.type == "table":
+                page, pages = (int(x) for x in stags[PAGE_TAG].split("/"))
+                size = -(-len(df) // pages)
+                _, _, body = charts.table_cells(df.iloc[(page - 1) * size: page * size], spec.chart, "zh")
+                cells = [[sh.table.cell(i, j).text for j in range(len(sh.table.columns))]
+                         for i in range(1, len(sh.table.rows))]
+                assert cells == body, sid
+                checked["table"] += 1
+    assert checked["chart"] >= 6 and checked["table"] >= 4
+    curve = next(s for s in new.slides if get_slide_tags(s)[SLIDE_TAG] == "journey_curve")
+    chart = next(sh for sh in curve.shapes if get_tags(curve, sh).get(ID_TAG) == "chart")
+    assert (chart.left, chart.top, chart.width, chart.height) == moved
+    pm = next(s for s in new.slides if get_slide_tags(s)[SLIDE_TAG] == "priority_matrix")
+    assert pm.shapes.title.text_frame.text == "优先改进：按重要性与表现排序（项目组改写）"
+    def titles(deck) -> dict:
+        return {(get_slide_tags(s)[SLIDE_TAG], get_slide_tags(s)[PAGE_TAG]): s.shapes.title.text_frame.text
+                for s in deck.slides if s.shapes.title is not None}
+
+    fresh = titles(Presentation(str(run_b / "report.pptx")))
+    for key, text in titles(new).items():  # every title nobody edited reads as in the new run's own deck
+        if key[0] != "priority_matrix":
+            assert text == fresh[key], key

@@ -121,7 +121,7 @@ def test_a_typo_in_a_title_fact_is_caught_before_render(pack_copy):
     folder = pack_copy("auto")
     line = _replace(folder, "storyline.yaml", "{worst_stage}环节NPS最低", "{worst_stge}环节NPS最低")
     p = _one_problem(folder)
-    assert p.file == "storyline.yaml" and p.line == line and p.key == "slides[3].title[0].zh"
+    assert p.file == "storyline.yaml" and p.line == line and p.key == "slides[4].title[0].zh"  # 5th slide
     assert "'worst_stge'" in p.message and "result 'journey_curve'" in p.message
     assert "did you mean 'worst_stage'?" in p.message
 

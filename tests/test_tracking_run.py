@@ -1,6 +1,5 @@
 """End to end: a second delivery of a tracker (both waves again, the latest now complete) run with
---previous raises alerts only for the responses the first run had not seen; a third, identical delivery
-raises none. run.json records the run each built on; the deck gets its "since the last report" slide."""
+--previous raises alerts only for the responses the first run had not seen. run.json records the run each built on; the deck gets its "since the last report" slide."""
 
 from __future__ import annotations
 
@@ -58,12 +57,6 @@ def test_second_delivery_alerts_only_unseen_responses(auto_pack, tmp_path):
     for name in cat.needs:
         written = set(json.loads((run2 / "results" / f"{name}.json").read_text(encoding="utf-8"))["facts"])
         assert written == cat.facts[name] | (written & cat.sometimes[name]), name
-
-    code, run3 = _run(out, "--data", str(q3), "--data", str(q4), "--odata", str(odata), "--previous", str(run2))
-    assert code == 0
-    assert len(pd.read_csv(run3 / "alerts.csv", dtype=str, encoding="utf-8-sig")) == 0  # nothing new
-    facts = json.loads((run3 / "results" / "alerts_summary.json").read_text(encoding="utf-8"))["facts"]
-    assert facts["n_seen"] == int((pd.read_parquet(run3 / "data" / "responses.parquet")["wave"] == "2024Q4").sum())
 
 
 @pytest.mark.slow

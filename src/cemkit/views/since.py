@@ -70,7 +70,8 @@ def since_last_views(run_dir: str | Path, pack: Pack, lang: str, previous: str |
     discovery = _load(run_dir, "discovery")
     if discovery is not None and len(discovery.table):
         top = discovery.table.iloc[0]
-        lines.append(t("since_candidates", lang, n=len(discovery.table), words=str(top.get("top_words", ""))))
+        words = " ".join(str(top.get("top_words", "")).split()[:5])
+        lines.append(t("since_candidates", lang, n=len(discovery.table), words=words))
     alerts = _load(run_dir, "alerts_summary")
     af = alerts.facts if alerts is not None else {}
     if alerts is not None:
