@@ -40,7 +40,7 @@ from pptx import Presentation
 from ..i18n import t
 from ..results import load_all
 from ..storyline import load_storyline, optional_text, pick_text
-from . import charts
+from . import charts, theme
 from .pptx import PlannedSlide, footnote_text, plan_slides, summary_findings
 from .tags import (
     DECK_TAG,
@@ -90,6 +90,22 @@ def refresh_deck(deck_path: str | Path, run_dir: str | Path, out_path: str | Pat
     findings = summary_findings(planned, base_facts, lang)
     report = RefreshReport()
     ctx = _Context(lang, base_facts, findings, report)
+    with theme.use(theme.read_look(prs.slide_masters[0])):  # a chart drawn again takes the deck's own look
+        present, original = _refresh_slides(ctx, prs, plan)
+    for sid in original:
+        if sid not in present and sid in plan:
+            report.notes.append(f"slide '{sid}' was deleted from the deck: not restored")
+    for sid in plan:
+        if sid not in present and sid not in original:
+            report.stale.append(f"slide '{sid}' is new in this run and not in the deck: copy it from the run's "
+                                "report.pptx")
+    prs.save(str(out_path))
+    return report
+
+
+def _refresh_slides(ctx: _Context, prs, plan: dict) -> tuple[set[str], list[str]]:
+    """Refresh every slide cemkit drew; return the storyline ids present and those the deck first had."""
+    report = ctx.report
     present: set[str] = set()
     original: list[str] = []
     for number, slide in enumerate(prs.slides, start=1):
@@ -111,15 +127,7 @@ def refresh_deck(deck_path: str | Path, run_dir: str | Path, out_path: str | Pat
             continue
         page, pages = _page(stags.get(PAGE_TAG))
         _refresh_slide(ctx, slide, item, where, page, pages, number)
-    for sid in original:
-        if sid not in present and sid in plan:
-            report.notes.append(f"slide '{sid}' was deleted from the deck: not restored")
-    for sid in plan:
-        if sid not in present and sid not in original:
-            report.stale.append(f"slide '{sid}' is new in this run and not in the deck: copy it from the run's "
-                                "report.pptx")
-    prs.save(str(out_path))
-    return report
+    return present, original
 
 
 @dataclass
