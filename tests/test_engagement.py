@@ -37,6 +37,30 @@ def test_init_writes_a_valid_engagement(tmp_path, capsys):
     assert main(["init", str(tmp_path / "x"), "--pack", "no_such_pack"]) == 2
 
 
+def test_init_writes_paths_typed_here_relative_to_the_engagement(tmp_path, monkeypatch):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "dms.csv").write_text("customer_id\n1\n", encoding="utf-8")
+    model = tmp_path / "models" / "sentiment_model.json"
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "clients/acme", "--pack", "auto", "--odata", "exports/dms.csv", "--waves", "month"]) == 0
+    path = tmp_path / "clients" / "acme" / "engagement.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert raw["odata"] == ["../../exports/dms.csv"] and raw["waves"]["from_date"] == "month"
+    eng = load_engagement(path)
+    assert Path(eng.odata[0]).resolve() == tmp_path / "exports" / "dms.csv"
+    assert eng.from_date == "month" and eng.sentiment_model is None
+    raw["sentiment_model"] = "../../models/sentiment_model.json"  # after `cemkit learn`, the consultant sets it
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert Path(load_engagement(path).sentiment_model).resolve() == model
+    from cemkit.cli import _parser, _run_options
+
+    monkeypatch.chdir(path.parent)
+    opts = _run_options(_parser().parse_args(["run"]))
+    assert (opts.pack, opts.wave_from_date, Path(opts.sentiment_model).resolve()) == ("auto", "month", model)
+    opts = _run_options(_parser().parse_args(["run", "--sentiment-model", "none"]))
+    assert opts.sentiment_model == "none"  # the command line overrides the file
+
+
 def test_engagement_mistakes_name_file_line_and_key(tmp_path):
     path = tmp_path / "engagement.yaml"
     path.write_text("pack: auto\nlang: fr\nwaves: {report: latest, from_date: week}\nalerts: {window: 30}\n"
@@ -46,6 +70,12 @@ def test_engagement_mistakes_name_file_line_and_key(tmp_path):
     text = str(err.value)
     assert "engagement.yaml:2 [lang]" in text and "waves.from_date" in text and "[alerts.window]" in text
     assert "engagement.yaml:5 [colour]: unknown key" in text
+    assert "did you mean 'window_days'" in text  # checked by the schema, as the pack files are
+    path.write_text("pack: auto\ndata: 3\nalerts: {window_days: -1}\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_engagement(path)
+    assert "engagement.yaml:2 [data]: must be a path or a list of paths" in str(err.value)
+    assert "engagement.yaml:3 [alerts.window_days]" in str(err.value)
 
 
 def test_last_good_run_skips_failed_and_staging(tmp_path):
@@ -98,6 +128,31 @@ def test_three_waves_one_command_each(tracker):
     last = pd.read_csv(runs[2] / "alerts.csv", dtype=str, encoding="utf-8-sig")
     assert not set(last["response_id"]) & seen
     assert yaml.safe_load((folder / "engagement.yaml").read_text(encoding="utf-8"))["previous"] == "auto"
+
+
+@pytest.mark.slow
+def test_exports_without_a_wave_column_take_the_engagement_wave_rule(auto_pack, tmp_path, monkeypatch):
+    """The README's routine with exports that carry no wave column: `cemkit init --waves quarter`, then one
+    `cemkit run` reports the last quarter against the one before, its NPS checked with plain pandas."""
+    paths, odata = write_demo(auto_pack, tmp_path / "exports", n=3000, seed=5, per_wave=True)
+    assert main(["init", str(tmp_path / "acme"), "--pack", "auto", "--odata", str(odata), "--waves", "quarter"]) == 0
+    frames = []
+    for p in paths[2:]:  # 2024Q3 and 2024Q4, each as the client sends it: no wave column
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        frames.append(df)
+        df.drop(columns="wave").to_csv(tmp_path / "acme" / "data" / p.name, index=False)
+    monkeypatch.chdir(tmp_path / "acme")
+    assert main(["run", "--quiet"]) == 0
+    run = last_good_run(tmp_path / "acme" / "reports", "auto")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert (info["wave"]["report"], info["wave"]["compare"]) == ("2024Q4", "2024Q3")
+    raw = pd.concat(frames, ignore_index=True)
+    score = pd.to_numeric(raw["nps"].str.replace("分", "").str.normalize("NFKC"), errors="coerce")
+    clean = raw.assign(nps=score)[score.between(0, 10) & raw["stage"].isin(auto_pack.stage_ids)]
+    clean = clean.sort_values("date", kind="stable").drop_duplicates("response_id", keep="last")
+    last = clean[pd.to_datetime(clean["date"], errors="coerce").dt.quarter.eq(4)]["nps"]
+    want = ((last >= 9).mean() - (last <= 6).mean()) * 100
+    assert load_all(run)["journey_curve"].facts["overall"] == pytest.approx(want)
 
 
 def test_engagement_wave_rule_fills_mappings_without_one(tmp_path):

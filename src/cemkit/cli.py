@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -41,7 +42,8 @@ def _run_options(args):
         wave=pick(args.wave, eng.wave if eng else None), compare=pick(args.compare, eng.compare if eng else None),
         previous=args.previous, closed_alerts=pick(args.closed_alerts, eng.closed if eng else None),
         alert_window=pick(args.alert_window, eng.window_days if eng else 30),
-        wave_from_date=eng.from_date if eng else None, sentiment_model=args.sentiment_model)
+        wave_from_date=eng.from_date if eng else None,
+        sentiment_model=pick(args.sentiment_model, eng.sentiment_model if eng else None))
     if eng is not None and args.previous is None and eng.previous != "none":
         if eng.previous == "auto":  # the engagement's last good run
             from .packs import load_pack
@@ -90,10 +92,20 @@ def _cmd_init(args) -> int:
     from .packs import load_pack
 
     load_pack(args.pack)  # a wrong pack name fails here, not at the first run
-    path = write_engagement(args.folder, args.pack, client=args.client, lang=args.lang, template=args.template,
-                            data=args.data, odata=args.odata, mapping=args.mapping, out=args.out, force=args.force)
+    folder = Path(args.folder).resolve()
+
+    def here(p: str | None) -> str | None:  # a path typed here, written relative to the engagement folder
+        if p is None or Path(p).is_absolute():
+            return p
+        rel = os.path.relpath(Path(p).resolve(), folder)
+        return rel + "/" if p.endswith("/") else rel
+
+    path = write_engagement(folder, args.pack, client=args.client, lang=args.lang, template=here(args.template),
+                            data=[here(p) for p in args.data] if args.data else None,
+                            odata=[here(p) for p in args.odata or ()], mapping=here(args.mapping), out=args.out,
+                            from_date=args.waves, force=args.force)
     print(f"cemkit init: {path}\n  put the client's exports into {', '.join(args.data or ['data/'])} (one file per "
-          f"wave is fine), then run `cemkit run` in {Path(args.folder).resolve()}")
+          f"wave is fine), then run `cemkit run` in {folder}")
     return 0
 
 
@@ -223,6 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--odata", action="append")
     i.add_argument("--mapping")
     i.add_argument("--out", default="reports")
+    i.add_argument("--waves", choices=["half", "quarter", "month", "year"],
+                   help="exports without a wave column: each wave is the half-year (the default), quarter, month "
+                   "or year of the response date")
     i.add_argument("--force", action="store_true", help="replace an existing engagement.yaml")
     i.set_defaults(func=_cmd_init)
 

@@ -11,6 +11,9 @@ file               model                              owner of the cross-file ch
 ``demo.yaml``      :class:`~.sections.DemoFile`       :mod:`cemkit.demo`
 =================  =================================  ==================================
 
+An engagement's ``engagement.yaml`` (not a pack file) is described the same way:
+:class:`~.engagement.EngagementFile`, read by :mod:`cemkit.engagement`.
+
 The JSON Schemas in ``docs/schema/`` are generated from these models (``python -m cemkit.schema
 docs/schema``; a test checks they are up to date) so that an editor with a YAML language server completes
 keys and flags mistakes while a pack is written (docs/packs.md says how to hook them up).
