@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from pptx import Presentation
-from pptx.util import Emu
+from pptx.util import Emu, Pt
 
 from cemkit.cli import main
 from cemkit.demo import write_demo
@@ -128,6 +128,15 @@ def test_three_waves_one_command_each(tracker):
     last = pd.read_csv(runs[2] / "alerts.csv", dtype=str, encoding="utf-8-sig")
     assert not set(last["response_id"]) & seen
     assert yaml.safe_load((folder / "engagement.yaml").read_text(encoding="utf-8"))["previous"] == "auto"
+    # four waves by the last run: the trend is a line per stage, the stage its title names drawn in the accent
+    trend = load_all(runs[2])["wave_trend"]
+    slide = next(s for s in Presentation(str(runs[2] / "report.pptx")).slides
+                 if get_slide_tags(s)[SLIDE_TAG] == "wave_trend")
+    chart = next(sh for sh in slide.shapes if get_tags(slide, sh).get(ID_TAG) == "chart").chart
+    thick = [s.name for s in chart.plots[0].series if s.format.line.width == Pt(2.75)]
+    assert thick == [trend.facts["change_stage"]]
+    assert trend.facts["change_stage"] in next(sh.text_frame.text for sh in slide.shapes
+                                               if get_tags(slide, sh).get(ID_TAG) == "title")
 
 
 @pytest.mark.slow

@@ -396,10 +396,31 @@ def draw_line(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = No
     _legend(chart, True, XL_LEGEND_POSITION.RIGHT)
     chart.value_axis.major_gridlines.format.line.color.rgb = RGBColor.from_string(PALETTE["faint"])
     set_font(chart.value_axis.tick_labels.font, size=Pt(10))
+    _line_styles(chart, df, spec)
+    return gframe
+
+
+def _line_styles(chart, df, spec: ChartSpec) -> None:
+    """Line colours: with a ``highlight`` column, the highlighted labels' lines (the stage the title names) in
+    the message accent and thick, the others light grey and thin; else the master's accents in order."""
+    marked = set(df.loc[df[spec.highlight].fillna(False).astype(bool), spec.label].astype(str)) \
+        if spec.highlight and spec.highlight in df else set()
     for i, series in enumerate(chart.plots[0].series):
         series.smooth = False
-        series.format.line.color.theme_color = _accent(i)
-    return gframe
+        line, marker = series.format.line, series.marker.format
+        marker.fill.solid()
+        if not marked:
+            line.color.theme_color = _accent(i)
+            marker.fill.fore_color.theme_color = _accent(i)
+            marker.line.color.theme_color = _accent(i)
+            continue
+        key = "accent" if series.name in marked else "light"
+        line.width = Pt(2.75 if key == "accent" else 1.25)
+        _fill(marker.fill, key)
+        if key == "accent":
+            line.color.theme_color = marker.line.color.theme_color = _accent(0)
+        else:
+            line.color.rgb = marker.line.color.rgb = RGBColor.from_string(PALETTE["light"])
 
 
 def _line_data(df, spec: ChartSpec) -> CategoryChartData:
@@ -812,6 +833,8 @@ def update(chart, df: pd.DataFrame, spec: ChartSpec, lang: str) -> bool:
         _bar_points(chart, df, spec)
     elif spec.type == "stacked100":
         _stacked_points(chart, df, spec)
+    elif spec.type == "line" and kind == XL_CHART_TYPE.LINE_MARKERS:
+        _line_styles(chart, df, spec)
     elif spec.type == "line" and kind == XL_CHART_TYPE.COLUMN_CLUSTERED:
         n = len(chart.plots[0].series)
         for i, series in enumerate(chart.plots[0].series):

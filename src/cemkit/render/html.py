@@ -146,16 +146,23 @@ def _stacked100(df, spec, lang, meta):
 
 
 def _line(df, spec, lang, meta):
-    """As in the deck: up to three waves → grouped bars per stage, the last wave in the accent."""
+    """As in the deck: up to three waves → grouped bars per stage, the last wave in the accent; more waves →
+    a line per stage, the highlighted one (the stage the title names) in the accent."""
     waves = list(dict.fromkeys(df[spec.category].astype(str)))
     wide = df.pivot_table(index=spec.category, columns=spec.label, values=spec.y, aggfunc="first", sort=False)
     if len(waves) <= 3:
         return _wave_bars(df, spec, wide, waves)
+    marked = set(df.loc[df[spec.highlight].fillna(False).astype(bool), spec.label].astype(str)) \
+        if spec.highlight and spec.highlight in df else set()
     chart = Line(init_opts=_init())
     chart.add_xaxis([str(c) for c in wide.index])
-    for col in wide.columns:
+    for col in wide.columns:  # as in the deck: the stage the title names in the accent, the others grey
+        colour = _hex("accent" if str(col) in marked else "light")
+        style = {} if not marked else {
+            "color": colour, "itemstyle_opts": opts.ItemStyleOpts(color=colour),
+            "linestyle_opts": opts.LineStyleOpts(width=3 if str(col) in marked else 1.5, color=colour)}
         chart.add_yaxis(str(col), [_num(v, spec.number_format) for v in wide[col]],
-                        label_opts=opts.LabelOpts(is_show=False))
+                        label_opts=opts.LabelOpts(is_show=False), **style)
     chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(type_="scroll"))
     return _dump(chart)
 
