@@ -19,7 +19,8 @@ back), runs the file with no mapping, and scores both against the truth. Per pac
   scale in the draft (its ``scales:``, else the pack's scale) is the stated one; **scales≠pack** the same over
   the hints that differ from the pack's scale (those the draft must read).
 * **required** — files where the unattended run uses every required field of the pack on a right header (the
-  run itself decides, so its own confidence threshold ``AUTO_MATCH_MIN`` is the one applied).
+  run itself decides, so its own confidence threshold ``AUTO_MATCH_MIN`` is the one applied); a required field
+  the file does not hold (no response id) counts only through the run: it fails unless cemkit copes without it.
 * **runs** — files where ``cemkit run --pack P --data FILE`` with no mapping succeeds with every row accounted
   (input rows = used + quarantined).
 * **runs right** — files that run and are right: every required field used, no column used for a wrong
@@ -259,9 +260,10 @@ def score_case(case: Case, pack: Any, draft: dict[str, Any], run: dict[str, Any]
         return out
     used_cols = run["columns"]
     by_field = {f: h for h, f in used_cols.items()}
-    req_bad = [f for f in required if by_field.get(f) not in fields.get(f, set())]
-    problems += [f"required {f}: used {by_field.get(f)!r}, truth {sorted(fields.get(f, [])) or 'none'}"
-                 for f in req_bad]
+    # a required field the file holds must be used on a right header; one the file lacks (no response id)
+    # may be left out when the run copes without it (a column used for it anyway is caught just below)
+    req_bad = [f for f in required if f in fields and by_field.get(f) not in fields[f]]
+    problems += [f"required {f}: used {by_field.get(f)!r}, truth {sorted(fields[f])}" for f in req_bad]
     bad_cols = {h: f for h, f in used_cols.items() if not h.startswith("=constant:") and case.columns.get(h) != f}
     problems += [f"column {h!r} used as {f} (truth {case.columns.get(h)})" for h, f in bad_cols.items()]
 

@@ -151,6 +151,10 @@ def test_score_case_counts_by_hand(packs):
     wrong_col = ev.score_case(case, pack, draft, dict(run, columns={**run["columns"], "IP": "region"}, used=9,
                                                      quarantined=1), rows)
     assert wrong_col["runs"] and not wrong_col["runs_right"]
+    # a file with no response id that the run copes with (an id made from file and line) is right
+    no_id = ev.Case(**{**case.__dict__, "columns": {**case.columns, "编号": None}})
+    made = dict(run, columns={k: v for k, v in run["columns"].items() if k != "编号"}, used=9, quarantined=1)
+    assert ev.score_case(no_id, pack, draft, made, rows)["runs_right"]
     failed = ev.score_case(case, pack, draft, {"ok": False, "error": "required column 'nps' is missing"}, rows)
     assert not (failed["required_ok"] or failed["runs"] or failed["runs_right"])
 
