@@ -10,7 +10,7 @@ The modules, in the order the data flows through them (each imports only those a
 - :mod:`~cemkit.ingest.values`: reading scores, dates, durations; label scales (answers in words)
 - :mod:`~cemkit.ingest.mapping`: the mapping YAML (:class:`ColumnMapping`, :func:`load_mapping`)
 - :mod:`~cemkit.ingest.match`: headers and stage labels matched to the pack (:func:`propose_mapping`)
-- :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_command`, :func:`write_mapping_yaml`)
+- :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_draft`, :func:`map_command`, :func:`write_mapping_yaml`)
 - :mod:`~cemkit.ingest.clean`: resolving the columns and cleaning them into the work state
 - :mod:`~cemkit.ingest.gate`: the privacy gate every text column passes (masking, pseudonyms, controls)
 - :mod:`~cemkit.ingest.quality`: row checks in order (:data:`REASONS`), speeders, straightliners, dedupe,
@@ -24,7 +24,7 @@ accounting keys).
 
 from __future__ import annotations
 
-from .draft import map_cli, map_command, write_mapping_yaml
+from .draft import map_cli, map_command, map_draft, write_mapping_yaml
 from .flow import Prepared, prepare
 from .headers import normalise_header
 from .mapping import ColumnMapping, load_mapping
@@ -45,6 +45,7 @@ __all__ = [
     "load_mapping",
     "map_cli",
     "map_command",
+    "map_draft",
     "normalise_header",
     "parse_date",
     "parse_duration",

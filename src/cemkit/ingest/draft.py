@@ -4,6 +4,7 @@ by :func:`write_mapping_yaml` with the evidence for each line as comments."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,17 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
 
 
 def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | Path | None = None) -> str:
-    """``cemkit map``: read the file, propose a mapping (columns and stage values), write the draft YAML to
-    ``out_path`` when given, and return the text to print (the YAML itself when there is no ``out_path``)."""
+    """``cemkit map`` as one text: the summary, then the draft YAML when there is no ``out_path`` (see
+    :func:`map_draft`, which keeps them apart)."""
+    summary, text = map_draft(pack, data_path, out_path)
+    return summary if out_path is not None else summary + "\n\n" + text
+
+
+def map_draft(
+    pack: Pack | str | Path, data_path: str | Path, out_path: str | Path | None = None
+) -> tuple[str, str]:
+    """Read the file, propose a mapping (columns and stage values), write the draft YAML to ``out_path``
+    when given; returns (the summary for a person, the YAML)."""
     pk = _as_pack(pack)
     raw = read_table(data_path)
     attrs = dict(raw.attrs)
@@ -130,10 +140,9 @@ def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | 
     if draft["missing_required"]:
         lines.append("  required fields not found: " + ", ".join(draft["missing_required"]))
     lines += [f"  {n}" for n in draft["notes"]]
-    if out_path is None:
-        return "\n".join(lines) + "\n\n" + text
-    lines.append(f"  draft written to {out_path}: review it, then run with --mapping {out_path}")
-    return "\n".join(lines)
+    if out_path is not None:
+        lines.append(f"  draft written to {out_path}: review it, then run with --mapping {out_path}")
+    return "\n".join(lines), text
 
 
 def _value_notes(raw: pd.DataFrame, columns: dict[str, str], pack: Pack, value_codes: dict) -> list[str]:
@@ -175,6 +184,11 @@ def _value_notes(raw: pd.DataFrame, columns: dict[str, str], pack: Pack, value_c
 
 
 def map_cli(args: Any) -> int:
-    """Entry point of ``cemkit map --pack P --data FILE [--out mapping.yaml]``."""
-    print(map_command(args.pack, args.data, getattr(args, "out", None)))
+    """Entry point of ``cemkit map --pack P --data FILE [--out mapping.yaml]``: the summary goes to stderr and
+    the YAML to stdout (or ``--out``), so ``cemkit map … > mapping.yaml`` writes a file that loads."""
+    out = getattr(args, "out", None)
+    summary, text = map_draft(args.pack, args.data, out)
+    print(summary, file=sys.stderr)
+    if out is None:
+        sys.stdout.write(text)
     return 0
