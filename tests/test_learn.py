@@ -20,13 +20,16 @@ from cemkit.cli import main
 from cemkit.errors import InputError
 from cemkit.text.engine import join_texts
 from cemkit.text.learn import (
-    FORMAT,
+    NO_FILL,
+    OUT_OF_DOMAIN,
+    POLICIES,
     SentimentModel,
+    choose_policy,
     learn_sentiment,
-    load_sentiment_model,
     mcnemar_p,
     parse_labels,
 )
+from cemkit.text.model_file import FORMAT, load_sentiment_model
 from cemkit.text.ngrams import NgramSpace, code_points, decode_key, encode_key
 
 PREFIX = ["上个月在城东店提的车", "这次去做两万公里保养", "朋友推荐来这家店买车", "周末带家里人一起来看车",
@@ -164,11 +167,63 @@ def test_learned_model_beats_the_rules_on_jargon_and_predicts_names(jargon_model
     m = jargon_model
     assert m.kept and m.classes == ("neg", "pos")
     assert m.info["cv_accuracy"] > m.info["rules_accuracy"] + 0.2
-    test = ["周末去店里提的新车，结果又返厂了", "这次来店里办贷款，秒批下来", "提车的时候现车零加价", "服务很好，非常满意",
-            "无", "又返厂了"]
-    assert m.predict(test, auto_pack).tolist() == ["negative", "positive", "positive", "positive", "neutral",
-                                                   "neutral"]  # a two-class model leaves short ones neutral
-    assert m.predict(pd.Series(test, index=range(10, 16))).index.tolist() == list(range(10, 16))
+    test = ["周末去店里提的新车，结果又返厂了", "这次来店里办贷款，秒批下来", "提车的时候现车零加价", "服务很好，非常满意"]
+    assert m.predict(test, auto_pack).tolist() == ["negative", "positive", "positive", "positive"]
+    # every label is a long comment: cross-validation cannot tell how short a comment the model should
+    # answer where the rules find nothing, so the cautious limit wins the tie
+    assert m.fill_min_chars == 12 and m.info["policy"]["chosen_by"] == "cv"
+    assert m.predict(test + ["这次来店里，又返厂了", "又返厂了"], auto_pack).tolist()[-1] == "neutral"
+    assert m.predict(pd.Series(test, index=range(10, 14))).index.tolist() == list(range(10, 14))
+
+
+def test_the_labels_choose_the_decision_policy(auto_pack):
+    """Short jargon labelled positive / negative teaches the model to answer short comments the rules find
+    nothing in; the policy is chosen inside each outer fold (nested) and once more on all labels."""
+    d = jargon_set(240)
+    short = pd.DataFrame({"text": ["又返厂了", "返厂两回了", "秒批下来", "一条龙办好", "零加价提车"] * 8,
+                          "label": ["negative", "negative", "positive", "positive", "positive"] * 8})
+    m = learn_sentiment(pd.concat([d["text"], short["text"]]), pd.concat([d["label"], short["label"]]), auto_pack)
+    assert m.kept and m.fill_min_chars <= 4 and len(m.info["policy"]["fold_policies"]) == m.info["folds"]
+    assert len(m.info["policy"]["cv_accuracy"]) == len(POLICIES)
+    batch = ["又返厂了", "秒批下来", "返厂两回了"] + jargon_set(20, seed=7)["text"].tolist()  # like the labels
+    assert m.predict(batch, auto_pack).tolist()[:3] == ["negative", "positive", "negative"]
+    assert m.predict(batch[:3], auto_pack).tolist() == ["neutral"] * 3  # far shorter than the labels: cautious
+    assert "answers from" in m.report() or "the model answers" in m.report()
+    fixed = learn_sentiment(pd.concat([d["text"], short["text"]]), pd.concat([d["label"], short["label"]]),
+                            auto_pack, flip_conf=0.8, fill_min_chars=12)
+    assert (fixed.flip_conf, fixed.fill_min_chars) == (0.8, 12) and fixed.info["policy"]["chosen_by"] == "given"
+    assert fixed.info["policy"]["fold_policies"] == [[0.8, 12]] * fixed.info["folds"]
+
+
+def test_choose_policy_by_accuracy_ties_to_the_cautious():
+    rules = np.asarray([1, -1, 0, 0, 0], np.int8)
+    model = np.asarray([-1, -1, 1, -1, 1], np.int8)
+    conf = np.asarray([0.7, 0.9, 0.6, 0.6, 0.6])
+    wc = np.asarray([20, 20, 3, 20, 20])
+    truth = np.asarray([-1, -1, 1, -1, 1], np.int8)  # the model is right everywhere
+    cands = [(0.9, NO_FILL), (0.8, 12), (0.6, 0), (0.5, 0)]
+    pol, accs = choose_policy(rules, model, conf, wc, truth, cands)
+    assert pol == (0.6, 0) and accs == [0.2, 0.6, 1.0, 1.0]  # (0.5, 0) ties with (0.6, 0): the cautious wins
+    truth2 = np.asarray([1, -1, 0, 0, 0], np.int8)  # the rules are right everywhere
+    assert choose_policy(rules, model, conf, wc, truth2, cands)[0] == (0.9, NO_FILL)
+
+
+def test_domain_check_falls_back_to_the_cautious_policy():
+    """A batch whose median length is under half the training comments' median gets OUT_OF_DOMAIN."""
+    space = NgramSpace((1,), (np.asarray([ord("好")], np.int64),), np.asarray([1.0]))
+    m = SentimentModel(("neg", "pos"), space, np.asarray([[3.0, 0.0, 0.0]]), np.asarray([0.0]),
+                       flip_conf=0.5, fill_min_chars=0, train_chars=40.0)
+    part = np.asarray([[1.0, 30, 0], [1.0, 30, 0], [3.0, 30, 0]])  # p(pos) .73, .73, .95
+    rules = np.asarray([-0.5, 0.0, -0.5])
+    assert m.in_domain(part[:, -2]) and m.decide(rules, part)[0].tolist() == [1, 1, 1]
+    short = part.copy()
+    short[:, -2] = 19  # median 19 < 0.5 × 40
+    assert not m.in_domain(short[:, -2]) and OUT_OF_DOMAIN == (0.9, NO_FILL)
+    assert m.decide(rules, short)[0].tolist() == [-1, 0, 1]  # only the 0.95 flip survives; no fill
+    short[:, -2] = 20
+    assert m.in_domain(short[:, -2])  # the boundary is in
+    m.train_chars = 0.0  # a version-1 model: no check
+    assert m.in_domain(np.asarray([1, 1]))
 
 
 def test_three_classes_when_labels_hold_neutral(auto_pack):
@@ -240,7 +295,8 @@ def test_decision_rule_flip_and_fill():
 def test_save_load_round_trip(jargon_model, tmp_path, auto_pack):
     p = jargon_model.save(tmp_path / "m.json")
     doc = json.loads(p.read_text(encoding="utf-8"))
-    assert doc["format"] == FORMAT and doc["version"] == 1 and len(doc["sha256"]) == 64
+    assert doc["format"] == FORMAT and doc["version"] == 2 and len(doc["sha256"]) == 64
+    assert doc["model"]["train_chars"] == jargon_model.train_chars > 0
     m2 = load_sentiment_model(p)
     d = jargon_set(80, seed=5)
     assert (m2.predict(d["text"], auto_pack) == jargon_model.predict(d["text"], auto_pack)).all()
@@ -248,7 +304,7 @@ def test_save_load_round_trip(jargon_model, tmp_path, auto_pack):
 
 
 @pytest.mark.parametrize("damage", ["coef", "hash", "format", "version", "nan", "shape", "grams", "notjson",
-                                    "pickle", "deep", "empty"])
+                                    "pickle", "deep", "empty", "train_chars", "train_chars_text"])
 def test_damaged_or_hostile_model_files_are_refused(jargon_model, tmp_path, damage):
     import hashlib
     import pickle
@@ -279,6 +335,12 @@ def test_damaged_or_hostile_model_files_are_refused(jargon_model, tmp_path, dama
     elif damage == "grams":
         body["ngrams"]["grams"][0] = "四个字符"
         rehash()
+    elif damage == "train_chars":
+        body["train_chars"] = -5
+        rehash()
+    elif damage == "train_chars_text":
+        body["train_chars"] = "40"
+        rehash()
     if damage == "notjson":
         bad.write_bytes(b"\x80\x81 not json")
     elif damage == "pickle":
@@ -293,12 +355,25 @@ def test_damaged_or_hostile_model_files_are_refused(jargon_model, tmp_path, dama
         load_sentiment_model(bad)
 
 
+def test_version_1_files_read_without_the_domain_check(jargon_model, tmp_path):
+    import hashlib
+
+    doc = json.loads(jargon_model.save(tmp_path / "m.json").read_text(encoding="utf-8"))
+    doc["version"] = 1
+    del doc["model"]["train_chars"]
+    canon = json.dumps(doc["model"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    doc["sha256"] = hashlib.sha256(canon.encode()).hexdigest()
+    (tmp_path / "v1.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    m = load_sentiment_model(tmp_path / "v1.json")
+    assert m.train_chars == 0 and m.in_domain(np.asarray([1])) and m.fill_min_chars == jargon_model.fill_min_chars
+
+
 def test_model_file_size_is_capped(tmp_path, monkeypatch):
-    from cemkit.text import learn
+    from cemkit.text import model_file
 
     p = tmp_path / "big.json"
     p.write_text("{}" + " " * 2000)
-    monkeypatch.setattr(learn, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(model_file, "MAX_FILE_BYTES", 1000)
     with pytest.raises(InputError, match="too large"):
         load_sentiment_model(p)
 

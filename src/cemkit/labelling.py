@@ -130,7 +130,7 @@ def label_cli(args: Any) -> int:
     """``cemkit label --run RUN [--n 200] [--out FILE] [--labels OLD.xlsx …] [--sentiment-model M]``: the
     sheet goes to ``--out`` or ``./labelling-<run>.xlsx`` (the engagement folder one works in), never over an
     existing file."""
-    from .text.learn import load_sentiment_model, resolve_model
+    from .text.model_file import load_sentiment_model, resolve_model
     from .workbook import write_workbook
 
     run, _info, pack = _run_info(args.run)
@@ -172,7 +172,8 @@ def load_labels(paths: list[str]) -> pd.DataFrame:
 def learn_cli(args: Any) -> int:
     """``cemkit learn --run RUN --labels SHEET.xlsx [--labels …] [--out FILE | --to-pack]``."""
     from .text.labels import parse_theme_labels, propose_theme_keywords, write_theme_patch_yaml
-    from .text.learn import MODEL_FILE, learn_sentiment
+    from .text.learn import learn_sentiment
+    from .text.model_file import MODEL_FILE
 
     _run, info, pack = _run_info(args.run)
     lang = getattr(args, "lang", None) or info.get("lang") or pack.language
@@ -266,7 +267,7 @@ def eval_labels(labels: pd.DataFrame, pack: Any, *, model: Any = None, test_shar
 
 def eval_labels_report(paths: list[str], pack: Any, model_path: str | None = None, seed: int = 0) -> str:
     """Printable :func:`eval_labels` (what ``cemkit eval-text --labels`` prints)."""
-    from .text.learn import load_sentiment_model
+    from .text.model_file import load_sentiment_model
 
     model = load_sentiment_model(model_path) if model_path else None
     r = eval_labels(load_labels(paths), pack, model=model, seed=seed)

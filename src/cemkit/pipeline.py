@@ -366,9 +366,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
 
 
 def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | None]:
-    """The learned sentiment model the run uses (see :func:`cemkit.text.learn.resolve_model`), loaded once
+    """The learned sentiment model the run uses (see :func:`cemkit.text.model_file.resolve_model`), loaded once
     here so a bad file stops the run before any work; and what run.json records about it."""
-    from .text.learn import load_sentiment_model, resolve_model
+    from .text.model_file import load_sentiment_model, resolve_model
 
     path = resolve_model(opts.sentiment_model, pack)
     if path is None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from .discover import discover, write_candidates_yaml
 from .evaluate import eval_text_report, evaluate, evaluate_corpus
 from .impact import distinctive_words, theme_impact
-from .learn import SentimentModel, learn_sentiment, load_sentiment_model, parse_labels
+from .learn import SentimentModel, learn_sentiment, parse_labels
+from .model_file import load_sentiment_model
 from .segment import tokenize
 from .sentiment import polarity_label, sentiment
 from .themes import TextAnalysis, analyze, tag_themes

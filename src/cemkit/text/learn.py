@@ -11,31 +11,38 @@ a logistic regression (scikit-learn) on
 Labels are ``positive`` / ``negative`` / ``neutral`` (also ``pos`` / ``neg``, 正面 / 负面 / 中性; see
 :func:`parse_labels`). With neutral labels the model has three classes (multinomial), else two.
 
-**Decision rule.** The model does not simply replace the rules; it corrects them:
+**Decision policy.** The model corrects the rules rather than replacing them, within two limits:
 
 * where the rules found a polarity, the model's answer replaces it only when the model gives its own answer
-  a probability of at least ``FLIP_CONF`` (0.8) — a near coin-flip never overrules the lexicon;
-* where the rules found nothing, the model answers. A two-class model (no neutral label in its training
-  data) does so only for comments of at least ``FILL_MIN_CHARS`` (12) word characters: it has never seen a
-  neutral comment, and short comments the rules find nothing in are mostly "no opinion" answers (无,
-  还行吧, 暂时没有意见).
+  a probability of at least ``flip_conf``;
+* where the rules found nothing, the model answers only for comments of at least ``fill_min_chars`` word
+  characters (``NO_FILL``: never).
 
-Why: a model learned on one kind of text and used on another (long product reviews → short survey
-comments) otherwise loses the rules' accuracy on the short, clear comments; these two limits keep it
-(measured in docs/text.md, "Learning from labels").
+The limits are the client's to decide, by their labels: of the candidates ``POLICIES`` (from "overrule only
+at 0.9, never answer where the rules are silent" to "the model's answer, always"), the one whose
+cross-validated accuracy on the labels is highest (ties: the more cautious). On star-rated product reviews
+that is a liberal policy (every comment is positive or negative there, so a silent rule is always wrong); on
+survey comments, where 无 / 还行吧 are neutral answers, a cautious one.
+
+**Domain check.** A model learned from one kind of text and used on another (long product reviews → short
+survey comments) misreads the short, clear comments the rules read right. So the policy learned from the
+labels applies only to comments like the labelled ones: when the median length (word characters) of the
+comments a model is asked about is below ``DOMAIN_RATIO`` (½) of the median length of its training comments,
+it falls back to ``OUT_OF_DOMAIN`` — overrule only at probability ≥ 0.9, never answer where the rules are
+silent (chosen on the auto pack's labelled set and ``general_reviews_dev.csv``: the policy that loses
+nothing there with models learned from reviews). :meth:`SentimentModel.in_domain` tells.
 
 **The guard.** The labels are split into ``folds`` stratified folds (identical texts in one fold); each
-comment is predicted by a model fitted without its fold, with the decision rule above. That out-of-fold
+comment is predicted by a model fitted without its fold, with the decision policy chosen without its fold
+(``INNER_FOLDS``-fold cross-validation inside the other folds: nested, so the policy choice does not flatter
+the estimate). That out-of-fold
 accuracy is compared with the rules' accuracy on the same labels (a neutral answer on a positive or
 negative label is wrong for both). The model is *kept* only when it is more accurate and the difference is
 significant: an exact one-sided McNemar test on the comments exactly one of the two gets right
 (p ≤ ``ALPHA``). Otherwise ``kept`` is False, :meth:`SentimentModel.predict` returns the rules' answers and
 ``report()`` says why. A kept model is then fitted on all labels.
 
-**The file.** :meth:`SentimentModel.save` writes JSON — the n-grams as text, their idf, the coefficients,
-the guard's figures — with a format name, a version and the SHA-256 of its content. A model file is client
-input: :func:`load_sentiment_model` never unpickles, caps the size, and checks format, version, hash, types,
-shapes and finiteness before using anything in it.
+**The file** (:mod:`.model_file`): versioned, hashed JSON, read as hostile client input.
 
 The constants were chosen by cross-validation on a training part of a real review corpus and on the auto
 pack's labelled set (docs/text.md); the corpus's held-back part and the other packs' sets were only measured.
@@ -44,8 +51,6 @@ pack's labelled set (docs/text.md); the corpus's held-back part and the other pa
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,21 +64,23 @@ from ..errors import InputError, UserError
 from .engine import join_texts
 from .ngrams import NgramSpace
 
-__all__ = ["FORMAT", "MODEL_FILE", "SentimentModel", "learn_sentiment", "load_sentiment_model", "parse_labels",
-           "resolve_model"]
-
-FORMAT = "cemkit-sentiment-model"
-VERSION = 1
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MODEL_FILE = "sentiment_model.json"  # in a pack folder: the runs of that pack use it
+__all__ = ["OUT_OF_DOMAIN", "POLICIES", "SentimentModel", "apply_policy", "choose_policy", "learn_sentiment",
+           "parse_labels"]
 
 NGRAMS = (1, 2)
 MIN_DF = 2
 MAX_FEATURES = 200_000
 C = 16.0
+NB = True  # two classes: n-gram features scaled by naive Bayes log-count ratios while fitting (NB-LR)
 RULE_SCALE = 1.0
-FLIP_CONF = 0.8  # the model overrules a polarity the rules found only with at least this probability
-FILL_MIN_CHARS = 12  # a two-class model decides a comment the rules find nothing in from this length on
+NO_FILL = 1_000_000  # fill_min_chars: never answer where the rules find nothing
+#: candidate decision policies (flip_conf, fill_min_chars), the most cautious first (it wins ties)
+POLICIES: tuple[tuple[float, int], ...] = tuple((f, m) for f in (0.9, 0.8, 0.7, 0.6, 0.5)
+                                               for m in (NO_FILL, 12, 6, 0))
+FLIP_CONF, FILL_MIN_CHARS = 0.8, 12  # the policy of models that chose none (version 1 files)
+INNER_FOLDS = 3
+DOMAIN_RATIO = 0.5  # in domain: median length of the comments asked about ≥ this × that of the training ones
+OUT_OF_DOMAIN = (0.9, NO_FILL)  # the policy outside it
 ALPHA = 0.05
 MIN_LABELS = 30  # fewer labelled comments: no model (the rules stay)
 MIN_PER_CLASS = 5
@@ -127,6 +134,15 @@ def rule_features(score: np.ndarray) -> np.ndarray:
     return np.column_stack([s, (s == 0).astype(np.float64)])
 
 
+def apply_policy(rules: np.ndarray, model: np.ndarray, conf: np.ndarray, word_chars: np.ndarray,
+                 flip_conf: float, fill_min_chars: int) -> np.ndarray:
+    """The rules' polarity, replaced by the model's where it overrules them with probability ≥ ``flip_conf``
+    or where the rules found nothing in a comment of ≥ ``fill_min_chars`` word characters."""
+    flip = (rules != 0) & (model != rules) & (conf >= flip_conf)
+    fill = (rules == 0) & (np.asarray(word_chars) >= fill_min_chars)
+    return np.where(flip | fill, model, rules).astype(np.int8)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
@@ -151,6 +167,7 @@ class SentimentModel:
     pack_id: str | None = None
     kept: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    train_chars: float = 0.0  # median word characters of the training comments (0: no domain check)
 
     # prediction ---------------------------------------------------------------------------------------
     @property
@@ -163,14 +180,9 @@ class SentimentModel:
         characters and clause breaks: (n, k + 2) (see :meth:`NgramSpace.scores`)."""
         return self.space.scores(big, len(starts), self.ngram_weights)
 
-    def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(polarity −1/0/+1, the model's probability of its own answer) from the rules' scores and
-        :meth:`ngram_scores` — the hybrid's decision rule (module docstring): where the rules found a
-        polarity, the model's answer replaces it only with probability ≥ ``flip_conf``; where they found
-        nothing, the model answers (a two-class model only for comments of ≥ ``fill_min_chars`` word
-        characters: it never saw a neutral label)."""
-        rule_score = np.asarray(rule_score, np.float64)
-        R = rule_features(rule_score) * self.rule_scale
+    def answers(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own answer (−1/0/+1) and its probability, before any decision policy."""
+        R = rule_features(np.asarray(rule_score, np.float64)) * self.rule_scale
         z = ngram_part[:, :-2] + R @ self.coef[:, self.space.size:].T + self.intercept
         pols = np.asarray([POLARITY[c] for c in self.classes], np.int8)
         if len(self.classes) == 2:
@@ -181,13 +193,24 @@ class SentimentModel:
             p = _softmax(z)
             pick = p.argmax(1)
             conf = p[np.arange(len(p)), pick]
-        model = pols[pick]
-        rules = np.sign(rule_score).astype(np.int8)
-        flip = (rules != 0) & (model != rules) & (conf >= self.flip_conf)
-        fill = rules == 0
-        if len(self.classes) == 2:
-            fill &= ngram_part[:, -2] >= self.fill_min_chars
-        return np.where(flip | fill, model, rules).astype(np.int8), conf
+        return pols[pick], conf
+
+    def in_domain(self, word_chars: np.ndarray) -> bool:
+        """Whether comments of these lengths (word characters) are like the training comments: their median
+        is at least ``DOMAIN_RATIO`` × the training comments' (always, for a model without ``train_chars``)."""
+        wc = np.asarray(word_chars, np.float64)
+        return self.train_chars <= 0 or wc.size == 0 or float(np.median(wc)) >= DOMAIN_RATIO * self.train_chars
+
+    def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(polarity −1/0/+1, the model's probability of its own answer) from the rules' scores and
+        :meth:`ngram_scores` — the decision policy (module docstring): ``flip_conf`` and ``fill_min_chars``
+        for comments like the training ones (:meth:`in_domain`, judged on the whole batch), else
+        ``OUT_OF_DOMAIN``."""
+        model, conf = self.answers(rule_score, ngram_part)
+        wc = ngram_part[:, -2]
+        flip, fill = (self.flip_conf, self.fill_min_chars) if self.in_domain(wc) else OUT_OF_DOMAIN
+        return apply_policy(np.sign(np.asarray(rule_score, np.float64)).astype(np.int8), model, conf, wc,
+                            flip, fill), conf
 
     def polarity(self, texts: Any, pack: Any = None, *, n_jobs: int | None = None) -> pd.Series:
         """−1 / 0 / +1 per comment (aligned with a Series' index): the model's when it was kept, else the
@@ -242,116 +265,51 @@ class SentimentModel:
             "rule_scale": float(self.rule_scale),
             "flip_conf": float(self.flip_conf),
             "fill_min_chars": int(self.fill_min_chars),
+            "train_chars": float(self.train_chars),
             "pack": self.pack_id,
             "kept": bool(self.kept),
             "info": self.info,
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the model as versioned, hashed JSON (written beside ``path`` and moved into place)."""
-        body = self.to_dict()
-        doc = {"format": FORMAT, "version": VERSION, "sha256": _digest(body), "model": body}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f".{path.name}.part")
-        part.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-        part.replace(path)
-        return path
+        """Write the model as versioned, hashed JSON (:func:`.model_file.save_model`)."""
+        from .model_file import save_model
 
-
-def _digest(body: dict) -> str:
-    canon = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
-
-
-def load_sentiment_model(path: str | Path) -> SentimentModel:
-    """Read a model written by :meth:`SentimentModel.save`. Anything else — too large, not JSON, another
-    format or version, a changed hash, wrong types, inconsistent shapes, non-finite numbers — raises
-    InputError naming the file; nothing in the file is executed."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: sentiment model file not found")
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{p}: {size:,} bytes is too large for a sentiment model (limit {MAX_FILE_BYTES:,})")
-
-    def bad(why: str) -> InputError:
-        return InputError(f"{p}: not a usable cemkit sentiment model ({why})")
-
-    try:
-        doc = json.loads(p.read_bytes().decode("utf-8"), parse_constant=lambda c: _reject(c))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise bad(f"not valid UTF-8 JSON: {str(exc)[:80]}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise bad(f"format is not {FORMAT!r}")
-    if doc.get("version") != VERSION:
-        raise bad(f"version {doc.get('version')!r}; this cemkit reads version {VERSION}")
-    body = doc.get("model")
-    if not isinstance(body, dict):
-        raise bad("no model object")
-    if doc.get("sha256") != _digest(body):
-        raise bad("its content does not match its SHA-256: the file was changed or damaged")
-    try:
-        return _from_body(body)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise bad(str(exc)[:120]) from None
-
-
-def _reject(c: str) -> None:
-    raise ValueError(f"{c} is not a number")
-
-
-def _from_body(b: dict) -> SentimentModel:
-    classes = b["classes"]
-    if not (isinstance(classes, list) and set(classes) <= set(POLARITY) and len(set(classes)) == len(classes)
-            and len(classes) in (2, 3)):
-        raise ValueError("classes must be two or three of pos / neg / neutral")
-    if list(b["rule_features"]) != list(RULE_FEATURES):
-        raise ValueError(f"rule features {b['rule_features']!r}, expected {list(RULE_FEATURES)!r}")
-    grams, idf = b["ngrams"]["grams"], b["ngrams"]["idf"]
-    if not (isinstance(grams, list) and all(isinstance(g, str) and 1 <= len(g) <= 3 for g in grams)):
-        raise ValueError("n-grams must be strings of 1 to 3 characters")
-    idf = np.asarray(idf, dtype=np.float64)
-    coef = np.asarray(b["coef"], dtype=np.float64)
-    intercept = np.asarray(b["intercept"], dtype=np.float64)
-    k = 1 if len(classes) == 2 else len(classes)
-    if idf.shape != (len(grams),):
-        raise ValueError("idf does not match the n-grams")
-    if coef.shape != (k, len(grams) + len(RULE_FEATURES)) or intercept.shape != (k,):
-        raise ValueError("coefficients do not match the n-grams and classes")
-    for name, arr in (("idf", idf), ("coef", coef), ("intercept", intercept)):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} holds non-finite numbers")
-    space = NgramSpace.from_grams(grams, idf)
-    if space.grams() != grams:
-        raise ValueError("n-grams are not grouped by length and sorted")
-    scale, flip, fill = float(b["rule_scale"]), float(b["flip_conf"]), b["fill_min_chars"]
-    if not (math.isfinite(scale) and 0 <= flip <= 1 and isinstance(fill, int) and 0 <= fill < 10_000):
-        raise ValueError("rule_scale / flip_conf / fill_min_chars out of range")
-    pack = b.get("pack")
-    if pack is not None and not isinstance(pack, str):
-        raise ValueError("pack must be a name")
-    info = b.get("info") or {}
-    if not isinstance(info, dict):
-        raise TypeError("info must be an object")
-    return SentimentModel(tuple(classes), space, coef, intercept, scale, flip, fill, pack, bool(b["kept"]), info)
+        return save_model(self, path)
 
 
 # -------------------------------------------------------------------------------------------- training
+def nb_ratios(X, y: np.ndarray, positive: str, alpha: float = 1.0) -> np.ndarray:
+    """Naive Bayes log-count ratios of the columns of ``X`` for class ``positive`` against the rest (Wang &
+    Manning 2012, "Baselines and bigrams", NBSVM): ``r = log((p / |p|₁) / (q / |q|₁))`` with ``p = α + Σ``
+    over the rows of the class of the columns' presence (0/1), ``q`` the same over the other rows."""
+    B = (X != 0).astype(np.float64)
+    pos = np.asarray(y) == positive
+    p = alpha + np.asarray(B[pos].sum(0)).ravel()
+    q = alpha + np.asarray(B[~pos].sum(0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
 def _fit(texts: list[str], R: np.ndarray, y: np.ndarray, k_classes: int, *, c: float, scale: float,
-         ngrams: Sequence[int], min_df: int, max_features: int | None, seed: int):
+         ngrams: Sequence[int], min_df: int, max_features: int | None, seed: int, nb: bool = True):
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
     big, starts = join_texts(texts)
     space = NgramSpace.fit(big, starts, ngrams, min_df=min_df, max_features=max_features)
-    X = sp.hstack([space.transform(big, len(texts)), sp.csr_matrix(R * scale)]).tocsr()
+    Xn = space.transform(big, len(texts))
+    # two classes: the n-gram columns scaled by their naive Bayes log-count ratios (NB-LR): the regression
+    # then starts from what naive Bayes believes and spends its penalty on corrections; the weights are
+    # scaled back below, so prediction is the same dot product (+0.5 points on held-out reviews of the pool)
+    r = nb_ratios(Xn, y, sorted(set(y.tolist()))[1]) if nb and k_classes == 2 else np.ones(space.size)
+    X = sp.hstack([Xn @ sp.diags(r), sp.csr_matrix(R * scale)]).tocsr()
     # liblinear (coordinate descent) is several times faster than lbfgs on two classes and many sparse
     # features; three classes need the multinomial loss (lbfgs)
     clf = LogisticRegression(C=c, solver="liblinear" if k_classes == 2 else "lbfgs", max_iter=2000,
                              random_state=seed)
     clf.fit(X, y)
     coef = np.asarray(clf.coef_, np.float64)
+    coef[:, : space.size] *= r
     intercept = np.asarray(clf.intercept_, np.float64)
     if k_classes == 2 and coef.shape[0] != 1:  # pragma: no cover - sklearn always gives one row for 2 classes
         raise RuntimeError("unexpected coefficient shape")
@@ -373,20 +331,45 @@ def mcnemar_p(better: int, worse: int) -> float:
     return 1.0 if n == 0 else float(binom.sf(better - 1, n, 0.5))
 
 
+def _policies(flip_conf: float | None, fill_min_chars: int | None) -> list[tuple[float, int]]:
+    """The candidate policies: ``POLICIES``, or those with the given limit(s)."""
+    flips = dict.fromkeys(f for f, _ in POLICIES) if flip_conf is None else {float(flip_conf): None}
+    fills = dict.fromkeys(m for _, m in POLICIES) if fill_min_chars is None else {int(fill_min_chars): None}
+    return [(f, m) for f in flips for m in fills]
+
+
+def choose_policy(rules: np.ndarray, model: np.ndarray, conf: np.ndarray, word_chars: np.ndarray,
+                  truth: np.ndarray, candidates: Sequence[tuple[float, int]]) -> tuple[tuple[float, int], list[float]]:
+    """The candidate policy (flip_conf, fill_min_chars) under which the model's answers are most often right
+    (ties: the earlier, more cautious one), and every candidate's accuracy."""
+    accs = [float((apply_policy(rules, model, conf, word_chars, f, m) == truth).mean()) for f, m in candidates]
+    return candidates[int(np.argmax(accs))], accs
+
+
+def _splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n = max(2, min(folds, int(min(np.unique(y, return_counts=True)[1]))))
+    cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y, groups))
+
+
 def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5, seed: int = 0,
-                    c: float = C, rule_scale: float = RULE_SCALE, flip_conf: float = FLIP_CONF,
-                    fill_min_chars: int = FILL_MIN_CHARS,
+                    c: float = C, rule_scale: float = RULE_SCALE, flip_conf: float | None = None,
+                    fill_min_chars: int | None = None,
                     ngrams: Sequence[int] = NGRAMS, min_df: int = MIN_DF, max_features: int | None = MAX_FEATURES,
-                    alpha: float = ALPHA) -> SentimentModel:
+                    alpha: float = ALPHA, nb: bool = NB) -> SentimentModel:
     """Learn comment sentiment from labelled comments; kept only if it beats the rules on them.
 
     ``texts``: the comments; ``labels``: one per comment (see :func:`parse_labels`; blank = unlabelled,
     skipped). ``pack``: the pack whose lexicon gives the rule features (None: the shared lexicon).
+    ``flip_conf`` / ``fill_min_chars``: fix the decision policy's limits (None: chosen by cross-validation
+    among ``POLICIES``; see the module docstring).
     Returns a :class:`SentimentModel`; ``model.kept`` says whether it beat the rules (see the module
     docstring), ``model.info`` holds the figures (``n``, ``counts``, ``cv_accuracy``, ``rules_accuracy``,
-    ``better``, ``worse``, ``p_value``, ``confusion``, ``reason``) and ``model.report()`` says it in words."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
+    ``better``, ``worse``, ``p_value``, ``confusion``, ``policy``, ``reason``) and ``model.report()`` says
+    it in words."""
+    from .ngrams import code_points, word_chars
     from .themes import analyze
 
     t_all = _clean_texts(texts)
@@ -406,11 +389,12 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     rule_score = analyze(t, pack).sentiment.to_numpy(np.float64) if t else np.zeros(0)
     rule_pol = np.sign(rule_score).astype(np.int8)
     truth = np.asarray([POLARITY[v] for v in y], np.int8)
+    candidates = _policies(flip_conf, fill_min_chars)
     info: dict[str, Any] = {
         "n": len(t), "counts": counts, "folds": folds, "seed": seed, "pack": pack_id,
         "params": {"c": c, "rule_scale": rule_scale, "flip_conf": flip_conf, "fill_min_chars": fill_min_chars,
                    "ngrams": list(ngrams),
-                   "min_df": min_df, "max_features": max_features, "alpha": alpha},
+                   "min_df": min_df, "max_features": max_features, "alpha": alpha, "nb": nb},
         "rules_accuracy": float((rule_pol == truth).mean()) if len(t) else float("nan"),
         "left_out": {NAMES[cl]: n for cl, n in rare.items()},
         "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -418,41 +402,71 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     from .. import __version__
 
     info["cemkit"] = __version__
+    f0, m0 = candidates[0] if len(candidates) == 1 else (FLIP_CONF, FILL_MIN_CHARS)
     empty = SentimentModel(classes if len(classes) >= 2 else ("neg", "pos"), NgramSpace((1,), (np.zeros(0, np.int64),),
                            np.zeros(0)), np.zeros((1 if len(classes) < 3 else 3, len(RULE_FEATURES))),
-                           np.zeros(1 if len(classes) < 3 else 3), rule_scale, flip_conf, fill_min_chars, pack_id, False, info)
+                           np.zeros(1 if len(classes) < 3 else 3), rule_scale, f0, m0, pack_id, False, info)
     if len(t) < MIN_LABELS or len(classes) < 2:
         info["reason"] = "too_few"
         info["need"] = {"labels": MIN_LABELS, "per_class": MIN_PER_CLASS}
         return empty
     R = rule_features(rule_score)
     k_classes = len(classes)
-    n_splits = max(2, min(folds, min(counts.values())))
     groups = pd.factorize(pd.Series(t))[0]
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    oof = np.zeros(len(t), np.int8)
-    for tr, te in cv.split(np.zeros(len(t)), y, groups):
-        space, coef, icpt = _fit([t[i] for i in tr], R[tr], y[tr], k_classes, c=c, scale=rule_scale,
-                                 ngrams=ngrams, min_df=min_df, max_features=max_features, seed=seed)
-        m = SentimentModel(classes, space, coef, icpt, rule_scale, flip_conf, fill_min_chars, pack_id)
+    wc = word_chars(code_points(join_texts(t)[0]), len(t)).astype(np.float64)
+    fit_kw = {"c": c, "scale": rule_scale, "ngrams": ngrams, "min_df": min_df, "max_features": max_features,
+              "seed": seed, "nb": nb}
+
+    def answers(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The answers (and probabilities) for comments ``te`` of a model fitted on comments ``tr``."""
+        space, coef, icpt = _fit([t[i] for i in tr], R[tr], y[tr], k_classes, **fit_kw)
+        m = SentimentModel(classes, space, coef, icpt, rule_scale, pack_id=pack_id)
         big, starts = join_texts([t[i] for i in te])
-        oof[te] = m.decide(rule_score[te], m.ngram_scores(big, starts))[0]
+        return m.answers(rule_score[te], m.ngram_scores(big, starts))
+
+    def oof_answers(idx: np.ndarray, k: int, s: int) -> tuple[np.ndarray, np.ndarray, int]:
+        model, conf = np.zeros(len(idx), np.int8), np.zeros(len(idx))
+        splits = _splits(y[idx], groups[idx], k, s)
+        for tr, te in splits:
+            model[te], conf[te] = answers(idx[tr], idx[te])
+        return model, conf, len(splits)
+
+    # outer folds: the guard's estimate; in each, the policy is chosen by inner folds of its training part
+    oof = np.zeros(len(t), np.int8)
+    model_all, conf_all = np.zeros(len(t), np.int8), np.zeros(len(t))
+    fold_policies = []
+    outer = _splits(y, groups, folds, seed)
+    for tr, te in outer:
+        if len(candidates) > 1:
+            m_in, c_in, _ = oof_answers(tr, INNER_FOLDS, seed + 1)
+            pol, _ = choose_policy(rule_pol[tr], m_in, c_in, wc[tr], truth[tr], candidates)
+        else:
+            pol = candidates[0]
+        fold_policies.append(list(pol))
+        model_all[te], conf_all[te] = answers(tr, te)
+        oof[te] = apply_policy(rule_pol[te], model_all[te], conf_all[te], wc[te], *pol)
+    # the final model's policy: chosen on every label's out-of-fold answers
+    policy, accs = choose_policy(rule_pol, model_all, conf_all, wc, truth, candidates)
     model_ok, rules_ok = oof == truth, rule_pol == truth
     better, worse = int((model_ok & ~rules_ok).sum()), int((~model_ok & rules_ok).sum())
     p = mcnemar_p(better, worse)
     info.update({
-        "folds": n_splits, "cv_accuracy": float(model_ok.mean()), "better": better, "worse": worse,
+        "folds": len(outer), "cv_accuracy": float(model_ok.mean()), "better": better, "worse": worse,
         "p_value": p,
         "confusion": pd.crosstab(pd.Categorical(truth, [-1, 0, 1]), pd.Categorical(oof, [-1, 0, 1]),
                                  dropna=False).to_numpy().tolist(),
+        "policy": {"flip_conf": policy[0], "fill_min_chars": policy[1], "chosen_by": "cv" if len(candidates) > 1
+                   else "given", "fold_policies": fold_policies,
+                   "cv_accuracy": [[f, m, a] for (f, m), a in zip(candidates, accs)]},
+        "train_chars": float(np.median(wc)),
     })
     kept = info["cv_accuracy"] > info["rules_accuracy"] and p <= alpha
     info["reason"] = "better" if kept else ("not_better" if better <= worse else "not_significant")
     if not kept:
         return empty
-    space, coef, icpt = _fit(t, R, y, k_classes, c=c, scale=rule_scale, ngrams=ngrams, min_df=min_df,
-                             max_features=max_features, seed=seed)
-    return SentimentModel(classes, space, coef, icpt, rule_scale, flip_conf, fill_min_chars, pack_id, True, info)
+    space, coef, icpt = _fit(t, R, y, k_classes, **fit_kw)
+    return SentimentModel(classes, space, coef, icpt, rule_scale, policy[0], policy[1], pack_id, True, info,
+                          float(np.median(wc)))
 
 
 def guard_sentence(info: dict, kept: bool, lang: str = "en") -> str:
@@ -472,24 +486,27 @@ def guard_sentence(info: dict, kept: bool, lang: str = "en") -> str:
         note = "".join(f"（{names[k]}标注仅{v}条，未用于学习）" for k, v in left.items())
         head = f"基于{n}条标注评论的{info['folds']}折交叉验证：学习模型准确率{cv:.1f}%，规则{ru:.1f}%" \
                f"（模型对而规则错{b}条，反之{w}条，McNemar单侧p={p:.3g}）{note}。"
-        return head + ("采用学习模型。" if kept else "模型未显著优于规则：继续使用规则。")
+        return head + ("采用学习模型。" + _policy_sentence(info, "zh") if kept else "模型未显著优于规则：继续使用规则。")
     note = "".join(f" Only {v} {k} labels: left out." for k, v in left.items())
     head = (f"{info['folds']}-fold cross-validation on {n} labelled comments: learned model {cv:.1f}% accurate, "
             f"rules {ru:.1f}% (model right where the rules are wrong: {b}; the reverse: {w}; one-sided exact "
             f"McNemar p = {p:.3g}).{note}")
-    return head + (" The learned model is kept." if kept else
+    return head + (" The learned model is kept. " + _policy_sentence(info, "en") if kept else
                    " The model does not beat the rules significantly: the rules stay.")
 
 
-def resolve_model(option: str | None, pack: Any) -> Path | None:
-    """The sentiment model a run uses: ``option`` (a file; ``none`` for the rules), else the pack folder's
-    ``sentiment_model.json`` when there is one, else None (the rules)."""
-    if option is not None and str(option).strip().lower() in ("none", "rules", ""):
-        return None
-    if option:
-        p = Path(option)
-        if not p.is_file():
-            raise InputError(f"{p}: sentiment model file not found")
-        return p.resolve()
-    p = Path(pack.root) / MODEL_FILE
-    return p.resolve() if p.is_file() else None
+def _policy_sentence(info: dict, lang: str) -> str:
+    """The decision policy of a kept model, in one sentence."""
+    pol = info.get("policy") or {}
+    if "flip_conf" not in pol:
+        return ""
+    f, m = pol["flip_conf"], pol["fill_min_chars"]
+    how = {"zh": "交叉验证选定" if pol.get("chosen_by") == "cv" else "指定",
+           "en": "chosen by cross-validation" if pol.get("chosen_by") == "cv" else "given"}[lang]
+    if lang == "zh":
+        fill = "规则无判断的评论不由模型判断" if m >= NO_FILL else (
+            "规则无判断的评论由模型判断" if m <= 0 else f"规则无判断、至少{m}字的评论由模型判断")
+        return f"判定规则（{how}）：模型把握≥{f:.0%}时改判规则；{fill}。"
+    fill = ("where the rules find nothing, the rules' neutral stays" if m >= NO_FILL else
+            "where the rules find nothing, the model answers" + ("" if m <= 0 else f" from {m} characters on"))
+    return f"Decision policy ({how}): the model overrules the rules at probability ≥ {f:.0%}; {fill}."
