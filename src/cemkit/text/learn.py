@@ -9,7 +9,9 @@ a logistic regression (scikit-learn) on
   nothing" (score 0).
 
 Labels are ``positive`` / ``negative`` / ``neutral`` (also ``pos`` / ``neg``, 正面 / 负面 / 中性; see
-:func:`parse_labels`). With neutral labels the model has three classes (multinomial), else two.
+:func:`parse_labels`). With neutral labels the model has three classes (multinomial), else two; a two-class
+model is fitted on n-gram columns scaled by their naive Bayes log-count ratios (:func:`nb_ratios`, NB-LR),
+its weights scaled back afterwards.
 
 **Decision policy.** The model corrects the rules rather than replacing them, within two limits:
 
@@ -44,8 +46,9 @@ significant: an exact one-sided McNemar test on the comments exactly one of the 
 
 **The file** (:mod:`.model_file`): versioned, hashed JSON, read as hostile client input.
 
-The constants were chosen by cross-validation on a training part of a real review corpus and on the auto
-pack's labelled set (docs/text.md); the corpus's held-back part and the other packs' sets were only measured.
+The constants and candidates were chosen by cross-validation on a training part of a real review corpus, on
+the auto pack's labelled set and on ``general_reviews_dev.csv`` (docs/text.md); the corpus's held-back part
+and the other packs' sets were only measured.
 """
 
 from __future__ import annotations
