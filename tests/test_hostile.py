@@ -271,6 +271,18 @@ def test_render_replaces_the_deliverables_of_a_run_and_keeps_the_rest(hostile_ru
     assert sorted(p.name for p in tmp_path.iterdir()) == [copy.name]  # no staging or replaced folder left
 
 
+@pytest.mark.slow
+def test_the_labelling_sheet_of_a_hostile_run_leaks_nothing_and_holds_no_formula(hostile_run, tmp_path, capsys):
+    """`cemkit label` (issue 19) writes comments a consultant opens in Excel: the same scanner as the run's."""
+    run_dir = _run_ok(hostile_run)
+    sheet = tmp_path / "labelling.xlsx"
+    code, _, err = run_cli(["label", "--run", run_dir, "--n", "60", "--out", sheet], capsys)
+    assert code == 0, err
+    assert hd.scan_outputs(tmp_path, list(SECRETS.values())) == []
+    cells = pd.read_excel(sheet, sheet_name=0, dtype=str).to_numpy().ravel().tolist()
+    assert any(str(c).startswith(("=HYPERLINK", "@SUM")) for c in cells)  # client text kept, as text
+
+
 # ======================================================================= encodings and row numbers
 def _demo_lines(n: int = 60) -> list[str]:
     from cemkit.demo import generate
