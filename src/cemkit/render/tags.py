@@ -6,9 +6,15 @@ A tag is PowerPoint's own way for an add-in to keep data on a slide or a shape (
 ``<p:tag name=… val=…/>`` pairs. PowerPoint keeps them through edits and copies them with a copied shape or
 slide; the user never sees them. python-pptx has no API for them: this module is the one place that knows
 the XML. Names are upper case (PowerPoint upper-cases tag names).
+
+A value may hold what XML 1.0 cannot (the vertical tab python-pptx returns for a line break inside a
+paragraph, any control character a client typed): such characters are written as ``_xHHHH_`` — the escape
+OOXML uses for the same characters in text (ST_Xstring) — and read back as they were.
 """
 
 from __future__ import annotations
+
+import re
 
 from lxml import etree
 from pptx.opc.constants import CONTENT_TYPE as CT
@@ -35,16 +41,26 @@ _NVPR_BEFORE = (qn("p:extLst"),)
 _CSLD_BEFORE = (qn("p:controls"), qn("p:extLst"))
 
 
+# characters XML 1.0 cannot hold, and an underscore that starts what reads as an escape (so it round-trips)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_ESCAPE = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def _xml_text(value: str) -> str:
+    return _NOT_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
 def _blob(tags: dict[str, str]) -> bytes:
     root = etree.Element(qn("p:tagLst"), nsmap={"p": _P, "r": _R})
     for name, val in tags.items():
-        etree.SubElement(root, qn("p:tag"), name=str(name).upper(), val=str(val))
+        etree.SubElement(root, qn("p:tag"), name=_xml_text(str(name).upper()), val=_xml_text(str(val)))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 def _read(blob: bytes) -> dict[str, str]:
     root = etree.fromstring(blob)
-    return {t.get("name"): t.get("val") or "" for t in root.iter(qn("p:tag"))}
+    back = lambda s: _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s)
+    return {back(t.get("name")): back(t.get("val") or "") for t in root.iter(qn("p:tag"))}
 
 
 def _nvpr(shape_element):
