@@ -456,6 +456,18 @@ def test_a_yaml_mapping_with_nested_aliases_is_refused_quickly(tmp_path):
     assert res.returncode == 2 and "mapping.yaml" in res.stdout, res.stderr[-1000:]
 
 
+@pytest.mark.parametrize("what", ["laughs", "missing data"])
+def test_a_bad_mapping_or_data_stops_the_run_before_any_work(tmp_path, capsys, what):
+    """Refused before a staging folder or a kernel: no .failed folder left for a mistyped argument."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(LAUGHS + "\n", encoding="utf-8")
+    args = ["--mapping", mapping] if what == "laughs" else ["--data", tmp_path / "nope.csv"]
+    code, _, err = run_cli(["run", "--pack", "auto", *args, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 2 and one_sentence(err)
+    assert ("mapping.yaml:" in err) if what == "laughs" else ("nope.csv: file not found" in err)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_a_pack_yaml_with_nested_aliases_is_refused_quickly(pack_copy):
     folder = pack_copy()
     with open(folder / "pack.yaml", "a", encoding="utf-8") as fh:
@@ -587,3 +599,35 @@ def test_masked_counts_per_column_count_occurrences(tmp_path):
     assert acc["masked_by_column"]["dealer"] == {"mobile": 3}
     assert acc["masked_by_column"]["region"] == {"mobile": 2}
     assert acc["masked"]["mobile"] >= 5
+
+
+# =============================================================================== found by the fuzz run
+@pytest.mark.parametrize("value", ["第一行\v第二行", "x\x00y\x1f", "_x000B_ literal", "_x_ and _x12_", "普通"])
+def test_shape_tags_hold_any_text_a_shape_shows(value):
+    """A tag records the text cemkit wrote; python-pptx gives a line break inside a paragraph as a vertical
+    tab, which XML cannot hold: the deck failed on every quote with a line break (fuzz seed 4)."""
+    from pptx import Presentation
+    from pptx.util import Emu
+
+    from cemkit.render.tags import TEXT_TAG, get_tags, tag_shape
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    box = slide.shapes.add_textbox(Emu(0), Emu(0), Emu(100000), Emu(100000))
+    box.text_frame.text = value.replace("\x00", "").replace("\x1f", "")
+    tag_shape(slide, box, "chart/0", value)
+    buf = io.BytesIO()
+    prs.save(buf)
+    again = Presentation(io.BytesIO(buf.getvalue()))
+    shape = again.slides[0].shapes[0]
+    assert get_tags(again.slides[0], shape)[TEXT_TAG] == value
+
+
+@pytest.mark.slow
+def test_a_comment_with_a_line_break_reaches_the_deck(tmp_path):
+    """Fuzz seed 4: a GBK export whose quoted comment holds a line break; the quote wall tags it."""
+    ex = hd.write_export(hd.random_spec(4), tmp_path)
+    code, run_dir, msg = hd.run_inprocess(ex.path, [ex.odata], tmp_path / "out")
+    assert code == 0, msg
+    assert (run_dir / "report.pptx").exists()
+    assert hd.problems(ex, run_dir, msg) == []

@@ -255,6 +255,8 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     if not notebooks:
         raise RuntimeError(f"no notebooks found in {notebooks_dir()}")
 
+    maps = _items(opts.mapping)
+    _check_inputs(maps, _items(opts.data), pack)  # and on a missing file or a mapping that cannot be read
     out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id = f"{pack.id}-{stamp}"
@@ -266,10 +268,6 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     progress = _Progress(steps, opts.quiet)
     warm: WarmKernels | None = None
     try:
-        maps = _items(opts.mapping)
-        for path in maps:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: mapping file not found")
         data, odata = _items(opts.data) or _mapped_files(maps, pack), list(opts.odata)
         if opts.wave_from_date and data:
             maps = _with_wave_rule(maps, opts.wave_from_date, staging)
@@ -536,6 +534,20 @@ def _items(value: str | Sequence[str] | None) -> list[str]:
     if value is None or value == "":
         return []
     return [str(value)] if isinstance(value, (str, Path)) else [str(v) for v in value if v]
+
+
+def _check_inputs(maps: list[str], data: list[str], pack: Pack) -> None:
+    """Bad input found before any work (no staging or .failed folder): a mapping that is missing or cannot
+    be read (YAML errors with their line, alias bombs), a --data item that names no file."""
+    from .ingest import data_files
+    from .ingest.mapping import load_mapping
+
+    for path in maps:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: mapping file not found")
+        load_mapping(path, pack)
+    if data:
+        data_files(data)
 
 
 def _mapped_files(maps: list[str], pack: Pack) -> list[str]:
