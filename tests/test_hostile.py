@@ -283,6 +283,42 @@ def test_the_labelling_sheet_of_a_hostile_run_leaks_nothing_and_holds_no_formula
     assert any(str(c).startswith(("=HYPERLINK", "@SUM")) for c in cells)  # client text kept, as text
 
 
+#: personal data only the second delivery holds
+NEW_SECRETS = {"dealer": "13977778888", "customer_id": "13988889999", "comment": "li.si@example.com"}
+
+
+@pytest.mark.slow
+def test_a_tracking_run_with_previous_leaks_nothing_and_holds_no_formula(hostile_run, tmp_path, capsys):
+    """Issue 15's tracking outputs (data/seen_responses.parquet, data/alerts_issued.parquet, the since-last
+    slide, run.json's previous run) pass the same scanner: a second delivery — the first one's rows plus
+    new ones with new personal data — run with --previous on the hostile run."""
+    from cemkit.demo import generate
+    from cemkit.packs import load_pack
+    from cemkit.render.tags import SLIDE_TAG, get_slide_tags
+
+    run1 = _run_ok(hostile_run)
+    _, folder, _ = hostile_run
+    first = pd.read_csv(folder / "hostile.csv", dtype=str, keep_default_na=False)
+    new = generate(load_pack("auto"), n=200, seed=12).responses.astype(str)
+    new["response_id"] = "N" + new["response_id"]
+    new.loc[new.index % 5 == 0, "dealer"] = f"福州店（店长{NEW_SECRETS['dealer']}）"
+    new.loc[new.index % 7 == 1, "customer_id"] = NEW_SECRETS["customer_id"]
+    new.loc[new.index % 3 == 2, "comment"] = f"太差了，请联系{NEW_SECRETS['comment']}"
+    new.loc[new.index % 11 == 3, "comment"] = "=HYPERLINK(\"http://evil.example\",\"点此\")"
+    data = tmp_path / "second_delivery.csv"
+    pd.concat([first, new[first.columns]], ignore_index=True).to_csv(data, index=False)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", data, "--odata", folder / "hostile_odata.csv",
+                            "--previous", run1, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    run2 = (out / "auto-latest").resolve()
+    assert (run2 / "data" / "seen_responses.parquet").exists() and (run2 / "data" / "alerts_issued.parquet").exists()
+    from pptx import Presentation
+
+    assert "since_last" in [get_slide_tags(s).get(SLIDE_TAG) for s in Presentation(str(run2 / "report.pptx")).slides]
+    assert hd.scan_outputs(run2, [*SECRETS.values(), *NEW_SECRETS.values()]) == []
+
+
 # ======================================================================= encodings and row numbers
 def _demo_lines(n: int = 60) -> list[str]:
     from cemkit.demo import generate
