@@ -557,9 +557,11 @@ def test_failed_runs_in_the_same_second_keep_their_own_folders(tmp_path, capsys,
             return dt.datetime(2026, 1, 2, 3, 4, 5)
 
     monkeypatch.setattr(pipeline.dt, "datetime", Frozen)
-    for k in range(2):
-        code, _, _ = run_cli(["run", "--pack", "auto", "--data", tmp_path / f"missing{k}.csv", "--out", tmp_path,
-                                "--quiet"], capsys)
+    data = tmp_path / "export.csv"
+    data.write_text("response_id,nps\nR1,9\n", encoding="utf-8")
+    for k in range(2):  # a missing O-data file is found after the staging folder is made
+        code, _, _ = run_cli(["run", "--pack", "auto", "--data", data, "--odata", tmp_path / f"missing{k}.csv",
+                              "--out", tmp_path, "--quiet"], capsys)
         assert code == 2
     failed = sorted(p for p in tmp_path.iterdir() if p.name.startswith(".failed-"))
     assert len(failed) == 2
