@@ -278,3 +278,23 @@ def test_no_impact_headline_from_a_low_base(auto_pack):
     assert "theme_impact" not in out and "theme_stage" not in out
     big = pd.concat([df] * 20, ignore_index=True).assign(response_id=[f"R{i}" for i in range(400)])
     assert "theme_impact" in views.text_views(big, auto_pack, "zh")
+
+
+def test_theme_impact_bars_run_from_the_largest_drag_to_the_largest_lift(auto_pack):
+    """What the slide's subtitle says, by hand: bars are the NPS gap (mentioners − other commenters), ordered
+    by gap × share of respondents mentioning, most harmful first. 等待 comments come from detractors (NPS of
+    mentioners −100 vs +50 for the rest), 服务很好 from promoters."""
+    from cemkit import views
+
+    df = pd.DataFrame({"response_id": [f"R{i}" for i in range(400)], "customer_id": None,
+                       "stage": "delivery", "wave": "2024H1",
+                       "nps": [2.0] * 100 + [10.0] * 100 + [10.0] * 100 + [7.0] * 100,
+                       "comment": ["等待时间太长了"] * 100 + ["服务很好"] * 100 + ["还行"] * 200})
+    table, meta = views.text_views(df, auto_pack, "zh")["theme_impact"]
+    assert list(table["impact_abs"]) == sorted(table["impact_abs"], reverse=True)  # the chart's sort, top first
+    first, last = table.iloc[0], table.iloc[-1]
+    assert first["theme"] == "waiting" and meta["facts"]["most_damaging"] == first["theme_name"]
+    # waiting: mentioners NPS −100; the other 300 commenters: 200 promoters, 100 passives → +66.7; share 1/4
+    assert first["nps_gap"] == pytest.approx(-100 - 200 / 3)
+    assert first["contribution"] == pytest.approx(0.25 * (-100 - 200 / 3))
+    assert last["contribution"] > 0 and (table["impact_abs"] == -table["contribution"]).all()
