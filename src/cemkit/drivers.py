@@ -1,11 +1,13 @@
 """Key driver analysis: which survey items move the overall score, and where to act first.
 
-Three public functions work on plain pandas objects:
+Four public functions work on plain pandas objects:
 
 - :func:`key_drivers` splits the explained variance of a target (e.g. overall satisfaction, likelihood to
   recommend, or a 0/1 detractor flag) among driver ratings. The method is picked by name from
   ``METHODS``: ``"shapley"`` (LMG), ``"relative_weights"`` (Johnson 2000), ``"beta"`` (standardized OLS
   slopes) and ``"logistic"`` (Shapley value of McFadden's pseudo-R² for binary targets).
+- :func:`key_drivers_by` fits it once per group (e.g. per journey stage, each with its own drivers), skipping
+  groups with too few complete answers.
 - :func:`performance` gives each driver's mean rating or top-box share.
 - :func:`priority_matrix` crosses importance with performance into the four classic quadrants.
 
@@ -34,7 +36,7 @@ from scipy.special import expit
 
 from .errors import DataError
 
-__all__ = ["METHODS", "QUADRANTS", "key_drivers", "performance", "priority_matrix"]
+__all__ = ["METHODS", "QUADRANTS", "key_drivers", "key_drivers_by", "performance", "priority_matrix"]
 
 MAX_SHAPLEY_DRIVERS = 24
 MAX_LOGISTIC_DRIVERS = 15
@@ -635,6 +637,50 @@ def key_drivers(
         ci=ci if bootstrap else None,
     )
     return out
+
+
+def key_drivers_by(
+    df: pd.DataFrame,
+    target: str,
+    drivers: Mapping[str, Sequence[str]],
+    by: str,
+    *,
+    min_n: int = 100,
+    min_per_driver: int = 10,
+    **options,
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """:func:`key_drivers` for each group of column ``by`` (e.g. each journey stage), each with its own
+    drivers: ``drivers`` maps a group value to its driver columns (columns absent from ``df`` are left out).
+
+    A group is modelled on its rows where the target and every driver are present (listwise), and only when
+    there are at least ``min_n`` such rows and ``min_per_driver`` per driver (the pack's
+    ``rules.drivers.min_n`` / ``min_per_driver``). ``options`` go to :func:`key_drivers` (``method``,
+    ``weights``, ``bootstrap``, ``seed``, ``bootstrap_rows`` …).
+
+    Returns ``(models, skipped)``: ``models`` maps each modelled group to its :func:`key_drivers` table
+    (``attrs`` as there; the group's rows keep their order), ``skipped`` maps every other group to why
+    (``"no drivers"``, ``"n=… below …"``, or the :class:`~cemkit.errors.DataError` that stopped it, e.g. a
+    target every customer gave the same score). Groups appear in the order of ``drivers``."""
+    weights = options.get("weights")
+    extra = [weights] if isinstance(weights, str) else []
+    models: dict[str, pd.DataFrame] = {}
+    skipped: dict[str, str] = {}
+    groups = df[by]
+    for group, cols in drivers.items():
+        cols = [c for c in cols if c in df.columns]
+        if not cols:
+            skipped[group] = "no drivers"
+            continue
+        complete = df.loc[groups == group, [target, *cols, *extra]].dropna(subset=[target, *cols])
+        need = max(min_n, min_per_driver * len(cols))
+        if len(complete) < need:
+            skipped[group] = f"n={len(complete)} below {need}"
+            continue
+        try:
+            models[group] = key_drivers(complete, target, cols, **options)
+        except DataError as exc:
+            skipped[group] = str(exc)
+    return models, skipped
 
 
 def resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:

@@ -16,6 +16,7 @@ pack names must lie inside the pack folder (:func:`cemkit.packfiles.check_inside
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import schema
-from .errors import PackError, Problem
+from .errors import PackError, Problem, UserError
 from .packfiles import Checker, check_dictionary, check_inside, check_links_inside, read_yaml
 from .paths import packs_dir
 from .schema.pack import QUADRANTS, SCALE_KINDS, STRAIGHTLINER_MODES, Quality
@@ -214,6 +215,49 @@ class Pack:
     def section(self, key: str) -> Any:
         """Parsed YAML of a pack file named under ``files:`` (storyline, demo, alerts, playbooks...)."""
         return self.raw.get(key)
+
+    def with_rules(self, **changes: Any) -> Pack:
+        """This pack with some of its analysis rules changed — the method options a notebook exposes
+        (``alpha``, ``correction``, ``suppress_below``, ``caution_below``, ``driver_method``, …: the fields of
+        :class:`Rules`). A value of None keeps the pack's rule. Each value is checked as pack.yaml's would be
+        (:mod:`cemkit.schema`); a bad one raises :class:`~cemkit.errors.UserError` naming it."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = sorted(set(changes) - set(Rules.__dataclass_fields__))
+        if unknown:
+            raise UserError(f"unknown rule option(s) {', '.join(unknown)}; the rules are "
+                            f"{', '.join(Rules.__dataclass_fields__)}")
+        if not changes:
+            return self
+        rules = dataclasses.replace(self.rules, **changes)
+        _check_rules(rules)
+        return dataclasses.replace(self, rules=rules)
+
+
+#: Rules field → (schema model, its key): how :meth:`Pack.with_rules` checks a changed value
+_RULE_KEYS = {"suppress_below": (schema.pack.Base, "suppress_below"),
+              "caution_below": (schema.pack.Base, "caution_below"),
+              "alpha": (schema.pack.Significance, "alpha"), "correction": (schema.pack.Significance, "correction"),
+              "driver_method": (schema.pack.Drivers, "method"), "driver_target": (schema.pack.Drivers, "target"),
+              "driver_min_n": (schema.pack.Drivers, "min_n"),
+              "driver_min_per_driver": (schema.pack.Drivers, "min_per_driver"),
+              "quadrant_split": (schema.pack.PriorityMatrix, "split")}
+
+
+def _check_rules(rules: Rules) -> None:
+    """Check analysis rules with the pack schema's models (the values pack.yaml may hold)."""
+    models: dict[type, dict[str, Any]] = {}
+    for name, (model, key) in _RULE_KEYS.items():
+        models.setdefault(model, {})[key] = getattr(rules, name)
+    names = {(model, key): name for name, (model, key) in _RULE_KEYS.items()}
+    for model, values in models.items():
+        try:
+            model(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = str(err["loc"][0]) if err["loc"] else ""
+            name = names.get((model, key), key) or ", ".join(values)
+            value = getattr(rules, name) if hasattr(rules, name) else values
+            raise UserError(f"rule option {name}={value!r}: {err['msg']}") from None
 
 
 # ------------------------------------------------------------------------------------------- loading

@@ -63,6 +63,7 @@ __all__ = [
     "check_leakage",
     "discrimination",
     "fit_predict",
+    "lift_table",
     "reliability_table",
     "survey_fields",
     "write_top_risk_xlsx",
@@ -89,7 +90,8 @@ class Prediction:
     gradient-boosting model; ``model_name``: the model chosen (``"logistic"`` or ``"gbm"``; "" when not
     fitted); :attr:`auc`: the chosen model's AUC. ``brier``: Brier score of the chosen model's out-of-fold
     probabilities (0 = perfect; a constant base-rate forecast scores p(1-p)). ``calibration``: reliability
-    table (``bin, p_low, p_high, n, mean_predicted, observed_rate``). ``importance``: ``feature,
+    table (``bin, p_low, p_high, n, mean_predicted, observed_rate``). ``lift``: :func:`lift_table` of the same
+    out-of-fold probabilities. ``importance``: ``feature,
     feature_name, importance, importance_sd, direction`` (permutation AUC drop; direction +1 when higher
     values raise the risk), most important first. ``top_risk``: the silent customers, riskiest first:
     ``rank, customer_id, risk`` (predicted probability of being a detractor, 0-1), ``top_reasons``.
@@ -105,6 +107,7 @@ class Prediction:
     model_name: str = ""
     brier: float = float("nan")
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lift: pd.DataFrame = field(default_factory=pd.DataFrame)
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
     top_risk: pd.DataFrame = field(default_factory=pd.DataFrame)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -161,6 +164,28 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     edges = np.linspace(0, 1, bins + 1)
     return pd.DataFrame({"bin": np.arange(1, bins + 1), "p_low": edges[:-1], "p_high": edges[1:], "n": n,
                          "mean_predicted": mean_p, "observed_rate": obs})
+
+
+def lift_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> pd.DataFrame:
+    """Lift of a risk score: customers sorted by predicted probability, riskiest first (ties in input order),
+    cut into ``groups`` groups of equal size (± 1; deciles by default). Per group: ``n``, ``mean_predicted``,
+    ``observed_rate`` (share of detractors), ``lift`` = observed rate / overall rate, and ``gains`` = share of
+    all detractors found in this and the riskier groups (the cumulative gains curve). ``attrs["base_rate"]``
+    is the overall rate."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    n = len(y)
+    order = np.argsort(-p, kind="stable")
+    g = np.arange(n) * groups // max(n, 1)  # group of each position in risk order
+    size = np.bincount(g, minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = np.bincount(g, weights=y[order], minlength=groups)
+        rate = det / size
+        base = y.mean() if n else np.nan
+        out = pd.DataFrame({"group": np.arange(1, groups + 1), "n": size,
+                            "mean_predicted": np.bincount(g, weights=p[order], minlength=groups) / size,
+                            "observed_rate": rate, "lift": rate / base, "gains": np.cumsum(det) / det.sum()})
+    out.attrs["base_rate"] = float(base)
+    return out
 
 
 def _models(num: list[str], cat: list[str], seed: int) -> dict[str, Any]:
@@ -401,6 +426,7 @@ def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
     auc = auc_g if chosen == "gbm" else auc_b
     brier = float(brier_score_loss(y, oof[chosen]))
     calib = reliability_table(y, oof[chosen])
+    lift = lift_table(y, oof[chosen])
     if chosen == "gbm":
         verdict = _txt(f"梯度提升模型AUC {auc_g:.3f}，比逻辑回归基线（{auc_b:.3f}）高{uplift:.3f}，采用梯度提升模型",
                        f"gradient boosting (AUC {auc_g:.3f}) beats the logistic baseline ({auc_b:.3f}) by "
@@ -412,7 +438,7 @@ def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
                        f"gradient boosting (AUC {auc_g:.3f}) is {abs(uplift):.3f} {word[1]} than the logistic "
                        f"baseline ({auc_b:.3f}), less than {min_uplift:.2f} better: the baseline is kept")
     common: dict[str, Any] = {"n_labelled": n, "auc_baseline": auc_b, "auc_model": auc_g, "model_name": chosen,
-                              "brier": brier, "calibration": calib, "features": feats, "notes": notes}
+                              "brier": brier, "calibration": calib, "lift": lift, "features": feats, "notes": notes}
     if auc < min_auc:
         pred = _refuse(_txt(f"交叉验证AUC仅{auc:.2f}，低于{min_auc:.2f}",
                             f"cross-validated AUC {auc:.2f} is below {min_auc:.2f}"), lang, **common)

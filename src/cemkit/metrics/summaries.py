@@ -4,7 +4,7 @@ composition, league table with tiers, and the trend by wave."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -101,6 +101,7 @@ def nps_composition(
     conf: float = 0.95,
     lang: str = "zh",
     overall: bool = True,
+    nps_method: Literal["wald", "adjusted_wald"] = "wald",
 ) -> pd.DataFrame:
     """Promoter / passive / detractor shares (%) with the NPS (points), its interval and base per stage
     (``by="stage"``, journey order) or per value of a segment column (sorted by NPS, highest first).
@@ -108,6 +109,7 @@ def nps_composition(
     Columns ``unit, name, detractors, passives, promoters, nps, ci_low, ci_high, n, n_eff, flag``; ``unit`` is
     the stage id / segment value, ``name`` the stage name in ``lang`` (the value itself for segments). With
     ``overall`` a last row ``unit="__all__"`` gives the total. Low-base rows have NaN shares and NPS.
+    ``nps_method`` is the NPS interval (:func:`cemkit.metrics.nps`); the shares are the same either way.
     """
     d, weights = _filter_wave(df, wave, weights)
     seg = None if by == "stage" else by
@@ -128,7 +130,7 @@ def nps_composition(
         tot = sums[(sums["segment"] == ALL) & (sums["stage"] == ALL)]
         rows = pd.concat([rows, tot], ignore_index=True)
         units, names = units + [ALL] * len(tot), names + [_stage_name(pack, ALL, lang)] * len(tot)
-    e = _nps_from_sums({k: rows[k].to_numpy(dtype=float) for k in (*_SUMS, "shift")}, conf)
+    e = _nps_from_sums({k: rows[k].to_numpy(dtype=float) for k in (*_SUMS, "shift")}, conf, nps_method)
     out = pd.DataFrame(
         {
             "unit": units,
@@ -179,6 +181,7 @@ def league_table(
     wave: str | None = None,
     weights: str | ArrayLike | None = "weight",
     conf: float = 0.95,
+    nps_method: Literal["wald", "adjusted_wald"] = "wald",
 ) -> pd.DataFrame:
     """Units of ``segment`` (e.g. dealers) ranked by a KPI with intervals, bases, ties and greyed low bases.
 
@@ -187,13 +190,14 @@ def league_table(
     units are ``greyed``, have NaN value/interval, NaN ``rank`` and ``tier`` and come last (by base).
     Tiers (see :func:`_tiers`): the top unit leads tier 1 and every unit whose interval overlaps the leader's
     joins it; the best remaining unit leads tier 2, and so on. ``tied`` means the unit shares its tier with
-    another; ``tied_with_leader`` that it is in tier 1 but is not the leader.
+    another; ``tied_with_leader`` that it is in tier 1 but is not the leader. ``nps_method``: the NPS
+    interval (:func:`cemkit.metrics.nps`), which the tiers are drawn from.
     """
     stat = stat or headline_stat(pack, metric)
     d, weights = _filter_wave(df, wave, weights)
     sums = _sums_frame(d, pack, by=segment, waves=False, weights=weights, metrics=[metric])
     sums = sums[(sums["segment"] == segment) & (sums["stage"] == stage)]
-    e = _apply_flags(_estimates(sums, pack, conf, stats=[stat]), pack)
+    e = _apply_flags(_estimates(sums, pack, conf, nps_method, stats=[stat]), pack)
     e = e.rename(columns={"segment_value": "unit"})
     e["greyed"] = e["flag"] == "low_base"
     ranked = e[~e["greyed"]].sort_values(["value", "n_eff"], ascending=[False, False], kind="stable")
