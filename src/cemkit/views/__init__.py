@@ -7,14 +7,25 @@ function returns ``{result name: (table, meta)}``; :func:`save_all` writes them 
 """
 
 from .actions import action_views, prediction_views
-from .common import Views, base_meta, formula_safe, period_of, read_responses, save_all, show, write_csv
-from .drivers import driver_views, stage_importance
+from .common import (
+                     Views,
+                     base_meta,
+                     formula_safe,
+                     period_of,
+                     read_responses,
+                     save_all,
+                     show,
+                     weight_column,
+                     write_csv,
+)
+from .drivers import BOOTSTRAP_ROWS, driver_views, method_note, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
 from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views", "formula_safe",
-           "journey_views", "period_of", "prediction_views", "read_responses", "reporting_waves", "save_all", "show",
-           "since_last_views", "stage_importance", "text_views", "wave_labels", "write_csv"]
+__all__ = ["BOOTSTRAP_ROWS", "Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views",
+           "formula_safe", "journey_views", "method_note", "period_of", "prediction_views", "read_responses",
+           "reporting_waves", "save_all", "show", "since_last_views", "stage_importance", "text_views", "wave_labels",
+           "weight_column", "write_csv"]

@@ -115,15 +115,16 @@ def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
 
 
 def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
-                     odata: pd.DataFrame | None = None, seed: int = 0) -> Views:
+                     odata: pd.DataFrame | None = None, seed: int = 0, *, prediction=None) -> Views:
     """The detractor-risk model from O-data (refused with its reason when it cannot be trusted) and the
-    ranked list of silent customers (top_risk.xlsx)."""
+    ranked list of silent customers (top_risk.xlsx). ``prediction``: :func:`cemkit.predict.fit_predict` of
+    ``df`` and ``odata`` when the notebook has fitted it already."""
     from .. import predict as pr
 
     run_dir = Path(run_dir)
     out: Views = {}
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
-        pred = pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
+        pred = prediction if prediction is not None else pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
         facts = {**pred.facts, "refused": bool(pred.refused)}
         labels = tuple(wave_labels(df))  # the model learns from the respondents of every wave: said in the footnote
         meta = base_meta(df, pack, lang, facts=facts, **Waves(labels, m.ALL, None).meta(),

@@ -40,7 +40,8 @@ def save_all(run_dir: str | Path, views: Views) -> list[str]:
     return list(views)
 
 
-def _weights(df: pd.DataFrame) -> str | None:
+def weight_column(df: pd.DataFrame) -> str | None:
+    """``"weight"`` when the responses are weighted (a weight column with a value other than 1), else None."""
     return "weight" if "weight" in df and df["weight"].notna().any() and (df["weight"] != 1).any() else None
 
 
@@ -48,7 +49,7 @@ def base_meta(df: pd.DataFrame, pack: Pack, lang: str, **extra: Any) -> dict[str
     """The footnote inputs every data slide carries: base n (and weighted effective n), weighting, rules."""
     n = len(df)
     meta: dict[str, Any] = {"base": {"n": n}}
-    w = _weights(df)
+    w = weight_column(df)
     if w:
         ww = df[w].to_numpy(dtype=float)
         meta["base"]["n_eff"] = float(ww.sum() ** 2 / (ww**2).sum())

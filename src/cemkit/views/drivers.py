@@ -6,47 +6,64 @@ import numpy as np
 import pandas as pd
 
 from .. import drivers as kda
-from ..errors import DataError
 from ..packs import Pack
-from .common import Views, _label, _weights, base_meta
+from .common import Views, _label, base_meta, weight_column
 from .waves import Waves, reporting_waves
 
+#: rows a stage's bootstrap resamples at most (m-out-of-n bootstrap, :func:`cemkit.drivers.key_drivers`)
+BOOTSTRAP_ROWS = 20_000
 
-def _enough(n: int, p: int, pack: Pack) -> bool:
-    return n >= pack.rules.driver_min_n and n >= pack.rules.driver_min_per_driver * p
+_METHOD_NOTE = {
+    "shapley": {"zh": "Shapley值（LMG）分解R²", "en": "Shapley (LMG) decomposition of R²"},
+    "relative_weights": {"zh": "相对权重法（Johnson）分解R²", "en": "relative weights (Johnson) decomposition of R²"},
+    "beta": {"zh": "标准化回归系数平方的占比", "en": "shares of squared standardised betas"},
+    "logistic": {"zh": "逻辑回归McFadden伪R²的Shapley分解", "en": "Shapley decomposition of logistic McFadden pseudo-R²"},
+}
+
+
+def method_note(method: str, bootstrap: int, lang: str) -> str:
+    """The footnote's words for a driver method (and its bootstrap intervals)."""
+    note = _METHOD_NOTE.get(method, {"zh": method, "en": method})[lang]
+    if bootstrap:
+        note += {"zh": "，自助法95%区间", "en": ", bootstrap 95% intervals"}[lang]
+    return note
 
 
 def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0,
-                 wave: str | None = None, compare: str | None = None) -> Views:
+                 wave: str | None = None, compare: str | None = None, *, models=None) -> Views:
     """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
     which stage's satisfaction matters most for customers' overall NPS — on the reporting wave's responses
-    (:func:`reporting_waves`)."""
+    (:func:`reporting_waves`), by the pack's rules (``rules.drivers``: method, target, minimum bases; change
+    them with :meth:`Pack.with_rules`). ``models``: the ``(models, skipped)`` of
+    :func:`cemkit.drivers.key_drivers_by` over the pack's stages on those responses, when the notebook has
+    fitted them already; else they are fitted here with ``bootstrap`` and ``seed``."""
     waves = reporting_waves(df, wave, compare)
     df = waves.rows(df)
-    target, method = pack.rules.driver_target, pack.rules.driver_method
-    w = _weights(df)
-    rows, skipped = [], []
+    w = weight_column(df)
+    if models is None:
+        models = kda.key_drivers_by(df, pack.rules.driver_target, {s.id: s.drivers for s in pack.stages}, "stage",
+                                    min_n=pack.rules.driver_min_n, min_per_driver=pack.rules.driver_min_per_driver,
+                                    method=pack.rules.driver_method, weights=w, bootstrap=bootstrap, seed=seed,
+                                    bootstrap_rows=BOOTSTRAP_ROWS)
+    fitted, skip = models
+    rows = []
+    skipped = [s.id for s in pack.stages if s.id in skip]
     for stage in pack.stages:
-        cols = [a for a in stage.drivers if a in df]
-        sub = df.loc[df["stage"] == stage.id, [target, *cols] + ([w] if w else [])]
-        complete = sub.dropna(subset=[target, *cols])
-        if not cols or not _enough(len(complete), len(cols), pack):
-            skipped.append(stage.id)
+        if stage.id not in fitted:
             continue
-        try:
-            res = kda.key_drivers(complete, target, cols, method=method, weights=w, bootstrap=bootstrap,
-                                  seed=seed, bootstrap_rows=20_000)
-        except DataError:  # e.g. every customer of the stage gave the same score: nothing to explain
-            skipped.append(stage.id)
-            continue
+        res = fitted[stage.id].copy()
+        cols = list(res["driver"])
+        complete = df.loc[df["stage"] == stage.id, [pack.rules.driver_target, *cols] + ([w] if w else [])]
+        complete = complete.dropna(subset=[pack.rules.driver_target, *cols])
         perf = kda.performance(complete, cols, weights=w)
         names = {k: v.get(lang) for k, v in pack.rules.quadrant_names.items()}
         pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
+        r2 = res.attrs.get("r2", np.nan)
         res = res.merge(pm[["driver", "performance", "quadrant", "quadrant_label"]], on="driver", how="left")
         res.insert(0, "stage", stage.id)
         res.insert(1, "stage_name", stage.name.get(lang))
         res["driver_name"] = res["driver"].map(lambda a: pack.attributes[a].short.get(lang))
-        res["r2"] = res.attrs.get("r2", np.nan)
+        res["r2"] = r2
         res["n"] = len(complete)
         rows.append(res)
     out: Views = {}
@@ -78,11 +95,11 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
                                  for lg in ("zh", "en")} if skipped else None),
         **waves.facts(),
     }
-    method_note = {"zh": "Shapley值（LMG）分解R²，自助法95%区间", "en": "Shapley (LMG) decomposition of R², bootstrap 95% intervals"}[lang]
-    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=method_note, **waves.meta())
+    note = method_note(pack.rules.driver_method, int(fitted[modelled[0]].attrs.get("bootstrap") or 0), lang)
+    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=note, **waves.meta())
     meta["base"]["n"] = int(table.groupby("stage")["n"].first().sum())
     out["stage_drivers"] = (table, meta)
-    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=method_note, **waves.meta())
+    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=note, **waves.meta())
     pm_meta["base"]["n"] = int(pm["n"].iloc[0])
     pm_meta.update(x_split=float(pm["share"].median()), y_split=float(pm["performance"].median()),
                    quadrant_labels={k: v.get(lang) for k, v in pack.rules.quadrant_names.items()},

@@ -26,14 +26,22 @@ _TREND_KEYS = ("has_change", "change_stage", "change_stage_id", "change", "chang
 
 
 def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = None,
-                  compare: str | None = None) -> Views:
+                  compare: str | None = None, *, nps_method: str = "wald",
+                  table: pd.DataFrame | None = None) -> Views:
     """Journey curve, NPS composition, league table and the journey table of the reporting wave (the latest
     by default, see :func:`reporting_waves`), its changes against the comparison wave, and the trend over
-    every wave. Every result carries the wave facts (:meth:`Waves.facts`) and says its wave in the footnote."""
+    every wave. Every result carries the wave facts (:meth:`Waves.facts`) and says its wave in the footnote.
+
+    Method options: ``nps_method`` — the NPS interval (``"wald"`` or ``"adjusted_wald"``, see
+    :func:`cemkit.metrics.nps`); significance level, correction and minimum bases are the pack's rules
+    (change them with :meth:`Pack.with_rules`). ``table``: the journey table when the notebook has built it
+    already (:func:`cemkit.metrics.journey_table` by every pack segment in the data, ``waves=True``, the same
+    ``nps_method``)."""
     w = reporting_waves(df, wave, compare)
     cur = w.rows(df)
-    segs = [s for s in pack.segment_ids if s in df]
-    table = m.journey_table(df, pack, by=segs, waves=True)
+    if table is None:
+        table = m.journey_table(df, pack, by=[s for s in pack.segment_ids if s in df], waves=True,
+                                nps_method=nps_method)
     changes = m.wave_change(table, pack, waves=(w.compare, w.report)) if w.compare else _no_changes(table, pack)
     curve = m.journey_curve(table, pack, metric="nps", wave=w.report, changes=changes, lang=lang)
     facts = {**m.journey_facts(curve, changes, pack, lang, table=table, wave=w.report), **w.facts()}
@@ -43,7 +51,7 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
     meta = base_meta(cur, pack, lang, facts=facts, significance=sig, test=test, **w.meta())
     out["journey_curve"] = (curve, meta)
 
-    comp = m.nps_composition(df, pack, wave=w.report, lang=lang)
+    comp = m.nps_composition(df, pack, wave=w.report, lang=lang, nps_method=nps_method)
     comp["name"] = comp["name"].where(comp["unit"] != m.ALL, {"zh": "整体", "en": "Overall"}[lang])
     comp["label"] = [f"{n}（NPS {v:.0f}）" if lang == "zh" and pd.notna(v) else (f"{n} (NPS {v:.0f})" if pd.notna(v) else str(n))
                      for n, v in zip(comp["name"], comp["nps"])]
@@ -71,7 +79,7 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
 
     league_seg = next((s.id for s in pack.segments if s.league and s.id in df), None)
     if league_seg:
-        lg = m.league_table(df, pack, league_seg, wave=w.report)
+        lg = m.league_table(df, pack, league_seg, wave=w.report, nps_method=nps_method)
         lg["ci"] = _ci_text(lg["ci_low"], lg["ci_high"])
         lg["tier"] = lg["tier"].map(lambda x: f"{int(x)}" if pd.notna(x) else "–")
         lfacts = {**m.league_facts(lg), "unit_name": _label(pack.segments[pack.segment_ids.index(league_seg)].name),

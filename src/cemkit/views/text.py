@@ -14,22 +14,22 @@ from .waves import reporting_waves
 
 
 def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 6,
-               wave: str | None = None, compare: str | None = None, sentiment_model: Any = None) -> Views:
+               wave: str | None = None, compare: str | None = None, sentiment_model: Any = None, *,
+               tags: pd.DataFrame | None = None) -> Views:
     """Theme mention and negative rates, impact on NPS, theme × stage heat map, quotes, word cloud and
     discovery candidates (written to ``discovery_candidates.yaml``), on the reporting wave's comments
     (:func:`reporting_waves`). The comments of the reporting and the comparison wave are tagged; the tags
     (``row`` = position in ``df``) are saved to ``data/theme_tags.parquet`` for the alert rules.
     ``sentiment_model``: a learned model (``cemkit learn``) whose polarity the theme mentions follow where it
-    was kept (docs/text.md, "Learning from labels"); the ``sentiment_model`` view says which was used."""
+    was kept (docs/text.md, "Learning from labels"); the ``sentiment_model`` view says which was used.
+    ``tags``: those tags when the notebook has made them already (:func:`cemkit.text.tag_themes` of
+    ``df["comment"][waves.mask(df, with_compare=True)]`` with the same model, ``df`` numbered from 0)."""
     from .. import text
 
     df = df.reset_index(drop=True)
     waves = reporting_waves(df, wave, compare)
-    keep = waves.mask(df)
-    if waves.compare is not None:
-        keep |= (df["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)
-    tagged = df[keep]  # index labels are positions in df: the tags' rows are too
-    all_tags = text.tag_themes(tagged["comment"], pack, model=sentiment_model)
+    tagged = df[waves.mask(df, with_compare=True)]  # index labels are positions in df: the tags' rows are too
+    all_tags = text.tag_themes(tagged["comment"], pack, model=sentiment_model) if tags is None else tags
     if run_dir is not None:
         (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
         all_tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)

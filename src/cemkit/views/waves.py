@@ -48,11 +48,15 @@ class Waves:
     def pooled(self) -> bool:
         return self.report == m.ALL
 
-    def mask(self, df: pd.DataFrame) -> np.ndarray:
-        """Rows of the reporting wave (every row for a pooled view)."""
+    def mask(self, df: pd.DataFrame, with_compare: bool = False) -> np.ndarray:
+        """Rows of the reporting wave (every row for a pooled view); ``with_compare``: and of the comparison
+        wave."""
         if self.pooled:
             return np.ones(len(df), dtype=bool)
-        return (df["wave"].astype("string") == self.report).fillna(False).to_numpy(dtype=bool)
+        keep = (df["wave"].astype("string") == self.report).fillna(False).to_numpy(dtype=bool)
+        if with_compare and self.compare is not None:
+            keep |= (df["wave"].astype("string") == self.compare).fillna(False).to_numpy(dtype=bool)
+        return keep
 
     def rows(self, df: pd.DataFrame) -> pd.DataFrame:
         """The responses of the reporting wave (index labels kept)."""
