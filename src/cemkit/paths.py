@@ -28,3 +28,9 @@ def templates_dir() -> Path:
 def notebooks_dir() -> Path:
     """Folder holding the numbered pipeline notebooks (override with CEMKIT_NOTEBOOKS)."""
     return _dir("CEMKIT_NOTEBOOKS", REPO_DIR / "notebooks")
+
+
+def scratch_dir() -> Path:
+    """Folder for the run folders of notebooks run on their own, outside ``cemkit run`` (override with
+    CEMKIT_SCRATCH): ``reports/scratch`` in the repository."""
+    return _dir("CEMKIT_SCRATCH", REPO_DIR / "reports" / "scratch")

@@ -289,20 +289,28 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             if path and Path(path).is_dir():
                 raise InputError(f"{path} is a folder; give the file itself (an export: CSV, XLSX, SAV or "
                                  "Parquet; a mapping: YAML)")
+        nb_dir = staging / "notebooks"  # the kernels' working folder: the run folder is ".." from there
+
+        def here(path: str) -> str:
+            """A path as the notebooks see it: relative when inside the run folder (the demo input), so an
+            executed notebook still runs where it lies after the run is published."""
+            p = Path(path).resolve()
+            return os.path.relpath(p, nb_dir) if p.is_relative_to(staging.resolve()) else str(p)
+
         params = {
-            "pack": str(pack.root), "data": data,
-            "odata": [str(Path(p).resolve()) for p in odata],
+            "pack": str(pack.root), "data": [here(d) for d in data],
+            "odata": [here(p) for p in odata],
             "mapping": [str(Path(m).resolve()) for m in maps] if len(maps) > 1 else
                        (str(Path(maps[0]).resolve()) if maps else ""),
-            "run_dir": str(staging.resolve()), "client": opts.client, "lang": lang, "synthetic": synthetic,
+            "run_dir": "..", "client": opts.client, "lang": lang, "synthetic": synthetic,
             "wave": opts.wave or "", "compare": opts.compare or "", "previous": previous,
             "closed_alerts": str(Path(opts.closed_alerts).resolve()) if opts.closed_alerts else "",
             "alert_window": float(opts.alert_window),
             "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]
-        warm = WarmKernels(len(rest), staging)  # the later notebooks' kernels start while ingest runs
-        timings[first.stem] = _execute(first, staging / "notebooks" / first.name, params, staging)
+        warm = WarmKernels(len(rest), nb_dir)  # the later notebooks' kernels start while ingest runs
+        timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir)
         progress.step(first.stem)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
             futures: dict[str, Any] = {}
@@ -311,8 +319,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             rest = sorted(rest, key=lambda nb: bool(_after(nb)))
             for nb in rest:
                 after = [futures[a] for a in _after(nb) if a in futures]
-                futures[nb.stem] = pool.submit(_execute_after, after, nb, staging / "notebooks" / nb.name,
-                                               params, staging, warm)
+                futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm)
             for name, fut in futures.items():
                 timings[name] = fut.result()
                 progress.step(name)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RESULTS", "Catalogue", "Result", "catalogue", "json_safe", "load", "load_all", "load_json", "save",
-           "save_json"]
+__all__ = ["RESULTS", "Catalogue", "Result", "catalogue", "find_run", "json_safe", "load", "load_all", "load_json",
+           "save", "save_json", "scratch_run"]
 
 RESULTS = "results"
 _CATALOGUE = Path(__file__).parent / "data" / "results.yaml"
@@ -128,3 +128,42 @@ def load_all(run_dir: str | Path) -> dict[str, Result]:
     """Every result of a run, by name."""
     folder = Path(run_dir) / RESULTS
     return {p.stem: load(run_dir, p.stem) for p in sorted(folder.glob("*.json"))}
+
+
+# ------------------------------------------------------------------------------------------ run folders
+def scratch_run(pack_id: str) -> Path:
+    """A new, empty run folder for notebooks run on their own (JupyterLab, papermill without ``cemkit run``):
+    ``<scratch>/<pack>-<YYYYmmdd-HHMMSS>`` under :func:`cemkit.paths.scratch_dir`."""
+    import datetime as dt
+
+    from .paths import scratch_dir
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = scratch_dir() / f"{pack_id}-{stamp}"
+    i = 1
+    while folder.exists():
+        i += 1
+        folder = scratch_dir() / f"{pack_id}-{stamp}-{i}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def find_run(run_dir: str | Path = "", pack_id: str = "") -> Path:
+    """The run folder an analysis notebook works in: ``run_dir`` when given (relative to the notebook's folder
+    in a published run: ``..``), else the newest scratch run of ``pack_id`` (:func:`scratch_run`) whose data
+    the data-check notebook has written. Raises :class:`~cemkit.errors.UserError` when the folder has no clean
+    data yet."""
+    from .errors import UserError
+    from .paths import scratch_dir
+
+    if run_dir:
+        folder = Path(run_dir)
+    else:
+        ready = [p for p in scratch_dir().glob(f"{pack_id}-*") if (p / "data" / "responses.parquet").exists()]
+        if not ready:
+            raise UserError(f"no scratch run of pack {pack_id!r} in {scratch_dir()}: run 01_data_check first "
+                            "(or set run_dir to a run folder)")
+        folder = max(ready, key=lambda p: (p / "data" / "responses.parquet").stat().st_mtime)
+    if not (folder / "data" / "responses.parquet").exists():
+        raise UserError(f"{folder}: no data/responses.parquet in this run folder; run 01_data_check first")
+    return folder
