@@ -96,6 +96,27 @@ def test_demo_run_end_to_end(tmp_path, capsys):
     values = list(journey.plots[0].series[0].values)
     assert values == pytest.approx(curve["value"].tolist(), abs=1e-9)
     assert "测试客户" in deck.slides[0].shapes.title.text
+    _rerun_in_place(run_dir)
+
+
+def _rerun_in_place(run_dir: Path) -> None:
+    """The executed notebooks kept in a published run name the run folder as ".." and the demo input inside
+    it relative to their own folder (never the deleted staging folder): 01 and 02 re-run where they lie,
+    in place, and give the same results."""
+    import nbformat
+    import papermill as pm
+
+    nb_dir = run_dir / "notebooks"
+    for path in sorted(nb_dir.glob("*.ipynb")):
+        cell = next(c for c in nbformat.read(str(path), as_version=4).cells
+                    if "injected-parameters" in c.metadata.get("tags", []))
+        assert 'run_dir = ".."' in cell.source and ".staging" not in cell.source, path.name
+    before = {n: pd.read_parquet(run_dir / "results" / f"{n}.parquet") for n in ("data_quality", "journey_curve")}
+    for name in ("01_data_check", "02_journey"):
+        nb = str(nb_dir / f"{name}.ipynb")
+        pm.execute_notebook(nb, nb, cwd=str(nb_dir), kernel_name="python3", progress_bar=False, log_output=False)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "results" / f"{name}.parquet"), table)
 
 
 @pytest.mark.slow
