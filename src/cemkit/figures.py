@@ -165,7 +165,8 @@ def league(table: pd.DataFrame, lang: str = "zh", top: int = 20, metric: str = "
     ax.set_xlabel(t("fig_ci_axis", lang, metric=metric))
     n_grey = int(table["greyed"].astype(bool).sum())
     sub = t("fig_league_note", lang, shown=len(ranked), total=len(table), low=n_grey)
-    ax.set_title((title or t("fig_league", lang, metric=metric)) + "\n" + sub, fontsize=11)
+    fig.suptitle(title or t("fig_league", lang, metric=metric), fontweight="bold")
+    ax.set_title(sub, fontsize=9, fontweight="normal", color="#424242")
     return fig
 
 
@@ -264,7 +265,7 @@ def stage_importance(res: pd.DataFrame, lang: str = "zh", title: str | None = No
     top = res["share"].to_numpy() == res["share"].max()
     ax.barh(res["stage_name"], res["share"] * 100, color=[COLORS["worst"] if k else COLORS["main"] for k in top])
     for i, v in enumerate(res["share"] * 100):
-        ax.text(v, i, f" {v:.0f}%", va="center", fontsize=9)
+        ax.text(max(v, 0), i, f" {v:.0f}%", va="center", fontsize=9)  # a negative share: beside the axis
     ax.set_xlabel(t("fig_importance_pct", lang))
     ax.set_title(title or t("fig_stage_importance", lang))
     return fig
