@@ -165,5 +165,5 @@ def find_run(run_dir: str | Path = "", pack_id: str = "") -> Path:
                             "(or set run_dir to a run folder)")
         folder = max(ready, key=lambda p: (p / "data" / "responses.parquet").stat().st_mtime)
     if not (folder / "data" / "responses.parquet").exists():
-        raise UserError(f"{folder}: no data/responses.parquet in this run folder; run 01_data_check first")
+        raise UserError(f"{folder.resolve()}: no data/responses.parquet in this run folder; run 01_data_check first")
     return folder

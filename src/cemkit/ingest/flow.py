@@ -260,7 +260,7 @@ def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str |
     if not acc["used"]:
         why = ", ".join(f"{k} {v}" for k, v in acc["by_reason"].items()) or "the file has no data rows"
         where = (
-            f"; see {Path(out_dir) / 'quarantine.parquet'}"
+            f"; see {Path(out_dir).resolve() / 'quarantine.parquet'}"  # absolute: notebooks get run_dir='..'
             if out_dir is not None and acc["quarantined"]
             else ""
         )
