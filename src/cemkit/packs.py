@@ -100,6 +100,7 @@ class Attribute:
     name: Label
     short: Label
     scale: Scale
+    synonyms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Stage:
     touchpoints: tuple[Touchpoint, ...]
     trigger: Label | None = None
     key: bool = False
+    synonyms: tuple[str, ...] = ()
 
     @property
     def owner(self) -> Label | None:
@@ -462,11 +464,12 @@ def _build(root: Path, m: Any, data: dict, themes: tuple[Theme, ...], files: dic
               for sid, s in m.scales.items()}
     kpis = {kid: KPI(kid, k.name or Label(kid, kid), scales[k.scale]) for kid, k in m.kpis.items()
             if k.scale in scales}
-    attributes = {aid: Attribute(aid, a.name, a.short or a.name, scales[a.scale]) for aid, a in m.attributes.items()
-                  if a.scale in scales}
+    attributes = {aid: Attribute(aid, a.name, a.short or a.name, scales[a.scale], tuple(a.synonyms))
+                  for aid, a in m.attributes.items() if a.scale in scales}
     stages = tuple(
         Stage(s.id, s.name, tuple(s.kpis), tuple(s.drivers),
-              tuple(Touchpoint(t.id, t.name or Label(t.id, t.id), t.owner) for t in s.touchpoints), s.trigger, s.key)
+              tuple(Touchpoint(t.id, t.name or Label(t.id, t.id), t.owner) for t in s.touchpoints), s.trigger, s.key,
+              tuple(s.synonyms))
         for s in m.stages)
     segments = tuple(Segment(s.id, s.name or Label(s.id, s.id), s.league) for s in m.segments)
     fields_ = {fid: FieldSpec(fid, f.required, f.pii, tuple(f.synonyms)) if f else FieldSpec(fid)

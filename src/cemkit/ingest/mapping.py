@@ -128,7 +128,7 @@ def _targets(pack: Pack) -> dict[str, list[str]]:
     for kid, k in pack.kpis.items():
         add(kid, k.name.zh, k.name.en)
     for aid, a in pack.attributes.items():
-        add(aid, a.name.zh, a.name.en, a.short.zh, a.short.en)
+        add(aid, a.name.zh, a.name.en, a.short.zh, a.short.en, *a.synonyms)
     for seg in pack.segments:
         add(seg.id, seg.name.zh, seg.name.en)
     for fid, names in _platforms()["synonyms"].items():  # platform wording, after the pack's own names

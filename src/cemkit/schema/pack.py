@@ -65,6 +65,8 @@ class Attribute(Model):
     name: Label
     short: Label | None = Field(None, description="label on crowded charts")
     scale: Id
+    synonyms: list[Text] = Field([], description="other everyday wordings of the attribute (general industry "
+                                 "language, zh or en), for matching client questions in `cemkit map`")
 
 
 class Touchpoint(Model):
@@ -81,6 +83,8 @@ class Stage(Model):
     kpis: list[Id] = Field(["nps"], description="KPI ids asked at this stage")
     drivers: list[Id] = Field([], description="attribute ids rated at this stage")
     touchpoints: list[Touchpoint] = []
+    synonyms: list[Text] = Field([], description="other names of the stage in clients' labels (synonyms, "
+                                 "abbreviations, English; general industry language), for `cemkit map`")
 
 
 class Segment(Model):
