@@ -331,13 +331,14 @@ def test_data_quality_views_accept_prepared(prepared, auto_pack):
 
 # ----------------------------------------------------------------------------------- errors
 def test_missing_required_columns_are_all_named_with_the_closest_header(tmp_path, auto_pack):
+    # the headers are close, but the values are not NPS answers (12) nor stage labels (X1): both missing
     p = _write_csv(
-        tmp_path / "client.csv", ["问卷编号", "客户编号", "推荐分", "环节名称X"], [["R1", "C1", "9", "试驾"]]
+        tmp_path / "client.csv", ["问卷编号", "客户编号", "推荐分", "环节名称X"], [["R1", "C1", "12", "X1"]]
     )
     with pytest.raises(InputError) as exc:
         prepare(p, auto_pack)
     lines = str(exc.value).splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3 and "cemkit map --pack PACK --data FILE > mapping.yaml" in lines[2]  # no --mapping
     nps_line = next(x for x in lines if "'nps'" in x)
     assert (
         nps_line.startswith("client.csv: required column 'nps' is missing")

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cemkit.ingest import evaluate as ev
 from cemkit.ingest import read_table
 from cemkit.packs import load_pack
 
@@ -27,15 +26,6 @@ KINDS = {
 }
 
 
-def _load_eval():
-    spec = importlib.util.spec_from_file_location("eval_mapping", ROOT / "benchmarks" / "eval_mapping.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_mapping"] = mod  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ev = _load_eval()
 TRUTHS = sorted(p for s in (*SPLITS, FRESH) for p in (CORPUS / s).glob("*.truth.yaml"))
 
 

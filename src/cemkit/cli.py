@@ -285,6 +285,16 @@ def _parser() -> argparse.ArgumentParser:
     ln.add_argument("--lang", choices=["zh", "en"])
     ln.set_defaults(func=_optional("labelling", "learn_cli"))
 
+    em = sub.add_parser("eval-mapping", help="how well cemkit map and an unattended run read exports with a "
+                        "known mapping (the evaluation corpus, or your own folder of <name>.truth.yaml files)")
+    em.add_argument("folders", nargs="*", help="folders of exports with <name>.truth.yaml (default: the "
+                    "corpus's dev, holdout and fresh parts)")
+    em.add_argument("--run", choices=["full", "ingest", "none"], default="ingest",
+                    help="how to check the unattended run (default: ingest, in this process)")
+    em.add_argument("--details", action="store_true", help="list every miss per file (never on a held-out part)")
+    em.add_argument("--json", help="write every result to this JSON file")
+    em.set_defaults(func=_optional("ingest.evaluate", "eval_mapping_cli"))
+
     rd = sub.add_parser("render", help="re-render the deliverables of a run folder from its results")
     rd.add_argument("run_dir")
     rd.add_argument("--pack")

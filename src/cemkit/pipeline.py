@@ -333,6 +333,11 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             if (staging / extra).exists():
                 outputs[extra] = staging / extra
         accounting = _accounting(staging)
+        if not maps and not synthetic and accounting:  # unattended: say which mapping the run used
+            from .ingest.draft import used_mapping_yaml
+
+            (staging / "mapping.used.yaml").write_text(used_mapping_yaml(accounting, data), encoding="utf-8")
+            outputs["mapping.used.yaml"] = staging / "mapping.used.yaml"
         seconds = time.perf_counter() - t0
         (staging / "run.json").write_text(json.dumps({
             "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,

@@ -9,14 +9,19 @@ The modules, in the order the data flows through them (each imports only those a
 - :mod:`~cemkit.ingest.readers`: :func:`read_table` (xlsx, sav, parquet, title rows; the reader per suffix)
 - :mod:`~cemkit.ingest.values`: reading scores, dates, durations; label scales (answers in words)
 - :mod:`~cemkit.ingest.mapping`: the mapping YAML (:class:`ColumnMapping`, :func:`load_mapping`)
+- :mod:`~cemkit.ingest.understand`: a header read as a question (numbering, scale hint, everyday words) and
+  what a column's values are
 - :mod:`~cemkit.ingest.match`: headers and stage labels matched to the pack (:func:`propose_mapping`)
 - :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_draft`, :func:`map_command`, :func:`write_mapping_yaml`)
+  and the ``mapping.used.yaml`` of an unattended run
 - :mod:`~cemkit.ingest.clean`: resolving the columns and cleaning them into the work state
 - :mod:`~cemkit.ingest.gate`: the privacy gate every text column passes (masking, pseudonyms, controls)
 - :mod:`~cemkit.ingest.quality`: row checks in order (:data:`REASONS`), speeders, straightliners, dedupe,
   the quarantine table
 - :mod:`~cemkit.ingest.odata`: O-data read, aggregated per customer (:data:`AGGREGATES`) and joined
 - :mod:`~cemkit.ingest.flow`: :func:`prepare` (every step in order, the accounting, the outputs)
+- :mod:`~cemkit.ingest.evaluate`: ``cemkit eval-mapping`` (the draft and the unattended run scored against
+  exports with a known mapping)
 
 Each module's docstring describes its part of the contract (formats, mapping keys, quarantine reasons,
 accounting keys).

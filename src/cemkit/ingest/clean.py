@@ -111,9 +111,11 @@ def constant_header(fid: str) -> str:
 
 def _resolve_columns(
     raw: pd.DataFrame, attrs: dict, pack: Pack, mp: ColumnMapping
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Field id → client header, and how each was found. Raises InputError listing every absent mapped
-    column and every missing required field, each with the closest header."""
+) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[float, float]]]:
+    """Field id → client header, how each was found, and the scales the auto-matched headers state (where
+    they differ from the pack's and the mapping declares none). Raises InputError listing every absent
+    mapped column and every missing required field, each with the closest header. A missing response id is
+    no error: :func:`cemkit.ingest.flow` makes one from file and line (:data:`ROW_ID`)."""
     fname = attrs.get("source") or "data"
     headers = list(raw.columns)
     labels = attrs.get("column_labels") or {}
@@ -141,19 +143,28 @@ def _resolve_columns(
             cols[fid], how[fid] = fid, "id"
             taken.add(fid)
     rest = [h for h in headers if h not in taken]
+    scales: dict[str, tuple[float, float]] = {}
+    closest: dict[str, str] = {}
     if rest:
+        rest_labels = {h: labels[h] for h in rest if h in labels}
         draft = propose_mapping(
-            rest, pack, labels={h: labels[h] for h in rest if h in labels},
-            fits=value_fit(raw, pack, mp.scales, attrs.get("value_codes")),
+            rest, pack, labels=rest_labels,
+            fits=value_fit(raw, pack, mp.scales, attrs.get("value_codes"), rest_labels),
         )
+        closest = {**draft["closest"], **{f: h for h, f in draft["columns"].items()}}
         for h, fid in draft["columns"].items():
             if fid not in cols and draft["matches"][h]["score"] >= AUTO_MATCH_MIN:
                 cols[fid], how[fid] = h, f"auto ({draft['matches'][h]['via']})"
+                nps = fid in pack.kpis and pack.kpis[fid].scale.kind == "nps"
+                if fid in draft["scales"] and fid not in mp.scales and not nps:
+                    scales[fid] = draft["scales"][fid]
     for fid, spec in pack.fields.items():
+        if fid == "response_id" and fid not in cols:
+            continue  # made from file and line (flow)
         if spec.required and fid not in cols:
             names = targets.get(fid, [fid])
-            best = None
-            if headers:
+            best = closest.get(fid)
+            if best is None and headers:
                 best = max(
                     headers,
                     key=lambda h: max(
@@ -171,8 +182,12 @@ def _resolve_columns(
                 + "."
             )
     if problems:
+        if not mp.columns and mp.path is None and not mp.constants:
+            problems.append(f"{fname}: no --mapping was given and cemkit could not place every required field "
+                            "with confidence: draft one with `cemkit map --pack PACK --data FILE > mapping.yaml`, "
+                            "check it, and run with --mapping mapping.yaml.")
         raise InputError("\n".join(problems))
-    return cols, how
+    return cols, how, scales
 
 
 def _clean_text_col(s: pd.Series, recode: dict[str, str] | None = None) -> pd.Series:
@@ -379,7 +394,7 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
             return u
         if sid is None:
             cand, kind = matcher.match(u)
-            if kind in ("exact", "contains"):
+            if kind in ("exact", "contains", "similar"):
                 sid = matched[u] = cand
         elif u != sid:
             matched[u] = sid

@@ -14,7 +14,7 @@ import pandas as pd
 from ..packs import Pack
 from .cells import _nfkc, _normalise_text
 from .mapping import _as_pack
-from .match import FIT_SAMPLE_ROWS, propose_mapping, propose_stage_values, value_fit
+from .match import FIT_SAMPLE_ROWS, _StageMatcher, propose_mapping, propose_stage_values, value_fit
 from .readers import read_table
 from .values import _score_values, recognise_labels
 
@@ -52,9 +52,12 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
         how = f"  # {m.get('score', 1):.2f} via {m['via']!r}" if m.get("via") else ""
         out.append(f"  {_q(h)}: {fid}{how}")
     unplaced = draft.get("unplaced") or []
+    cands = draft.get("candidates") or {}
     if unplaced:
         out.append(f"  # not placed ({len(unplaced)}): uncomment and add a pack id, or leave them out")
-        out += [f"  # {_q(h)}: " for h in unplaced]
+        for h in unplaced:
+            best = ", ".join(f"{f} {sc:.2f}" for f, sc in cands.get(h) or ())
+            out.append(f"  # {_q(h)}: " + (f"  # closest: {best}" if best else ""))
     platform = draft.get("platform") or []
     if platform:
         out.append(f"  # platform columns ({len(platform)}: time taken, IP, device …), not analysed unless you map them:")
@@ -65,10 +68,15 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
             "stage_values:   # client stage label → stage id (null = not recognised: fill it in, or the rows "
             "are quarantined)"
         )
-        out += [f"  {_q(k)}: {v if v else 'null'}" for k, v in sv.items()]
+        hints = draft.get("stage_suggestions") or {}
+        out += [f"  {_q(k)}: {v if v else 'null'}" + (f"  # closest: {hints[k]}" if not v and hints.get(k) else "")
+                for k, v in sv.items()]
     out += [
         "recode: {}       # {field: {client value: value}}",
-        "scales: {}       # {field: {min: 1, max: 10}} when the client's scale differs (not for NPS)",
+        *(["scales:         # the client's scale, as the headers state it (rescaled to the pack's)"]
+          + [f"  {f}: {{min: {lo:g}, max: {hi:g}}}" for f, (lo, hi) in draft["scales"].items()]
+          if draft.get("scales") else
+          ["scales: {}       # {field: {min: 1, max: 10}} when the client's scale differs (not for NPS)"]),
         "keep_pii: []     # e.g. [phone, name] to keep them for work orders (never in the analysis data)",
         "# weights: {column: 权重}   or   {rake: {region: {华东: 0.3, ...}}}",
         "# wave: {from_date: half}  # when the file has no wave column: half | quarter | month | year",
@@ -79,6 +87,49 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
     return text
+
+
+def used_mapping_yaml(accounting: dict[str, Any], data: list[str] | None = None) -> str:
+    """The mapping a run without ``--mapping`` used (``mapping.used.yaml`` beside the run): the columns it
+    matched with confidence, the stage labels it placed, the scales the headers stated, one section per file
+    when there were several. Run again with ``--mapping`` on it (after any edit) to repeat or correct the run."""
+    out = [
+        "# The mapping cemkit run used: drafted without --mapping (headers matched with confidence, see",
+        "# `cemkit map` for every candidate). Check it; edit what is wrong; run again with --mapping on this file.",
+    ]
+    if accounting.get("response_id_made"):
+        out.append(f"# {accounting['response_id_made']}")
+
+    def body(acc: dict[str, Any], indent: str) -> list[str]:
+        lines = [f"{indent}columns:"]
+        how = acc.get("column_sources") or {}
+        for h, fid in (acc.get("columns") or {}).items():
+            if str(h).startswith("="):
+                continue
+            note = how.get(fid)
+            lines.append(f"{indent}  {_q(h)}: {fid}" + (f"  # {note}" if note else ""))
+        labels = acc.get("stage_labels") or {}
+        if labels:
+            lines.append(f"{indent}stage_values:")
+            lines += [f"{indent}  {_q(k)}: {v}" for k, v in labels.items()]
+        stated = acc.get("scales_stated") or {}
+        if stated:
+            lines.append(f"{indent}scales:")
+            lines += [f"{indent}  {f}: {{min: {lo:g}, max: {hi:g}}}" for f, (lo, hi) in stated.items()]
+        return lines
+
+    files = accounting.get("files") or []
+    if len(files) > 1:
+        out.append("sources:")
+        for f in files:
+            out.append(f"  - file: {_q(f.get('source'))}")
+            out += body(f, "    ")
+    else:
+        src = (data or [None])[0] if data and len(data) == 1 else accounting.get("source")
+        if src:
+            out.append(f"source: {{file: {_q(src)}}}")
+        out += body(accounting, "")
+    return "\n".join(out) + "\n"
 
 
 def map_command(pack: Pack | str | Path, data_path: str | Path, out_path: str | Path | None = None) -> str:
@@ -98,8 +149,11 @@ def map_draft(
     attrs = dict(raw.attrs)
     draft = propose_mapping(
         list(raw.columns), pk, labels=attrs.get("column_labels"),
-        fits=value_fit(raw, pk, value_codes=attrs.get("value_codes")),
+        fits=value_fit(raw, pk, value_codes=attrs.get("value_codes"), labels=attrs.get("column_labels")),
     )
+    nps_ids = {k for k, v in pk.kpis.items() if v.scale.kind == "nps"}
+    off_nps = {f: sc for f, sc in draft["scales"].items() if f in nps_ids}
+    draft["scales"] = {f: sc for f, sc in draft["scales"].items() if f not in nps_ids}
     draft["pack"] = pk.id
     data_file = Path(data_path).resolve()
     if out_path is not None and data_file.is_relative_to(Path(out_path).resolve().parent):
@@ -108,10 +162,14 @@ def map_draft(
         )  # the mapping sits next to the data
     draft["source"] = {"file": str(data_file), "sheet": attrs.get("sheet")}
     draft["notes"] = _value_notes(raw, draft["columns"], pk, attrs.get("value_codes") or {})
+    draft["notes"] += [f"!! {f}: the header states a {lo:g}-{hi:g} scale: a recommend question not asked on 0-10 "
+                       "is not NPS; check the column" for f, (lo, hi) in off_nps.items()]
     stage_col = next((h for h, f in draft["columns"].items() if f == "stage"), None)
     if stage_col is not None:
         labels = raw[stage_col].dropna().map(_nfkc).unique().tolist()[:500]
         draft["stage_values"] = {k: v for k, v in propose_stage_values(labels, pk).items() if k != v}
+        matcher = _StageMatcher(pk)
+        draft["stage_suggestions"] = {k: matcher.suggest(k) for k, v in draft["stage_values"].items() if v is None}
     text = write_mapping_yaml(draft, out_path)
     where = (
         f" (sheet {attrs['sheet']!r}"

@@ -46,6 +46,7 @@ it); every quarantined row its ``file`` and ``row``. ``accounting["files"]`` lis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -164,7 +165,13 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
     timings["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    cols, how = _resolve_columns(raw, attrs, pk, mp)
+    cols, how, stated = _resolve_columns(raw, attrs, pk, mp)
+    if stated:  # the scales the auto-matched headers state, as a mapping's scales would declare them
+        mp = dataclasses.replace(mp, scales={**stated, **mp.scales})
+    made_id = None
+    if "response_id" not in cols:
+        made_id = _make_row_ids(raw, Path(data_path).name, int(attrs.get("first_data_row") or 2))
+        cols["response_id"], how["response_id"] = ROW_ID, "made from file and line (no response id column)"
     w = _Work(pk, mp, len(raw), cols, raw)
     acc: dict[str, Any] = {
         "source": attrs.get("source"),
@@ -194,7 +201,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
     t = time.perf_counter()
     quarantine, qmasked = _quarantine(w, attrs, reason, detail, used, comment)
     contacts = _contacts(w, used)
-    n_raw, unused = len(raw), [h for h in raw.columns if h not in set(cols.values())]
+    n_raw, unused = len(raw), [h for h in raw.columns if h not in set(cols.values()) and h != ROW_ID]
     by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
     quality = _quality_report(w, used, by_reason)
     w.raw = raw = comment = None  # the input is no longer needed: free it before copying the used rows
@@ -224,7 +231,9 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
             "masked_quarantine": {k: int(v) for k, v in qmasked.items() if v},
             "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
             "pii_kept": [f for f in mp.keep_pii if f in cols],
-            "columns": {cols[f]: f for f in cols},
+            "columns": {cols[f]: f for f in cols if cols[f] != ROW_ID},
+            "response_id_made": made_id,
+            "scales_stated": {f: list(v) for f, v in stated.items()},
             "column_sources": {f: how[f] for f in cols if how[f] != "id"},
             "unused_columns": unused,
             "weighting": weighting,
@@ -239,6 +248,21 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
 
     quarantine.insert(0, "file", pd.Series([Path(data_path).name] * len(quarantine), dtype="str"))
     return Prepared(responses, quarantine, acc, None, contacts, timings)
+
+
+#: the column a response id made from file and line is held in (no client header looks like it)
+ROW_ID = "=row:response_id"
+
+
+def _make_row_ids(raw: pd.DataFrame, source: str, first_row: int) -> str:
+    """A response id for a file with none: ``<file>:<line>`` per row (the line of the file it came from).
+    Rows identical in every cell share the first one's id, so the duplicate check keeps one of them
+    (dedupe on the full row). Returns the sentence the accounting and the data-quality page give."""
+    keys = pd.util.hash_pandas_object(raw.astype("string"), index=False).to_numpy()
+    first = pd.Series(np.arange(len(raw))).groupby(keys).transform("min").to_numpy()
+    raw[ROW_ID] = pd.Series([f"{source}:{first_row + int(i)}" for i in first], index=raw.index, dtype="str")
+    return (f"no response id column: each row's id is {source}:<line>, and rows repeated in every cell are "
+            "duplicates")
 
 
 def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str | Path | None,
@@ -322,7 +346,7 @@ def _prepare_many(files: list[Path], pk: Pack, maps: list[ColumnMapping], pendin
 #: what each file's entry of ``accounting["files"]`` keeps
 _FILE_KEYS = ("source", "format", "encoding", "sheet", "header_row", "input_rows", "used", "quarantined",
               "by_reason", "columns", "column_sources", "unused_columns", "wave_derived", "wave_missing",
-              "masked")
+              "masked", "stage_labels", "scales_stated", "response_id_made")
 
 
 def _sum_accounting(parts: list[dict[str, Any]]) -> dict[str, Any]:
