@@ -230,3 +230,15 @@ def test_eval_mapping_command_scores_a_folder_and_refuses_a_wrong_one(capsys, tm
     assert "| **all** | 1 |" in out
     assert main(["eval-mapping", str(tmp_path / "nothing")]) == 2
     assert "no folder of exports" in capsys.readouterr().err
+
+
+def test_made_ids_are_said_on_the_data_quality_page(tmp_path, auto_pack):
+    from cemkit.views.quality import data_quality_views
+
+    rows = [["交车", "9", "2024-05-01"], ["首保", "7", "2024-05-02"], ["交车", "9", "2024-05-01"]]
+    prep = prepare(_write(tmp_path / "noid.csv", ["环节", "推荐意愿", "提交时间"], rows), auto_pack)
+    table, _ = data_quality_views(prep, auto_pack, "zh")["data_quality"]
+    row = table[table["item"].str.startswith("按文件名与行号编号的答卷")]
+    assert row["count"].tolist() == [3]
+    en, _ = data_quality_views(prep, auto_pack, "en")["data_quality"]
+    assert en["item"].str.contains("an id from file and line").any()

@@ -36,6 +36,10 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
     for f in acc.get("files") or []:  # several input files: each one's accounting
         rows.append((t("dq_file_rows", lang, file=f["source"], used=f"{f['used']:,}", quarantined=f"{f['quarantined']:,}"),
                      f["input_rows"]))
+    files = acc.get("files") or [acc]
+    made = sum(int(f.get("input_rows") or 0) for f in files if f.get("response_id_made"))
+    if made:  # no response id column: said on the data-quality page (issue 17)
+        rows.append((cat.get("dq_response_id_made", "response_id_made"), made))
     for key in ("cells_blanked", "dates_unparsed", "durations_unparsed", "customer_id_missing", "wave_derived",
                 "wave_missing", "straightliners"):
         value = _total(acc.get(key))
