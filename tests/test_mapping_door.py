@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -177,7 +178,7 @@ def test_unknown_label_stays_null_with_the_closest_suggestion(tmp_path, auto_pac
     _, text = map_draft(auto_pack, p)
     sv = yaml.safe_load(text)["stage_values"]
     assert sv == {"交车": "delivery", "首保": "first_service", "交车与首保": None, "道路救援": None}
-    assert '"交车与首保": null  # closest: delivery' in text and '"道路救援": null\n' in text
+    assert re.search(r'"交车与首保": null  # closest: (delivery|first_service)\n', text) and '"道路救援": null\n' in text
     acc = prepare(p, auto_pack).accounting
     assert acc["by_reason"] == {"unknown_stage": 6} and acc["used"] == 6
 

@@ -328,6 +328,7 @@ def propose_mapping(
 _STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|后|期|survey|stage|feedback)+$")
 _STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer)+")
 _LABEL_SPLIT = re.compile(r"\s*[-–—/|｜·:：]\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
+_CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
 STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
 
 
@@ -403,6 +404,9 @@ class _StageMatcher:
         k = _key(label)
         if not k:
             return None, ""
+        parts = [p for p in _CONJUNCTION.split(unicodedata.normalize("NFKC", str(label))) if _key(p)]
+        if len(parts) > 1 and len({self.match(p)[0] for p in parts} - {None}) > 1:
+            return None, ""  # two stages joined (交车与首保): the client must say which
         for key in self._cores(label)[:3]:
             ids = self.names.get(key)
             if ids and len(ids) == 1:
