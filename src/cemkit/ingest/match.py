@@ -361,6 +361,8 @@ class _StageMatcher:
         out = [k, _STAGE_SUFFIX.sub("", k)]
         out.append(_STAGE_PREFIX.sub("", out[-1]))
         parts = [p for p in _LABEL_SPLIT.split(unicodedata.normalize("NFKC", str(label)).strip()) if _key(p)]
+        if any(not any(ch.isalpha() for ch in p) for p in parts):
+            parts = []  # a part that is only digits (交车 139****6666): the label holds something else, not read by parts
         if len(parts) > 1:
             for p in reversed(parts):
                 pk = _key(p)
