@@ -662,9 +662,11 @@ def test_shape_tags_hold_any_text_a_shape_shows(value):
 
 
 @pytest.mark.slow
-def test_a_comment_with_a_line_break_reaches_the_deck(tmp_path):
-    """Fuzz seed 4: a GBK export whose quoted comment holds a line break; the quote wall tags it."""
-    ex = hd.write_export(hd.random_spec(4), tmp_path)
+@pytest.mark.parametrize("seed", [4, 72])
+def test_files_the_fuzz_run_failed_on_run_clean(tmp_path, seed):
+    """Seed 4: a GBK export whose quoted comment holds a line break (the quote wall tags it); seed 72: a
+    theme whose sampled comments give no word at all (theme keywords from an empty table)."""
+    ex = hd.write_export(hd.random_spec(seed), tmp_path)
     code, run_dir, msg = hd.run_inprocess(ex.path, [ex.odata], tmp_path / "out")
     assert code == 0, msg
     assert (run_dir / "report.pptx").exists()

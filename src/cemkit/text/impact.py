@@ -300,7 +300,7 @@ def theme_keywords(texts: pd.Series, pack: Any, tags: pd.DataFrame, *, n_keyword
     sizes = np.fromiter((len(ws) for ws in lists), dtype=np.int64, count=len(lists))
     long = pd.DataFrame({"theme": np.repeat(t["theme"].to_numpy(), sizes),
                          "neg": np.repeat(t["polarity"].to_numpy() < 0, sizes),
-                         "word": [w for ws in lists for w in ws]})
+                         "word": pd.Series([w for ws in lists for w in ws], dtype=object)})  # none: still text
     ok = (long["word"].str.len() > 1) & ~long["word"].isin(drop) & ~long["word"].str.contains("*", regex=False)
     long = long[ok]
     # a keyword of *another* theme is a co-mention, not a word about this theme
