@@ -1,10 +1,18 @@
-"""Time a whole `cemkit run` on N synthetic responses (default 1,000,000) with short Chinese comments.
+"""Time a whole `cemkit run` on N synthetic responses (default 1,000,000) with short Chinese comments, and
+measure its memory over the whole process tree (the CLI and every notebook kernel).
 
-    python benchmarks/bench_run.py [-n 1000000] [--pack auto]
+    python benchmarks/bench_run.py [-n 1000000] [--pack auto] [--input DIR] [--keep] [--json OUT] [-- RUN-ARGS]
 
-Generates the data with the pack's demo generator (not timed), writes it as CSV like a client export, then
-runs `cemkit run --data ... --odata ...` in a subprocess and prints wall time, rows/s, the per-step timings
-from run.json, and the peak resident memory of the largest process (cemkit or a notebook kernel).
+Data: the pack's demo generator (not timed), written as CSV like a client export. Up to ``--chunk`` rows
+(1,000,000) it is one ``write_demo`` call, as before; above, the rows are generated and appended chunk by
+chunk (each chunk its own seed, response and customer ids offset so they stay unique, its own planted bad
+rows), so 10M rows never sit in memory at once. ``--input DIR`` reuses the files a previous ``--keep`` left
+(generate once, run several times). Arguments after ``--`` go to ``cemkit run`` (e.g. ``-- --engine duckdb``).
+
+Prints wall time, rows/s, CPU time of all processes (user + system, from ``getrusage`` of the waited-for
+children: less sensitive to other users' load than wall time), the per-step timings from run.json, and the
+peak resident memory summed over the process tree and of the largest process (:mod:`proctree`, sampled
+every 50 ms), with one line per process.
 """
 
 from __future__ import annotations
@@ -13,50 +21,125 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cemkit.demo import write_demo
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proctree import TreeSampler
+
+from cemkit.demo import generate, messy_rows, write_demo
 from cemkit.packs import load_pack
 
 
+def _offset_ids(series: pd.Series, prefix: str, offset: int) -> pd.Series:
+    """'C0000012' → prefix + (12 + offset), 8 digits (room for 99,999,999)."""
+    num = series.str.slice(1).astype(np.int64) + offset
+    return prefix + num.astype(str).str.zfill(8)
+
+
+def write_chunked(pack_id: str, out: Path, n: int, chunk: int) -> tuple[Path, Path]:
+    """The demo data of ``n`` responses generated and appended ``chunk`` rows at a time (see the docstring)."""
+    pack = load_pack(pack_id)
+    if n <= chunk:
+        rpath, opath = write_demo(pack, out, n=n)
+        return Path(rpath), opath
+    out.mkdir(parents=True, exist_ok=True)
+    rpath, opath = out / f"{pack.id}_demo_responses.csv", out / f"{pack.id}_demo_odata.csv"
+    done, cust_off = 0, 0
+    for i, start in enumerate(range(0, n, chunk)):
+        k = min(chunk, n - start)
+        demo = generate(pack, n=k, seed=i)
+        resp = demo.responses
+        resp["response_id"] = _offset_ids(resp["response_id"], "R", done)
+        resp["customer_id"] = _offset_ids(resp["customer_id"], "C", cust_off)
+        od = demo.odata
+        od["customer_id"] = _offset_ids(od["customer_id"], "C", cust_off)
+        messy = messy_rows(resp, seed=i)
+        first = i == 0
+        messy.to_csv(rpath, index=False, date_format="%Y-%m-%d", mode="w" if first else "a", header=first)
+        od.to_csv(opath, index=False, mode="w" if first else "a", header=first)
+        done += k
+        cust_off += len(od)
+        del demo, resp, od, messy
+        print(f"  generated {done:,} / {n:,}", flush=True)
+    return rpath, opath
+
+
+def _chars(path: Path) -> int:
+    total = 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            total += len(line) - 1
+    return total
+
+
 def main() -> None:
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=1_000_000)
     ap.add_argument("--pack", default="auto")
+    ap.add_argument("--chunk", type=int, default=1_000_000, help="rows generated at a time")
+    ap.add_argument("--input", type=Path, help="reuse the input files of an earlier --keep run (folder)")
     ap.add_argument("--keep", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="cemkit-bench-"))
+    if args.input:
+        rpath = next(args.input.glob(f"{args.pack}_demo_responses.csv"))
+        opath = next(args.input.glob(f"{args.pack}_demo_odata.csv"))
+    else:
+        t = time.perf_counter()
+        rpath, opath = write_chunked(args.pack, tmp / "input", args.n, args.chunk)
+        print(f"generated {args.n:,} responses in {time.perf_counter() - t:.1f} s "
+              f"({rpath.stat().st_size / 1e6:,.0f} MB CSV)")
+    cmd = [sys.executable, "-m", "cemkit.cli", "run", "--pack", args.pack, "--data", str(rpath), "--odata",
+           str(opath), "--out", str(tmp / "reports"), "--quiet", "--client", "Benchmark", *extra]
     t = time.perf_counter()
-    rpath, opath = write_demo(load_pack(args.pack), tmp / "input", n=args.n)
-    chars = sum(len(line) for line in rpath.read_text(encoding="utf-8").splitlines())
-    print(f"generated {args.n:,} responses in {time.perf_counter() - t:.1f} s ({rpath.stat().st_size / 1e6:.0f} MB CSV)")
-    cmd = [sys.executable, "-m", "cemkit.cli", "run", "--pack", args.pack, "--data", str(rpath), "--odata", str(opath),
-           "--out", str(tmp / "reports"), "--quiet", "--client", "Benchmark"]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with TreeSampler(proc.pid) as tree:
+        stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t
     if proc.returncode != 0:
-        print(proc.stdout, proc.stderr, sep="\n")
+        print(stdout, stderr, sep="\n")
         raise SystemExit(proc.returncode)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run and its notebook kernels (waited for)
-    peak_mb = usage.ru_maxrss / 1024
     cpu = usage.ru_utime + usage.ru_stime
     run = json.loads(next((tmp / "reports").glob(f"{args.pack}-2*/run.json")).read_text(encoding="utf-8"))
-    print(f"cemkit run: {wall:.1f} s wall, {args.n / wall:,.0f} rows/s, peak RSS of the largest process {peak_mb:,.0f} MB")
-    print(f"CPU time of all its processes: {cpu:.1f} s (wall time on a loaded machine varies; CPU time much less); "
-          f"load average now {os.getloadavg()[0]:.2f}")
+    acc = run.get("accounting", {})
+    print(f"cemkit run {' '.join(extra)}: {wall:.1f} s wall, {args.n / wall:,.0f} rows/s")
+    print(f"CPU time of all its processes: {cpu:.1f} s (wall time on a loaded machine varies; CPU time much "
+          f"less); load average now {os.getloadavg()[0]:.2f}")
+    for line in tree.report():
+        print(line)
+    print(f"(largest process by the kernel's own high-water mark: {usage.ru_maxrss / 1024:,.0f} MB)")
     print("steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in run["timings"].items()))
-    print(f"(file has {chars / 1e6:.1f} M characters; plain jieba.lcut segments ≈ 0.5 M chars/s here)")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(tmp)
-    else:
+    if acc:
+        print(f"accounting: {json.dumps(acc, ensure_ascii=False)[:400]}")
+    if args.n <= 1_000_000:  # a second pass over a 10M-row file just to count characters is not worth it
+        print(f"(file has {_chars(rpath) / 1e6:.1f} M characters; plain jieba.lcut segments ≈ 0.5 M chars/s here)")
+    if args.json:
+        mb = 1024 * 1024
+        args.json.write_text(json.dumps({
+            "n": args.n, "args": extra, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "peak_sum_mb": round(tree.peak_sum / mb), "peak_max_mb": round(tree.peak_max / mb),
+            "ru_maxrss_mb": round(usage.ru_maxrss / 1024), "load": os.getloadavg()[0],
+            "timings": run["timings"],
+            "processes": [{"label": r.label, "peak_mb": round(r.peak_rss / mb), "cpu_s": round(r.cpu, 1)}
+                          for r in tree.procs.values()],
+        }, indent=1), encoding="utf-8")
+    if args.keep:
         print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

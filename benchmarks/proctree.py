@@ -1,0 +1,116 @@
+"""Peak memory of a process and all its descendants, sampled while it runs.
+
+A run of cemkit is several processes (the CLI and one notebook kernel per notebook, two running at a time):
+the largest single process understates what a user's machine needs. :class:`TreeSampler` walks the process
+tree every ``interval`` seconds (psutil) and keeps
+
+* ``peak_sum``: the largest sum of resident memory (RSS) over all live processes of the tree at one instant
+  (what the machine must hold at once; shared library pages are counted in each process, as ``top`` does);
+* ``peak_max``: the largest RSS of any one process;
+* per process: its peak RSS, its last seen CPU time (user + system) and a short label from its command line.
+
+Sampling every 50 ms can miss a peak shorter than that; the kernel's own high-water mark of the root
+process (``ru_maxrss``) is a cross-check for the largest one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Self
+
+import psutil
+
+
+@dataclass
+class ProcPeak:
+    pid: int
+    label: str
+    first_seen: float
+    peak_rss: int = 0
+    cpu: float = 0.0
+
+
+@dataclass
+class TreeSampler:
+    root_pid: int
+    interval: float = 0.05
+    peak_sum: int = 0
+    peak_max: int = 0
+    samples: int = 0
+    procs: dict[int, ProcPeak] = field(default_factory=dict)
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, RSS sum)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._loop, name="proctree-sampler", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        try:
+            root = psutil.Process(self.root_pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            self.sample(root)
+            self._stop.wait(self.interval)
+
+    def sample(self, root: psutil.Process) -> None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        now = time.perf_counter() - self._t0
+        total = 0
+        for p in tree:
+            try:
+                with p.oneshot():
+                    rss = p.memory_info().rss
+                    cpu = sum(p.cpu_times()[:2])
+                    rec = self.procs.get(p.pid)
+                    if rec is None:
+                        rec = self.procs[p.pid] = ProcPeak(p.pid, _label(p), now)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            total += rss
+            rec.peak_rss = max(rec.peak_rss, rss)
+            rec.cpu = max(rec.cpu, cpu)
+            self.peak_max = max(self.peak_max, rss)
+        self.peak_sum = max(self.peak_sum, total)
+        self.samples += 1
+        self.timeline.append((now, total))
+
+    def report(self) -> list[str]:
+        """Lines for a terminal: the tree's peaks, then one line per process (largest first)."""
+        mb = 1024 * 1024
+        head = (f"peak memory summed over the process tree {self.peak_sum / mb:,.0f} MB; largest process "
+                f"{self.peak_max / mb:,.0f} MB; {len(self.procs)} processes, {self.samples} samples "
+                f"every {self.interval * 1000:.0f} ms")
+        lines = [head]
+        for rec in sorted(self.procs.values(), key=lambda r: -r.peak_rss):
+            lines.append(f"  pid {rec.pid:>7} {rec.label:<24} peak {rec.peak_rss / mb:>7,.0f} MB  "
+                         f"cpu {rec.cpu:>6.1f} s  from {rec.first_seen:>6.1f} s")
+        return lines
+
+
+def _label(p: psutil.Process) -> str:
+    """'cemkit run', 'kernel', or the executable's name."""
+    try:
+        cmd = p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return "?"
+    text = " ".join(cmd)
+    if "ipykernel" in text:
+        return "notebook kernel"
+    if "cemkit" in text:
+        return "cemkit " + next((c for c in cmd if c in ("run", "demo", "render")), "")
+    return (cmd[0].rsplit("/", 1)[-1] if cmd else p.name())[:24]
