@@ -293,6 +293,10 @@ def _filter_wave(
     """Rows of one wave (None or ``"__all__"``: all rows) and the matching weights argument."""
     if wave is None or wave == ALL:
         return df, weights
+    if not isinstance(df, pd.DataFrame):  # a cemkit.engine.Dataset: a SQL filter, nothing read yet
+        if weights is not None and not isinstance(weights, str):
+            raise TypeError("a Dataset takes weights as a column name")
+        return df.where("wave", _resolve_wave(df, wave)), weights
     keep = (df["wave"].astype("string") == _resolve_wave(df, wave)).fillna(False).to_numpy(dtype=bool)
     if weights is not None and not isinstance(weights, str):
         weights = np.asarray(weights, dtype=float).ravel()[keep]

@@ -64,6 +64,8 @@ def _codes(series: pd.Series, labels: list[str] | None = None) -> tuple[np.ndarr
 
 
 def _wave_labels(df: pd.DataFrame) -> list[str]:
+    if not isinstance(df, pd.DataFrame):  # a cemkit.engine.Dataset
+        return df.wave_labels()
     if "wave" not in df.columns:
         return []
     return sorted({str(v) for v in df["wave"].dropna().unique()})
@@ -81,7 +83,12 @@ def _sums_frame(
 
     Includes the margins: stage ``ALL`` (summed over the stages that ask the KPI), wave ``ALL`` (all rows,
     also those without a wave) and segment ``ALL``. ``swx``/``swxx`` are taken about ``shift``, the
-    midpoint of the KPI's scale (a per-KPI constant, so cells can be added and subtracted)."""
+    midpoint of the KPI's scale (a per-KPI constant, so cells can be added and subtracted).
+
+    ``df`` may also be a :class:`cemkit.engine.Dataset` (parquet files read by DuckDB): the same sums come
+    from SQL aggregates, so every table built on them is the same."""
+    if not isinstance(df, pd.DataFrame):
+        return df.sums_frame(pack, by=by, waves=waves, weights=weights, metrics=metrics)
     if "stage" not in df.columns:
         raise KeyError("the response table has no 'stage' column")
     by = _as_list(by)
@@ -160,35 +167,58 @@ def _sums_frame(
                 elif contrib[name] is not None:
                     cube[:, j] = np.bincount(key, weights=contrib[name], minlength=size)
             cube = cube.reshape(S, W + 1, V + 1, len(_SUMS))
-            cube = np.concatenate([cube, cube.sum(axis=1, keepdims=True)], axis=1)  # wave ALL at W + 1
-            cube = np.concatenate([cube, cube.sum(axis=0, keepdims=True)], axis=0)  # stage ALL at S
-            si, wi, vi = np.nonzero(cube[..., 0] > 0)
-            keep = (wi != W) & (vi != V)
-            si, wi, vi = si[keep], wi[keep], vi[keep]
-            vals = cube[si, wi, vi]
-            stage_lab = np.array(stage_ids + [ALL], dtype=object)
-            wave_lab = np.array(wave_labels + [_MISSING, ALL], dtype=object)
-            seg_lab = np.array(labels + [_MISSING], dtype=object)
-            frame = pd.DataFrame(
-                {
-                    "metric": m,
-                    "stage": stage_lab[si],
-                    "segment": seg,
-                    "segment_value": seg_lab[vi],
-                    "wave": wave_lab[wi],
-                }
-            )
-            for j, name in enumerate(_SUMS):
-                frame[name] = vals[:, j]
-            frame["n"] = frame["n"].astype(np.int64)
-            frame["shift"] = shift
-            frames.append(frame)
+            frames.append(_cube_frame(cube, m, seg, stage_ids, wave_labels, labels, shift))
+    return _concat_sums(frames)
+
+
+def _concat_sums(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cells of every (metric, segment) cube in one frame (an empty frame with the columns if none)."""
     if not frames:
         cols = ["metric", "stage", "segment", "segment_value", "wave", *_SUMS, "shift"]
         return pd.DataFrame(
             {c: pd.Series(dtype=float if c in _SUMS or c == "shift" else object) for c in cols}
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _cube_frame(
+    cube: np.ndarray,
+    metric: str,
+    seg: str,
+    stage_ids: list[str],
+    wave_labels: list[str],
+    labels: list[str],
+    shift: float,
+) -> pd.DataFrame:
+    """The cells of one (metric, segment) cube of sums, shape (stages, waves + 1, values + 1, len(_SUMS))
+    (the last wave slot holds rows without a wave, the last value slot rows without a segment value), with
+    the margins added: wave ``ALL`` and stage ``ALL``. Cells without a response are left out. Shared by the
+    in-memory path (:func:`_sums_frame`) and the SQL path (:mod:`cemkit.engine`): the same cube gives the
+    same cells in the same order."""
+    W, V = len(wave_labels), len(labels)
+    cube = np.concatenate([cube, cube.sum(axis=1, keepdims=True)], axis=1)  # wave ALL at W + 1
+    cube = np.concatenate([cube, cube.sum(axis=0, keepdims=True)], axis=0)  # stage ALL at S
+    si, wi, vi = np.nonzero(cube[..., 0] > 0)
+    keep = (wi != W) & (vi != V)
+    si, wi, vi = si[keep], wi[keep], vi[keep]
+    vals = cube[si, wi, vi]
+    stage_lab = np.array(stage_ids + [ALL], dtype=object)
+    wave_lab = np.array(wave_labels + [_MISSING, ALL], dtype=object)
+    seg_lab = np.array(labels + [_MISSING], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "metric": metric,
+            "stage": stage_lab[si],
+            "segment": seg,
+            "segment_value": seg_lab[vi],
+            "wave": wave_lab[wi],
+        }
+    )
+    for j, name in enumerate(_SUMS):
+        frame[name] = vals[:, j]
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["shift"] = shift
+    return frame
 
 
 def _estimates(

@@ -1,0 +1,137 @@
+"""cemkit.engine: DuckDB aggregates over parquet give the same numbers as the in-memory path (to 1e-9), and
+a hand-computed NPS; the correlation matrix for the driver models, counts and the O-data join likewise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cemkit import metrics as M
+from cemkit.demo import generate
+from cemkit.drivers import _weighted_corr
+from cemkit.engine import Dataset, counts, join_odata, weighted_corr
+from cemkit.errors import DataError
+
+NUM = ["value", "ci_low", "ci_high", "se", "n_eff"]
+
+
+@pytest.fixture(scope="module")
+def data(auto_pack, tmp_path_factory):
+    """Demo responses with weights, a few missing waves and segment values, split over three parquet files."""
+    demo = generate(auto_pack, n=6000, seed=3)
+    df = demo.responses.copy()
+    rng = np.random.default_rng(7)
+    df["weight"] = rng.uniform(0.3, 2.5, len(df)).round(3)
+    df.loc[df.sample(40, random_state=1).index, "wave"] = None
+    df.loc[df.sample(60, random_state=2).index, "region"] = None
+    folder = tmp_path_factory.mktemp("ds")
+    for i, start in enumerate(range(0, len(df), 2000)):
+        df.iloc[start:start + 2000].to_parquet(folder / f"part-{i}.parquet", index=False)
+    demo.odata.to_parquet(folder.parent / "odata.parquet", index=False)
+    return df, Dataset(folder), folder.parent / "odata.parquet", demo.odata
+
+
+def close(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> None:
+    """Same rows in the same order, same keys and flags, numbers equal to 1e-9."""
+    assert len(a) == len(b) and len(a) > 0
+    for k in keys:
+        assert (a[k].astype(str).to_numpy() == b[k].astype(str).to_numpy()).all(), k
+    for c in a.columns:
+        if c in keys:
+            continue
+        if pd.api.types.is_numeric_dtype(a[c]) and not pd.api.types.is_bool_dtype(a[c]):
+            x, y = a[c].to_numpy(dtype=float), b[c].to_numpy(dtype=float)
+            assert np.array_equal(np.isnan(x), np.isnan(y)), c
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-9, equal_nan=True, err_msg=c)
+        else:
+            assert (a[c].astype(str).to_numpy() == b[c].astype(str).to_numpy()).all(), c
+
+
+def test_journey_table_same_as_in_memory(data, auto_pack):
+    df, ds, _, _ = data
+    segs = ["region", "customer_type", "channel"]
+    a = M.journey_table(df, auto_pack, by=segs)
+    b = M.journey_table(ds, auto_pack, by=segs)
+    close(a, b, ["metric", "stat", "stage", "segment", "segment_value", "wave", "flag"])
+    assert set(a["wave"].astype(str)) >= {"__all__"} and (a["segment_value"] != "__all__").any()
+
+
+def test_unweighted_and_no_waves(data, auto_pack):
+    df, ds, _, _ = data
+    a = M.journey_table(df, auto_pack, by="dealer", waves=False, weights=None)
+    b = M.journey_table(ds, auto_pack, by="dealer", waves=False, weights=None)
+    close(a, b, ["metric", "stat", "stage", "segment", "segment_value", "wave", "flag"])
+
+
+def test_tests_league_composition_same_as_in_memory(data, auto_pack):
+    df, ds, _, _ = data
+    keys = ["metric", "stat", "stage", "segment", "segment_value", "wave"]
+    close(M.segment_vs_rest(df, auto_pack, "region", wave="last"),
+          M.segment_vs_rest(ds, auto_pack, "region", wave="last"), keys)
+    close(M.league_table(df, auto_pack, "dealer", wave="last"),
+          M.league_table(ds, auto_pack, "dealer", wave="last"), ["unit"])
+    close(M.nps_composition(df, auto_pack, wave="last"), M.nps_composition(ds, auto_pack, wave="last"), ["unit"])
+    table_a, table_b = M.journey_table(df, auto_pack), M.journey_table(ds, auto_pack)
+    waves = ds.wave_labels()[-2:]
+    close(M.wave_change(table_a, auto_pack, waves=waves), M.wave_change(table_b, auto_pack, waves=waves),
+          ["metric", "stat", "stage", "segment", "segment_value"])
+
+
+def test_hand_computed_nps(tmp_path, auto_pack):
+    """Scores 10, 9, 8, 6, 0 (40 times each, above the low-base rule) at one stage: 2 promoters, 2 detractors
+    of 5 → NPS 0; with weights 3, 1, 1, 1, 1: promoters 4/7, detractors 2/7 → NPS 200/7."""
+    stage = auto_pack.stages[0].id
+    df = pd.DataFrame({"response_id": [f"r{i}" for i in range(200)], "stage": stage, "wave": "W1",
+                       "nps": [10.0, 9, 8, 6, 0] * 40, "weight": [3.0, 1, 1, 1, 1] * 40})
+    df.to_parquet(tmp_path / "r.parquet")
+    ds = Dataset(tmp_path / "r.parquet")
+    t = M.journey_table(ds, auto_pack, weights=None)
+    cell = t[(t["metric"] == "nps") & (t["stat"] == "nps") & (t["stage"] == stage) & (t["wave"] == "W1")]
+    assert cell["value"].iloc[0] == pytest.approx(0.0, abs=1e-12) and cell["n"].iloc[0] == 200
+    t = M.journey_table(ds, auto_pack)
+    cell = t[(t["metric"] == "nps") & (t["stat"] == "nps") & (t["stage"] == stage) & (t["wave"] == "W1")]
+    assert cell["value"].iloc[0] == pytest.approx(200 / 7, abs=1e-9)
+
+
+def test_bad_scores_and_unknown_stage(tmp_path, auto_pack):
+    stage = auto_pack.stages[0].id
+    df = pd.DataFrame({"stage": [stage, "nowhere"], "wave": "W1", "nps": [11.0, 5.0]})
+    df.to_parquet(tmp_path / "bad.parquet")
+    with pytest.warns(UserWarning, match="nowhere"), pytest.raises(DataError, match="outside its scale"):
+        M.journey_table(Dataset(tmp_path / "bad.parquet"), auto_pack)
+    with pytest.raises(DataError, match="outside its scale"), pytest.warns(UserWarning, match="nowhere"):
+        M.journey_table(df, auto_pack)
+
+
+def test_weighted_corr_same_as_in_memory(data, auto_pack):
+    df, ds, _, _ = data
+    stage = next(s for s in auto_pack.stages if len(s.drivers) >= 3)
+    cols = [*stage.drivers[:4], "nps"]
+    sub = df[df["stage"] == stage.id]
+    Z = sub[cols].to_numpy(dtype=float, copy=True)
+    Z[::7, 0] = np.nan  # pairwise-complete: some missing answers
+    sub = sub.assign(**{cols[0]: Z[:, 0]})
+    path = ds.path.rsplit("/**", 1)[0] + "_corr.parquet"
+    sub.to_parquet(path)
+    rows = ~np.isnan(Z[:, -1])
+    expect = _weighted_corr(Z[rows], sub["weight"].to_numpy(dtype=float)[rows][None])[0]
+    got = weighted_corr(Dataset(path), cols, weights="weight", condition='"nps" IS NOT NULL')
+    np.testing.assert_allclose(got, expect, atol=1e-9, rtol=0)
+    assert np.allclose(np.diag(got), 1)
+
+
+def test_counts_and_odata_join(data, tmp_path):
+    df, ds, opath, odata = data
+    got = counts(ds, ["stage", "wave"])
+    expect = df.groupby(["stage", "wave"], dropna=False).size().rename("n").reset_index()
+    expect = expect.sort_values(["stage", "wave"], na_position="last").reset_index(drop=True)
+    assert got["n"].tolist() == expect["n"].tolist() and got["stage"].tolist() == expect["stage"].tolist()
+    feat = [c for c in odata.columns if c != "customer_id"][:2]
+    joined = join_odata(ds, opath, tmp_path / "j.parquet", columns=feat)
+    got = pd.read_parquet(joined.path).sort_values("response_id").reset_index(drop=True)
+    expect = df.merge(odata[["customer_id", *feat]], on="customer_id", how="left")
+    expect = expect.sort_values("response_id").reset_index(drop=True)
+    assert len(got) == len(df)
+    for c in feat:
+        pd.testing.assert_series_equal(got[c], expect[c], check_dtype=False)
