@@ -11,8 +11,8 @@ rows), so 10M rows never sit in memory at once. ``--input DIR`` reuses the files
 
 Prints wall time, rows/s, CPU time of all processes (user + system, from ``getrusage`` of the waited-for
 children: less sensitive to other users' load than wall time), the per-step timings from run.json, and the
-peak resident memory summed over the process tree and of the largest process (:mod:`proctree`, sampled
-every 50 ms), with one line per process.
+peak resident memory summed over the process tree (RSS, and PSS which counts shared library pages once) and
+of the largest process (:mod:`proctree`, sampled every 50 ms), with one line per process.
 """
 
 from __future__ import annotations
@@ -62,14 +62,24 @@ def write_chunked(pack_id: str, out: Path, n: int, chunk: int) -> tuple[Path, Pa
         od = demo.odata
         od["customer_id"] = _offset_ids(od["customer_id"], "C", cust_off)
         messy = messy_rows(resp, seed=i)
-        first = i == 0
-        messy.to_csv(rpath, index=False, date_format="%Y-%m-%d", mode="w" if first else "a", header=first)
-        od.to_csv(opath, index=False, mode="w" if first else "a", header=first)
+        messy["date"] = pd.to_datetime(messy["date"]).dt.strftime("%Y-%m-%d")
+        _append_csv(messy, rpath, first=i == 0)
+        _append_csv(od, opath, first=i == 0)
         done += k
         cust_off += len(od)
         del demo, resp, od, messy
         print(f"  generated {done:,} / {n:,}", flush=True)
     return rpath, opath
+
+
+def _append_csv(frame: pd.DataFrame, path: Path, first: bool) -> None:
+    """Append rows as UTF-8 CSV (pyarrow: several times faster than pandas at a million rows)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with open(path, "wb" if first else "ab") as fh:
+        pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=first))
 
 
 def _chars(path: Path) -> int:
@@ -130,7 +140,8 @@ def main() -> None:
         mb = 1024 * 1024
         args.json.write_text(json.dumps({
             "n": args.n, "args": extra, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-            "peak_sum_mb": round(tree.peak_sum / mb), "peak_max_mb": round(tree.peak_max / mb),
+            "peak_sum_mb": round(tree.peak_sum / mb), "peak_pss_mb": round(tree.peak_pss / mb),
+            "peak_max_mb": round(tree.peak_max / mb),
             "ru_maxrss_mb": round(usage.ru_maxrss / 1024), "load": os.getloadavg()[0],
             "timings": run["timings"],
             "processes": [{"label": r.label, "peak_mb": round(r.peak_rss / mb), "cpu_s": round(r.cpu, 1)}

@@ -6,6 +6,8 @@ tree every ``interval`` seconds (psutil) and keeps
 
 * ``peak_sum``: the largest sum of resident memory (RSS) over all live processes of the tree at one instant
   (what the machine must hold at once; shared library pages are counted in each process, as ``top`` does);
+* ``peak_pss``: the largest sum of proportional set sizes (PSS, ``/proc/PID/smaps_rollup``: a page shared by
+  k processes counts 1/k in each), i.e. the tree's real footprint without double-counting shared libraries;
 * ``peak_max``: the largest RSS of any one process;
 * per process: its peak RSS, its last seen CPU time (user + system) and a short label from its command line.
 
@@ -37,6 +39,7 @@ class TreeSampler:
     root_pid: int
     interval: float = 0.05
     peak_sum: int = 0
+    peak_pss: int = 0
     peak_max: int = 0
     samples: int = 0
     procs: dict[int, ProcPeak] = field(default_factory=dict)
@@ -70,7 +73,7 @@ class TreeSampler:
         except psutil.NoSuchProcess:
             return
         now = time.perf_counter() - self._t0
-        total = 0
+        total = pss_total = 0
         for p in tree:
             try:
                 with p.oneshot():
@@ -82,17 +85,20 @@ class TreeSampler:
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             total += rss
+            pss_total += _pss(p.pid) or rss
             rec.peak_rss = max(rec.peak_rss, rss)
             rec.cpu = max(rec.cpu, cpu)
             self.peak_max = max(self.peak_max, rss)
         self.peak_sum = max(self.peak_sum, total)
+        self.peak_pss = max(self.peak_pss, pss_total)
         self.samples += 1
         self.timeline.append((now, total))
 
     def report(self) -> list[str]:
         """Lines for a terminal: the tree's peaks, then one line per process (largest first)."""
         mb = 1024 * 1024
-        head = (f"peak memory summed over the process tree {self.peak_sum / mb:,.0f} MB; largest process "
+        head = (f"peak memory summed over the process tree {self.peak_sum / mb:,.0f} MB RSS "
+                f"({self.peak_pss / mb:,.0f} MB PSS, shared pages counted once); largest process "
                 f"{self.peak_max / mb:,.0f} MB; {len(self.procs)} processes, {self.samples} samples "
                 f"every {self.interval * 1000:.0f} ms")
         lines = [head]
@@ -100,6 +106,18 @@ class TreeSampler:
             lines.append(f"  pid {rec.pid:>7} {rec.label:<24} peak {rec.peak_rss / mb:>7,.0f} MB  "
                          f"cpu {rec.cpu:>6.1f} s  from {rec.first_seen:>6.1f} s")
         return lines
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (0 when the kernel or permissions do not tell)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _label(p: psutil.Process) -> str:

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from cemkit import metrics as M
+from cemkit import views
 from cemkit.demo import generate
 from cemkit.drivers import _weighted_corr
-from cemkit.engine import Dataset, counts, join_odata, weighted_corr
+from cemkit.engine import THRESHOLD, Dataset, choose, counts, join_odata, weighted_corr
 from cemkit.errors import DataError
 
 NUM = ["value", "ci_low", "ci_high", "se", "n_eff"]
@@ -135,3 +136,36 @@ def test_counts_and_odata_join(data, tmp_path):
     assert len(got) == len(df)
     for c in feat:
         pd.testing.assert_series_equal(got[c], expect[c], check_dtype=False)
+
+
+def test_journey_views_same_through_duckdb(data, auto_pack):
+    """The journey notebook's results (tables and meta: facts, bases, waves) are the same from a Dataset."""
+    df, ds, _, _ = data
+    a = views.journey_views(df, auto_pack, "zh")
+    b = views.journey_views(ds, auto_pack, "zh")
+    assert set(a) == set(b) and {"journey_curve", "league", "journey_table", "wave_trend"} <= set(a)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name][0], b[name][0], check_exact=False, rtol=0, atol=1e-9, obj=name)
+        assert a[name][1].keys() == b[name][1].keys()
+        for key in a[name][1]:
+            if key == "facts":
+                continue
+            assert a[name][1][key] == pytest.approx(b[name][1][key], abs=1e-9) if key == "base" else \
+                a[name][1][key] == b[name][1][key], (name, key)
+        fa, fb = a[name][1].get("facts", {}), b[name][1].get("facts", {})
+        assert fa.keys() == fb.keys()
+        for k in fa:
+            if isinstance(fa[k], float):
+                assert fa[k] == pytest.approx(fb[k], abs=1e-9), (name, k)
+            else:
+                assert fa[k] == fb[k], (name, k)
+
+
+def test_read_responses_engine(tmp_path):
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"stage": ["a"] * 3, "nps": [1.0, 2, 3]}).to_parquet(tmp_path / "data" / "responses.parquet")
+    assert isinstance(views.read_responses(tmp_path, engine="duckdb"), Dataset)
+    assert isinstance(views.read_responses(tmp_path, engine="auto"), pd.DataFrame)  # 3 rows: below THRESHOLD
+    assert choose("auto", THRESHOLD) == "duckdb" and choose("pandas", 10**9) == "pandas"
+    with pytest.raises(ValueError, match="engine must be"):
+        choose("spark", 1)

@@ -43,7 +43,7 @@ def _run_options(args):
         previous=args.previous, closed_alerts=pick(args.closed_alerts, eng.closed if eng else None),
         alert_window=pick(args.alert_window, eng.window_days if eng else 30),
         wave_from_date=eng.from_date if eng else None,
-        sentiment_model=pick(args.sentiment_model, eng.sentiment_model if eng else None))
+        sentiment_model=pick(args.sentiment_model, eng.sentiment_model if eng else None), engine=args.engine)
     if eng is not None and args.previous is None and eng.previous != "none":
         if eng.previous == "auto":  # the engagement's last good run
             from .packs import load_pack
@@ -218,6 +218,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--alert-window", type=float, metavar="DAYS",
                    help="a customer with an open alert gets no second one within this many days (default 30)")
     r.add_argument("--html-engine", choices=["builtin", "quarto"], default="builtin")
+    r.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
+                   help="how the analysis reads the clean responses: in memory (pandas) or through DuckDB "
+                   "over the parquet files (same numbers, memory flat); auto: DuckDB from 2,000,000 responses "
+                   "(docs/scale.md)")
     r.add_argument("--demo-n", type=int, help="number of synthetic responses when running on demo data")
     r.add_argument("--seed", type=int, help="seed of the synthetic demo data")
     r.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -4,8 +4,9 @@ by SQL aggregates over parquet files, so data larger than memory give the same n
 A :class:`Dataset` names parquet files (one file, a folder of files or a glob) and optionally a filter. The
 metric functions take it wherever they take the clean response table::
 
-    ds = Dataset(run_dir / "data" / "responses.parquet")
+    ds = Dataset(run_dir / "data" / "responses.parquet")  # or views.read_responses(run_dir, engine="duckdb")
     metrics.journey_table(ds, pack, by=["region"])        # == journey_table(pd.read_parquet(...), ...)
+    views.journey_views(ds, pack, "zh")                   # the journey notebook's results
     metrics.league_table(ds, pack, "dealer", wave="last")
     metrics.segment_vs_rest(ds, pack, "region")
 
@@ -35,10 +36,23 @@ import pandas as pd
 from .errors import DataError
 from .packs import Pack
 
-__all__ = ["MEMORY_LIMIT", "Dataset", "connect", "counts", "join_odata", "weighted_corr"]
+__all__ = ["ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "choose", "connect", "counts", "join_odata",
+           "weighted_corr"]
 
 #: DuckDB's memory limit per connection; above it, sorts and joins spill to disk
 MEMORY_LIMIT = "1GB"
+#: ``engine="auto"``: responses from which the analysis reads through DuckDB instead of pandas
+THRESHOLD = 2_000_000
+ENGINES = ("auto", "pandas", "duckdb")
+
+
+def choose(engine: str, rows: int) -> str:
+    """``"pandas"`` or ``"duckdb"`` for ``engine`` (one of :data:`ENGINES`) and a table of ``rows`` rows."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "auto":
+        return "duckdb" if rows >= THRESHOLD else "pandas"
+    return engine
 
 
 def connect(threads: int | None = None) -> Any:
@@ -112,6 +126,20 @@ class Dataset:
     def where(self, column: str, value: Any) -> Dataset:
         """The rows whose ``column`` (as text) equals ``value``."""
         return Dataset(self.path, (*self.filters, (column, str(value))))
+
+    def weight_column(self) -> str | None:
+        """``"weight"`` when the data carry weights other than 1 (as ``views.common._weights``), else None."""
+        if "weight" not in self:
+            return None
+        row = self.sql('count(*) FILTER (WHERE "weight" IS NOT NULL) AS k, '
+                       'count(*) FILTER (WHERE "weight" IS DISTINCT FROM 1) AS d').iloc[0]
+        return "weight" if int(row["k"]) and int(row["d"]) else None
+
+    def kish_base(self, column: str) -> float:
+        """Kish's effective base ``(Σw)² / Σw²`` of a weight column."""
+        w = f"CAST({q(column)} AS DOUBLE)"
+        row = self.sql(f"sum({w}) AS sw, sum({w} * {w}) AS sw2").iloc[0]
+        return float(row["sw"] ** 2 / row["sw2"])
 
     def wave_labels(self) -> list[str]:
         """Sorted wave labels present (as :func:`cemkit.metrics.tables._wave_labels`)."""

@@ -73,6 +73,7 @@ class RunOptions:
     closed_alerts: str | None = None  # the client's file of closed alert ids (with previous)
     alert_window: float = 30       # days: a customer with an open alert gets no second one within them
     wave_from_date: str | None = None  # files without a wave column: the wave from the date (half, quarter …)
+    engine: str = "auto"           # analysis reads: "pandas", "duckdb" or "auto" (by size; cemkit.engine)
 
 
 @dataclass
@@ -306,6 +307,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "wave": opts.wave or "", "compare": opts.compare or "", "previous": previous,
             "closed_alerts": str(Path(opts.closed_alerts).resolve()) if opts.closed_alerts else "",
             "alert_window": float(opts.alert_window),
+            "engine": opts.engine,
             "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]

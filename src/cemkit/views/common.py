@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine import Dataset, choose
 from ..packs import Pack
 from ..results import save
 
@@ -22,11 +23,20 @@ def show(views: Views, name: str, rows: int = 20):
     return views[name][0].head(rows)
 
 
-def read_responses(run_dir: str | Path, comments: bool = True) -> pd.DataFrame:
+def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pandas") -> pd.DataFrame | Dataset:
     """The run's clean response table (``data/responses.parquet``, written by the data-check notebook).
     ``comments=False`` leaves out the verbatim column — the largest by far, needed only by the text and
-    action notebooks — which saves memory and about a second of reading on a million responses."""
+    action notebooks — which saves memory and about a second of reading on a million responses.
+
+    ``engine="duckdb"`` returns a :class:`cemkit.engine.Dataset` instead (nothing read into memory: the
+    views that take one compute through DuckDB, with the same numbers); ``"auto"`` does so from
+    :data:`cemkit.engine.THRESHOLD` rows (counted from the parquet footer)."""
     path = Path(run_dir) / "data" / "responses.parquet"
+    if engine != "pandas":
+        import pyarrow.parquet as pq
+
+        if choose(engine, pq.ParquetFile(path).metadata.num_rows) == "duckdb":
+            return Dataset(path)
     if comments:
         return pd.read_parquet(path)
     import pyarrow.parquet as pq
@@ -42,6 +52,8 @@ def save_all(run_dir: str | Path, views: Views) -> list[str]:
 
 def weight_column(df: pd.DataFrame) -> str | None:
     """``"weight"`` when the responses are weighted (a weight column with a value other than 1), else None."""
+    if isinstance(df, Dataset):
+        return df.weight_column()
     return "weight" if "weight" in df and df["weight"].notna().any() and (df["weight"] != 1).any() else None
 
 
@@ -50,7 +62,10 @@ def base_meta(df: pd.DataFrame, pack: Pack, lang: str, **extra: Any) -> dict[str
     n = len(df)
     meta: dict[str, Any] = {"base": {"n": n}}
     w = weight_column(df)
-    if w:
+    if w and isinstance(df, Dataset):
+        meta["base"]["n_eff"] = df.kish_base(w)
+        meta["weighting"] = {"zh": "已加权", "en": "weighted"}[lang]
+    elif w:
         ww = df[w].to_numpy(dtype=float)
         meta["base"]["n_eff"] = float(ww.sum() ** 2 / (ww**2).sum())
         meta["weighting"] = {"zh": "已加权", "en": "weighted"}[lang]

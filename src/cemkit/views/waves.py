@@ -25,6 +25,8 @@ def _span(labels: Sequence[str]) -> str:
 
 def wave_labels(df: pd.DataFrame) -> list[str]:
     """The wave labels of the response table in time order (labels sort in time order: docs/architecture.md)."""
+    if not isinstance(df, pd.DataFrame):  # a cemkit.engine.Dataset
+        return df.wave_labels()
     if "wave" not in df:
         return []
     return sorted({str(v) for v in df["wave"].dropna().unique()})
@@ -60,6 +62,8 @@ class Waves:
 
     def rows(self, df: pd.DataFrame) -> pd.DataFrame:
         """The responses of the reporting wave (index labels kept)."""
+        if not self.pooled and not isinstance(df, pd.DataFrame):  # a cemkit.engine.Dataset: a SQL filter
+            return df.where("wave", self.report)
         return df if self.pooled else df[self.mask(df)]
 
     def facts(self) -> dict[str, Any]:
