@@ -44,6 +44,7 @@ class TreeSampler:
     samples: int = 0
     procs: dict[int, ProcPeak] = field(default_factory=dict)
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, RSS sum)
+    at_peak: dict[int, int] = field(default_factory=dict)  # pid → RSS at the instant of the largest sum
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -74,6 +75,7 @@ class TreeSampler:
             return
         now = time.perf_counter() - self._t0
         total = pss_total = 0
+        now_rss: dict[int, int] = {}
         for p in tree:
             try:
                 with p.oneshot():
@@ -85,11 +87,13 @@ class TreeSampler:
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             total += rss
+            now_rss[p.pid] = rss
             pss_total += _pss(p.pid) or rss
             rec.peak_rss = max(rec.peak_rss, rss)
             rec.cpu = max(rec.cpu, cpu)
             self.peak_max = max(self.peak_max, rss)
-        self.peak_sum = max(self.peak_sum, total)
+        if total > self.peak_sum:
+            self.peak_sum, self.at_peak = total, now_rss
         self.peak_pss = max(self.peak_pss, pss_total)
         self.samples += 1
         self.timeline.append((now, total))
@@ -101,7 +105,8 @@ class TreeSampler:
                 f"({self.peak_pss / mb:,.0f} MB PSS, shared pages counted once); largest process "
                 f"{self.peak_max / mb:,.0f} MB; {len(self.procs)} processes, {self.samples} samples "
                 f"every {self.interval * 1000:.0f} ms")
-        lines = [head]
+        lines = [head, "  at that instant: " + ", ".join(
+            f"{self.procs[pid].label} {rss / mb:,.0f}" for pid, rss in sorted(self.at_peak.items(), key=lambda x: -x[1]))]
         for rec in sorted(self.procs.values(), key=lambda r: -r.peak_rss):
             lines.append(f"  pid {rec.pid:>7} {rec.label:<24} peak {rec.peak_rss / mb:>7,.0f} MB  "
                          f"cpu {rec.cpu:>6.1f} s  from {rec.first_seen:>6.1f} s")

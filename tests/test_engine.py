@@ -169,3 +169,29 @@ def test_read_responses_engine(tmp_path):
     assert choose("auto", THRESHOLD) == "duckdb" and choose("pandas", 10**9) == "pandas"
     with pytest.raises(ValueError, match="engine must be"):
         choose("spark", 1)
+
+
+def test_driver_views_same_through_duckdb(data, auto_pack):
+    """Drivers read only the reporting wave's model columns from a Dataset: the same results."""
+    df, ds, _, _ = data
+    a = views.driver_views(df, auto_pack, "zh", bootstrap=20)
+    b = views.driver_views(ds, auto_pack, "zh", bootstrap=20)
+    assert set(a) == set(b) and "stage_drivers" in a
+    for name in a:
+        pd.testing.assert_frame_equal(a[name][0].reset_index(drop=True), b[name][0].reset_index(drop=True),
+                                      check_exact=False, rtol=0, atol=1e-9, obj=name)
+        assert a[name][1]["base"] == pytest.approx(b[name][1]["base"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
+    """The detractor-risk model reads only the columns it uses from a Dataset: the same results."""
+    df, ds, _, odata = data
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = views.prediction_views(df, auto_pack, "zh", tmp_path / "a", odata=odata)
+    b = views.prediction_views(ds, auto_pack, "zh", tmp_path / "b", odata=odata)
+    assert set(a) == set(b) == {"prediction"}
+    pd.testing.assert_frame_equal(a["prediction"][0], b["prediction"][0], check_exact=False, rtol=0, atol=1e-9)
+    assert a["prediction"][1]["base"] == b["prediction"][1]["base"]
+    assert a["prediction"][1]["facts"] == b["prediction"][1]["facts"]

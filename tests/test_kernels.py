@@ -49,3 +49,18 @@ def test_notebooks_name_the_kernel_make_installs():
     for path in sorted(notebooks_dir().glob("*.ipynb")):
         spec = nbformat.read(str(path), as_version=4).metadata["kernelspec"]
         assert spec["name"] == installed.group(1), path.name
+
+
+def test_at_most_ahead_kernels_wait_unused(tmp_path):
+    """An idle kernel holds ≈ 230 MB: only ``ahead`` start before they are asked for, the next on each take."""
+    warm = WarmKernels(3, tmp_path, kernel_name="no-such-kernel", ahead=1)
+    assert len(warm._futures) == 1
+    warm.take()
+    assert len(warm._futures) == 2
+    warm.take()
+    warm.take()
+    assert len(warm._futures) == 3 and warm.take() is None
+    warm.close()
+    every = WarmKernels(3, tmp_path, kernel_name="no-such-kernel", ahead=None)
+    assert len(every._futures) == 3
+    every.close()

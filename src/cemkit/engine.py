@@ -7,6 +7,7 @@ metric functions take it wherever they take the clean response table::
     ds = Dataset(run_dir / "data" / "responses.parquet")  # or views.read_responses(run_dir, engine="duckdb")
     metrics.journey_table(ds, pack, by=["region"])        # == journey_table(pd.read_parquet(...), ...)
     views.journey_views(ds, pack, "zh")                   # the journey notebook's results
+    views.driver_views(ds, pack, "zh")                    # reads only the reporting wave's driver columns
     metrics.league_table(ds, pack, "dealer", wave="last")
     metrics.segment_vs_rest(ds, pack, "region")
 
@@ -85,10 +86,12 @@ class Dataset:
         object.__setattr__(self, "filters", tuple(filters))
 
     # ---------------------------------------------------------------------------------- SQL pieces
-    def _from(self) -> tuple[str, list[Any]]:
-        """``FROM read_parquet(?) WHERE …`` and its parameters."""
+    def _from(self, positions: bool = False) -> tuple[str, list[Any]]:
+        """``FROM read_parquet(?) WHERE …`` and its parameters; ``positions`` adds the columns ``filename``
+        and ``file_row_number`` (the rows' order in the files)."""
         where = " AND ".join(f"CAST({q(c)} AS VARCHAR) = ?" for c, _ in self.filters)
-        return ("FROM read_parquet(?)" + (f" WHERE {where}" if where else ""),
+        opts = ", filename = true, file_row_number = true" if positions else ""
+        return (f"FROM read_parquet(?{opts})" + (f" WHERE {where}" if where else ""),
                 [self.path, *[v for _, v in self.filters]])
 
     def sql(self, select: str, tail: str = "", params: Sequence[Any] = (), con: Any = None,
@@ -126,6 +129,19 @@ class Dataset:
     def where(self, column: str, value: Any) -> Dataset:
         """The rows whose ``column`` (as text) equals ``value``."""
         return Dataset(self.path, (*self.filters, (column, str(value))))
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present) read: for
+        analyses that need rows (a bootstrap, a model), on the few columns they use."""
+        have = self.columns
+        cols = [c for c in (columns or have) if c in have]
+        frm, p = self._from(positions=True)
+        con = connect()
+        try:
+            return con.execute(f"SELECT {', '.join(q(c) for c in cols)} {frm} ORDER BY filename, file_row_number",
+                               p).df()
+        finally:
+            con.close()
 
     def weight_column(self) -> str | None:
         """``"weight"`` when the data carry weights other than 1 (as ``views.common._weights``), else None."""

@@ -58,11 +58,17 @@ def shutdown(km: Any) -> None:
 
 
 class WarmKernels:
-    """``n`` kernels started in order on one background thread; :meth:`take` hands out the next one."""
+    """``n`` kernels started in order on one background thread; :meth:`take` hands out the next one.
 
-    def __init__(self, n: int, cwd: Path, kernel_name: str = "python3"):
+    At most ``ahead`` kernels wait unused at a time (the next one starts when one is taken): an idle kernel
+    holds ≈ 230 MB, and during ingest — the run's peak — five idle kernels were a third of the memory the run
+    needed (docs/scale.md). ``ahead=None`` starts all ``n`` at once."""
+
+    def __init__(self, n: int, cwd: Path, kernel_name: str = "python3", ahead: int | None = 2):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cemkit-warm")
-        self._futures: list[Future] = [self._pool.submit(_start, cwd, kernel_name) for _ in range(n)]
+        self._n, self._ahead, self._args = n, ahead, (cwd, kernel_name)
+        first = n if ahead is None else min(n, ahead)
+        self._futures: list[Future] = [self._pool.submit(_start, cwd, kernel_name) for _ in range(first)]
         self._next = 0
         self._lock = threading.Lock()
 
@@ -74,6 +80,8 @@ class WarmKernels:
                 return None
             fut = self._futures[self._next]
             self._next += 1
+            if len(self._futures) < self._n:  # keep ``ahead`` kernels starting or waiting
+                self._futures.append(self._pool.submit(_start, *self._args))
         try:
             return fut.result()
         except Exception:  # noqa: BLE001 - a cold kernel will do

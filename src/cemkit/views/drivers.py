@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import drivers as kda
+from ..engine import Dataset
 from ..packs import Pack
 from .common import Views, _label, base_meta, weight_column
 from .waves import Waves, reporting_waves
@@ -39,6 +40,10 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
     fitted them already; else they are fitted here with ``bootstrap`` and ``seed``."""
     waves = reporting_waves(df, wave, compare)
     df = waves.rows(df)
+    if isinstance(df, Dataset):  # DuckDB: only the reporting wave's rows and the columns the models use
+        used = {"stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
+                *(a for s in pack.stages for a in s.drivers)}
+        df = df.to_pandas([c for c in df.columns if c in used])
     w = weight_column(df)
     if models is None:
         models = kda.key_drivers_by(df, pack.rules.driver_target, {s.id: s.drivers for s in pack.stages}, "stage",
