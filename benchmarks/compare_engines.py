@@ -5,7 +5,7 @@
 Loads the run's clean responses into pandas, recomputes ``journey_views``, ``driver_views`` and
 ``prediction_views`` in memory (default waves: the run must use them too), saves them to a scratch folder through the same
 ``results.save`` and compares every saved table with the run's own (numbers to 1e-9, text exactly) and their
-facts. Use it on a run made with ``--engine duckdb`` (bench_run.py --keep -- --engine duckdb) to show that
+facts (to 1e-9). Use it on a run made with ``--engine duckdb`` (bench_run.py --keep -- --engine duckdb) to show that
 the engines agree on a large file. Prints one line per result and exits 1 on any difference.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +39,17 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> str:
     return ""
 
 
+def same_facts(a: object, b: object) -> bool:
+    """Facts equal, numbers to 1e-9 (sums added in another order differ in the last bits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_facts(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same_facts(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir", type=Path)
@@ -57,7 +69,7 @@ def main() -> None:
     for name in out:
         mine, theirs = results.load(scratch, name), results.load(args.run_dir, name)
         why = _same(mine.table, theirs.table)
-        if not why and mine.meta.get("facts") != theirs.meta.get("facts"):
+        if not why and not same_facts(mine.meta.get("facts"), theirs.meta.get("facts")):
             why = "facts differ"
         bad += bool(why)
         print(f"{name:<20} {len(mine.table):>6} rows  {'same' if not why else 'DIFFERENT: ' + why}")
