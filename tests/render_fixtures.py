@@ -79,12 +79,14 @@ def journey_results(pack, lang: str) -> dict:
         "change": [JOURNEY[s][4] for s in ids], "significant": [bool(JOURNEY[s][5]) for s in ids],
         "marker": [JOURNEY[s][5] for s in ids],
     })
+    curve["highlight"] = curve["is_worst"]
     overall = 22.6
     facts = {
         "worst_stage": names[4], "worst_value": -12.3, "worst_change": -8.4, "worst_change_significant": True,
         "peak_stage": names[1], "peak_value": 47.6, "end_stage": names[-1], "end_value": 29.4,
         "gap": 59.9, "overall": overall, "has_change": True, "change_stage": names[4], "change": -8.4,
-        "change_significant": True, "n_stages": 8,
+        "change_significant": True, "n_stages": 8, "worst_clear": True, "second_worst_stage": names[6],
+        "second_worst_value": 15.2, "overall_change": -2.1, "overall_change_significant": False,
     }
     test = _z(lang, "波次变化：双样本z检验", "Wave change: two-sample z test")
     out = {"journey_curve": (curve, _meta(N_USED, facts, lang, n_eff=N_USED * 0.92, test=test))}
@@ -101,7 +103,8 @@ def journey_results(pack, lang: str) -> dict:
         "detractors": det, "passives": 100 - det - pro, "promoters": pro, "nps": nps,
         "n": [*n, N_USED], "flag": ["ok"] * 9,
     })
-    cfacts = {"most_detractors_stage": names[4], "most_detractors_share": 43.5}
+    cfacts = {"most_detractors_stage": names[4], "most_detractors_share": 43.5, "most_detractors_clear": True,
+              "overall_detractors": 26.0, "overall_promoters": 48.6}
     out["nps_composition"] = (comp, _meta(N_USED, cfacts, lang, sig=False))
 
     rows = []
@@ -119,7 +122,7 @@ def journey_results(pack, lang: str) -> dict:
         for metric, value, ci in ((_z(lang, "净推荐值", "NPS"), val, 196 / np.sqrt(nn)),
                                   (_z(lang, "环节满意度", "Stage CSAT"), 70 + val / 5, 2.5)):
             jt.append({"stage_name": name, "metric_name": metric, "value": round(float(value), 1),
-                       "ci": f"{value - ci:.1f}–{value + ci:.1f}", "n": int(nn),
+                       "ci": f"[{value - ci:.1f}, {value + ci:.1f}]", "n": int(nn),
                        "flag_text": _z(lang, "谨慎解读", "caution") if nn < 500 else "",
                        "segment": ALL, "wave": WAVES[1], "reporting": True})
     jt.append({"stage_name": names[0], "metric_name": "NPS", "value": 40.0, "ci": "–", "n": 700,
@@ -139,13 +142,20 @@ def league_result(lang: str) -> dict:
     n = [212, 198, 240, 176, 205, 150, 188, 161, 24, 17]
     half = [196 / np.sqrt(k) for k in n]
     flag = ["ok"] * 8 + ["low_base"] * 2
+    lo = [a - h for a, h in zip(value, half)]
+    hi = [a + h for a, h in zip(value, half)]
     df = pd.DataFrame({
-        "rank": [1, 2, 3, 4, 5, 6, 7, 8, np.nan, np.nan], "unit": units, "value": value,
-        "ci": [f"{a - h:.0f}–{a + h:.0f}" if not np.isnan(a) else "–" for a, h in zip(value, half)], "n": n,
+        "rank": [1, 2, 3, 4, 5, 6, 7, 8, np.nan, np.nan], "unit": units, "value": value, "ci_low": lo, "ci_high": hi,
+        "ci": [f"[{a - h:.0f}, {a + h:.0f}]" if not np.isnan(a) else "–" for a, h in zip(value, half)], "n": n,
         "tier": [1, 1, 1, 1, 2, 2, 3, 3, np.nan, np.nan], "flag": flag,
     })
-    facts = {"best_unit": units[0], "best_value": 38.2, "worst_unit": units[7], "worst_value": 6.5, "ties": 3}
-    return {"league": (df, _meta(int(sum(n)), facts, lang))}
+    ref = 22.6  # the overall NPS: units whose interval lies wholly above / below are green / red
+    df["colour"] = ["green" if a > ref else "red" if b < ref else "" for a, b in zip(lo, hi)]
+    facts = {"best_unit": units[0], "best_value": 38.2, "worst_unit": units[7], "worst_value": 6.5, "ties": 3,
+             "n_ranked": 8, "n_unranked": 2, "leader_clear": False, "n_units": 10,
+             "n_above": int((df["colour"] == "green").sum()), "n_below": int((df["colour"] == "red").sum()),
+             "unit_name": {"zh": "经销商", "en": "Dealer"}}
+    return {"league": (df, _meta(int(sum(n)), facts, lang, reference=ref))}
 
 
 def driver_results(pack, lang: str) -> dict:
@@ -153,8 +163,10 @@ def driver_results(pack, lang: str) -> dict:
     stage_names = [pack.stage_name(s, lang) for s in ids]
     share = np.array([8.1, 6.4, 11.2, 7.0, 27.5, 14.3, 16.8, 8.7])
     imp = pd.DataFrame({"driver": ids, "stage_name": stage_names, "share": share / 100, "share_pct": share,
+                        "ci_low_pct": share - 3, "ci_high_pct": share + 3,
                         "rank": pd.Series(-share).rank().astype(int), "is_top": share == share.max()})
-    ifacts = {"top_stage": stage_names[4], "top_share": 27.5}
+    ifacts = {"top_stage": stage_names[4], "top_share": 27.5, "top_clear": True, "low_share": 6.4,
+              "high_share": 27.5}
     test = _z(lang, "Shapley值（LMG）分解R²，自助法95%区间", "Shapley (LMG) decomposition of R², bootstrap 95% intervals")
     out = {"stage_importance": (imp, _meta(2870, ifacts, lang, test=test, sig=False))}
 
@@ -174,8 +186,12 @@ def driver_results(pack, lang: str) -> dict:
         "driver_name": [pack.attributes[a].short.get(lang) for a in drivers], "share": shares,
         "performance": perf, "quadrant": quads, "quadrant_label": [q[k] for k in quads], "n": 986,
     })
+    pm["share_pct"] = pm["share"] * 100
+    pm["ci_low_pct"], pm["ci_high_pct"] = pm["share_pct"] - 4, pm["share_pct"] + 4
+    pm["perf_colour"] = np.where(pm["performance"] < ys, "red", "")
     pfacts = {"top_fix": pm["driver_name"][0], "top_fix_stage": pack.stage_name("delivery", lang),
-              "top_fix_share": 31.0, "top_fix_perf_rank_from_bottom": 1, "n_fix": 5, "n_stages": 8}
+              "top_fix_share": 31.0, "top_fix_perf_rank_from_bottom": 1, "n_fix": 5, "n_stages": 8,
+              "top_fix_clear": True, "n_below": 3, "matrix": True, "skipped_stage_names": None}
     out["priority_matrix"] = (pm, _meta(986, pfacts, lang, test=test, sig=False, x_split=xs, y_split=ys,
                                         quadrant_labels=q, x_name=_z(lang, "重要性", "Importance"),
                                         y_name=_z(lang, "表现", "Performance")))
@@ -186,7 +202,7 @@ def driver_results(pack, lang: str) -> dict:
             s = [34.0, 26.5, 22.1, 17.4][k]
             p = [7.4, 8.1, 8.6, 7.9][k]
             rows.append({"stage_name": sname, "driver_name": pack.attributes[a].short.get(lang), "share_pct": s,
-                         "ci": f"{s - 6:.0f}–{s + 6:.0f}", "performance": p,
+                         "ci": f"[{s - 6:.0f}, {s + 6:.0f}]", "performance": p,
                          "quadrant_label": q["high_importance_low_performance" if k == 0 else "low_importance_high_performance"]})
     out["stage_drivers"] = (pd.DataFrame(rows), _meta(4807, pfacts, lang, test=test, sig=False))
     return out
@@ -203,23 +219,35 @@ def text_results(pack, lang: str, quote_extra: list[dict] | None = None) -> dict
     names = THEMES_ZH if lang == "zh" else THEMES_EN
     mention = [18.4, 16.2, 9.8, 14.1, 12.7, 8.3, 7.9, 7.1, 5.6, 4.9, 4.2, 3.1, 2.8]
     neg = [12.1, 10.4, 8.7, 3.2, 6.9, 4.8, 2.1, 5.0, 2.9, 1.7, 0.9, 1.2, 0.6]
-    themes = pd.DataFrame({"theme_name": names, "mention_rate": mention, "negative_rate": neg})
+    themes = pd.DataFrame({"theme_name": names, "mention_rate": mention, "negative_rate": neg,
+                           "positive_rate": [round(m - x, 1) for m, x in zip(mention, neg)]})
     n_comments = 5124
-    tfacts = {"top_neg_theme": names[0], "top_neg_rate": 12.1, "top_neg_gap": 31.0}
+    tfacts = {"top_neg_theme": names[0], "top_neg_rate": 12.1, "top_neg_gap": 31.0, "top_neg_clear": True,
+              "top_neg_lower": True, "second_neg_theme": names[1], "second_neg_rate": 10.4}
     out = {"themes": (themes, _meta(n_comments, tfacts, lang, sig=False))}
     gap = [-31.0, -24.5, -28.2, 9.8, -12.4, -15.1, 6.2, -10.9, -5.3, 4.1, 7.7, -2.2, 3.0]
-    impact = pd.DataFrame({"theme_name": names, "nps_gap": gap,
-                           "impact_abs": [abs(g) * m / 100 for g, m in zip(gap, mention)]})
-    out["theme_impact"] = (impact, _meta(n_comments, {"most_damaging": names[0], "most_damaging_gap": 31.0},
-                                         lang, sig=False))
+    impact = pd.DataFrame({"theme_name": names, "nps_gap": gap, "gap_low": [g - 8 for g in gap],
+                           "gap_high": [g + 8 for g in gap]})
+    sig = (impact["gap_high"] < 0) | (impact["gap_low"] > 0)
+    impact["marker"] = np.where(sig & (impact["nps_gap"] < 0), "▼", np.where(sig, "▲", ""))
+    impact["sig_colour"] = np.where(sig & (impact["nps_gap"] < 0), "red", np.where(sig, "green", ""))
+    ifacts = {"most_damaging": names[0], "most_damaging_gap": 31.0, "most_damaging_clear": False,
+              "most_damaging_significant": True, "n_sig_lower": int((sig & (impact["nps_gap"] < 0)).sum())}
+    out["theme_impact"] = (impact, _meta(n_comments, ifacts, lang, sig=False))
     stage_names = [pack.stage_name(s, lang) for s in JOURNEY]
     rng = np.random.default_rng(7)
-    heat = pd.DataFrame({"theme_name": names[:8]})
-    for j, sname in enumerate(stage_names):
-        heat[sname] = np.round(rng.uniform(0, 12, 8), 1)
-    heat.loc[0, stage_names[4]] = 38.5
-    out["theme_stage"] = (heat, _meta(n_comments, {"hot_stage": stage_names[4], "hot_theme": names[0]},
-                                      lang, sig=False))
+    cells = [(t, s) for t in names[:8] for s in stage_names if rng.uniform() < 0.4]  # the rest: structural zeros
+    heat = pd.DataFrame({"theme_name": [c[0] for c in cells], "stage_name": [c[1] for c in cells],
+                         "neg_share": np.round(rng.uniform(20, 50, len(cells)), 1),
+                         "mentions": rng.integers(10, 300, len(cells))})
+    heat["flag"] = np.where(heat["mentions"] < 30, "low_base", "ok")
+    heat.loc[heat["flag"] == "low_base", "neg_share"] = np.nan
+    heat["above"] = False
+    heat.loc[heat["neg_share"].idxmax(), "above"] = True
+    hot = heat.loc[heat["neg_share"].idxmax()]
+    hfacts = {"hot_stage": hot["stage_name"], "hot_theme": hot["theme_name"], "hot_rate": float(hot["neg_share"]),
+              "hot_clear": False, "heat_low": float(heat["neg_share"].min()), "heat_high": float(hot["neg_share"])}
+    out["theme_stage"] = (heat, _meta(n_comments, hfacts, lang, sig=False))
     quotes = [
         {"theme_name": names[0], "polarity": -1,
          "quote": _z(lang, "说好月底交车，拖了三周才通知到车，问了好几次都说在路上。",
@@ -239,7 +267,18 @@ def text_results(pack, lang: str, quote_extra: list[dict] | None = None) -> dict
          "quote": _z(lang, "保养后第二天就有回访电话，感觉被重视。", "They called the day after the service.")},
     ]
     quotes = (quote_extra or []) + quotes
-    out["quotes"] = (pd.DataFrame(quotes), _meta(n_comments, {}, lang, sig=False))
+    q = pd.DataFrame(quotes)
+    q["theme"] = q["theme_name"]
+    q["header"] = _z(lang, "负面占比40%｜提及者NPS差-12（显著）", "40% of mentions negative | NPS gap -12 (significant)")
+    q["source"] = _z(lang, "交车提车｜推荐意愿3分｜华东一店", "Vehicle delivery | score 3/10 | Dealer A")
+    out["quotes"] = (q, _meta(n_comments, {}, lang, sig=False))
+    emerging = pd.DataFrame({"theme": "charging", "theme_name": _z(lang, "“充电桩”", "“充电桩”"), "polarity": -1,
+                             "quote": [_z(lang, "充电桩一直装不上。", "充电桩一直装不上。")] * 2,
+                             "header": _z(lang, "159条评论（2.8%）｜提及者NPS差-13（显著）", "159 comments (2.8%) | NPS gap -13 (significant)"),
+                             "source": ""})
+    efacts = {"new_topic": "充电桩", "new_n": 159, "new_share": 2.8, "new_gap": -12.8, "new_lower": True,
+              "new_gap_significant": True, "n_new": 1}
+    out["emerging"] = (emerging, _meta(n_comments, efacts, lang, sig=False))
     words = pd.DataFrame({"word": [*names, _z(lang, "提车", "pick-up"), _z(lang, "态度", "attitude"),
                                    _z(lang, "价格", "price"), _z(lang, "等待", "wait")] * 1,
                           "weight": [180, 162, 98, 141, 127, 83, 79, 71, 56, 49, 42, 31, 28, 150, 120, 90, 60]})
@@ -272,8 +311,25 @@ def action_results(pack, lang: str) -> dict:
     imp = [0.08, 0.11, 0.06, 0.27, 0.14, 0.31, 0.03]
     pred = pd.DataFrame({"feature_name": [pack.odata["features"][f]["name"][lang] for f in feats],
                          "importance": imp}).sort_values("importance", ascending=False).reset_index(drop=True)
-    out["prediction"] = (pred, _meta(N_USED, {"refused": False, "auc": 0.74, "top_feature": pred["feature_name"][0]},
-                                     lang, sig=False))
+    pfacts = {"refused": False, "auc": 0.74, "top_feature": pred["feature_name"][0], "claim": True,
+              "hit_rate": 61.0, "lift": 2.3, "detractor_rate": 26.5, "n_scored": 15307,
+              "discrimination": {"zh": "可接受", "en": "acceptable"}}
+    out["prediction"] = (pred, _meta(N_USED, pfacts, lang, sig=False))
+    rates = [61.0, 45.0, 36.0, 30.0, 25.0, 21.0, 17.0, 13.0, 9.0, 8.0]
+    lift = pd.DataFrame({"decile": range(1, 11), "band": [_z(lang, "前10%", "Top 10%")] + [f"{10 * i}–{10 * i + 10}%" for i in range(1, 10)],
+                         "observed_rate": rates, "mean_predicted": [r + 1.5 for r in rates], "n": 389})
+    out["prediction_lift"] = (lift, _meta(3893, pfacts, lang, sig=False))
+    dec = pd.DataFrame({
+        "rank": [1, 2, 3, 4], "stage": ["maintenance", "delivery", "showroom", "first_service"],
+        "what": [_z(lang, "提升“一次修好”", "Improve “Fixed first time”"), _z(lang, "提升“新车状况完好”", "Improve “Vehicle condition”"),
+                 _z(lang, "提升“销售顾问专业度”", "Improve “Consultant expertise”"), _z(lang, "提升“维修保养质量”", "Improve “Repair quality”")],
+        "where": [_z(lang, "维修保养，从后25%的6家经销商做起", "Repair, starting with the bottom-quartile 6 dealers")] * 4,
+        "why": [_z(lang, "重要性46% [38, 52]；顶框比例16%，最佳四分位19%", "importance 46% [38, 52]; top-box 16% vs 19%")] * 4,
+        "uplift": [0.27, 0.26, 0.22, 0.21], "uplift_text": [_z(lang, "整体NPS +0.3（维修保养 +1.7）", "overall NPS +0.3 (repair +1.7)")] * 4,
+        "owner": [_z(lang, "售后服务部", "After-sales")] * 4, "horizon": [_z(lang, "90天", "90 days")] * 4,
+    })
+    dfacts = {"n_decisions": 4, "total_uplift": 0.96, "summary_uplift": 0.75, "n_summary": 3}
+    out["decisions"] = (dec, _meta(N_USED, dfacts, lang, sig=False))
     return out
 
 
@@ -286,7 +342,11 @@ def quality_result(lang: str) -> dict:
     table = pd.DataFrame(rows, columns=["item", "count"])
     facts = {"input_rows": N_USED + quarantined, "n_used": N_USED, "quarantined": quarantined,
              "synthetic": True, **WAVE_FACTS, "n_wave": N_USED}
-    return {"data_quality": (table, {"facts": facts, "base": {"n": N_USED}})}
+    sample = pd.DataFrame({"item": [_z(lang, "波次 2024Q1", "Wave 2024Q1"), _z(lang, "加权", "Weighting")],
+                           "detail": ["n=3,900", _z(lang, "未加权", "unweighted")]})
+    sfacts = {"n_used": N_USED, "n_waves": 2, "quarantined": quarantined}
+    return {"data_quality": (table, {"facts": facts, "base": {"n": N_USED}}),
+            "sample": (sample, {"facts": sfacts, "base": {"n": N_USED}})}
 
 
 def write_run(run_dir: str | Path, pack, lang: str = "zh", quote_extra: list[dict] | None = None) -> tuple[Path, dict]:

@@ -119,7 +119,7 @@ def test_wrong_types_in_section_files(pack_copy):
 # ------------------------------------------------------------------------------------- facts in texts
 def test_a_typo_in_a_title_fact_is_caught_before_render(pack_copy):
     folder = pack_copy("auto")
-    line = _replace(folder, "storyline.yaml", "{worst_stage}环节NPS最低", "{worst_stge}环节NPS最低")
+    line = _replace(folder, "storyline.yaml", "{worst_stage}NPS最低", "{worst_stge}NPS最低")
     p = _one_problem(folder)
     assert p.file == "storyline.yaml" and p.line == line and p.key == "slides[4].title[0].zh"  # 5th slide
     assert "'worst_stge'" in p.message and "result 'journey_curve'" in p.message
@@ -127,10 +127,11 @@ def test_a_typo_in_a_title_fact_is_caught_before_render(pack_copy):
 
 
 @pytest.mark.parametrize(("old", "new", "bad"), [
-    ("- when: {worst_change_significant: true}", "- when: {worst_change_signficant: true}", "worst_change_signficant"),
+    ("- when: {worst_clear: true, worst_change_significant: true}",
+     "- when: {worst_clear: true, worst_change_signficant: true}", "worst_change_signficant"),
     ("require: {has_change: true}", "require: {has_changes: true}", "has_changes"),
     # a fact that exists, but not in this slide's result: the priority matrix's fact on the journey slide
-    ("比旅程峰值{peak_stage}低", "比旅程峰值{top_fix}低", "top_fix"),
+    ("比峰值{peak_stage}低", "比峰值{top_fix}低", "top_fix"),
     # a section slide has no result: only the facts every slide has
     ('title: {zh: 附录, en: Appendix}', 'title: {zh: "附录{n_alerts}", en: Appendix}', "n_alerts"),
 ])
@@ -168,7 +169,7 @@ def test_validate_pack_cli_exits_2_with_one_line_per_problem(pack_copy, capsys):
     folder = pack_copy("auto")
     _replace(folder, "pack.yaml", "    drivers: [reception_greeting", "    driverz: [reception_greeting")
     _replace(folder, "pack.yaml", "alpha: 0.05", 'alpha: "5%"')
-    _replace(folder, "storyline.yaml", "{worst_stage}环节NPS最低", "{worst_stge}环节NPS最低")
+    _replace(folder, "storyline.yaml", "{worst_stage}NPS最低", "{worst_stge}NPS最低")
     (folder / "playbooks.yaml").unlink()
     assert cli_main(["validate-pack", str(folder)]) == 2
     captured = capsys.readouterr()
@@ -270,7 +271,7 @@ def test_storyline_format_fields_must_be_plain_names(pack_copy, field):
     folder = pack_copy("auto")
     _replace(folder, "storyline.yaml", '"{client}客户体验洞察报告"', f'"{field}客户体验洞察报告"')
     p = _one_problem(folder)
-    assert p.key == "slides[0].title.zh"
+    assert p.key == "slides[0].title[0].zh"
     assert "not a plain fact name" in p.message or "over 999" in p.message
 
 

@@ -59,11 +59,23 @@ class _Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def wordcloud_pack():
-    """The auto pack: its storyline has a word-cloud slide."""
+def wordcloud_pack(tmp_path_factory):
+    """The auto pack with a word-cloud slide after its themes slide (the shipped storylines have none: the
+    detractor-vs-promoter words say more than a frequency cloud)."""
+    import shutil
+
+    import yaml
+
     from cemkit.paths import packs_dir
 
-    return packs_dir() / "auto"
+    root = tmp_path_factory.mktemp("packs") / "packs"
+    shutil.copytree(packs_dir(), root)
+    path = root / "auto" / "storyline.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    at = next(i for i, s in enumerate(data["slides"]) if s["id"] == "themes") + 1
+    data["slides"].insert(at, WORDCLOUD_SLIDE)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return root / "auto"
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +151,13 @@ def test_sections_navigable(report):
 
 def test_chart_blocks_match_summary(report):
     charts = [a for t, a in report["page"].tags if "data-chart" in a]
-    assert len(charts) == report["summary"]["charts"] == 11
+    assert len(charts) == report["summary"]["charts"] == 12
     assert "wordcloud" in [a["data-chart"] for a in charts]
 
 
 def test_low_base_rows_greyed_and_numbers_right_aligned(report):
     html = report["html"]
-    league = html[html.index('id="b-league"'):]
+    league = html[html.index('id="b-league_table"'):]
     league = league[:league.index("</table>")]
     assert league.count('<tr class="low">') == 2
     assert '<td class="num pos">38</td>' in league

@@ -26,9 +26,10 @@ from cemkit.storyline import ChartSpec, SlideSpec, load_storyline
 
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 TITLE_W = 11277600  # width of the title placeholder in templates/default.pptx (EMU)
-CHART_SLIDES = ("journey_curve", "nps_composition", "wave_trend", "stage_importance", "priority_matrix", "themes",
-                "theme_impact", "wordcloud", "alerts", "prediction")
-TABLE_SLIDES = ("league", "stage_drivers", "playbooks", "data_quality", "journey_table")
+CHART_SLIDES = ("journey_curve", "nps_composition", "wave_trend", "league_chart", "stage_importance", "priority_matrix",
+                "themes", "theme_impact", "alerts", "prediction")
+TABLE_SLIDES = ("exec_summary", "roadmap", "league_table", "stage_drivers", "playbooks", "method", "data_quality",
+                "journey_table")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def _expected(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
     for col, want in spec.filter.items():
         table = table[table[col] == want]
     if spec.sort:
-        table = table.sort_values(spec.sort, ascending=False, kind="stable")
+        table = table.sort_values(spec.sort, ascending=spec.ascending, kind="stable")
     return (table.head(spec.top) if spec.top else table).reset_index(drop=True)
 
 
@@ -156,7 +157,7 @@ def _xs(series) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- tables
 def test_league_table_cells_and_low_base_rows_greyed(built):
-    table = _table(built["slides"]["league"])
+    table = _table(built["slides"]["league_table"])
     df = load(built["run"], "league").table
     assert [table.cell(0, j).text for j in range(6)] == ["排名", "经销商", "NPS", "95%置信区间", "样本量", "梯队"]
     for i, row in enumerate(df.itertuples(), start=1):
@@ -202,7 +203,7 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
     rows = [row for s in pages for row in list(_table(s).rows)[1:]]
     assert [r.cells[0].text for r in rows] == shown["stage_name"].tolist()
     titles = [s.shapes.title.text_frame.text for s in pages]
-    assert titles[0] == "附表：各环节指标与置信区间" and titles[1].endswith(f"（续 2/{len(pages)}）")
+    assert titles[0] == "附表：2024Q2各环节指标与置信区间" and titles[1].endswith(f"（续 2/{len(pages)}）")
     for s in pages:  # the table stays above the footnote
         table = next(sh for sh in s.shapes if sh.has_table)
         foot = next(sh for sh in s.shapes if sh.name == "Footnote")
@@ -211,9 +212,9 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
 
 # ------------------------------------------------------------------------------------ slide furniture
 def test_footnotes_carry_the_base(built):
-    for sid in (*CHART_SLIDES, *TABLE_SLIDES, "theme_stage", "quotes"):
+    for sid in (*CHART_SLIDES, *TABLE_SLIDES, "theme_stage", "quotes_negative"):
         spec = built["specs"][sid]
-        meta = load(built["run"], spec.result).meta
+        meta = load(built["run"], "decisions" if spec.result == "exec_summary" else spec.result).meta
         foot = [sh for sh in built["slides"][sid].shapes if sh.name == "Footnote"]
         assert len(foot) == 1, sid
         assert f"n={meta['base']['n']:,}" in foot[0].text_frame.text, sid
@@ -256,7 +257,12 @@ def test_no_empty_placeholder_and_slide_numbers(built):
 
 def test_speaker_notes_from_the_storyline(built):
     notes = built["slides"]["journey_curve"].notes_slide.notes_text_frame.text
-    assert notes.startswith("NPS=推荐者")
+    assert notes.startswith("每根柱为一个环节的NPS")
+    for sid, slide in built["slides"].items():  # every content slide has notes: how to read it, and the caveat
+        if slide.slide_layout.name == "title":
+            continue
+        text = slide.notes_slide.notes_text_frame.text if slide.has_notes_slide else ""
+        assert len(text) >= 20, sid
 
 
 # ------------------------------------------------------------------------------------------- titles

@@ -133,7 +133,7 @@ def test_keywords_and_quotes(impact, auto_pack):
     waiting = kw[(kw["theme"] == "waiting") & (kw["scope"] == "all")]["word"].tolist()
     assert waiting and all(len(w) > 1 for w in waiting)
     q = impact.quotes
-    assert list(q.columns) == ["theme", "polarity", "text", "score"]
+    assert list(q.columns) == ["theme", "polarity", "text", "score", "row"]
     assert q.groupby(["theme", "polarity"]).size().max() <= 3
     assert not q.duplicated(["theme", "text"]).any()
     assert (q["text"].str.len() <= 60).all()
@@ -161,7 +161,7 @@ def test_impact_tags_computed_when_missing(demo, auto_pack, impact):
 def test_discovery_surfaces_planted_topic(demo, auto_pack, demo_tags, pack_copy):
     cand = text.discover(demo["comment"], auto_pack, demo_tags)
     assert len(cand) >= 1
-    assert list(cand.columns) == ["candidate", "size", "share", "top_words", "keywords", "quotes"]
+    assert list(cand.columns) == ["candidate", "size", "share", "top_words", "keywords", "quotes", "head", "head_quotes"]
     assert any("充电桩" in kws for kws in cand["keywords"])  # demo.yaml's untagged EV-charging topic
     assert all(len(q) <= 3 for q in cand["quotes"])
     snippet = text.write_candidates_yaml(cand)

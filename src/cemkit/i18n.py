@@ -15,6 +15,7 @@ access and indexing (``{client.__class__}``, ``{x[0]}``), positional fields and 
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ import yaml
 
 from .errors import PackError
 
-__all__ = ["LANGS", "catalogue", "fmt", "label", "t"]
+__all__ = ["LANGS", "catalogue", "fmt", "interval", "label", "number", "t"]
 
 LANGS = ("zh", "en")
 _DIR = Path(__file__).parent / "messages"
@@ -111,3 +112,23 @@ def label(value: Any, lang: str) -> str:
     if isinstance(value, Mapping):
         return str(value.get(lang) or value.get("zh") or "")
     return catalogue(lang).get(str(value), str(value))
+
+
+def number(value: Any, decimals: int = 0, sign: bool = False, sep: bool = True) -> str:
+    """A number as a slide shows it: rounded to ``decimals``, thousands separators, never "-0" (a value that
+    rounds to zero has no sign), "+" before positives with ``sign``; "–" for a missing value."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isnan(v):
+        return "–"
+    v = round(v, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    text = f"{v:{'+' if sign and v else ''}{',' if sep else ''}.{decimals}f}"
+    return text
+
+
+def interval(lo: Any, hi: Any, decimals: int = 0) -> str:
+    """A confidence interval "[-28, -9]": brackets keep negative bounds readable ("-28–-9" is not)."""
+    a, b = number(lo, decimals), number(hi, decimals)
+    return "–" if "–" in (a, b) else f"[{a}, {b}]"

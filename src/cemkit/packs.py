@@ -100,6 +100,9 @@ class Attribute:
     name: Label
     short: Label
     scale: Scale
+    owner: Label | None = None          # who acts on it (default: the owner of its stage's first touchpoint)
+    horizon: Label | None = None        # by when a fix should show (e.g. 90天 / 90 days)
+    themes: tuple[str, ...] = ()        # comment themes that speak about it (evidence for a decision)
     synonyms: tuple[str, ...] = ()
 
 
@@ -387,6 +390,7 @@ def _load(root: Path) -> _Loaded:
     if "dictionary" in files:
         problems.extend(check_dictionary(files["dictionary"]))
     problems.extend(p for p in check_links_inside(root) if p.file not in named)  # files: reported above
+    _attribute_themes(Checker(path, lines, problems), data, raw.get("themes"))
     pack = _build(root, model, data, themes, files, raw) if model is not None else None
     return _Loaded(pack, problems, files, raw)
 
@@ -437,6 +441,17 @@ def _references(c: Checker, data: Any) -> None:
         c.unknown(("rules", "drivers", "target"), target, kpis, "KPI")
 
 
+def _attribute_themes(c: Checker, data: Any, themes_data: Any) -> None:
+    """An attribute's ``themes`` (its evidence in a decision) must be theme ids of themes.yaml."""
+    ids = {_get(t, "id") for _, t in _items(_get(themes_data, "themes"))} - {None}
+    if not ids:
+        return
+    for aid, attr in _items(_get(data, "attributes")):
+        for j, tid in _items(_get(attr, "themes")):
+            if isinstance(tid, str) and tid not in ids:
+                c.unknown(("attributes", aid, "themes", j), tid, ids, "theme")
+
+
 def _theme_references(c: Checker, data: Any) -> None:
     """A theme id is used once; a keyword belongs to one theme only."""
     owner: dict[str, Any] = {}
@@ -464,7 +479,8 @@ def _build(root: Path, m: Any, data: dict, themes: tuple[Theme, ...], files: dic
               for sid, s in m.scales.items()}
     kpis = {kid: KPI(kid, k.name or Label(kid, kid), scales[k.scale]) for kid, k in m.kpis.items()
             if k.scale in scales}
-    attributes = {aid: Attribute(aid, a.name, a.short or a.name, scales[a.scale], tuple(a.synonyms))
+    attributes = {aid: Attribute(aid, a.name, a.short or a.name, scales[a.scale], owner=a.owner, horizon=a.horizon,
+                                 themes=tuple(a.themes), synonyms=tuple(a.synonyms))
                   for aid, a in m.attributes.items() if a.scale in scales}
     stages = tuple(
         Stage(s.id, s.name, tuple(s.kpis), tuple(s.drivers),

@@ -243,6 +243,13 @@ def write_playbooks_xlsx(assigned: pd.DataFrame, pack: Pack, path: str | Path, l
     table, _ = summary(assigned, pack, lang)
     sheets: dict[str, Any] = {{"zh": "汇总", "en": "Summary"}[lang]: table}
     names = table.loc[table["level"] == "group"].set_index("group")["segment"]
+    sheets[{"zh": "汇总", "en": "Summary"}[lang]] = table.drop(columns=["group", "level", "segment_id", "segment_value"],
+                                                             errors="ignore")
+    stage_names = {s.id: s.name.get(lang) for s in pack.stages}
     for g in GROUPS:
-        sheets[str(names[g])] = assigned.loc[assigned["group"] == g].drop(columns=["group"])
-    return write_workbook(path, sheets, _HEADERS.get(lang, _HEADERS["en"]))
+        part = assigned.loc[assigned["group"] == g].drop(columns=["group"])
+        if "stage" in part:  # a client reads stage names, not ids
+            part = part.assign(stage=part["stage"].map(lambda v: stage_names.get(v, v)))
+        sheets[str(names[g])] = part
+    return write_workbook(path, sheets, _HEADERS.get(lang, _HEADERS["en"]),
+                          formats={"share": '0.0"%"', "size": "#,##0", "nps": "0"})

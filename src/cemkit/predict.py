@@ -22,7 +22,10 @@ Method
   scored by 5-fold stratified cross-validated ROC AUC on out-of-fold probabilities (``cross_val_predict``).
   The boosting model is chosen only when it beats the baseline by at least 0.01 AUC; otherwise the baseline
   is kept and the facts say so. Calibration of the chosen model: Brier score and a 10-bin reliability table
-  (equal-width bins of predicted probability) on the out-of-fold probabilities.
+  (equal-width bins of predicted probability) on the out-of-fold probabilities. What a call list gains:
+  :func:`lift_table` ranks the labelled customers by their out-of-fold risk into deciles — the detractor
+  rate of the riskiest tenth (``hit_rate``, %), its ratio to the overall rate (``lift``) and the share of all
+  detractors it holds (``capture``, %; the table's ``gains`` of group 1).
 * **Refusal**: with fewer than ``min_rows`` labelled customers, fewer than 5 of either class, or a chosen
   model whose cross-validated AUC is below ``min_auc`` (0.60 by default), the result is a
   :class:`Prediction` with ``refused=True`` and the reason — not an exception — and nobody is scored.
@@ -484,6 +487,9 @@ def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
         "uplift": uplift, "model_name": chosen, "verdict": verdict, "discrimination": discrimination(auc),
         "top_feature": {"zh": fname(top_f, "zh"), "en": fname(top_f, "en")},
         "n_labelled": n, "n_scored": len(Xs), "detractor_rate": float(y.mean() * 100), "brier": brier,
+        "hit_rate": float(100 * lift["observed_rate"].iloc[0]), "lift": float(lift["lift"].iloc[0]),
+        "capture": float(100 * lift["gains"].iloc[0]), "top_decile_n": int(lift["n"].iloc[0]),
+        "calibration_gap": float(100 * (lift["mean_predicted"] - lift["observed_rate"]).abs().max()),
     }
     return Prediction(refused=False, reason="", importance=importance, top_risk=top, facts=facts,
                       n_scored=len(Xs), contributions=contributions, model=pipe, **common)
@@ -511,7 +517,11 @@ def write_top_risk_xlsx(prediction: Prediction, path: str | Path, lang: str = "z
     p = prediction
     f = p.facts or {}
 
-    def show(v: Any) -> str:
+    def show(v: Any) -> Any:
+        if isinstance(v, bool):
+            return _txt("是", "yes")[lang] if v else _txt("否", "no")[lang]
+        if isinstance(v, (int, np.integer)):
+            return int(v)  # a number stays a number in the workbook
         if isinstance(v, dict):
             return str(v.get(lang, ""))
         if isinstance(v, float):
@@ -539,4 +549,6 @@ def write_top_risk_xlsx(prediction: Prediction, path: str | Path, lang: str = "z
         sheets[_txt("特征重要性", "Importance")[lang]] = p.importance
     if not p.calibration.empty:
         sheets[_txt("校准", "Calibration")[lang]] = p.calibration
-    return write_workbook(path, sheets, _HEADERS.get(lang, _HEADERS["en"]))
+    return write_workbook(path, sheets, _HEADERS.get(lang, _HEADERS["en"]),
+                          formats={"risk": "0.0%", "importance": "0.000", "importance_sd": "0.000",
+                                   "mean_predicted": "0.0%", "observed_rate": "0.0%", "p_low": "0%", "p_high": "0%"})

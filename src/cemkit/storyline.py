@@ -61,6 +61,8 @@ class ChartSpec:
     sort: str | None = None                 # column to sort by (descending) before drawing
     top: int | None = None                  # keep the first N rows
     filter: dict[str, Any] = field(default_factory=dict)  # keep rows whose column equals value
+    interval: tuple[str, ...] = ()          # (low, high) columns: error bars / interval of each bar
+    ascending: bool = False                 # sort ascending (e.g. the most negative gap first)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _references(data: dict, stage_ids: list[str] | None, add) -> None:
 
 def _chart(spec: dict) -> ChartSpec:
     c = dict(spec)
-    for k in ("series", "series_names", "columns", "headers"):
+    for k in ("series", "series_names", "columns", "headers", "interval"):
         if k in c:
             c[k] = tuple(c[k])
     return ChartSpec(**c)

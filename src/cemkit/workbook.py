@@ -67,14 +67,16 @@ def _cells(s: pd.Series) -> tuple[list[Any], bool]:
 
 
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sequence[pd.DataFrame]],
-                   headers: Mapping[str, str] | None = None) -> Path:
+                   headers: Mapping[str, str] | None = None, formats: Mapping[str, str] | None = None) -> Path:
     """Write tables into an .xlsx: one sheet per key; a value that is a list of tables is written as blocks
     one under another (a table's ``attrs["title"]`` becomes a bold line above it).
 
     Each sheet's first table gets its header row frozen and an autofilter; columns are sized to their
     content (wide characters count double, capped at 60); datetimes show as ``yyyy-mm-dd hh:mm``.
-    ``headers`` renames columns for display. Sheet names are made Excel-safe and unique. The file is
-    written next to ``path`` and moved into place, so a failure leaves no half-written workbook."""
+    ``headers`` renames columns for display; ``formats`` gives a column (by its name in the table) an Excel
+    number format ("0.0", '0.0"%"', "#,##0" …), so numbers stay numbers and show as the deck shows them.
+    Sheet names are made Excel-safe and unique. The file is written next to ``path`` and moved into place,
+    so a failure leaves no half-written workbook."""
     import xlsxwriter
 
     headers = dict(headers or {})
@@ -87,6 +89,7 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sequenc
     try:
         bold, head = wb.add_format({"bold": True}), wb.add_format({"bold": True, "bottom": 1})
         when = wb.add_format({"num_format": DATETIME_FORMAT})
+        number_formats = {c: wb.add_format({"num_format": f}) for c, f in (formats or {}).items() if f}
         for name, blocks in sheets.items():
             blocks = [blocks] if isinstance(blocks, pd.DataFrame) else list(blocks)
             title = _sheet_title(name, used)
@@ -105,7 +108,7 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sequenc
                 ws.write_row(start, 0, names, head)
                 for j, col in enumerate(table.columns):
                     values, is_time = _cells(table[col])
-                    ws.write_column(start + 1, j, values, when if is_time else None)
+                    ws.write_column(start + 1, j, values, when if is_time else number_formats.get(str(col)))
                     w = 16 if is_time else _display_width([names[j], *values])
                     widths[j] = max(widths.get(j, 0), w)
                 if b == 0:

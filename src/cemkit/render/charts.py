@@ -31,7 +31,7 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
-from ..i18n import catalogue, label
+from ..i18n import catalogue, label, number
 from ..storyline import ChartSpec
 from . import theme
 from .fonts import set_ea, set_end_size, set_font, text_width_em
@@ -82,7 +82,11 @@ __all__ = [
     "column_format",
     "draw",
     "draw_prepared",
+    "error_bars",
     "format_value",
+    "heat_grid",
+    "heat_text",
+    "matrix_ranges",
     "nice_axis",
     "number_format",
     "paginate",
@@ -90,6 +94,7 @@ __all__ = [
     "point_colours",
     "prepare_table",
     "series_colour",
+    "significance_colours",
     "table_cells",
     "update",
 ]
@@ -99,7 +104,8 @@ PALETTE = {"accent": "1F5FAD", "red": "C0392B", "grey": "A6A6A6", "light": "BFC5
            "amber": "E3A72F", "dark": "5B6770", "text": "333333", "faint": "E5E7EB"}
 # A series (result column) keeps its colour on every slide and in the HTML report.
 SERIES_COLOURS = {"detractors": "red", "passives": "grey", "promoters": "green", "P1": "red", "P2": "amber",
-                  "P3": "light", "negative_rate": "red", "mention_rate": "light"}
+                  "P3": "light", "negative_rate": "red", "positive_rate": "green", "mention_rate": "light",
+                  "observed_rate": "accent", "mean_predicted": "light"}
 MULTI = ("accent", "light", "dark", "amber", "green")
 
 RED, GREY, GREEN, LIGHT = (RGBColor.from_string(PALETTE[k]) for k in ("red", "grey", "green", "light"))
@@ -119,15 +125,25 @@ def prepare_table(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
         if col in df:
             df = df[df[col].isin(want if isinstance(want, list) else [want])]
     if spec.sort and spec.sort in df:
-        df = df.sort_values(spec.sort, ascending=False, kind="stable")
-    if spec.top:
+        df = df.sort_values(spec.sort, ascending=spec.ascending, kind="stable")
+    if spec.top and spec.type == "heatmap" and spec.category in df:  # the first N rows of the grid
+        keep = list(dict.fromkeys(df[spec.category]))[: spec.top]
+        df = df[df[spec.category].isin(keep)]
+    elif spec.top:
         df = df.head(spec.top)
     return df.reset_index(drop=True)
 
 
-def paginate(df: pd.DataFrame, box_height: int, row_emu: int = ROW_EMU) -> list[pd.DataFrame]:
-    """Split a table into pages of equal size that fit ``box_height`` (header row included)."""
+def paginate(df: pd.DataFrame, box_height: int, row_emu: int = ROW_EMU, by: str | None = None) -> list[pd.DataFrame]:
+    """Split a table into pages of equal size that fit ``box_height`` (header row included). With ``by`` (a
+    long heat-map table), a page holds whole rows of the grid: every line of a ``by`` value stays together."""
     per = max(3, min(MAX_TABLE_ROWS, int(box_height // row_emu) - 1))
+    if by is not None and by in df:
+        keys = list(dict.fromkeys(df[by]))
+        pages = max(1, math.ceil(len(keys) / per))
+        size = math.ceil(len(keys) / pages) if keys else 0
+        groups = [set(keys[i * size:(i + 1) * size]) for i in range(pages)] if size else []
+        return [df[df[by].isin(g)].reset_index(drop=True) for g in groups] or [df]
     pages = max(1, math.ceil(len(df) / per))
     size = math.ceil(len(df) / pages) if len(df) else 0
     return [df.iloc[i * size:(i + 1) * size].reset_index(drop=True) for i in range(pages)] if size else [df]
@@ -172,15 +188,26 @@ def format_value(v, fmt: str = "0") -> str:
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         core = fmt.replace('"%"', "")
-        decimals = len(core.split(".")[1].rstrip("%")) if "." in core else 0
+        decimals = _decimals(fmt)
         if core.endswith("%"):
-            return f"{float(v) * 100:,.{decimals}f}%"
-        return f"{float(v):,.{decimals}f}" + ("%" if '"%"' in fmt else "")
+            return number(float(v) * 100, decimals) + "%"
+        return number(float(v), decimals) + ("%" if '"%"' in fmt else "")
     return str(v)
 
 
-def _values(s: pd.Series) -> list:
-    return [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in s]
+def _decimals(fmt: str) -> int:
+    core = fmt.replace('"%"', "").rstrip("%")
+    return len(core.split(".")[1]) if "." in core else 0
+
+
+def _values(s: pd.Series, fmt: str | None = None) -> list:
+    """Chart values (exact: the client may edit them in PowerPoint); with ``fmt``, a value its label would
+    show as "-0" (a small negative that rounds to zero) is stored as 0."""
+    out = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in s]
+    if fmt is None:
+        return out
+    d = _decimals(fmt) + (2 if fmt.replace('"%"', "").endswith("%") else 0)
+    return [0.0 if v is not None and v < 0 and round(v, d) == 0 else v for v in out]
 
 
 def series_colour(col: str, i: int, n: int) -> str:
@@ -262,14 +289,15 @@ def _category_axis(chart, horizontal: bool) -> None:
 
 # ----------------------------------------------------------------------------------------------- charts
 def point_colours(df: pd.DataFrame, spec: ChartSpec, values: list) -> list[str | None]:
-    """Per-bar colour of a one-series bar chart: accent where ``highlight``, grey for low bases, and when
-    there is no highlight but values of both signs, red below zero (the drag is the message)."""
+    """Per-bar colour of a one-series bar chart: accent where ``highlight``; else the palette key in the
+    ``colour_by`` column (set by the view from a significance test or a threshold, e.g. "red" for a
+    significantly negative gap) — never the sign of the value; grey for low bases."""
     n = len(values)
     keys: list[str | None] = [None] * n
     if spec.highlight and spec.highlight in df:
         keys = ["accent" if h else None for h in df[spec.highlight].fillna(False).astype(bool)]
-    elif any(v is not None and v < 0 for v in values) and any(v is not None and v > 0 for v in values):
-        keys = ["red" if v is not None and v < 0 else None for v in values]
+    elif spec.colour_by and spec.colour_by in df:
+        keys = [k if isinstance(k, str) and k in PALETTE else None for k in df[spec.colour_by]]
     if "flag" in df:
         keys = ["faint" if f == LOW_BASE else k for k, f in zip(keys, df["flag"])]
     return keys
@@ -279,7 +307,8 @@ def _bar_data(df, spec: ChartSpec, lang: str) -> CategoryChartData:
     data = CategoryChartData()
     data.categories = categories(df, spec, lang)
     for i, col in enumerate(spec.series):
-        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), number_format(spec, col))
+        data.add_series(_series_name(spec, i, col, lang), _values(df[col], number_format(spec, col)),
+                        number_format(spec, col))
     return data
 
 
@@ -293,6 +322,9 @@ def _bar_points(chart, df, spec: ChartSpec) -> None:
     for j, key in enumerate(point_colours(df, spec, _values(df[spec.series[0]]))):
         if key:
             _fill(series.points[j].format.fill, key)
+    if len(spec.interval) == 2 and all(c in df for c in spec.interval):  # error bars follow the data too
+        col = spec.series[0]
+        error_bars(series, _values(df[col]), _values(df[spec.interval[0]]), _values(df[spec.interval[1]]))
 
 
 def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
@@ -308,12 +340,37 @@ def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = Non
     _category_axis(chart, spec.horizontal)
     for si, (col, series) in enumerate(zip(spec.series, plot.series)):
         series.invert_if_negative = False
-        if spec.labels:
-            _data_labels(series, number_format(spec, col), XL_LABEL_POSITION.OUTSIDE_END,
+        if spec.labels:  # with error bars the label sits inside the bar's base, clear of the interval
+            _data_labels(series, number_format(spec, col),
+                         XL_LABEL_POSITION.INSIDE_BASE if spec.interval else XL_LABEL_POSITION.OUTSIDE_END,
                          size=11 if len(df) * len(spec.series) <= 16 else 9)
         _fill(series.format.fill, _series_key(col, si, len(spec.series)) if len(spec.series) > 1 else "light")
     _bar_points(chart, df, spec)
     return gframe
+
+
+def error_bars(series, values: list, lows: list, highs: list) -> None:
+    """Custom error bars (the interval ``[low, high]`` around each value) on a bar series: python-pptx has no
+    API for them, so the ``c:errBars`` element is written here, before ``c:cat`` as the schema orders it."""
+    from lxml import etree
+    from pptx.oxml.ns import qn
+
+    def lit(deltas: list) -> str:
+        pts = "".join(f'<c:pt idx="{i}"><c:v>{d:.6g}</c:v></c:pt>' for i, d in enumerate(deltas))
+        return f'<c:numLit><c:formatCode>General</c:formatCode><c:ptCount val="{len(deltas)}"/>{pts}</c:numLit>'
+
+    plus = [max(0.0, h - v) if None not in (v, h) else 0.0 for v, h in zip(values, highs)]
+    minus = [max(0.0, v - lo) if None not in (v, lo) else 0.0 for v, lo in zip(values, lows)]
+    ns = 'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" ' \
+         'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+    xml = (f'<c:errBars {ns}><c:errBarType val="both"/><c:errValType val="cust"/><c:noEndCap val="0"/>'
+           f'<c:plus>{lit(plus)}</c:plus><c:minus>{lit(minus)}</c:minus>'
+           f'<c:spPr><a:ln w="12700"><a:solidFill><a:srgbClr val="{PALETTE["dark"]}"/></a:solidFill></a:ln></c:spPr>'
+           f'</c:errBars>')
+    ser = series._element
+    for old in ser.findall(qn("c:errBars")):
+        ser.remove(old)
+    ser.find(qn("c:cat")).addprevious(etree.fromstring(xml))
 
 
 def _series_name(spec: ChartSpec, i: int, col: str, lang: str) -> str:
@@ -349,7 +406,7 @@ def _stacked_data(df, spec: ChartSpec, lang: str) -> CategoryChartData:
     data = CategoryChartData()
     data.categories = categories(df, spec, lang, column="name" if with_nps and "name" in df else None)
     for i, col in enumerate(spec.series):
-        data.add_series(_series_name(spec, i, col, lang), _values(df[col]), '0"%"')
+        data.add_series(_series_name(spec, i, col, lang), _values(df[col], '0"%"'), '0"%"')
     if with_nps:
         data.add_series(" ", [_PAD] * len(df), "0")  # blank name: no legend text (LibreOffice misplaces
         # a deleted legend entry on reversed bar charts, so the entry stays, empty and unfilled)
@@ -371,10 +428,9 @@ def _nps_end_labels(series, nps: pd.Series) -> None:
     for j, v in enumerate(_values(nps)):
         dl = series.points[j].data_label
         dl.has_text_frame = True
-        dl.text_frame.text = "–" if v is None else f"NPS {v:.0f}"
+        dl.text_frame.text = "–" if v is None else f"NPS {number(v)}"
         dl.position = XL_LABEL_POSITION.INSIDE_BASE
-        color = RED if v is not None and v < 0 else TEXT
-        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True, color=color)
+        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True, color=TEXT)
 
 
 def _wide(df: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
@@ -428,7 +484,7 @@ def _line_data(df, spec: ChartSpec) -> CategoryChartData:
     data = CategoryChartData()
     data.categories = [str(c) for c in wide.index]
     for col in wide.columns:
-        data.add_series(str(col), _values(wide[col]), spec.number_format)
+        data.add_series(str(col), _values(wide[col], spec.number_format), spec.number_format)
     return data
 
 
@@ -440,7 +496,8 @@ def _wave_bar_data(df, spec: ChartSpec, waves: list[str]) -> CategoryChartData:
     data.categories = [f"{s} {m}" if m else str(s) for s, m in zip(stages, marks)]
     wide = _wide(df, spec).reindex(columns=stages)
     for w in waves:
-        data.add_series(w, _values(wide.loc[w]) if w in wide.index else [None] * len(stages), spec.number_format)
+        data.add_series(w, _values(wide.loc[w], spec.number_format) if w in wide.index else [None] * len(stages),
+                        spec.number_format)
     return data
 
 
@@ -501,7 +558,7 @@ QUADRANTS = ("high_importance_low_performance", "high_importance_high_performanc
 FIX = QUADRANTS[0]
 
 
-def _matrix_ranges(x: pd.Series, y: pd.Series) -> tuple[tuple, tuple]:
+def matrix_ranges(x: pd.Series, y: pd.Series) -> tuple[tuple, tuple]:
     def rng(s, floor0):
         lo, hi = float(s.min()), float(s.max())
         pad = (hi - lo) * 0.15 or max(abs(hi) * 0.1, 0.05)
@@ -516,7 +573,7 @@ def draw_scatter(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None =
     (a series colour shows in PowerPoint and LibreOffice alike; a single point's colour does not)."""
     meta = meta or {}
     x, y = df[spec.x].astype(float), df[spec.y].astype(float)
-    (x0, x1, xstep), (y0, y1, ystep) = _matrix_ranges(x, y)
+    (x0, x1, xstep), (y0, y1, ystep) = matrix_ranges(x, y)
     xs, ys = float(meta.get("x_split", x.median())), float(meta.get("y_split", y.median()))
     texts = df[spec.label].astype(str).tolist() if spec.label else [""] * len(df)
     left, top, width, height = box
@@ -646,8 +703,9 @@ def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
 
 
 def _column_widths(texts: list[list[str]], width: int) -> list[int]:
-    """Widths proportional to each column's longest text (in ems), clamped to 3–28 ems."""
-    ems = [min(28.0, max(3.0, max(text_width_em(t) for t in col))) for col in zip(*texts)]
+    """Widths proportional to each column's longest text (in ems), clamped to 5.5–24 ems (a short column — a
+    horizon, a count — still fits its text and header on one line)."""
+    ems = [min(24.0, max(5.5, max(text_width_em(t) for t in col) + 1.0)) for col in zip(*texts)]
     total = sum(ems)
     widths = [int(width * e / total) for e in ems]
     widths[-1] += width - sum(widths)
@@ -657,7 +715,8 @@ def _column_widths(texts: list[list[str]], width: int) -> list[int]:
 def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int = 10):
     left, top, width, height = box
     rows = len(body) + 1
-    row_h = min(int(height / rows), int(ROW_EMU * 1.25))
+    # a short table (an executive summary's decisions) takes the height it is given, up to three lines a row
+    row_h = min(int(height / rows), int(ROW_EMU * (3.2 if rows <= 6 else 1.25)))
     gframe = slide.shapes.add_table(rows, len(headers), left, top, width, row_h * rows)
     table = gframe.table
     table.first_col = False
@@ -682,99 +741,97 @@ def _numeric(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
-def cell_colour(v, col: str, spec: ChartSpec, flag: str = "ok") -> RGBColor | None:
-    """A table cell's text colour: grey on a low-base row, red below zero / green above in the ``colour_by``
-    column, else None (the default text colour)."""
+def cell_colour(v, col: str, spec: ChartSpec, flag: str = "ok", sig: str | None = None) -> RGBColor | None:
+    """A table cell's text colour: grey on a low-base row; in the ``colour_by`` column red / green where the
+    row differs significantly from the reference (``sig``, from :func:`significance_colours`) — never merely
+    by the value's sign; else None (the default text colour)."""
     if flag == LOW_BASE:
         return GREY
-    if spec.colour_by == col and _numeric(v) and not pd.isna(v):
-        return RED if float(v) < 0 else GREEN
+    if spec.colour_by == col and sig:
+        return RED if sig == "red" else GREEN
     return None
+
+
+def significance_colours(df: pd.DataFrame, meta: dict | None) -> list[str | None]:
+    """Per row: "red" when the row's interval (``ci_low``, ``ci_high``) lies wholly below the reference value
+    (``meta["reference"]``, e.g. the overall NPS), "green" when wholly above, else None — a colour says the
+    difference is significant, never merely the sign of the value."""
+    ref = (meta or {}).get("reference")
+    if ref is None or "ci_low" not in df or "ci_high" not in df:
+        return [None] * len(df)
+    lo, hi = df["ci_low"].to_numpy(dtype=float), df["ci_high"].to_numpy(dtype=float)
+    return ["red" if h < ref else "green" if lo_ > ref else None for lo_, h in zip(lo, hi)]
 
 
 def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
     """A native table: accent header, banded rows, numbers right-aligned with the column's format, low-base
-    rows (``flag == "low_base"``) greyed, ``colour_by`` values red below zero and green above."""
+    rows (``flag == "low_base"``) greyed, the ``colour_by`` column red / green where the row differs
+    significantly from the reference (:func:`significance_colours`)."""
     cols, headers, body = table_cells(df, spec, lang)
-    gframe, table = _add_table(slide, box, body, headers, size=10 if len(df) <= 12 else 9)
+    size = 12 if len(df) <= 3 else 10 if len(df) <= 12 else 9
+    gframe, table = _add_table(slide, box, body, headers, size=size)
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
+    sig = significance_colours(df, meta)
     for i, row in enumerate(body, start=1):
         for j, (c, text) in enumerate(zip(cols, row)):
             v = df[c].iloc[i - 1]
-            _cell_text(table.cell(i, j), text, size=10 if len(df) <= 12 else 9, color=cell_colour(v, c, spec, flags[i - 1]),
+            _cell_text(table.cell(i, j), text, size=size, color=cell_colour(v, c, spec, flags[i - 1], sig[i - 1]),
                        align=PP_ALIGN.RIGHT if _numeric(v) else PP_ALIGN.LEFT)
             _cell_fill(table.cell(i, j), RGBColor(0xF7, 0xF7, 0xF7) if i % 2 else WHITE)
     return gframe
 
 
+def heat_grid(df: pd.DataFrame, spec: ChartSpec) -> tuple[list[str], list[str], dict]:
+    """Rows (``category``), columns (``x``) in first-appearance order and the cells of a long heat-map table:
+    ``{(row, col): (value, base, flag, highlighted)}``. A (row, column) pair without a line is a structural
+    zero — nothing to show — and stays blank."""
+    rows = list(dict.fromkeys(df[spec.category].astype(str)))
+    cols = list(dict.fromkeys(df[spec.x].astype(str)))
+    cells = {}
+    for r in df.to_dict("records"):
+        v = r.get(spec.y)
+        cells[(str(r[spec.category]), str(r[spec.x]))] = (
+            None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v),
+            r.get(spec.label) if spec.label else None, r.get("flag"),
+            bool(r.get(spec.highlight)) if spec.highlight else False)
+    return rows, cols, cells
+
+
+def heat_text(value, base, fmt: str) -> str:
+    """A heat-map cell: the value and its base in brackets ("45% (236)"); a low base shows "– (12)"."""
+    shown = "–" if value is None else format_value(value, fmt)
+    return shown if base is None else f"{shown} ({int(base):,})"
+
+
 def draw_heatmap(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Wide matrix (rows = ``category``, columns = ``columns`` or every other column) as a native table
-    whose cells shade from white to red with the value."""
-    cols = list(spec.columns or [c for c in df.columns if c != spec.category])
+    """A long table (``category`` = row, ``x`` = column, ``y`` = value in %, ``label`` = base) as a native table:
+    each cell shows the value with its base; shading grows with the value on a fixed 0–100 % scale (so equal
+    shares look equal on every slide); cells flagged in ``highlight`` (significantly above the average) are
+    drawn in red with white text; low bases are greyed without a value; structural zeros stay blank."""
+    rows, cols, cells = heat_grid(df, spec)
     headers = [label(h, lang) for h in (spec.headers or [spec.category, *cols])]
-    vals = df[cols].to_numpy(dtype=float)
-    body = [[str(df[spec.category].iloc[i]), *(format_value(v, spec.number_format) for v in vals[i])]
-            for i in range(len(df))]
+    if len(headers) != len(cols) + 1:
+        headers = [label(spec.category, lang), *cols]
+    body = [[r, *(heat_text(cells[(r, c)][0], cells[(r, c)][1], spec.number_format) if (r, c) in cells else ""
+                  for c in cols)] for r in rows]
     gframe, table = _add_table(slide, box, body, headers, size=9)
-    hi = np.nanmax(vals) if np.isfinite(vals).any() else 1.0
     for i, row in enumerate(body, start=1):
         _cell_text(table.cell(i, 0), row[0], size=9)
         _cell_fill(table.cell(i, 0), WHITE)
         for j, text in enumerate(row[1:], start=1):
-            v = vals[i - 1, j - 1]
-            share = 0.0 if not np.isfinite(v) or hi <= 0 else float(v) / hi
             cell = table.cell(i, j)
-            _cell_text(cell, text, size=9, align=PP_ALIGN.CENTER, color=WHITE if share > 0.6 else None)
-            _cell_fill(cell, RGBColor(int(255 - share * 63), int(255 - share * 198), int(255 - share * 212)))
+            value, _, flag, strong = cells.get((rows[i - 1], cols[j - 1]), (None, None, None, False))
+            share = 0.0 if value is None else min(1.0, max(0.0, value / 100))
+            if strong:
+                _cell_text(cell, text, size=9, bold=True, align=PP_ALIGN.CENTER, color=WHITE)
+                _cell_fill(cell, RED)
+                continue
+            _cell_text(cell, text, size=9, align=PP_ALIGN.CENTER, color=GREY if flag == LOW_BASE else None)
+            _cell_fill(cell, RGBColor(int(255 - share * 40), int(255 - share * 120), int(255 - share * 130)))
     return gframe
 
 
-# -------------------------------------------------------------------------------------------- text blocks
-def draw_quotes(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Quote wall: up to 6 boxes (theme heading in red / green by polarity, then the verbatim), two columns."""
-    left, top, width, height = box
-    items = df.head(6)
-    ncol, gap = 2, 150000
-    nrow = max(1, math.ceil(len(items) / ncol))
-    w, h = (width - gap) // ncol, (height - gap * (nrow - 1)) // nrow
-    shapes = []
-    for k, row in enumerate(items.to_dict("records")):
-        shp = slide.shapes.add_shape(1, left + (k % ncol) * (w + gap), top + (k // ncol) * (h + gap), w, h)
-        shp.fill.solid()
-        shp.fill.fore_color.rgb = RGBColor(0xF3, 0xF4, 0xF6)
-        shp.line.fill.background()
-        shp.shadow.inherit = False
-        tf = shp.text_frame
-        tf.word_wrap = True
-        tf.vertical_anchor = MSO_ANCHOR.TOP
-        tf.margin_left = tf.margin_right = Emu(120000)
-        p = tf.paragraphs[0]
-        p.text = str(row.get(spec.label or "theme_name", ""))
-        p.alignment = PP_ALIGN.LEFT
-        negative = (row.get("polarity") or 0) < 0
-        set_font(p.runs[0].font, size=Pt(12), bold=True, color=RED if negative else GREEN)
-        q = tf.add_paragraph()
-        q.text = f"“{row.get(spec.y or 'quote', '')}”"
-        q.alignment = PP_ALIGN.LEFT
-        set_font(q.runs[0].font, size=Pt(13), color=TEXT)
-        shapes.append(shp)
-    return shapes
-
-
-def draw_bullets(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Numbered findings (the executive summary), one paragraph each."""
-    tb = slide.shapes.add_textbox(*box)
-    tf = tb.text_frame
-    tf.word_wrap = True
-    col = spec.label or df.columns[0]
-    for i, text in enumerate(df[col].astype(str)):
-        p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = f"{i + 1}.  {text}"
-        p.space_after = Pt(14)
-        set_font(p.runs[0].font, size=Pt(18), color=TEXT)
-    return tb
-
-
+# ------------------------------------------------------------------------------------------- word cloud
 def _top_words(df) -> tuple[pd.DataFrame, ChartSpec]:
     top = df.sort_values("weight", ascending=False, kind="stable").head(15).reset_index(drop=True)
     return top, ChartSpec(type="bar", category="word", series=("weight",), series_names=("value",),
@@ -785,6 +842,18 @@ def draw_wordcloud(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None
     """A word cloud (``word``, ``weight``) does not exist natively in PowerPoint: the top 15 words as bars."""
     return draw_bar(slide, box, *_top_words(df), lang, meta)
 
+
+def _block(name: str) -> Callable:
+    """A text-block drawer of :mod:`cemkit.render.blocks` (imported when drawn: it uses this module's colours)."""
+    def draw_block(*args, **kwargs):
+        from . import blocks
+
+        return getattr(blocks, name)(*args, **kwargs)
+
+    return draw_block
+
+
+draw_quotes, draw_bullets = _block("draw_quotes"), _block("draw_bullets")
 
 DRAWERS: dict[str, Callable] = {
     "bar": draw_bar, "stacked100": draw_stacked100, "line": draw_line, "scatter": draw_scatter,
@@ -845,7 +914,7 @@ def update(chart, df: pd.DataFrame, spec: ChartSpec, lang: str) -> bool:
 def draw_prepared(slide, box, df: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None):
     """Draw an already prepared table (see :func:`prepare_table`, :func:`paginate`). A chart without rows
     (no alert in the wave, say) is a one-line "no data" note: PowerPoint has no empty chart."""
-    if df.empty and spec.type in NATIVE_CHARTS:
+    if df.empty and spec.type in (*NATIVE_CHARTS, *TABULAR):  # a table without rows too (no decision cleared)
         return _no_data(slide, box, lang)
     return DRAWERS[spec.type](slide, box, df, spec, lang, meta or {})
 

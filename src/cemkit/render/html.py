@@ -21,10 +21,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pyecharts import options as opts
 from pyecharts.charts import Bar, HeatMap, Line, WordCloud
 
-from ..i18n import catalogue, label, t
+from ..i18n import catalogue, label, number, t
 from ..paths import ASSETS_DIR, templates_dir
 from ..results import load_all
 from ..storyline import ChartSpec, load_storyline, optional_text
+from .blocks import quote_groups
 from .charts import (
     FIX,
     LOW_BASE,
@@ -32,13 +33,18 @@ from .charts import (
     QUADRANTS,
     SERIES_COLOURS,
     categories,
+    heat_grid,
+    heat_text,
+    matrix_ranges,
     number_format,
     point_colours,
     prepare_table,
     series_colour,
+    significance_colours,
     table_cells,
 )
-from .pptx import footnote_text, plan_slides, summary_findings
+from .pptx import deck_facts, footnote_text, plan_slides, summary_findings
+from .summary import fill_findings, summary_results
 
 __all__ = ["ECHARTS", "build_html", "chart_options", "safe_json"]
 
@@ -102,7 +108,7 @@ def _bar(df, spec, lang, meta):
         name = label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
         chart.add_yaxis(name, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
                         label_opts=opts.LabelOpts(is_show=spec.labels, formatter="{c}" + _suffix(fmt),
-                                                  position="right" if spec.horizontal else "top"))
+                                                  position=_label_position(spec)))
     cat_axis = opts.AxisOpts(type_="category", is_inverse=spec.horizontal,
                              axislabel_opts=opts.LabelOpts(interval=0, rotate=0 if spec.horizontal or len(df) <= 9 else 30))
     val_axis = opts.AxisOpts(type_="value", splitline_opts=opts.SplitLineOpts(is_show=False))
@@ -111,7 +117,32 @@ def _bar(df, spec, lang, meta):
     chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(is_show=n > 1),
                           xaxis_opts=val_axis if spec.horizontal else cat_axis,
                           yaxis_opts=cat_axis if spec.horizontal else val_axis)
-    return _dump(chart)
+    options = _dump(chart)
+    if len(spec.interval) == 2 and all(c in df for c in spec.interval) and n == 1:
+        options["series"][0]["markLine"] = _interval_lines(df, spec, cats)
+    return options
+
+
+def _label_position(spec) -> str:
+    """Value labels at the bar's end, or at its base when an interval line is drawn there (as in the deck)."""
+    if spec.interval:
+        return "insideLeft" if spec.horizontal else "insideBottom"
+    return "right" if spec.horizontal else "top"
+
+
+def _interval_lines(df, spec, cats) -> dict:
+    """Each bar's interval as a short dark line from low to high (the deck's error bars): markLine segments
+    between two coordinates, plain JSON (no JavaScript function)."""
+    fmt = number_format(spec, spec.series[0])
+    data = []
+    for c, lo, hi in zip(cats, df[spec.interval[0]], df[spec.interval[1]]):
+        a, b = _num(lo, fmt), _num(hi, fmt)
+        if a is None or b is None:
+            continue
+        ends = ([a, c], [b, c]) if spec.horizontal else ([c, a], [c, b])
+        data.append([{"coord": ends[0]}, {"coord": ends[1]}])
+    return {"symbol": ["none", "none"], "silent": True, "label": {"show": False}, "animation": False,
+            "lineStyle": {"color": _hex("dark"), "width": 1.5, "type": "solid"}, "data": data}
 
 
 def _stacked100(df, spec, lang, meta):
@@ -130,8 +161,8 @@ def _stacked100(df, spec, lang, meta):
                         label_opts=opts.LabelOpts(position="inside", formatter="{c}%", color="#fff"))
     if with_nps:
         items = [opts.BarItem(name=c, value=16, label_opts=opts.LabelOpts(
-            formatter="–" if v is None else f"NPS {v}", position="insideLeft", font_weight="bold",
-            color=_hex("red") if v is not None and v < 0 else _hex("text")))
+            formatter="–" if v is None else f"NPS {number(v)}", position="insideLeft", font_weight="bold",
+            color=_hex("text")))
             for c, v in zip(cats, (_num(v, "0") for v in df["nps"]))]
         chart.add_yaxis("NPS", items, stack="nps", color="rgba(0,0,0,0)", tooltip_opts=opts.TooltipOpts(is_show=False),
                         itemstyle_opts=opts.ItemStyleOpts(color="rgba(0,0,0,0)"))
@@ -180,7 +211,8 @@ def _wave_bars(df, spec, wide, waves):
         chart.add_yaxis(w, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
                         label_opts=opts.LabelOpts(is_show=spec.labels, position="top"))
     chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"),
-                          xaxis_opts=opts.AxisOpts(axislabel_opts=opts.LabelOpts(interval=0)),
+                          xaxis_opts=opts.AxisOpts(axislabel_opts=opts.LabelOpts(interval=0,
+                                                                                 rotate=30 if len(stages) > 7 else 0)),
                           yaxis_opts=opts.AxisOpts(splitline_opts=opts.SplitLineOpts(is_show=False)))
     return _dump(chart)
 
@@ -198,6 +230,8 @@ def _scatter(df, spec, lang, meta):
     split = [{"xAxis": _num(meta.get("x_split", df[spec.x].median()), fmt)},
              {"yAxis": _num(meta.get("y_split", df[spec.y].median()), "0.00")}]
     labels = meta.get("quadrant_labels") or {}
+    # padded, round axis bounds as in the deck: a point on the lowest value keeps its label inside the plot
+    (x0, x1, _), (y0, y1, _) = matrix_ranges(df[spec.x].astype(float), df[spec.y].astype(float))
     corners = [("right", "bottom"), ("right", "top"), ("left", "bottom"), ("left", "top")]
     graphic = [{"type": "text", h: 60 if h == "right" else 70, v: 8,  # in the margins, clear of the points
                 "style": {"text": str(labels.get(k, "")), "fontSize": 13, "fontWeight": "bold",
@@ -206,10 +240,11 @@ def _scatter(df, spec, lang, meta):
     return {
         "_height": 500, "grid": {"left": 70, "right": 60, "top": 40, "bottom": 64}, "graphic": graphic,
         "tooltip": {"trigger": "item", "formatter": "{b}: {c}"},
-        "xAxis": {"type": "value", "scale": True, "name": meta.get("x_name", ""), "nameLocation": "middle",
-                  "nameGap": 28, "axisLabel": {"formatter": "{value}" + _suffix(fmt)}, "splitLine": {"show": False}},
-        "yAxis": {"type": "value", "scale": True, "name": meta.get("y_name", ""), "nameLocation": "middle",
-                  "nameGap": 40, "splitLine": {"show": False}},
+        "xAxis": {"type": "value", "min": _num(x0, fmt), "max": _num(x1, fmt), "name": meta.get("x_name", ""),
+                  "nameLocation": "middle", "nameGap": 28, "axisLabel": {"formatter": "{value}" + _suffix(fmt)},
+                  "splitLine": {"show": False}},
+        "yAxis": {"type": "value", "min": _num(y0, "0.00"), "max": _num(y1, "0.00"), "name": meta.get("y_name", ""),
+                  "nameLocation": "middle", "nameGap": 40, "splitLine": {"show": False}},
         "series": [{"type": "scatter", "symbolSize": 13, "data": points,
                     "label": {"show": True, "position": "right", "formatter": "{b}", "color": _hex("text")},
                     "labelLayout": {"moveOverlap": "shiftY", "hideOverlap": False},
@@ -219,20 +254,28 @@ def _scatter(df, spec, lang, meta):
 
 
 def _heatmap(df, spec, lang, meta):
-    cols = list(spec.columns or [c for c in df.columns if c != spec.category])
-    rows = df[spec.category].astype(str).tolist()
-    data = [[j, i, _num(df[c].iloc[i], spec.number_format)] for i in range(len(df)) for j, c in enumerate(cols)]
-    vals = [d[2] for d in data if d[2] is not None] or [0]
+    """As in the deck: value with its base in each cell, blank structural zeros, a fixed 0–100 % colour scale,
+    cells significantly above average in red."""
+    rows, cols, cells = heat_grid(df, spec)
+    data = []
+    for (r, c), (value, base, flag, strong) in cells.items():
+        item = {"value": [cols.index(c), rows.index(r), None if value is None else _num(value, "0.0")],
+                "label": {"formatter": heat_text(value, base, spec.number_format)}}
+        if strong:
+            item["itemStyle"] = {"color": _hex("red")}
+            item["label"]["color"] = "#fff"
+        data.append(item)
     chart = HeatMap(init_opts=_init(max(320, 30 * len(rows) + 120)))
-    headers = [label(h, lang) for h in spec.headers[1:]] if spec.headers else [label(c, lang) for c in cols]
-    chart.add_xaxis(headers)
-    chart.add_yaxis("", rows, data, label_opts=opts.LabelOpts(is_show=True, position="inside"))
-    chart.set_global_opts(visualmap_opts=opts.VisualMapOpts(min_=0, max_=max(vals), is_show=False,
-                                                            range_color=["#FFFFFF", "#F4B6AE", _hex("red")]),
+    chart.add_xaxis(cols)
+    chart.add_yaxis("", rows, [], label_opts=opts.LabelOpts(is_show=True, position="inside"))
+    chart.set_global_opts(visualmap_opts=opts.VisualMapOpts(min_=0, max_=100, is_show=False,
+                                                            range_color=["#FFFFFF", "#D78780"]),
                           yaxis_opts=opts.AxisOpts(is_inverse=True),
                           xaxis_opts=opts.AxisOpts(position="top", axislabel_opts=opts.LabelOpts(interval=0)),
                           legend_opts=opts.LegendOpts(is_show=False))
-    return _dump(chart)
+    options = _dump(chart)
+    options["series"][0]["data"] = data
+    return options
 
 
 def _wordcloud(df, spec, lang, meta):
@@ -269,11 +312,12 @@ def chart_options(table: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | 
 
 
 # ----------------------------------------------------------------------------------------------- blocks
-def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str) -> dict:
+def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str, meta: dict | None = None) -> dict:
     """Headers, cell texts (formatted as in the deck) and classes: numbers right-aligned, low bases greyed,
     ``colour_by`` values red/green."""
     cols, headers, body = table_cells(df, spec, lang)
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
+    sig = significance_colours(df, meta)
     rows = []
     for i, texts in enumerate(body):
         cells = []
@@ -281,8 +325,8 @@ def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str) -> dict:
             v = df[c].iloc[i]
             numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
             cls = "num" if numeric else ""
-            if spec.colour_by == c and numeric and not pd.isna(v) and flags[i] != LOW_BASE:
-                cls += " neg" if float(v) < 0 else " pos"
+            if spec.colour_by == c and sig[i] and flags[i] != LOW_BASE:
+                cls += " neg" if sig[i] == "red" else " pos"
             cells.append({"text": text, "cls": cls.strip()})
         rows.append({"cls": "low" if flags[i] == LOW_BASE else "", "cells": cells})
     return {"kind": "table", "headers": headers, "rows": rows}
@@ -291,8 +335,9 @@ def _table_block(df: pd.DataFrame, spec: ChartSpec, lang: str) -> dict:
 def _block(item, spec, findings: list[str], base_facts: dict, lang: str) -> dict:
     block = {"id": f"b-{spec.id}", "title": item.title, "kind": "text", "footnote": "",
              "subtitle": optional_text(spec.subtitle, item.facts, lang),
-             "takeaway": optional_text(spec.takeaway, item.facts, lang)}
-    if spec.result == "exec_summary":
+             "takeaway": optional_text(spec.takeaway, item.facts, lang),
+             "notes": optional_text(spec.notes, item.facts, lang)}
+    if spec.result == "exec_summary" and spec.chart is None:
         block.update(kind="bullets", items=findings)
         return block
     if spec.chart is None or item.result is None:
@@ -302,12 +347,9 @@ def _block(item, spec, findings: list[str], base_facts: dict, lang: str) -> dict
     if drawn is not None:
         block.update(kind="chart", chart_type=chart.type, height=drawn[1], options=safe_json(drawn[0]))
     elif chart.type == "table":
-        block.update(_table_block(prepare_table(table, chart), chart, lang))
+        block.update(_table_block(prepare_table(table, chart), chart, lang, item.result.meta))
     elif chart.type == "quotes":
-        df = prepare_table(table, chart).head(8)
-        block.update(kind="quotes", items=[{"theme": r.get(chart.label or "theme_name", ""),
-                                             "quote": r.get(chart.y or "quote", ""),
-                                             "neg": (r.get("polarity") or 0) < 0} for r in df.to_dict("records")])
+        block.update(kind="quotes", groups=quote_groups(prepare_table(table, chart), chart))
     elif chart.type == "bullets":
         col = chart.label or table.columns[0]
         block.update(kind="bullets", items=table[col].astype(str).tolist())
@@ -323,8 +365,9 @@ def _sections(planned, findings: list[str], base_facts: dict, lang: str) -> list
         if spec.layout == "title":
             continue
         if spec.layout == "section" or not sections:
-            sections.append({"id": f"s-{spec.id}", "title": item.title,
-                             "subtitle": optional_text(spec.subtitle, item.facts, lang), "blocks": []})
+            sections.append({"id": f"s-{spec.id}", "title": item.title, "blocks": [],
+                             # a section opened by a content slide: its subtitle shows once, in the block
+                             "subtitle": optional_text(spec.subtitle, item.facts, lang) if spec.layout == "section" else ""})
             if spec.layout == "section":
                 continue
         block = _block(item, spec, findings, base_facts, lang)
@@ -347,9 +390,12 @@ def build_html(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
                base_facts: dict | None = None) -> dict:
     """Write the self-contained HTML report. Returns a summary (sections, charts)."""
     results = load_all(run_dir)
-    base_facts = {"client": client, "pack_name": pack.name.get(lang), **(base_facts or {})}
+    results.update(summary_results(results))
+    base_facts = deck_facts(pack, lang, client, base_facts)
+    client = base_facts["client"]
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = summary_findings(planned, base_facts, lang)
+    fill_findings(planned, findings)
     sections = _sections(planned, findings, base_facts, lang)
     kinds = [b.get("chart_type") for s in sections for b in s["blocks"] if b["kind"] == "chart"]
     env = Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=select_autoescape(["html", "j2"]))
@@ -360,9 +406,13 @@ def build_html(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
         wordcloud_js=(ASSETS_DIR / "echarts-wordcloud.min.js").read_text(encoding="utf-8")
         if "wordcloud" in kinds else "",
         synthetic=t("synthetic_banner", lang) if base_facts.get("synthetic") else "",
-        confidential=t("confidential", lang, client=client or pack.name.get(lang)),
+        confidential=t("confidential", lang, client=client) if client else t("confidential_no_client", lang),
         generated=t("generated_on", lang, date=base_facts.get("date", "")), contents=t("contents", lang),
         period=_wave_label(base_facts, lang), no_data=catalogue(lang)["no_data"],
+        meta_line=("｜" if lang == "zh" else " | ").join(
+            x for x in (client, _wave_label(base_facts, lang), t("generated_on", lang, date=base_facts.get("date", "")))
+            if x),
+        how_to_read=t("how_to_read", lang),
     )
     Path(out_path).write_text(html, encoding="utf-8")
     return {"sections": len(sections), "charts": len(kinds)}

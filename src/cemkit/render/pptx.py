@@ -42,6 +42,7 @@ from . import charts, theme
 from .fonts import set_ea, set_font, text_width_em
 from .layouts import TEXT_ROLES, MasterMap, Placement, hints_from_slides, map_roles, overrides_path
 from .masters import KINDS, placeholder_pt
+from .summary import RENDER_RESULTS, fill_findings, summary_results
 from .tags import DECK_TAG, NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
 
 __all__ = [
@@ -153,7 +154,7 @@ def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts:
     planned = []
     for spec in slides:
         result = results.get(spec.result) if spec.result else None
-        if spec.result and spec.result != "exec_summary" and (result is None or result.meta.get("skipped")):
+        if spec.result and spec.result not in RENDER_RESULTS and (result is None or result.meta.get("skipped")):
             continue
         if (result is not None and spec.chart is not None and spec.chart.type in charts.NATIVE_CHARTS
                 and charts.prepare_table(result.table, spec.chart).empty):
@@ -341,17 +342,26 @@ def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
                template: str | Path | None = None, base_facts: dict | None = None) -> dict:
     """Write the deck to ``out_path`` and return a summary (slides, charts, tables, slide ids)."""
     results = load_all(run_dir)
+    results.update(summary_results(results))
     prs, plan, look = open_master(template)
-    base_facts = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(),
-                  **(base_facts or {})}
+    base_facts = deck_facts(pack, lang, client, base_facts)
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     findings = summary_findings(planned, base_facts, lang)
-    deck = _Deck(prs, plan, lang, client, base_facts, findings, ids=[p.spec.id for p in planned])
+    fill_findings(planned, findings)
+    deck = _Deck(prs, plan, lang, (client or "").strip(), base_facts, findings, ids=[p.spec.id for p in planned])
     with theme.use(look):
         for item in planned:
             _add_item(deck, item)
     prs.save(str(out_path))
     return deck.summary
+
+
+def deck_facts(pack, lang: str, client: str = "", base_facts: dict | None = None) -> dict:
+    """Facts every slide may use: the client's name (``has_client`` false when none was given, so the cover
+    reads "客户体验洞察报告", not " customer experience insight report"), the pack's name, today's date."""
+    client = (client or "").strip()
+    return {"client": client, "has_client": bool(client), "pack_name": pack.name.get(lang),
+            "date": dt.date.today().isoformat(), **(base_facts or {})}
 
 
 def _add_item(deck: _Deck, item: PlannedSlide) -> None:
@@ -363,7 +373,8 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     sub = optional_text(spec.subtitle, item.facts, deck.lang)
     sub_box, boxes = _under_subtitle(_content_boxes(deck, spec), sub)
     df = charts.prepare_table(result.table, spec.chart)
-    pages = charts.paginate(df, boxes[0][3]) if spec.chart.type in charts.TABULAR else [df]
+    by = spec.chart.category if spec.chart.type == "heatmap" else None
+    pages = charts.paginate(df, boxes[0][3], by=by) if spec.chart.type in charts.TABULAR else [df]
     for k, page in enumerate(pages, start=1):
         title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=len(pages))
         slide = _new_slide(deck, item, title)
@@ -396,7 +407,11 @@ def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
     big = spec.layout in TEXT_ROLES  # cover and dividers: 32 pt, down to 24 pt for two lines
     master_pt = placeholder_pt(layout, "title") or 44
     max_pt = min(32 if big else TITLE_PT, master_pt)
-    size = fit_title_size(title, place.title[2], max_pt=max_pt, min_pt=min(24 if big else TITLE_MIN_PT, max_pt),
+    # a Chinese title is one line (down to 20 pt) unless it cannot be; an English one may take two
+    one_line_pt = min(20, max_pt)
+    lines = 1 if lang == "zh" and not big and title_lines(title, place.title[2], one_line_pt) == 1 else 2
+    min_pt = min(24 if big else (one_line_pt if lines == 1 else TITLE_MIN_PT), max_pt)
+    size = fit_title_size(title, place.title[2], max_lines=lines, max_pt=max_pt, min_pt=min_pt,
                           box_height_emu=place.title[3])
     _set_text(title_ph, title, size=size)
     _tag_text(slide, title_ph, "title", spec.title, item.facts, lang, text=title)
@@ -412,7 +427,7 @@ def _new_slide(deck: _Deck, item: PlannedSlide, title: str):
             body = _textbox(slide, place.content[0], sub, size, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
         if sub and body is not None:
             _tag_text(slide, body, "subtitle", spec.subtitle, item.facts, lang)
-    elif spec.result == "exec_summary":
+    elif spec.result == "exec_summary" and spec.chart is None:  # a storyline without a decisions table
         tb = charts.draw_bullets(slide, place.content[0], pd.DataFrame({"finding": deck.findings}),
                                  ChartSpec(type="bullets", label="finding"), lang)
         tag_shape(slide, tb, "findings", tb.text_frame.text)
@@ -503,7 +518,7 @@ def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 
             size = 9 if _lines(note, place.footnote[2], 9) <= 2 else 8
             box = _textbox(slide, place.footnote, note, size, name="Footnote")
             tag_shape(slide, box, "footnote", note)
-    footer = t("confidential", lang, client=deck.client or deck.base_facts.get("pack_name", ""))
+    footer = t("confidential", lang, client=deck.client) if deck.client else t("confidential_no_client", lang)
     number = str(len(deck.prs.slides))
     if place.footer_ph is not None:  # the master's footer style, smaller if the line would not fit
         size = placeholder_pt(place.layout.slide_layout, "footer") or 12

@@ -67,6 +67,9 @@ class Attribute(Model):
     scale: Id
     synonyms: list[Text] = Field([], description="other everyday wordings of the attribute (general industry "
                                  "language, zh or en), for matching client questions in `cemkit map`")
+    owner: Label | None = Field(None, description="who acts on it in a decision (default: its stage's first touchpoint owner)")
+    horizon: Label | None = Field(None, description="by when a fix should show, e.g. {zh: 90天, en: 90 days}")
+    themes: list[Id] = Field([], description="comment themes that speak about it (a decision's evidence)")
 
 
 class Touchpoint(Model):

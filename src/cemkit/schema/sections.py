@@ -120,6 +120,8 @@ class Chart(Model):
     sort: str | None = Field(None, description="column to sort by (descending) before drawing")
     top: int | None = Field(None, ge=1, description="keep the first N rows")
     filter: dict[str, Any] = Field({}, description="keep rows whose column equals the value")
+    interval: list[str] = Field([], description="(low, high) columns: error bars / the interval of each value")
+    ascending: bool = Field(False, description="sort ascending (e.g. the most negative gap first)")
 
 
 class Slide(Model):

@@ -22,7 +22,7 @@ from .themes import analyze, as_series
 
 __all__ = ["discover", "uncaught", "write_candidates_yaml"]
 
-COLUMNS = ["candidate", "size", "share", "top_words", "keywords", "quotes"]
+COLUMNS = ["candidate", "size", "share", "top_words", "keywords", "quotes", "head", "head_quotes"]
 
 
 def uncaught(texts: Any, pack: Any, tags: pd.DataFrame | None = None, min_chars: int = 4) -> pd.Series:
@@ -47,7 +47,11 @@ def discover(texts: Any, pack: Any, tags: pd.DataFrame | None = None, *, k: int 
     ``texts``: the comments (Series/list), ``tags``: their comment-level tags (computed when None). Returns one
     row per topic, largest first: ``candidate`` (candidate_1 …), ``size`` (uncaught comments in the sample
     whose strongest topic it is), ``share`` (% of those), ``top_words`` (list, best first), ``keywords`` (top
-    words that are not yet keywords of the pack) and ``quotes`` (``n_quotes`` short sample comments).
+    words that are not yet keywords of the pack), ``quotes`` (``n_quotes`` short sample comments), ``head`` (the
+    topic's most frequent new keyword: in the most of its comments, weighted by their number; "" when every
+    top word is a pack keyword) and ``head_quotes`` (sample comments that contain the head word). A topic
+    found in few distinct comments may blend two subjects (NMF has one topic per 5 documents): the head word
+    names the larger one, and the quotes under it stay on that subject.
     Comments whose content words are identical count as one document (weighted by their number). Empty when
     fewer than ``min_docs`` such documents remain; ``k`` shrinks for small samples (one topic per 5 documents)."""
     from sklearn.decomposition import NMF
@@ -111,11 +115,34 @@ def discover(texts: Any, pack: Any, tags: pd.DataFrame | None = None, *, k: int 
         cand = docs.iloc[order]
         short = cand[cand.str.len() <= 40]
         quotes = list(dict.fromkeys((short if len(short) >= n_quotes else cand).tolist()))[:n_quotes]
-        rows.append({"size": int(wts[members].sum()), "top_words": words, "keywords": kws, "quotes": quotes})
+        head = _head_word(toks, members, wts, taken)
+        core = cand[cand.str.contains(head, regex=False)] if head else cand.iloc[:0]
+        core_short = core[core.str.len() <= 40]
+        head_quotes = list(dict.fromkeys((core_short if len(core_short) >= n_quotes else core).tolist()))[:n_quotes]
+        rows.append({"size": int(wts[members].sum()), "top_words": words, "keywords": kws, "quotes": quotes,
+                     "head": head, "head_quotes": head_quotes})
     out = pd.DataFrame(rows).sort_values("size", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "candidate", [f"candidate_{i + 1}" for i in range(len(out))])
     out.insert(2, "share", 100 * out["size"] / max(float(wts[has].sum()), 1.0))
     return out[COLUMNS]
+
+
+def _head_word(toks: list[list[str]], members: np.ndarray, wts: np.ndarray, taken: set[str]) -> str:
+    """The word that names the topic ('' if none), counted over the topic's documents themselves (the TF-IDF
+    vocabulary drops a word in more than half of the documents — with few distinct documents, the very word
+    the topic is about): among the words that are not yet pack keywords and appear in at least 60% as many
+    (weighted) documents as the most frequent one, the longest — 人民币 or 充电桩 rather than a fragment such
+    as 不到; a word that starts with a negation (不, 没, 无, 未) never names a topic."""
+    count: dict[str, float] = {}
+    for i in members:
+        for w in set(toks[i]):
+            if len(w) > 1 and w not in taken and not w.startswith(("不", "没", "无", "未")):
+                count[w] = count.get(w, 0.0) + float(wts[i])
+    if not count:
+        return ""
+    top = max(count.values())
+    near = [w for w, c in count.items() if c >= 0.6 * top]
+    return max(near, key=lambda w: (len(w), count[w], w))
 
 
 def write_candidates_yaml(candidates: pd.DataFrame, path: str | Path | None = None, n_keywords: int = 6,

@@ -412,12 +412,13 @@ def theme_quotes(texts: pd.Series, tags: pd.DataFrame, *, n_quotes: int = 3, max
     """Representative verbatims per theme and polarity: distinct comments (already masked upstream) of
     ``min_len``..``max_len`` characters, clearest polarity first (largest |score|), then comments about fewer
     themes, then shorter ones; comments holding masked PII last. Falls back to longer comments cut at ``max_len`` (with "…")
-    when a theme has too few short ones. Columns: ``theme, polarity, text, score``."""
-    cols = ["theme", "polarity", "text", "score"]
+    when a theme has too few short ones. Columns: ``theme, polarity, text, score, row`` (``row``: the
+    comment's label in ``texts``, to look up who said it)."""
+    cols = ["theme", "polarity", "text", "score", "row"]
     if tags is None or len(tags) == 0:
         return pd.DataFrame(columns=cols)
     q = pd.DataFrame({"theme": tags["theme"].astype(str).to_numpy(), "polarity": tags["polarity"].to_numpy(),
-                      "score": tags["score"].to_numpy(),
+                      "score": tags["score"].to_numpy(), "row": tags["row"].to_numpy(),
                       "text": texts.loc[tags["row"]].astype(str).str.strip().to_numpy()})
     q = q[q["text"].str.len() >= min_len].drop_duplicates(["theme", "text"])
     q["len"] = q["text"].str.len()

@@ -18,14 +18,16 @@ from .common import (
                      weight_column,
                      write_csv,
 )
+from .decisions import decision_views
 from .drivers import BOOTSTRAP_ROWS, driver_views, method_note, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
+from .sample import sample_views
 from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["BOOTSTRAP_ROWS", "Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views",
-           "formula_safe", "journey_views", "method_note", "period_of", "prediction_views", "read_responses",
-           "reporting_waves", "save_all", "show", "since_last_views", "stage_importance", "text_views", "wave_labels",
-           "weight_column", "write_csv"]
+__all__ = ["BOOTSTRAP_ROWS", "Views", "Waves", "action_views", "base_meta", "data_quality_views", "decision_views",
+           "driver_views", "formula_safe", "journey_views", "method_note", "period_of", "prediction_views",
+           "read_responses", "reporting_waves", "sample_views", "save_all", "show", "since_last_views",
+           "stage_importance", "text_views", "wave_labels", "weight_column", "write_csv"]

@@ -115,30 +115,60 @@ def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     return out[order]
 
 
+CLAIM_AUC = 0.70  # Hosmer & Lemeshow's "acceptable": below it the deck says the model ranks, not identifies
+
+
 def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
                      odata: pd.DataFrame | None = None, seed: int = 0, *, prediction=None) -> Views:
-    """The detractor-risk model from O-data (refused with its reason when it cannot be trusted) and the
-    ranked list of silent customers (top_risk.xlsx). ``prediction``: :func:`cemkit.predict.fit_predict` of
-    ``df`` and ``odata`` when the notebook has fitted it already."""
+    """The detractor-risk model from O-data (refused with its reason when it cannot be trusted), its lift
+    and calibration by risk decile (``prediction_lift``) and the ranked list of silent customers
+    (top_risk.xlsx). Silent customers: the O-data customers without a survey response in the data.
+    ``prediction``: :func:`cemkit.predict.fit_predict` of ``df`` and ``odata`` when the notebook has fitted
+    it already."""
     from .. import predict as pr
 
     run_dir = Path(run_dir)
     out: Views = {}
-    if odata is not None and len(odata) and (pack.odata or {}).get("features"):
+    spec = pack.odata or {}
+    if odata is not None and len(odata) and spec.get("features"):
         if isinstance(df, Dataset):  # DuckDB: only the columns the model and the footnote use
             df = df.to_pandas(["response_id", "customer_id", "wave", "date", "nps", "weight"])
-        pred = prediction if prediction is not None else pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
-        facts = {**pred.facts, "refused": bool(pred.refused)}
+        min_auc = float(spec.get("min_auc", 0.60))
+        pred = (prediction if prediction is not None
+                else pr.fit_predict(df, odata, pack, seed=seed, lang=lang, min_auc=min_auc))
+        facts = {**pred.facts, "refused": bool(pred.refused), "min_auc": min_auc, "claim_auc": CLAIM_AUC,
+                 "claim": (not pred.refused) and float(pred.facts.get("auc") or 0) >= CLAIM_AUC}
         labels = tuple(wave_labels(df))  # the model learns from the respondents of every wave: said in the footnote
         meta = base_meta(df, pack, lang, facts=facts, **Waves(labels, m.ALL, None).meta(),
-                         test={"zh": "5折交叉验证AUC", "en": "5-fold cross-validated AUC"}[lang])
+                         test={"zh": "5折交叉验证AUC（样本外预测）", "en": "5-fold cross-validated AUC (out-of-fold)"}[lang])
         meta["base"]["n"] = int(pred.n_labelled)
         if pred.refused:
             reason = facts.get("reason") or {}
             lines = [reason.get(lang, str(reason)) if isinstance(reason, dict) else str(reason),
-                     {"zh": f"有评分的客户：{pred.n_labelled:,}", "en": f"labelled customers: {pred.n_labelled:,}"}[lang]]
+                     {"zh": f"有评分的客户：{pred.n_labelled:,}", "en": f"labelled customers: {pred.n_labelled:,}"}[lang],
+                     {"zh": "需要：更多可关联运营数据的已作答客户，或更能区分体验的运营字段（如投诉、返修、等待时长记录）",
+                      "en": "needed: more respondents joined to O-data, or O-data fields that track the experience "
+                            "(complaints, repeat repairs, waiting times)"}[lang]]
             out["prediction"] = (pd.DataFrame({"finding": lines}), meta)
         else:
             pr.write_top_risk_xlsx(pred, run_dir / "top_risk.xlsx", lang)
             out["prediction"] = (pred.importance, meta)
+            # predict.lift_table's groups (fractions) as the slide reads them: deciles, rates and capture in %
+            g = pred.lift
+            lift = pd.DataFrame({"decile": g["group"].to_numpy(), "n": g["n"].to_numpy(),
+                                 "observed_rate": 100 * g["observed_rate"].to_numpy(),
+                                 "mean_predicted": 100 * g["mean_predicted"].to_numpy(),
+                                 "lift": g["lift"].to_numpy(), "capture": 100 * g["gains"].to_numpy()})
+            lift["band"] = [_band(d, len(lift), lang) for d in lift["decile"]]
+            lift["base_rate"] = float(pred.facts["detractor_rate"])
+            lift["is_top"] = lift["decile"] == 1
+            out["prediction_lift"] = (lift, meta)
     return out
+
+
+def _band(decile: int, groups: int, lang: str) -> str:
+    """Risk band of a decile: 前10% / Top 10%, then 10–20% …"""
+    step = 100 // groups
+    if decile == 1:
+        return f"前{step}%" if lang == "zh" else f"Top {step}%"
+    return f"{(decile - 1) * step}–{decile * step}%"

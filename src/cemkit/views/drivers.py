@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import claims
 from .. import drivers as kda
 from ..engine import Dataset
+from ..i18n import interval
 from ..packs import Pack
 from .common import Views, _label, base_meta, weight_column
 from .waves import Waves, reporting_waves
@@ -65,6 +67,9 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
         r2 = res.attrs.get("r2", np.nan)
         res = res.merge(pm[["driver", "performance", "quadrant", "quadrant_label"]], on="driver", how="left")
+        res["x_split"], res["y_split"] = pm.attrs["x_split"], pm.attrs["y_split"]
+        res["below"] = res["performance"] < pm.attrs["y_split"]
+        res["perf_colour"] = np.where(res["below"], "red", "")
         res.insert(0, "stage", stage.id)
         res.insert(1, "stage_name", stage.name.get(lang))
         res["driver_name"] = res["driver"].map(lambda a: pack.attributes[a].short.get(lang))
@@ -76,49 +81,68 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         return out
     table = pd.concat(rows, ignore_index=True)
     table["share_pct"] = table["share"] * 100
-    if "ci_low" in table:
-        table["ci"] = [f"{lo * 100:.0f}–{hi * 100:.0f}" if pd.notna(lo) else "–"
-                       for lo, hi in zip(table["ci_low"], table["ci_high"])]
-    else:
-        table["ci"] = "–"
+    if "ci_low" not in table:
+        table["ci_low"] = table["ci_high"] = np.nan
+    table["ci_low_pct"], table["ci_high_pct"] = table["ci_low"] * 100, table["ci_high"] * 100
+    table["ci"] = interval_texts(table["ci_low_pct"], table["ci_high_pct"])
     fix = table[table["quadrant"] == "high_importance_low_performance"]
-    # the priority matrix shown: the stage with the lowest NPS among stages with a driver model
+    # the priority slide shows the stage with the lowest NPS among stages with a driver model
     nps_by_stage = df.groupby("stage")["nps"].apply(lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
     modelled = table["stage"].unique().tolist()
     focus = min(modelled, key=lambda s: nps_by_stage.get(s, np.inf))
-    pm = table[table["stage"] == focus].copy()
-    pm_fix = pm[pm["quadrant"] == "high_importance_low_performance"].sort_values("share", ascending=False)
-    top = (pm_fix if len(pm_fix) else pm.sort_values("share", ascending=False)).iloc[0]
-    perf_rank_from_bottom = int(pm["performance"].rank(method="min").loc[top.name])
-    stage_obj = pack.stage(focus)
-    facts = {
-        "top_fix": _label(pack.attributes[top["driver"]].short), "top_fix_stage": _label(stage_obj.name),
-        "top_fix_share": float(top["share"] * 100), "top_fix_perf_rank_from_bottom": perf_rank_from_bottom,
-        "top_fix_in_quadrant": bool(len(pm_fix)), "focus_stage": focus,
-        "n_fix": len(fix), "n_stages": len(modelled), "skipped_stages": skipped,
-        "skipped_stage_names": ({lg: ("、" if lg == "zh" else ", ").join(pack.stage_name(s, lg) for s in skipped)
-                                 for lg in ("zh", "en")} if skipped else None),
-        **waves.facts(),
-    }
+    pm = table[table["stage"] == focus].sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
+    facts = {**_fix_facts(pm, pack), "focus_stage": focus, "n_fix": len(fix), "n_stages": len(modelled),
+             "skipped_stages": skipped,
+             "skipped_stage_names": ({lg: ("、" if lg == "zh" else ", ").join(pack.stage_name(s, lg) for s in skipped)
+                                      for lg in ("zh", "en")} if skipped else None),
+             "n_attributes": len(pm), "matrix": len(pm) >= MIN_MATRIX_ATTRIBUTES, **waves.facts()}
     note = method_note(pack.rules.driver_method, int(fitted[modelled[0]].attrs.get("bootstrap") or 0), lang)
     meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=note, **waves.meta())
     meta["base"]["n"] = int(table.groupby("stage")["n"].first().sum())
     out["stage_drivers"] = (table, meta)
     pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=note, **waves.meta())
     pm_meta["base"]["n"] = int(pm["n"].iloc[0])
-    pm_meta.update(x_split=float(pm["share"].median()), y_split=float(pm["performance"].median()),
+    pm_meta.update(x_split=float(pm["x_split"].iloc[0]), y_split=float(pm["y_split"].iloc[0]),
                    quadrant_labels={k: v.get(lang) for k, v in pack.rules.quadrant_names.items()},
                    x_name={"zh": "重要性", "en": "Importance"}[lang], y_name={"zh": "表现", "en": "Performance"}[lang])
-    out["priority_matrix"] = (pm.reset_index(drop=True), pm_meta)
-    imp = stage_importance(df, pack, lang, waves)
+    out["priority_matrix"] = (pm, pm_meta)
+    imp = stage_importance(df, pack, lang, waves, bootstrap=bootstrap, seed=seed)
     if imp is not None:
         out["stage_importance"] = imp
     return out
 
 
-def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | None = None):
+MIN_MATRIX_ATTRIBUTES = 6  # below this, quadrants are rank artefacts: the slide shows a ranked bar instead
+
+
+def interval_texts(lo: pd.Series, hi: pd.Series, decimals: int = 0) -> list[str]:
+    """Interval cells "[11, 19]" ('–' when missing), never '-0'."""
+    return [interval(a, b, decimals) for a, b in zip(lo, hi)]
+
+
+def _fix_facts(pm: pd.DataFrame, pack: Pack) -> dict:
+    """The first thing to fix at the focus stage: the most important attribute performing below the split,
+    named as *the* first only when its importance interval clears the next such attribute's."""
+    below = pm[pm["below"]].reset_index(drop=True)
+    pool = below if len(below) else pm
+    top = pool.iloc[0]
+    ld = claims.lead(pool["share"].to_numpy(float), highest=True, lo=pool["ci_low"], hi=pool["ci_high"],
+                     method="overlap")
+    second = pool.iloc[1] if len(pool) > 1 else None
+    return {"top_fix": _label(pack.attributes[top["driver"]].short), "top_fix_stage": _label(pack.stage(top["stage"]).name),
+            "top_fix_share": float(top["share"] * 100), "top_fix_in_quadrant": bool(len(below)),
+            "top_fix_clear": bool(ld.clear) and bool(len(below)),
+            "top_fix_perf_rank_from_bottom": int(pm["performance"].rank(method="min").loc[pm["driver"] == top["driver"]].iloc[0]),
+            "second_fix": _label(pack.attributes[second["driver"]].short) if second is not None else None,
+            "second_fix_share": float(second["share"] * 100) if second is not None else None,
+            "n_below": len(below)}
+
+
+def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | None = None, bootstrap: int = 200,
+                     seed: int = 0):
     """Which stage's satisfaction explains most of customers' NPS: one row per customer, stage CSAT as
-    drivers (missing by design: pairwise-complete correlations), customer mean NPS as the target."""
+    drivers (missing by design: pairwise-complete correlations), customer mean NPS as the target; bootstrap
+    intervals on each share. The title names the top stage only when its interval clears the next stage's."""
     score = "csat" if "csat" in pack.kpis and "csat" in df else None
     if score is None or "customer_id" not in df:
         return None
@@ -128,16 +152,26 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     if len(stages) < 2:
         return None
     try:
-        res = kda.key_drivers(wide.reset_index(drop=True), "__nps", stages, method="shapley", missing="pairwise")
+        res = kda.key_drivers(wide.reset_index(drop=True), "__nps", stages, method="shapley", missing="pairwise",
+                              bootstrap=bootstrap, seed=seed, bootstrap_rows=20_000)
     except ValueError:
         return None
+    res = res.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
     res["stage_name"] = res["driver"].map(lambda s: pack.stage_name(s, lang))
     res["share_pct"] = res["share"] * 100
-    res["is_top"] = res["rank"] == 1
-    top = res.sort_values("share", ascending=False).iloc[0]
+    if "ci_low" not in res:
+        res["ci_low"] = res["ci_high"] = np.nan
+    res["ci_low_pct"], res["ci_high_pct"] = res["ci_low"] * 100, res["ci_high"] * 100
+    ld = claims.lead(res["share"].to_numpy(float), highest=True, lo=res["ci_low"], hi=res["ci_high"],
+                     method="overlap")
+    res["is_top"] = (res.index == 0) & ld.clear
+    top = res.iloc[0]
     facts = {"top_stage": _label(pack.stage(top["driver"]).name), "top_share": float(top["share"] * 100),
+             "top_clear": bool(ld.clear), "low_share": float(res["share_pct"].min()),
+             "high_share": float(res["share_pct"].max()), "n_stages_modelled": len(res),
              **(waves.facts() if waves else {})}
     meta = base_meta(df, pack, lang, facts=facts, **(waves.meta() if waves else {}),
-                     test={"zh": "Shapley值分解R²（成对完整相关）", "en": "Shapley decomposition of R² (pairwise-complete)"}[lang])
+                     test={"zh": "Shapley值分解R²（成对完整相关），自助法95%区间",
+                           "en": "Shapley decomposition of R² (pairwise-complete), bootstrap 95% intervals"}[lang])
     meta["base"]["n"] = int(wide["__nps"].notna().sum())
     return res, meta

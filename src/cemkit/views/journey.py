@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import claims
 from .. import metrics as m
+from ..i18n import interval, number
 from ..packs import Pack
 from .common import Views, _label, base_meta
 from .waves import reporting_waves
@@ -14,7 +16,7 @@ _FLAG_TEXT = {"zh": {"ok": "", "caution": "谨慎解读", "low_base": "低基数
 
 
 def _ci_text(lo: pd.Series, hi: pd.Series, decimals: int = 0) -> list[str]:
-    return [f"{a:.{decimals}f}–{b:.{decimals}f}" if pd.notna(a) and pd.notna(b) else "–" for a, b in zip(lo, hi)]
+    return [interval(a, b, decimals) for a, b in zip(lo, hi)]
 
 
 def _no_changes(table: pd.DataFrame, pack: Pack) -> pd.DataFrame:
@@ -53,7 +55,7 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
 
     comp = m.nps_composition(df, pack, wave=w.report, lang=lang, nps_method=nps_method)
     comp["name"] = comp["name"].where(comp["unit"] != m.ALL, {"zh": "整体", "en": "Overall"}[lang])
-    comp["label"] = [f"{n}（NPS {v:.0f}）" if lang == "zh" and pd.notna(v) else (f"{n} (NPS {v:.0f})" if pd.notna(v) else str(n))
+    comp["label"] = [f"{n}（NPS {number(v)}）" if lang == "zh" and pd.notna(v) else (f"{n} (NPS {number(v)})" if pd.notna(v) else str(n))
                      for n, v in zip(comp["name"], comp["nps"])]
     out["nps_composition"] = (comp, base_meta(cur, pack, lang, facts={**m.composition_facts(comp), **w.facts()},
                                               **w.meta()))
@@ -95,4 +97,46 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
     jt["flag_text"] = jt["flag"].map(_FLAG_TEXT[lang])
     jt["reporting"] = jt["wave"].astype(str) == w.report  # the appendix table shows the reporting wave
     out["journey_table"] = (jt.reset_index(drop=True), meta)
+    return with_claims(out)
+
+
+def with_claims(out: Views) -> Views:
+    """Add the ranking checks to the journey results' facts (:mod:`cemkit.claims`): ``worst_clear`` — the
+    lowest stage NPS is significantly below the next lowest (z test on their intervals); ``most_detractors_clear``
+    — the largest detractor share is significantly above the next; ``leader_clear`` — no unit is tied with the
+    league's leader. The league's colours are against the overall NPS (``meta["reference"]``)."""
+    if "journey_curve" in out:
+        curve, meta = out["journey_curve"]
+        shown = curve["value"].where(curve["flag"] != "low_base")
+        ld = claims.lead(shown.to_numpy(float), highest=False, lo=curve["ci_low"], hi=curve["ci_high"])
+        second = curve.iloc[ld.runner_up] if ld.runner_up is not None else None
+        curve["highlight"] = curve["is_worst"].astype(bool) & ld.clear  # the accent bar is a claim too
+        meta["facts"].update(worst_clear=bool(ld.clear),
+                             second_worst_stage=str(second["stage_name"]) if second is not None else None,
+                             second_worst_value=float(second["value"]) if second is not None else None)
+    if "nps_composition" in out:
+        comp, cmeta = out["nps_composition"]
+        body = comp[comp["unit"] != m.ALL]
+        ld = claims.lead(body["detractors"].to_numpy(float), highest=True,
+                         se=claims.proportion_se(body["detractors"], body["n_eff"]))
+        cmeta["facts"]["most_detractors_clear"] = bool(ld.clear)
+    if "league" in out:
+        lg, lmeta = out["league"]
+        facts = lmeta["facts"]
+        facts["leader_clear"] = facts.get("ties") == 0 and facts.get("n_ranked", 0) > 1
+        facts["n_units"] = len(lg)
+        overall = out.get("journey_curve", (None, {"facts": {}}))[1]["facts"].get("overall")
+        if overall is not None:
+            lmeta["reference"] = float(overall)
+        lg["colour"] = charts_colour(lg, lmeta.get("reference"))
+        facts["n_above"] = int((lg["colour"] == "green").sum())
+        facts["n_below"] = int((lg["colour"] == "red").sum())
     return out
+
+
+def charts_colour(table: pd.DataFrame, reference: float | None) -> list[str]:
+    """"red" / "green" for rows whose interval lies wholly below / above ``reference``, else "" (grey)."""
+    if reference is None:
+        return [""] * len(table)
+    lo, hi = table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float)
+    return ["red" if h < reference else "green" if low > reference else "" for low, h in zip(lo, hi)]

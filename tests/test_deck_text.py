@@ -1,0 +1,149 @@
+"""Deck hygiene read back from the saved .pptx (zh and en): no "None", "nan" or "-0" anywhere on a slide, Chinese
+titles on one line within 32 characters and English ones within 90, speaker notes on every content slide, at
+most three dividers, no table of more than 12 rows outside the appendix, and a cover that reads well without
+a client name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pptx import Presentation
+from render_fixtures import write_run
+
+from cemkit.render.pptx import build_deck
+
+MINUS_ZERO = re.compile(r"(?<![\d.])-0(?![.\d])")
+BAD = re.compile(r"\b(None|nan|NaN)\b")
+
+
+def slide_texts(slide) -> list[str]:
+    """Every text a reader sees: text frames, table cells, chart categories and series names."""
+    out = []
+    for sh in slide.shapes:
+        if sh.has_text_frame:
+            out.append(sh.text_frame.text)
+        if sh.has_table:
+            out += [c.text for row in sh.table.rows for c in row.cells]
+        if sh.has_chart:
+            plot = sh.chart.plots[0]
+            out += [str(c) for c in plot.categories]
+            out += [s.name for s in plot.series]
+    return out
+
+
+@pytest.fixture(scope="module", params=["zh", "en"])
+def deck(request, auto_pack, tmp_path_factory):
+    lang = request.param
+    run, facts = write_run(tmp_path_factory.mktemp(f"run_{lang}"), auto_pack, lang)
+    out = run / "report.pptx"
+    summary = build_deck(run, auto_pack, out, lang=lang, client="", base_facts=facts)
+    prs = Presentation(str(out))
+    return lang, list(zip(summary["ids"], prs.slides))
+
+
+def test_no_none_nan_or_minus_zero_on_any_slide(deck):
+    _, slides = deck
+    for sid, slide in slides:
+        for text in slide_texts(slide):
+            assert not BAD.search(text), (sid, text)
+            assert not MINUS_ZERO.search(text), (sid, text)
+
+
+def test_title_lengths(deck):
+    lang, slides = deck
+    for sid, slide in slides:
+        text = slide.shapes.title.text_frame.text
+        if slide.slide_layout.name in ("title", "section"):
+            continue
+        if lang == "zh":
+            base = re.sub(r"（续 \d+/\d+）$", "", text)
+            assert len(base) <= 32, (sid, text)
+            assert "\n" not in text
+        else:
+            assert len(re.sub(r" \(continued \d+/\d+\)$", "", text)) <= 90, (sid, text)
+
+
+def test_notes_on_every_content_slide(deck):
+    _, slides = deck
+    for sid, slide in slides:
+        if slide.slide_layout.name == "title":
+            continue
+        assert slide.has_notes_slide and len(slide.notes_slide.notes_text_frame.text) >= 20, sid
+
+
+def test_three_dividers_at_most_and_long_tables_in_the_appendix(deck):
+    _, slides = deck
+    assert sum(s.slide_layout.name == "section" for _, s in slides) <= 3
+    for sid, slide in slides:
+        for sh in slide.shapes:
+            if sh.has_table and slide.slide_layout.name != "appendix":
+                assert len(sh.table.rows) - 1 <= 12, sid
+
+
+def test_cover_without_a_client_name(deck):
+    lang, slides = deck
+    cover = slides[0][1].shapes.title.text_frame.text
+    assert cover == {"zh": "客户体验洞察报告", "en": "Customer experience insight report"}[lang]
+    footer = [sh.text_frame.text for sh in slides[0][1].shapes if sh.name == "Confidential"]
+    assert footer and "  " not in footer[0] and not footer[0].endswith(("供", "for"))
+
+
+def test_summary_opens_with_the_overall_nps_and_three_decisions(deck):
+    lang, slides = deck
+    sid, slide = slides[1]
+    assert sid == "exec_summary"
+    # the reporting wave's overall NPS (2024Q2 in the fixtures), with its change against the comparison wave
+    assert slide.shapes.title.text_frame.text.startswith({"zh": "2024Q2整体NPS为23，较2024Q1",
+                                                          "en": "2024Q2 overall NPS is 23"}[lang])
+    table = next(sh.table for sh in slide.shapes if sh.has_table)
+    assert len(table.rows) == 1 + 3
+    headers = [c.text for c in table.rows[0].cells]
+    assert headers == ({"zh": ["决策", "范围", "依据", "预期提升", "负责人", "时限"],
+                        "en": ["Decision", "Where", "Why", "Expected uplift", "Owner", "Horizon"]}[lang])
+    assert all(table.cell(i, 4).text and table.cell(i, 3).text for i in (1, 2, 3))  # owner and uplift filled
+
+
+# ---------------------------------------------------------------------------- a real run, end to end
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    from cemkit.cli import main as cli_main
+
+    out = tmp_path_factory.mktemp("demo")
+    assert cli_main(["run", "--pack", "auto", "--demo-n", "4000", "--out", str(out), "--quiet"]) == 0
+    return next(p for p in out.iterdir() if p.name.startswith("auto-2"))
+
+
+@pytest.mark.slow
+def test_summary_nps_is_the_reporting_waves_nps_by_an_independent_calculation(demo_run):
+    import pandas as pd
+
+    from cemkit.results import load
+
+    df = pd.read_parquet(demo_run / "data" / "responses.parquet", columns=["wave", "nps"])
+    facts = load(demo_run, "journey_curve").facts
+    wave = facts.get("wave_id") or facts.get("wave")
+    if isinstance(wave, str) and wave != "__all__":  # the reporting wave (latest by default)
+        df = df[df["wave"].astype(str) == wave]
+    s = df["nps"].dropna()
+    nps = 100 * ((s >= 9).mean() - (s <= 6).mean())  # % promoters minus % detractors, by hand
+    title = Presentation(str(demo_run / "report.pptx")).slides[1].shapes.title.text_frame.text
+    assert f"整体NPS为{nps:.0f}，" in title or f"整体NPS为{round(nps)}，" in title, (title, nps)
+    assert title.startswith(str(wave)), title  # the reporting wave is named
+
+
+@pytest.mark.slow
+def test_a_real_deck_reads_clean_and_leads_with_owned_decisions(demo_run):
+    prs = Presentation(str(demo_run / "report.pptx"))
+    for n, slide in enumerate(prs.slides, start=1):
+        for text in slide_texts(slide):
+            assert not BAD.search(text) and not MINUS_ZERO.search(text), (n, text)
+        if slide.slide_layout.name not in ("title", "section"):
+            assert len(slide.shapes.title.text_frame.text) <= 32 + len("（续 1/2）"), n
+            assert slide.has_notes_slide and slide.notes_slide.notes_text_frame.text, n
+    table = next(sh.table for sh in prs.slides[1].shapes if sh.has_table)
+    rows = [[c.text for c in r.cells] for r in list(table.rows)[1:]]
+    assert len(rows) == 3
+    for what, where, why, uplift, owner, horizon in rows:
+        assert what.startswith("提升") and owner not in ("", "–") and horizon
+        assert uplift.startswith("整体NPS +")
