@@ -29,8 +29,9 @@ def quote_groups(df: pd.DataFrame, spec: ChartSpec, max_groups: int = 3, per_gro
     groups: dict[str, dict] = {}
     for r in df.to_dict("records"):
         key = str(r.get(label, ""))
-        g = groups.setdefault(key, {"theme": key, "header": str(r.get("header") or ""),
-                                    "negative": (r.get("polarity") or 0) < 0, "quotes": []})
+        pol = r.get("polarity") or 0
+        g = groups.setdefault(key, {"theme": key, "header": str(r.get("header") or ""), "negative": pol < 0,
+                                    "neutral": pol == 0, "quotes": []})
         if len(g["quotes"]) < per_group:
             g["quotes"].append((str(r.get(text, "")), str(r.get("source") or "")))
     return list(groups.values())[:max_groups]
@@ -67,7 +68,8 @@ def draw_quotes(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = 
         tf.vertical_anchor = MSO_ANCHOR.TOP
         tf.margin_left = tf.margin_right = Emu(120000)
         tf.margin_top = Emu(100000)
-        _para(tf.paragraphs[0], g["theme"], 14 * k, bold=True, color=RED if g["negative"] else GREEN)
+        _para(tf.paragraphs[0], g["theme"], 14 * k, bold=True,
+              color=TEXT if g.get("neutral") else RED if g["negative"] else GREEN)
         if g["header"]:
             _para(tf.add_paragraph(), g["header"], 10 * k, color=GREY)
         for quote, source in g["quotes"]:

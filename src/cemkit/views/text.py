@@ -358,7 +358,9 @@ def emerging_cards(new: pd.DataFrame, lang: str, max_topics: int = 3) -> pd.Data
         header = t("emerging_header", lang, n=f"{r.n:,}", share=number(r.share, 1), gap=number(r.nps_gap, sign=True),
                    sig=sig)
         for q in r.quotes or [""]:
-            rows.append({"theme": r.topic, "theme_name": f"“{r.topic}”", "polarity": -1 if r.nps_gap < 0 else 1,
+            # red / green only for a significant gap: an untested direction is no message
+            pol = 0 if not r.significant else (-1 if r.nps_gap < 0 else 1)
+            rows.append({"theme": r.topic, "theme_name": f"“{r.topic}”", "polarity": pol,
                          "quote": q, "header": header, "source": "", "n": r.n, "share": r.share,
                          "nps_gap": r.nps_gap, "significant": r.significant})
     return pd.DataFrame(rows)
