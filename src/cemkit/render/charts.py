@@ -702,12 +702,16 @@ def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
         cell.fill.fore_color.rgb = rgb
 
 
-def _column_widths(texts: list[list[str]], width: int) -> list[int]:
-    """Widths proportional to each column's longest text (in ems), clamped to 5.5–24 ems (a short column — a
-    horizon, a count — still fits its text and header on one line)."""
+def _column_widths(texts: list[list[str]], width: int, size: float = 10) -> list[int]:
+    """Column widths: each at least its header's width (one line at ``size`` pt, with the cell margins), the
+    rest shared in proportion to the column's longest text in ems (clamped to 5.5–24 ems)."""
     ems = [min(24.0, max(5.5, max(text_width_em(t) for t in col) + 1.0)) for col in zip(*texts)]
-    total = sum(ems)
-    widths = [int(width * e / total) for e in ems]
+    floor = [int((text_width_em(str(h), bold=True) * size + 12) * 12700) for h in texts[0]]
+    spare = width - sum(floor)
+    if spare <= 0:  # the headers alone do not fit: share the width by text length
+        widths = [int(width * e / sum(ems)) for e in ems]
+    else:
+        widths = [f + int(spare * e / sum(ems)) for f, e in zip(floor, ems)]
     widths[-1] += width - sum(widths)
     return widths
 
@@ -720,7 +724,7 @@ def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int 
     gframe = slide.shapes.add_table(rows, len(headers), left, top, width, row_h * rows)
     table = gframe.table
     table.first_col = False
-    for j, w in enumerate(_column_widths([headers, *body], width)):
+    for j, w in enumerate(_column_widths([headers, *body], width, size)):
         table.columns[j].width = Emu(w)
     for j, h in enumerate(headers):
         _cell_text(table.cell(0, j), str(h), size=size, bold=True, color=WHITE)
