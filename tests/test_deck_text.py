@@ -147,3 +147,47 @@ def test_a_real_deck_reads_clean_and_leads_with_owned_decisions(demo_run):
     for what, where, why, uplift, owner, horizon in rows:
         assert what.startswith("提升") and owner not in ("", "–") and horizon
         assert uplift.startswith("整体NPS +")
+
+
+# ------------------------------------------------------------------- titles against what their slides plot
+@pytest.fixture(scope="module")
+def finance_en_run(tmp_path_factory):
+    from cemkit.cli import main as cli_main
+
+    out = tmp_path_factory.mktemp("finance_en")
+    assert cli_main(["run", "--pack", "finance", "--lang", "en", "--demo-n", "4000", "--out", str(out),
+                     "--quiet"]) == 0
+    return next(p for p in out.iterdir() if p.name.startswith("finance-2"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", ["demo_run", "finance_en_run"])
+def test_every_title_says_what_its_own_chart_plots(run, request):
+    """Read back from a real deck: each number and name a title states is the one its chart or table shows
+    (the lowest bar is the stage called lowest, the share in brackets is that bar's value, the range is the
+    table's range, the alerts add up, …); and every slide whose title states facts has such a check."""
+    from title_checks import NO_NUMBER_CHECK, check_slide, checked_ids, read_deck
+
+    deck = read_deck(request.getfixturevalue(run) / "report.pptx")
+    known = checked_ids() | set(NO_NUMBER_CHECK)
+    for s in deck:
+        if s["facts"]:
+            assert s["id"] in known, f"no title check for slide {s['id']}: {s['title']}"
+        check_slide(s, deck)
+    assert {"journey_curve", "nps_composition", "themes", "theme_impact"} <= {s["id"] for s in deck}
+
+
+def test_title_checks_cover_every_storyline_slide_that_states_a_fact():
+    """Every slide of the four packs' storylines whose title fills in a fact has a check in title_checks (or
+    a reason it has none), so a new slide type cannot slip through unchecked."""
+    from title_checks import NO_NUMBER_CHECK, checked_ids
+
+    from cemkit import load_pack
+    from cemkit.storyline import load_storyline
+
+    known = checked_ids() | set(NO_NUMBER_CHECK)
+    for name in ("auto", "real_estate", "retail", "finance"):
+        for spec in load_storyline(load_pack(name)):
+            if spec.layout in ("title", "section") or not any("{" in (alt.get("zh") or "") for alt in spec.title):
+                continue
+            assert spec.id in known, (name, spec.id)

@@ -155,14 +155,27 @@ def categories(df: pd.DataFrame, spec: ChartSpec, lang: str, column: str | None 
     cats = df[column or spec.category].astype(str).tolist()
     cat = catalogue(lang)
     marks = df[spec.marker].fillna("").astype(str).tolist() if spec.marker and spec.marker in df else [""] * len(df)
+    values = _label_values(df, spec)
     out = []
     for i, text in enumerate(cats):
-        text += f" {marks[i]}" if marks[i] else ""
+        if values is not None:  # the value beside the name, clear of the interval line through the bar
+            text += f"  {values[i]}{marks[i]}"
+        else:
+            text += f" {marks[i]}" if marks[i] else ""
         notes = [cat[k] for k, col in (("peak", "is_peak"), ("end", "is_end")) if col in df and bool(df[col].iloc[i])]
         if "flag" in df and df["flag"].iloc[i] == LOW_BASE:
             notes.append(cat["low_base"])
         out.append(text + ("\n" + "·".join(notes) if notes else ""))
     return out
+
+
+def _label_values(df: pd.DataFrame, spec: ChartSpec) -> list[str] | None:
+    """A one-series bar chart with intervals shows each value in its category label: a data label on the bar
+    sits on the interval line, whose stroke hides a minus sign ("-8" read as "8")."""
+    if not (spec.labels and len(spec.interval) == 2 and len(spec.series) == 1 and spec.series[0] in df):
+        return None
+    fmt = number_format(spec, spec.series[0])
+    return [format_value(v, fmt) for v in _values(df[spec.series[0]], fmt)]
 
 
 def number_format(spec: ChartSpec, col: str) -> str:
@@ -324,7 +337,12 @@ def _bar_points(chart, df, spec: ChartSpec) -> None:
             _fill(series.points[j].format.fill, key)
     if len(spec.interval) == 2 and all(c in df for c in spec.interval):  # error bars follow the data too
         col = spec.series[0]
-        error_bars(series, _values(df[col]), _values(df[spec.interval[0]]), _values(df[spec.interval[1]]))
+        values, lows, highs = _values(df[col]), _values(df[spec.interval[0]]), _values(df[spec.interval[1]])
+        error_bars(series, values, lows, highs)
+        # the axis holds the intervals, not just the bars (an auto axis cuts the error bars at the plot edge)
+        ends = [v for v in (*values, *lows, *highs) if v is not None] + [0.0]
+        lo, hi, _ = nice_axis(min(ends), max(ends))
+        chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = lo, hi
 
 
 def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
@@ -340,9 +358,8 @@ def draw_bar(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = Non
     _category_axis(chart, spec.horizontal)
     for si, (col, series) in enumerate(zip(spec.series, plot.series)):
         series.invert_if_negative = False
-        if spec.labels:  # with error bars the label sits inside the bar's base, clear of the interval
-            _data_labels(series, number_format(spec, col),
-                         XL_LABEL_POSITION.INSIDE_BASE if spec.interval else XL_LABEL_POSITION.OUTSIDE_END,
+        if spec.labels and _label_values(df, spec) is None:  # with intervals the value is in the category label
+            _data_labels(series, number_format(spec, col), XL_LABEL_POSITION.OUTSIDE_END,
                          size=11 if len(df) * len(spec.series) <= 16 else 9)
         _fill(series.format.fill, _series_key(col, si, len(spec.series)) if len(spec.series) > 1 else "light")
     _bar_points(chart, df, spec)
@@ -477,6 +494,7 @@ def _line_styles(chart, df, spec: ChartSpec) -> None:
             line.color.theme_color = marker.line.color.theme_color = _accent(0)
         else:
             line.color.rgb = marker.line.color.rgb = RGBColor.from_string(PALETTE["light"])
+
 
 
 def _line_data(df, spec: ChartSpec) -> CategoryChartData:
@@ -786,11 +804,15 @@ def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = N
 
 
 def heat_grid(df: pd.DataFrame, spec: ChartSpec) -> tuple[list[str], list[str], dict]:
-    """Rows (``category``), columns (``x``) in first-appearance order and the cells of a long heat-map table:
+    """Rows (``category``) in first-appearance order, columns (``x``) in the ``x_order`` column's order when
+    the table has one (else first appearance) and the cells of a long heat-map table:
     ``{(row, col): (value, base, flag, highlighted)}``. A (row, column) pair without a line is a structural
     zero — nothing to show — and stays blank."""
     rows = list(dict.fromkeys(df[spec.category].astype(str)))
     cols = list(dict.fromkeys(df[spec.x].astype(str)))
+    if "x_order" in df:  # columns in their natural order (journey stages), not in order of first appearance
+        rank = df.assign(_x=df[spec.x].astype(str)).groupby("_x")["x_order"].min()
+        cols = sorted(cols, key=lambda c: rank[c])
     cells = {}
     for r in df.to_dict("records"):
         v = r.get(spec.y)

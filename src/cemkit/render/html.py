@@ -36,6 +36,7 @@ from .charts import (
     heat_grid,
     heat_text,
     matrix_ranges,
+    nice_axis,
     number_format,
     point_colours,
     prepare_table,
@@ -93,7 +94,8 @@ def _dump(chart) -> dict:
 
 # ------------------------------------------------------------------------------------------------ charts
 def _bar(df, spec, lang, meta):
-    cats = categories(df, spec, lang)
+    cats = categories(df, spec, lang)  # with intervals: the value in the label, as in the deck
+    with_interval = len(spec.interval) == 2 and all(c in df for c in spec.interval) and len(spec.series) == 1
     chart = Bar(init_opts=_init(max(320, 34 * len(df) + 80) if spec.horizontal else 420))
     chart.add_xaxis(cats)
     n = len(spec.series)
@@ -107,26 +109,28 @@ def _bar(df, spec, lang, meta):
                       for c, v, k in zip(cats, values, keys)]
         name = label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
         chart.add_yaxis(name, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
-                        label_opts=opts.LabelOpts(is_show=spec.labels, formatter="{c}" + _suffix(fmt),
-                                                  position=_label_position(spec)))
+                        label_opts=opts.LabelOpts(is_show=spec.labels and not with_interval,
+                                                  formatter="{c}" + _suffix(fmt), position=_label_position(spec)))
     cat_axis = opts.AxisOpts(type_="category", is_inverse=spec.horizontal,
                              axislabel_opts=opts.LabelOpts(interval=0, rotate=0 if spec.horizontal or len(df) <= 9 else 30))
     val_axis = opts.AxisOpts(type_="value", splitline_opts=opts.SplitLineOpts(is_show=False))
+    if with_interval:  # the axis holds the interval lines (else they run off the plot)
+        ends = [float(v) for c in (spec.series[0], *spec.interval) for v in df[c] if pd.notna(v)] + [0.0]
+        lo, hi, _ = nice_axis(min(ends), max(ends))
+        val_axis = opts.AxisOpts(type_="value", min_=lo, max_=hi, splitline_opts=opts.SplitLineOpts(is_show=False))
     if spec.horizontal:
         chart.reversal_axis()
     chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(is_show=n > 1),
                           xaxis_opts=val_axis if spec.horizontal else cat_axis,
                           yaxis_opts=cat_axis if spec.horizontal else val_axis)
     options = _dump(chart)
-    if len(spec.interval) == 2 and all(c in df for c in spec.interval) and n == 1:
+    if with_interval:
         options["series"][0]["markLine"] = _interval_lines(df, spec, cats)
     return options
 
 
 def _label_position(spec) -> str:
-    """Value labels at the bar's end, or at its base when an interval line is drawn there (as in the deck)."""
-    if spec.interval:
-        return "insideLeft" if spec.horizontal else "insideBottom"
+    """Value labels at the bar's end (with an interval the value is in the category label instead)."""
     return "right" if spec.horizontal else "top"
 
 

@@ -142,7 +142,11 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
                      seed: int = 0):
     """Which stage's satisfaction explains most of customers' NPS: one row per customer, stage CSAT as
     drivers (missing by design: pairwise-complete correlations), customer mean NPS as the target; bootstrap
-    intervals on each share. The title names the top stage only when its interval clears the next stage's."""
+    intervals on each share. When customers did not rate the stages together (some pair of stages shares
+    fewer customers than the pack's driver base) or the pairwise matrix gives no valid R², one regression
+    cannot be fitted: each stage's squared correlation with NPS is used instead (:func:`separate_importance`,
+    fact ``joint_model`` false, said in the footnote). The title names the top stage only when its interval
+    clears the next stage's."""
     score = "csat" if "csat" in pack.kpis and "csat" in df else None
     if score is None or "customer_id" not in df:
         return None
@@ -151,11 +155,19 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     stages = [s for s in pack.stage_ids if s in wide and wide[s].notna().sum() >= pack.rules.driver_min_n]
     if len(stages) < 2:
         return None
-    try:
-        res = kda.key_drivers(wide.reset_index(drop=True), "__nps", stages, method="shapley", missing="pairwise",
-                              bootstrap=bootstrap, seed=seed, bootstrap_rows=20_000)
-    except ValueError:
-        return None
+    wide = wide.reset_index(drop=True)
+    joint = _can_model_jointly(wide, stages, pack)
+    if joint:
+        try:
+            res = kda.key_drivers(wide, "__nps", stages, method="shapley", missing="pairwise",
+                                  bootstrap=bootstrap, seed=seed, bootstrap_rows=20_000)
+        except ValueError:
+            return None
+        joint = not _implausible(res)
+    if not joint:
+        res = separate_importance(wide, "__nps", stages, bootstrap=bootstrap, seed=seed)
+        if res is None:
+            return None
     res = res.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
     res["stage_name"] = res["driver"].map(lambda s: pack.stage_name(s, lang))
     res["share_pct"] = res["share"] * 100
@@ -168,10 +180,66 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     top = res.iloc[0]
     facts = {"top_stage": _label(pack.stage(top["driver"]).name), "top_share": float(top["share"] * 100),
              "top_clear": bool(ld.clear), "low_share": float(res["share_pct"].min()),
-             "high_share": float(res["share_pct"].max()), "n_stages_modelled": len(res),
+             "high_share": float(res["share_pct"].max()), "n_stages_modelled": len(res), "joint_model": joint,
              **(waves.facts() if waves else {})}
-    meta = base_meta(df, pack, lang, facts=facts, **(waves.meta() if waves else {}),
-                     test={"zh": "Shapley值分解R²（成对完整相关），自助法95%区间",
-                           "en": "Shapley decomposition of R² (pairwise-complete), bootstrap 95% intervals"}[lang])
+    test = ({"zh": "Shapley值分解R²（成对完整相关），自助法95%区间",
+             "en": "Shapley decomposition of R² (pairwise-complete), bootstrap 95% intervals"} if joint else
+            {"zh": "各环节受访客户不同，无法联合建模：各环节满意度与NPS相关系数的平方（负相关记0）占总和的份额，"
+                   "自助法95%区间",
+             "en": "stages rated by different customers cannot be modelled jointly: each stage's squared correlation "
+                   "of satisfaction with NPS (0 if negative) as a share of the total, bootstrap 95% intervals"})[lang]
+    meta = base_meta(df, pack, lang, facts=facts, **(waves.meta() if waves else {}), test=test)
     meta["base"]["n"] = int(wide["__nps"].notna().sum())
     return res, meta
+
+
+def _can_model_jointly(wide: pd.DataFrame, stages: list[str], pack: Pack) -> bool:
+    """One regression of NPS on every stage's score needs customers who rated the stages together: every pair
+    of stages shares at least the pack's minimum driver base."""
+    rated = wide[stages].notna().to_numpy(dtype=float)
+    both = rated.T @ rated
+    return bool(both.min() >= pack.rules.driver_min_n)
+
+
+def _implausible(res: pd.DataFrame) -> bool:
+    """A pairwise-complete correlation matrix that is not positive definite can give an R² above 1 and
+    negative shares: no decomposition to show."""
+    r2 = float(res.attrs.get("r2", np.nan))
+    notes = " ".join(map(str, res.attrs.get("notes", [])))
+    return not (0 <= r2 <= 1) or "positive definite" in notes or bool((res["share"] < -0.01).any())
+
+
+def separate_importance(wide: pd.DataFrame, target: str, stages: list[str], bootstrap: int = 200,
+                        seed: int = 0, ci: float = 0.95) -> pd.DataFrame | None:
+    """Stage importance when each customer rated different stages (the usual stage-survey design): for each
+    stage, the squared Pearson correlation of its score with ``target`` over the customers who rated it (0 when
+    the correlation is negative), and its share of the total. Bootstrap: customers resampled ``bootstrap``
+    times, percentile interval of each share. Same columns as :func:`cemkit.drivers.key_drivers`."""
+    X = wide[stages].to_numpy(float)
+    y = wide[target].to_numpy(float)
+
+    def shares(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = X[idx], y[idx]
+        r2 = np.zeros(len(stages))
+        for j in range(len(stages)):
+            ok = ~np.isnan(xs[:, j]) & ~np.isnan(ys)
+            if ok.sum() >= 3 and xs[ok, j].std() > 0 and ys[ok].std() > 0:
+                r = np.corrcoef(xs[ok, j], ys[ok])[0, 1]
+                r2[j] = max(r, 0.0) ** 2
+        total = r2.sum()
+        return r2, (r2 / total if total > 0 else np.full(len(stages), np.nan))
+
+    n = len(wide)
+    imp, share = shares(np.arange(n))
+    if not np.isfinite(share).all():
+        return None
+    out = pd.DataFrame({"driver": stages, "importance": imp, "share": share})
+    out["rank"] = out["share"].rank(ascending=False, method="min")
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        boot = np.array([shares(rng.integers(0, n, n))[1] for _ in range(int(bootstrap))])
+        a = (1 - ci) / 2
+        out["ci_low"] = np.nanquantile(boot, a, axis=0)
+        out["ci_high"] = np.nanquantile(boot, 1 - a, axis=0)
+    out.attrs.update(method="separate", n=n)
+    return out

@@ -72,7 +72,8 @@ def journey_views(df: pd.DataFrame, pack: Pack, lang: str, wave: str | None = No
     else:
         tfacts["change_wave"] = w.report
     tmeta = base_meta(df, pack, lang, facts=tfacts, significance=sig, test=test, **w.meta(trend=True))
-    tr = tr.assign(highlight=tr["stage"] == tfacts.get("change_stage_id"))  # the stage the title names
+    # the stage the title names (the largest significant change): the accent line, the others grey
+    tr = tr.assign(highlight=(tr["stage"] == tfacts.get("change_stage_id")) & bool(tfacts.get("change_significant")))
     out["wave_trend"] = (tr.reset_index(drop=True), tmeta)
 
     ch = changes[(changes["segment"] == m.ALL) & (changes["stat"] == changes["metric"].map(lambda k: m.headline_stat(pack, k)))].copy()

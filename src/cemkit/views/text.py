@@ -21,6 +21,7 @@ from .common import Views, base_meta
 from .waves import reporting_waves
 
 _SEP = {"zh": "、", "en": ", "}
+HEAT_THEMES = 12  # rows of the theme × stage slide (the storylines' ``top: 12``); the data pack has them all
 
 def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 3,
                wave: str | None = None, compare: str | None = None, sentiment_model: Any = None, *,
@@ -119,7 +120,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         out["discovery"] = (tab, {**meta, "facts": {"n_candidates": len(cand)}})
         new = emerging_topics(df, cand, pack)
         if len(new):
-            out["emerging"] = (emerging_cards(new, lang), {**meta, "facts": _emerging_facts(new, lang)})
+            out["emerging"] = (emerging_cards(new, lang, df=df, pack=pack), {**meta, "facts": _emerging_facts(new, lang)})
     wave_facts = waves.facts()
     for _, m in out.values():  # every result names its wave (each has its own facts dict)
         m["facts"] = {**(m.get("facts") or {}), **wave_facts}
@@ -206,10 +207,13 @@ def _heat(table: pd.DataFrame, ov: pd.DataFrame, pack: Pack, lang: str, meta: di
                          "theme_name": [pack.themes[[th.id for th in pack.themes].index(x)].name.get(lang)
                                         for x in cells["theme"]],
                          "stage_name": [pack.stage_name(s, lang) for s in cells["stage"]],
+                         "x_order": cells["_s"].to_numpy(np.int64),  # columns in journey order
                          "neg_share": cells["neg_share"].to_numpy(float),
                          "mentions": cells["mentions"].to_numpy(np.int64), "flag": cells["flag"].to_numpy()})
     long["above"] = _above_average(long, pack)
-    ok = long[long["flag"] == "ok"].sort_values("neg_share", ascending=False, kind="stable")
+    # the title speaks of the cells the slide shows: the HEAT_THEMES themes with the most mentions
+    ok = long[(long["flag"] == "ok") & long["theme"].isin(themes[:HEAT_THEMES])]
+    ok = ok.sort_values("neg_share", ascending=False, kind="stable")
     ld = claims.lead(ok["neg_share"].to_numpy(float), highest=True,
                      se=claims.proportion_se(ok["neg_share"], ok["mentions"]))
     hot = ok.iloc[0]
@@ -266,7 +270,6 @@ def _quotes(df: pd.DataFrame, q: pd.DataFrame, pick: pd.DataFrame, pack: Pack, l
     # clarity order of :func:`cemkit.text.theme_quotes` within each
     q["_typical"] = np.where(q["polarity"] < 0, score <= 6, score >= 9)
     q = q[agree & np.isfinite(score)].sort_values("_typical", ascending=False, kind="stable")
-    unit = _unit_column(pack, df)
     stats = pick.set_index("theme")
     chosen = []
     orders = ((pick.sort_values("negative_rate", ascending=False, kind="stable")["theme"], -1, 3),
@@ -289,14 +292,22 @@ def _quotes(df: pd.DataFrame, q: pd.DataFrame, pick: pd.DataFrame, pack: Pack, l
     out = pd.concat(chosen, ignore_index=True)
     out["theme_name"] = out["theme"].map({th.id: th.name.get(lang) for th in pack.themes})
     out["quote"] = out["text"]
-    r = out["row"].to_numpy()
-    out["stage_name"] = [pack.stage_name(s, lang) if isinstance(s, str) else ""
-                         for s in df["stage"].reindex(r).astype(object)]
-    out["unit"] = df[unit].reindex(r).astype("string").fillna("").to_numpy() if unit else ""
-    bar = "｜" if lang == "zh" else " | "
-    out["source"] = [t("quote_source", lang, stage=st, score=f"{sc:.0f}") + (f"{bar}{u}" if u else "")
-                     for st, sc, u in zip(out["stage_name"], out["score"], out["unit"])]
+    out["stage_name"], out["unit"], out["source"] = _sources(df, out["row"].to_numpy(), pack, lang)
     return out[cols].reset_index(drop=True)
+
+
+def _sources(df: pd.DataFrame, rows, pack: Pack, lang: str) -> tuple[list, list, list]:
+    """For quotes in the rows labelled ``rows`` of ``df``: the stage name, the unit and the source line a quote
+    card shows under the quote ("维修保养｜推荐意愿4分｜郑州金水店"); empty for a label of None."""
+    rows = pd.Index(list(rows))
+    unit = _unit_column(pack, df)
+    stages = [pack.stage_name(s, lang) if isinstance(s, str) else "" for s in df["stage"].reindex(rows).astype(object)]
+    units = df[unit].reindex(rows).astype("string").fillna("").tolist() if unit else [""] * len(rows)
+    scores = pd.to_numeric(df["nps"], errors="coerce").reindex(rows).to_numpy(float)
+    bar = "｜" if lang == "zh" else " | "
+    source = [t("quote_source", lang, stage=st, score=f"{sc:.0f}") + (f"{bar}{u}" if u else "")
+              if np.isfinite(sc) else "" for st, sc, u in zip(stages, scores, units)]
+    return stages, units, source
 
 
 def _signed(x: Any) -> str:
@@ -311,10 +322,12 @@ def emerging_topics(df: pd.DataFrame, candidates: pd.DataFrame, pack: Pack, min_
     of its comments, :func:`cemkit.text.discover`), counted over *every* comment containing that word (a
     comment about a pack theme may raise the new topic too), with the NPS of those commenters against the
     other commenters. Kept when at least ``max(suppress_below, min_share % of comments)`` comments raise
-    it. Columns ``topic, words, n, share, nps_m, nps_gap, gap_low, gap_high, significant, quotes``."""
+    it. Columns ``topic, words, n, share, nps_m, nps_gap, gap_low, gap_high, significant, quotes`` and
+    ``quote_rows`` (each quote's row label in ``df``, for its stage, score and unit)."""
     from ..text.impact import DETRACTOR_MAX, PROMOTER_MIN, nps_from_sums
 
-    cols = ["topic", "words", "n", "share", "nps_m", "nps_gap", "gap_low", "gap_high", "significant", "quotes"]
+    cols = ["topic", "words", "n", "share", "nps_m", "nps_gap", "gap_low", "gap_high", "significant", "quotes",
+            "quote_rows"]
     com = df["comment"].astype("string").str.strip()
     said = com.notna() & (com.str.len() > 0)
     n_com = int(said.sum())
@@ -340,28 +353,40 @@ def emerging_topics(df: pd.DataFrame, candidates: pd.DataFrame, pack: Pack, min_
                                  np.array([ww[xx >= PROMOTER_MIN].sum()]), np.array([ww[xx <= DETRACTOR_MAX].sum()]))
 
         a, b = sums(hit), sums(~hit)
+        quotes, quote_rows = [], []
+        for q in list(c.head_quotes[:3]):  # the comment it was said in gives its stage, score and unit
+            q = str(q).strip()
+            same = hit & (com == q).fillna(False).to_numpy()
+            at = np.flatnonzero(same if same.any() else hit & com.str.contains(q, regex=False).fillna(False).to_numpy())
+            quotes.append(q)
+            quote_rows.append(df.index[at[0]] if len(at) else None)  # df's index label; None: no source line
         gap = float(a["value"][0] - b["value"][0])
         se = float(np.hypot(a["se"][0], b["se"][0]))
         rows.append({"topic": head, "words": " ".join([k for k in c.keywords if k != head][:4]), "n": n,
                      "share": 100 * n / max(n_com, 1), "nps_m": float(a["value"][0]), "nps_gap": gap,
                      "gap_low": gap - 1.96 * se, "gap_high": gap + 1.96 * se,
-                     "significant": bool(abs(gap) > 1.96 * se), "quotes": list(c.head_quotes[:3])})
+                     "significant": bool(abs(gap) > 1.96 * se), "quotes": quotes, "quote_rows": quote_rows})
     return pd.DataFrame(rows, columns=cols).sort_values("n", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def emerging_cards(new: pd.DataFrame, lang: str, max_topics: int = 3) -> pd.DataFrame:
+def emerging_cards(new: pd.DataFrame, lang: str, max_topics: int = 3, df: pd.DataFrame | None = None,
+                   pack: Pack | None = None) -> pd.DataFrame:
     """The emerging topics as quote cards (one line per quote, as the ``quotes`` result): the topic, a
-    header with its size and NPS gap, and its sample comments (masked upstream)."""
+    header with its size and NPS gap, and its sample comments (masked upstream), each with its stage, score
+    and unit when ``df`` and ``pack`` are given."""
     rows = []
     for r in new.head(max_topics).itertuples():
+        at = list(getattr(r, "quote_rows", None) or [])
+        sources = _sources(df, at, pack, lang)[2] if df is not None and pack is not None and at else []
         sig = t("significant", lang) if r.significant else t("not_significant", lang)
         header = t("emerging_header", lang, n=f"{r.n:,}", share=number(r.share, 1), gap=number(r.nps_gap, sign=True),
                    sig=sig)
-        for q in r.quotes or [""]:
+        for k, q in enumerate(r.quotes or [""]):
             # red / green only for a significant gap: an untested direction is no message
             pol = 0 if not r.significant else (-1 if r.nps_gap < 0 else 1)
             rows.append({"theme": r.topic, "theme_name": f"“{r.topic}”", "polarity": pol,
-                         "quote": q, "header": header, "source": "", "n": r.n, "share": r.share,
+                         "quote": q, "header": header, "source": sources[k] if k < len(sources) else "",
+                         "n": r.n, "share": r.share,
                          "nps_gap": r.nps_gap, "significant": r.significant})
     return pd.DataFrame(rows)
 
