@@ -58,12 +58,13 @@ def _next_run(src, dst):
     lg = league.table.copy()
     lg.loc[lg["value"].notna(), "value"] = lg.loc[lg["value"].notna(), "value"] - 4.0
     _resave(dst, "league", lg, {**league.meta, "facts": {**league.meta["facts"], "best_value": 34.2,
+                                                        "n_ranked": league.meta["facts"]["n_ranked"] + 1,
                                                         "worst_value": 2.5}})
     jt = load(dst, "journey_table")
     extra = jt.table.iloc[[0]].assign(stage_name="新增环节", value=12.5)
     _resave(dst, "journey_table", pd.concat([jt.table, extra], ignore_index=True), jt.meta)
-    (dst / "results" / "prediction.parquet").unlink()
-    (dst / "results" / "prediction.json").unlink()
+    (dst / "results" / "stage_importance.parquet").unlink()
+    (dst / "results" / "stage_importance.json").unlink()
     return dst
 
 
@@ -82,11 +83,11 @@ def refreshed(auto_pack, tmp_path_factory):
     moved = (chart.left, chart.top, chart.width, chart.height)
     title = _shape(s["nps_composition"][0], "title")
     title.text_frame.paragraphs[0].runs[0].text = "交车是贬损者最集中的环节：占44%，需专项整改"   # rewritten
-    league_title = _shape(s["league"][0], "title")
+    league_title = _shape(s["league_chart"][0], "title")
     league_title.text_frame.paragraphs[0].runs[0].text = "经销商排名"                  # rewritten, no number
     own = prs.slides.add_slide(prs.slide_layouts[0])                              # the consultant's own slide
     own.shapes.title.text = "项目组补充：门店访谈要点"
-    _delete(prs, s["wordcloud"][0])     # deleted (after the addition: python-pptx names a new slide's part by
+    _delete(prs, s["themes"][0])     # deleted (after the addition: python-pptx names a new slide's part by
     # the count of slides, which would collide with a later slide's part after a deletion)
     prs.save(str(tmp / "edited.pptx"))
 
@@ -128,9 +129,9 @@ def test_charts_get_the_new_values_and_keep_their_edits(refreshed):
 def test_tables_get_the_new_rows(refreshed):
     s = _slides(refreshed["new"])
     league = load(refreshed["run_b"], "league").table
-    table = _shape(s["league"][0], "chart").table
+    table = _shape(s["league_table"][0], "chart").table
     shown = [table.cell(i + 1, 2).text for i in range(len(table.rows) - 1)]
-    pages = [_shape(p, "chart").table for p in s["league"]]
+    pages = [_shape(p, "chart").table for p in s["league_table"]]
     shown = [tb.cell(i + 1, 2).text for tb in pages for i in range(len(tb.rows) - 1)]
     assert shown == ["–" if pd.isna(v) else f"{v:.0f}" for v in league["value"]]
     jt = load(refreshed["run_b"], "journey_table").table
@@ -144,21 +145,21 @@ def test_texts_follow_the_run_and_edits_are_kept(refreshed):
     s = _slides(refreshed["new"])
     comp_title = _shape(s["nps_composition"][0], "title").text_frame.text
     assert comp_title == "交车是贬损者最集中的环节：占40%，需专项整改"   # the consultant's words, the new number
-    assert _shape(s["league"][0], "title").text_frame.text == "经销商排名"
+    assert _shape(s["league_chart"][0], "title").text_frame.text == "经销商排名"
     curve_title = _shape(s["journey_curve"][0], "title").text_frame.text
     worst = load(refreshed["run_b"], "journey_curve").meta["facts"]["worst_value"]
     assert f"（{worst:.0f}）" in curve_title
     report = refreshed["report"]
     assert any("league" in x and "title" in x for x in report.stale)           # its number could not be placed
-    assert any("prediction" in x and "no result" in x for x in report.stale)   # never silently stale
-    assert any("wordcloud" in x and "deleted" in x for x in report.notes)
+    assert any("stage_importance" in x and "no result" in x for x in report.stale)   # never silently stale
+    assert any("themes" in x and "deleted" in x for x in report.notes)
     assert any("not drawn by cemkit" in x for x in report.notes)
 
 
 def test_deleted_slide_stays_deleted_and_own_slide_is_kept(refreshed):
     prs = refreshed["new"]
     s = _slides(prs)
-    assert "wordcloud" not in s
+    assert "themes" not in s
     assert prs.slides[-1].shapes.title.text == "项目组补充：门店访谈要点"
     numbers = []
     for i, slide in enumerate(prs.slides, start=1):

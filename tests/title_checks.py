@@ -23,6 +23,7 @@ NO_NUMBER_CHECK = {
     "journey_table": "appendix table named by its wave",
     "prediction_weak": "states the model's AUC, which no chart plots",
     "prediction_refused": "states why there is no model",
+    "since_last": "compares with the previous run; its bullets state each change (tested in test_since_last)",
 }
 
 

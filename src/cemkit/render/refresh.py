@@ -42,6 +42,7 @@ from ..results import load_all
 from ..storyline import load_storyline, optional_text, pick_text
 from . import charts, theme
 from .pptx import PlannedSlide, footnote_text, plan_slides, summary_findings
+from .summary import fill_findings, summary_results
 from .tags import (
     DECK_TAG,
     FIELDS_TAG,
@@ -85,9 +86,11 @@ def refresh_deck(deck_path: str | Path, run_dir: str | Path, out_path: str | Pat
     :func:`cemkit.render.pptx.build_deck`)."""
     prs = Presentation(str(deck_path))
     results = load_all(run_dir)
+    results.update(summary_results(results))  # the executive summary's render-time results, as build_deck
     planned = plan_slides(load_storyline(pack), results, base_facts, lang)
     plan = {p.spec.id: p for p in planned}
     findings = summary_findings(planned, base_facts, lang)
+    fill_findings(planned, findings)
     report = RefreshReport()
     ctx = _Context(lang, base_facts, findings, report)
     with theme.use(theme.read_look(prs.slide_masters[0])):  # a chart drawn again takes the deck's own look
