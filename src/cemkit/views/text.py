@@ -165,7 +165,9 @@ def _themes(ov: pd.DataFrame, shown: pd.DataFrame, n_comments: int, meta: dict) 
 def _impact(shown: pd.DataFrame, meta: dict, lang: str) -> tuple[pd.DataFrame, dict]:
     """NPS gap of each readable theme's mentioners (vs other commenters) with its interval, most negative
     first; ▼/▲ marks the significant gaps (coloured by the ``sig_colour`` column)."""
-    tab = shown.assign(nps_gap=shown["gap"], impact_abs=-shown["contribution"])  # impact: the datapack's drag
+    tab = shown.assign(nps_gap=shown["gap"])
+    if "contribution" in tab:  # gap × share mentioning: the drag on overall NPS (datapack)
+        tab["impact_abs"] = -tab["contribution"]
     tab = tab.sort_values("nps_gap", kind="stable").reset_index(drop=True)
     sig = tab["significant"].astype(bool)
     tab["marker"] = np.where(sig & (tab["nps_gap"] < 0), "▼", np.where(sig & (tab["nps_gap"] > 0), "▲", ""))
