@@ -23,7 +23,7 @@ import pandas as pd
 from .. import whatif
 from ..i18n import number, t
 from ..packs import Pack
-from .common import Views, _weights, base_meta
+from .common import Views, base_meta, weight_column
 from .waves import reporting_waves
 
 MAX_DECISIONS = 5
@@ -49,7 +49,7 @@ def candidates(df: pd.DataFrame, pack: Pack) -> pd.DataFrame:
     """What-if uplift of every (stage, driver attribute): one row each, with ``stage``, ``weight_share`` (the
     stage's share of NPS answers, 0–1) and ``overall_uplift`` (NPS points of the overall NPS)."""
     unit, _ = _unit(pack, df)
-    w = _weights(df)
+    w = weight_column(df)
     answered = df["nps"].notna()
     total = float(df.loc[answered, w].sum()) if w else float(answered.sum())
     rows = []

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..i18n import catalogue, number
 from ..packs import Pack
-from .common import Views, _weights, base_meta
+from .common import Views, base_meta, weight_column
 
 
 def _counts(values: pd.Series, lang: str, top: int = 6) -> str:
@@ -61,7 +61,7 @@ def sample_views(df: pd.DataFrame, accounting: dict[str, Any], pack: Pack, lang:
                                            f"(min {per.min():,}, max {per.max():,})")))
         else:
             rows.append((name, _counts(df[seg.id], lang)))
-    w = _weights(df)
+    w = weight_column(df)
     if w:
         ww = df[w].to_numpy(float)
         n_eff = ww.sum() ** 2 / (ww**2).sum()
