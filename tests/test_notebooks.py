@@ -130,10 +130,14 @@ def test_worked_example_of_docs_notebooks(fresh, tmp_path):
     from cemkit.pipeline import render
 
     out = render(run, str(pack), lang="zh")
-    titles = [s.shapes.title.text for s in Presentation(str(out["pptx"])).slides if s.shapes.title is not None]
+    from cemkit.render.tags import SLIDE_TAG, get_slide_tags
+
+    slides = [s for s in Presentation(str(out["pptx"])).slides if s.shapes.title is not None]
+    titles = [s.shapes.title.text for s in slides]
+    ids = [get_slide_tags(s).get(SLIDE_TAG) for s in slides]
     want = (f"各线索来源的NPS无显著差异（{facts['best_channel']} {facts['best_nps']:.0f}，"
             f"{facts['worst_channel']} {facts['worst_nps']:.0f}）" if not facts["channel_differs"] else
             f"{facts['best_channel']}线索的客户NPS最高（{facts['best_nps']:.0f}），"
             f"{facts['worst_channel']}最低（{facts['worst_nps']:.0f}）")
     assert want in titles
-    assert titles.index(want) == next(i for i, t in enumerate(titles) if "贬损者占比最高" in t) + 1
+    assert titles.index(want) == ids.index("nps_composition") + 1

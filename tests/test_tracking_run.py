@@ -55,6 +55,8 @@ def test_second_delivery_alerts_only_unseen_responses(auto_pack, tmp_path):
     # the results a run writes only with --previous / a comparison wave: their facts are the catalogue's
     cat = catalogue()
     for name in cat.needs:
+        if name == "emerging" and not (run2 / "results" / "emerging.json").exists():
+            continue  # needs a large new topic in the comments, not a previous run
         written = set(json.loads((run2 / "results" / f"{name}.json").read_text(encoding="utf-8"))["facts"])
         assert written == cat.facts[name] | (written & cat.sometimes[name]), name
 

@@ -309,11 +309,18 @@ def theme_impact(imp: pd.DataFrame, lang: str = "zh", title: str | None = None):
     return fig
 
 
-def theme_stage(wide: pd.DataFrame, lang: str = "zh", title: str | None = None):
-    """Mention rate (%) of each theme at each stage as a heat map (the ``theme_stage`` result)."""
+def theme_stage(long: pd.DataFrame, lang: str = "zh", title: str | None = None):
+    """Negative share (% of a theme's mentions at a stage) as a heat map (the ``theme_stage`` result, one row
+    per theme × stage cell): stages in journey order, cells without mentions (structural zeros) and cells on a
+    low base left blank."""
     import seaborn as sns
 
-    data = wide.set_index("theme_name")
+    cells = long[long["flag"] == "ok"] if "flag" in long else long
+    data = cells.pivot_table(index="theme_name", columns="stage_name", values="neg_share", sort=False)
+    order = long.drop_duplicates("stage_name").sort_values("x_order")["stage_name"] if "x_order" in long else None
+    if order is not None:
+        data = data.reindex(columns=[c for c in order if c in data.columns])
+    data = data.reindex(index=[r for r in long["theme_name"].drop_duplicates() if r in data.index])
     fig, ax = _fig(0.9 * data.shape[1] + 3, 0.34 * data.shape[0] + 1.6)
     ax = ax[0, 0]
     sns.heatmap(data, annot=True, fmt=".0f", cmap="Reds", cbar=False, ax=ax, linewidths=0.5,
