@@ -150,8 +150,8 @@ def test_journey_views_same_through_duckdb(data, auto_pack):
         for key in a[name][1]:
             if key == "facts":
                 continue
-            assert a[name][1][key] == pytest.approx(b[name][1][key], abs=1e-9) if key == "base" else \
-                a[name][1][key] == b[name][1][key], (name, key)
+            assert a[name][1][key] == pytest.approx(b[name][1][key], abs=1e-9) if key in ("base", "reference") \
+                else a[name][1][key] == b[name][1][key], (name, key)
         fa, fb = a[name][1].get("facts", {}), b[name][1].get("facts", {})
         assert fa.keys() == fb.keys()
         for k in fa:
@@ -191,7 +191,8 @@ def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
     (tmp_path / "b").mkdir()
     a = views.prediction_views(df, auto_pack, "zh", tmp_path / "a", odata=odata)
     b = views.prediction_views(ds, auto_pack, "zh", tmp_path / "b", odata=odata)
-    assert set(a) == set(b) == {"prediction"}
-    pd.testing.assert_frame_equal(a["prediction"][0], b["prediction"][0], check_exact=False, rtol=0, atol=1e-9)
+    assert set(a) == set(b) == {"prediction", "prediction_lift"}
+    for name in a:
+        pd.testing.assert_frame_equal(a[name][0], b[name][0], check_exact=False, rtol=0, atol=1e-9, obj=name)
     assert a["prediction"][1]["base"] == b["prediction"][1]["base"]
     assert a["prediction"][1]["facts"] == b["prediction"][1]["facts"]

@@ -113,9 +113,10 @@ def test_trend_shows_every_wave_with_the_reporting_change(journey):
     assert meta["wave"]["trend"] is True and meta["base"]["n"] == 6000
     assert set(tr.loc[tr["marker"] != "", "wave"]) <= {"2024Q4"}  # significance marks the reporting change only
     assert meta["facts"]["change_wave"] == "2024Q4" and meta["facts"]["compare_wave"] == "2024Q3"
-    # the stage the title names is the one the chart highlights, in every wave
-    assert set(tr.loc[tr["highlight"], "stage"]) == {meta["facts"]["change_stage_id"]}
-    assert tr["highlight"].sum() == 4
+    # the stage the title names (only a significant change is named) is the one the chart highlights
+    named = {meta["facts"]["change_stage_id"]} if meta["facts"]["change_significant"] else set()
+    assert set(tr.loc[tr["highlight"], "stage"]) == named
+    assert tr["highlight"].sum() == 4 * len(named)
 
 
 def test_the_pooled_value_only_with_wave_all(demo, journey, auto_pack):

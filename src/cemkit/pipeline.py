@@ -197,6 +197,7 @@ def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str
     :mod:`cemkit.render.refresh`), save it as ``out`` (written to a temporary file, then renamed: a failed
     refresh leaves nothing half-written) and write what could not be refreshed next to it
     (``<out>.refresh.txt``). Returns the :class:`~cemkit.render.refresh.RefreshReport`."""
+    from .render.pptx import deck_facts
     from .render.refresh import refresh_deck
 
     deck, run_dir, out = Path(deck), Path(run_dir), Path(out)
@@ -213,7 +214,7 @@ def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str
     client = info.get("client", "") if client is None else client
     facts = _base_facts(run_dir, pack, RunOptions(pack=pack.id, client=client, lang=lang),
                         bool(info.get("synthetic")))
-    base = {"client": client, "pack_name": pack.name.get(lang), "date": dt.date.today().isoformat(), **facts}
+    base = deck_facts(pack, lang, client, facts)  # the same cover and fallback texts as build_deck
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         report = refresh_deck(deck, run_dir, tmp, pack, lang=lang, base_facts=base)

@@ -37,8 +37,11 @@ def summary_results(results: dict[str, Result]) -> dict[str, Result]:
     table = dec.table.head(SUMMARY_ROWS).reset_index(drop=True) if dec is not None else \
         pd.DataFrame(columns=DECISION_COLUMNS)
     meta = {**(dec.meta if dec is not None else {}), "facts": facts}
+    # the findings are the reporting wave's claims: their footnote names that wave and its comparison
+    curve = results.get("journey_curve")
+    fmeta = {"facts": {}, **({"wave": curve.meta["wave"]} if curve is not None and "wave" in curve.meta else {})}
     return {"exec_summary": Result("exec_summary", table, meta),
-            "findings": Result("findings", pd.DataFrame({"finding": []}), {"facts": {}})}
+            "findings": Result("findings", pd.DataFrame({"finding": []}), fmeta)}
 
 
 def fill_findings(planned, findings: list[str]) -> None:
