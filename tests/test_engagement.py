@@ -21,8 +21,8 @@ from cemkit.demo import write_demo
 from cemkit.engagement import last_good_run, load_engagement, write_engagement
 from cemkit.errors import InputError
 from cemkit.render import charts
-from cemkit.render.tags import ID_TAG, PAGE_TAG, SLIDE_TAG, get_slide_tags, get_tags
 from cemkit.render.summary import summary_results
+from cemkit.render.tags import ID_TAG, PAGE_TAG, SLIDE_TAG, get_slide_tags, get_tags
 from cemkit.results import load_all
 from cemkit.storyline import load_storyline
 

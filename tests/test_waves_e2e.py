@@ -18,8 +18,8 @@ from pptx import Presentation
 
 from cemkit.cli import main
 from cemkit.demo import write_demo
-from cemkit.results import load_all
 from cemkit.render.tags import ID_TAG, SLIDE_TAG, get_slide_tags, get_tags
+from cemkit.results import load_all
 
 LATEST, EARLIER = "2024Q4", "2024Q3"
 
