@@ -253,6 +253,15 @@ def test_distinctive_words_count_every_copy_and_need_both_groups(auto_pack):
     assert text.distinctive_words(["停车场"] * 5, [10] * 5, auto_pack).empty
 
 
+def test_distinctive_words_leave_out_counts_and_quantities(auto_pack):
+    """"修了三次", "跑了几次", "等了2次", "半年": how often is not what about — never a listed word, while the
+    topic words of the same comments are."""
+    texts = ["修了三次停车场", "跑了几次停车场", "等了2次停车场", "半年停车场", "每天停车场"] * 20 + ["座椅舒服"] * 100
+    got = text.distinctive_words(texts, [2] * 100 + [10] * 100, auto_pack, prior=10, min_count=1)
+    assert "停车场" in set(got["word"]) and "座椅" in set(got["word"])
+    assert not set(got["word"]) & {"三次", "几次", "2次", "半年", "每天"}
+
+
 def test_distinctive_words_on_the_demo_name_what_detractors_complain_about(auto_pack, demo_auto):
     """On the demo data (synthetic), words of the planted complaint phrases lean to detractors, words of the
     praise phrases to promoters; every listed word is more common in its own group."""

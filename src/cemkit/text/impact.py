@@ -301,7 +301,7 @@ def theme_keywords(texts: pd.Series, pack: Any, tags: pd.DataFrame, *, n_keyword
     long = pd.DataFrame({"theme": np.repeat(t["theme"].to_numpy(), sizes),
                          "neg": np.repeat(t["polarity"].to_numpy() < 0, sizes),
                          "word": pd.Series([w for ws in lists for w in ws], dtype=object)})  # none: still text
-    ok = (long["word"].str.len() > 1) & ~long["word"].isin(drop) & ~long["word"].str.contains("*", regex=False)
+    ok = _keyword_like(long["word"], drop)
     long = long[ok]
     # a keyword of *another* theme is a co-mention, not a word about this theme
     listed = pd.DataFrame([(th.id, kw) for th in pack.themes for kw in set(th.keywords)], columns=["theme", "word"])
@@ -333,6 +333,17 @@ def _word_drop(pack: Any) -> set[str]:
     stop words (keywords name *what* customers talk about; how they feel is the sentiment's job)."""
     lex = load_lexicon(pack)
     return set(lex.words) | set(lex.negations) | set(lex.degrees) | set(lex.contrasts) | load_stopwords(pack)
+
+
+# counts and quantities ("三次", "几次", "2次", "半年", "每天"): how often, not what about
+_QUANTITY = r"^[0-9０-９一二两三四五六七八九十百千万几多数半每]+[次个遍回趟天日周月年分钟小时块元台辆位家种件项号]*$"
+
+
+def _keyword_like(words: pd.Series, drop: set[str]) -> pd.Series:
+    """Tokens that can name a topic: two characters or more, not a lexicon / stop word (:func:`_word_drop`),
+    not a count or quantity, not a masked span."""
+    return ((words.str.len() > 1) & ~words.isin(drop) & ~words.str.match(_QUANTITY)
+            & ~words.str.contains("*", regex=False))
 
 
 def distinctive_words(texts: pd.Series, nps: pd.Series, pack: Any, *, n_words: int = 8, sample: int = 20_000,
@@ -384,7 +395,7 @@ def distinctive_words(texts: pd.Series, nps: pd.Series, pack: Any, *, n_words: i
     long = pd.DataFrame({"group": np.repeat(docs["group"].to_numpy(), sizes),
                          "copies": np.repeat(docs["copies"].to_numpy(), sizes),
                          "word": [w for ws in per_doc for w in ws]})
-    long = long[(long["word"].str.len() > 1) & ~long["word"].isin(drop) & ~long["word"].str.contains("*", regex=False)]
+    long = long[_keyword_like(long["word"], drop)]
     counts = long.groupby(["word", "group"])["copies"].sum().unstack(fill_value=0)
     counts = counts.reindex(columns=["detractor", "promoter"], fill_value=0)
     counts = counts[counts.sum(axis=1) >= min_count]

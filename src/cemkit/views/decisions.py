@@ -124,8 +124,11 @@ def _row(r, pack: Pack, lang: str, drivers: pd.DataFrame | None, themes: pd.Data
         ev = themes[themes["theme"].isin(attr.themes) & (themes.get("flag", "ok") != "low_base")]
         if len(ev):
             e = ev.sort_values("negative_rate", ascending=False).iloc[0]
-            why.append(t("decision_theme", lang, theme=e["theme_name"], share=number(e["neg_share"]),
-                         gap=number(e["gap"], sign=True)))
+            # "提及者NPS低7分", not "差-7" (a minus sign a table cell wraps away from its number)
+            gap = float(e["gap"]) if pd.notna(e["gap"]) else 0.0
+            side = "level" if number(abs(gap)) == "0" else "lower" if gap < 0 else "higher"
+            why.append(t(f"decision_theme_{side}", lang, theme=e["theme_name"], share=number(e["neg_share"]),
+                         gap=number(abs(gap))))
     where = t("decision_where", lang, stage=stage.name.get(lang))
     if r.units_bottom and unit_name is not None:
         where = t("decision_where_units", lang, stage=stage.name.get(lang), n=int(r.units_bottom),
