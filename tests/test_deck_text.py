@@ -191,3 +191,45 @@ def test_title_checks_cover_every_storyline_slide_that_states_a_fact():
             if spec.layout in ("title", "section") or not any("{" in (alt.get("zh") or "") for alt in spec.title):
                 continue
             assert spec.id in known, (name, spec.id)
+
+
+def test_no_table_column_breaks_a_word(deck):
+    """Every table column is at least as wide as the longest Latin word in it ("Relationship" broken as
+    "Relatio/nship" reads as a typo), on every table slide of the deck, header included."""
+    from cemkit.render.fonts import text_width_em
+
+    latin_word = re.compile(r"[A-Za-z][A-Za-z'’-]{3,}")
+
+    _, slides = deck
+    checked = 0
+    for _, slide in slides:
+        for sh in slide.shapes:
+            if not sh.has_table:
+                continue
+            for j, col in enumerate(sh.table.columns):
+                need = 0.0
+                for i, row in enumerate(sh.table.rows):
+                    runs = row.cells[j].text_frame.paragraphs[0].runs
+                    size = runs[0].font.size.pt if runs and runs[0].font.size else 10
+                    for w in latin_word.findall(row.cells[j].text):
+                        need = max(need, (text_width_em(w, bold=i == 0) * size + 12) * 12700)
+                assert col.width >= need * 0.999, (j, row.cells[j].text)
+                checked += 1
+    assert checked > 10
+
+
+def test_column_widths_keep_words_whole_when_headers_crowd_the_table():
+    """An eleven-column English heat map (theme × touchpoint) whose headers alone do not fit on one line: the
+    theme column still holds "Relationship" whole, every header word fits its column, and the widths add up."""
+    from cemkit.render.charts import _column_widths
+    from cemkit.render.fonts import text_width_em
+
+    headers = ["Theme", "Card application", "Activation", "Credit limit", "Statement and repayment", "Instalments",
+               "Rewards and offers", "Loan", "Branch service", "Service hotline", "Insurance claims"]
+    body = [["Relationship managers and tellers", *["47% (36)"] * 10], ["App and mobile banking", *["– (22)"] * 10]]
+    width = 888 * 12700
+    got = _column_widths([headers, *body], width, 9)
+    assert sum(got) == width
+    need = {0: "Relationship", 4: "repayment", 5: "Instalments", 10: "Insurance"}
+    for j, word in need.items():
+        assert got[j] >= (text_width_em(word, bold=True) * 9 + 12) * 12700 * 0.999, (j, word)

@@ -13,6 +13,7 @@ template's 18 pt line height and the table grows over the footnote.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -720,11 +721,22 @@ def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
         cell.fill.fore_color.rgb = rgb
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]{3,}")
+
+
 def _column_widths(texts: list[list[str]], width: int, size: float = 10) -> list[int]:
     """Column widths: each at least its header's width (one line at ``size`` pt, with the cell margins), the
     rest shared in proportion to the column's longest text in ems (clamped to 5.5–24 ems)."""
     ems = [min(24.0, max(5.5, max(text_width_em(t) for t in col) + 1.0)) for col in zip(*texts)]
-    floor = [int((text_width_em(str(h), bold=True) * size + 12) * 12700) for h in texts[0]]
+    header = [text_width_em(str(h), bold=True) for h in texts[0]]
+    # never narrower than its longest Latin word ("Relationship" broken as "Relatio/nship" reads as a typo);
+    # the header on one line when the width allows, else wrapped between its words
+    word = [max([text_width_em(w, bold=True) for w in _LATIN_WORD.findall(str(col[0]))]
+                + [text_width_em(w) for t in col[1:] for w in _LATIN_WORD.findall(str(t))], default=0.0)
+            for col in zip(*texts)]
+    floor = [int((max(h, w) * size + 12) * 12700) for h, w in zip(header, word)]
+    if sum(floor) > width:
+        floor = [int((w * size + 12) * 12700) for w in word]
     spare = width - sum(floor)
     if spare <= 0:  # the headers alone do not fit: share the width by text length
         widths = [int(width * e / sum(ems)) for e in ems]
