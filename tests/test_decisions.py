@@ -21,6 +21,8 @@ def test_decisions_are_owned_and_ranked_by_their_overall_uplift(decisions, auto_
     assert list(table["uplift"]) == sorted(table["uplift"], reverse=True)
     assert table["attribute"].is_unique
     assert (table["uplift_low"] > 0).all()  # only gains whose interval clears zero
+    assert (table["stage_uplift"] >= 0.05).all()  # and that show at one decimal: no "+0.0" decision
+    assert not table["uplift_text"].str.contains(r"\+0\.0(?!\d)").any()
     for r in table.itertuples():
         attr, stage = auto_pack.attributes[r.attribute], auto_pack.stage(r.stage)
         assert r.horizon == attr.horizon.get("zh")
@@ -50,3 +52,10 @@ def test_an_attribute_naming_an_unknown_theme_is_refused(pack_copy):
     path.write_text(text, encoding="utf-8")
     problems = [str(p) for p in validate_pack(folder)]
     assert len(problems) == 1 and "unknown theme 'waitng'" in problems[0] and "did you mean 'waiting'" in problems[0]
+
+
+@pytest.mark.parametrize("value, text", [(0.26, "+0.3"), (0.05, "+0.1"), (0.04, "<+0.1"), (0.0, "0.0")])
+def test_a_small_overall_gain_never_reads_plus_zero(value, text):
+    from cemkit.views.decisions import _small_gain
+
+    assert _small_gain(value) == text

@@ -329,6 +329,21 @@ def test_data_quality_views_accept_prepared(prepared, auto_pack):
     assert table["count"].iloc[0] == 24 and table["count"].iloc[1] + table["count"].iloc[2] == 24
 
 
+def test_data_quality_names_masked_columns_as_a_client_reads_them(prepared, auto_pack):
+    """Masking per column names the column (评论 / Comment, the dealer segment's name), never the field code."""
+    from dataclasses import replace
+
+    from cemkit import views
+
+    prep = prepared["survey_gbk.csv"]
+    acc = {**prep.accounting, "masked": {"mobile": 5}, "masked_by_column": {"comment": {"mobile": 3},
+                                                                            "dealer": {"mobile": 2}}}
+    prep = replace(prep, accounting=acc)
+    for lang, comment, dealer in (("zh", "评论", "经销商"), ("en", "Comment", "Dealer")):
+        items = views.data_quality_views(prep, auto_pack, lang)["data_quality"][0]["item"].str.strip().tolist()
+        assert comment in items and dealer in items and "comment" not in items and "dealer" not in items
+
+
 # ----------------------------------------------------------------------------------- errors
 def test_missing_required_columns_are_all_named_with_the_closest_header(tmp_path, auto_pack):
     # the headers are close, but the values are not NPS answers (12) nor stage labels (X1): both missing

@@ -29,6 +29,9 @@ from .waves import reporting_waves
 MAX_DECISIONS = 5
 
 
+MIN_UPLIFT = 0.05  # stage NPS points: the smallest gain that shows as +0.1 at one decimal
+
+
 def _unit(pack: Pack, df: pd.DataFrame) -> tuple[str | None, Any]:
     seg = next((s for s in pack.segments if s.league and s.id in df), None)
     return (seg.id, seg.name) if seg else (None, None)
@@ -84,7 +87,9 @@ def decision_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path 
     cand = candidates(df, pack)
     if cand.empty:
         return {}
-    sure = cand[(cand["uplift"] > 0) & (cand["uplift_low"] > 0)]
+    # a decision has an uplift a slide can show: its interval above zero and at least +0.1 stage NPS points
+    # (an attribute already at the best quartile's top-box share has nothing to gain: "+0.0" is no decision)
+    sure = cand[(cand["uplift"] >= MIN_UPLIFT) & (cand["uplift_low"] > 0)]
     sure = sure.sort_values("overall_uplift", ascending=False, kind="stable").drop_duplicates("attribute")
     top = sure.head(max_decisions).reset_index(drop=True)
     if top.empty:
@@ -104,6 +109,11 @@ def decision_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path 
                            "en": "expected uplift: NPS change if the top-box share rose to the best-quartile "
                                  "unit's (weighted least squares, HC1 robust interval)"}[lang])
     return {"decisions": (table, meta)}
+
+
+def _small_gain(value: float) -> str:
+    """A gain at one decimal; a positive gain under 0.05 reads "<+0.1", not "+0.0"."""
+    return number(value, 1, sign=True) if value >= 0.05 or value <= 0 else "<+0.1"
 
 
 def _row(r, pack: Pack, lang: str, drivers: pd.DataFrame | None, themes: pd.DataFrame | None,
@@ -139,7 +149,7 @@ def _row(r, pack: Pack, lang: str, drivers: pd.DataFrame | None, themes: pd.Data
         "what": t("decision_what", lang, attribute=attr.name.get(lang)), "where": where, "why": sep.join(why),
         "uplift": float(r.overall_uplift), "uplift_low": float(r.overall_uplift_low),
         "uplift_high": float(r.overall_uplift_high), "stage_uplift": float(r.uplift),
-        "uplift_text": t("decision_uplift", lang, overall=number(r.overall_uplift, 1, sign=True),
+        "uplift_text": t("decision_uplift", lang, overall=_small_gain(r.overall_uplift),
                          stage=stage.name.get(lang), stage_uplift=number(r.uplift, 1, sign=True)),
         "assumption": t("decision_assumption", lang, attribute=attr.short.get(lang), share=number(r.share),
                         target=number(r.target)),

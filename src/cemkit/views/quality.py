@@ -78,6 +78,9 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
 
 
 def _column_name(fid: str, pack: Pack, lang: str) -> str:
-    """A clean-table column as the appendix names it: the segment's name (经销商), else the field id."""
+    """A clean-table column as the appendix names it: the segment's name (经销商), the standard field's name
+    (评论 for ``comment``), else the field id."""
+    from ..i18n import catalogue
+
     seg = next((s for s in pack.segments if s.id == fid), None)
-    return getattr(seg.name, lang) if seg is not None else fid
+    return getattr(seg.name, lang) if seg is not None else catalogue(lang).get(f"field_{fid}", fid)
