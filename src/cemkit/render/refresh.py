@@ -330,7 +330,7 @@ def _refresh_chart(ctx: _Context, slide, shape, kind: str, item: PlannedSlide, r
         ctx.report.refreshed.append(f"{where} chart")
         return
     if getattr(shape, "has_table", False) and spec.type == "table":
-        if _refresh_table(ctx, shape.table, df, spec, where):
+        if _refresh_table(ctx, shape.table, df, spec, where, item.result.meta):
             ctx.report.refreshed.append(f"{where} table")
         return
     # drawn again in the same place and size (a scatter, a heat map, a chart whose series changed)
@@ -352,8 +352,9 @@ def _refresh_quote(ctx: _Context, slide, shape, kind: str, df: pd.DataFrame, spe
     _refresh_text(ctx, slide, shape, tags, new, [], f"{where} quote {i + 1}")
 
 
-def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str) -> bool:
-    """New cell texts in place; rows added (copies of the last) or removed; colours that follow the values."""
+def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str, meta: dict | None = None) -> bool:
+    """New cell texts in place; rows added (copies of the last) or removed; colours that follow the values
+    (low bases grey, the ``colour_by`` column red / green by the new run's significance, as a new deck draws)."""
     from copy import deepcopy
 
     cols, _, body = charts.table_cells(df, spec, ctx.lang)
@@ -371,12 +372,13 @@ def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str) -> 
         ctx.report.stale.append(f"{where} table: its columns were changed by hand; left as it was")
         return False
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
+    sig = charts.significance_colours(df, meta)
     for i, texts in enumerate(body, start=1):
         for j, (c, text) in enumerate(zip(cols, texts)):
             cell = table.cell(i, j)
             _set_text_frame(cell.text_frame, text)
             v = df[c].iloc[i - 1]
-            colour = charts.cell_colour(v, c, spec, flags[i - 1]) or charts.TEXT
+            colour = charts.cell_colour(v, c, spec, flags[i - 1], sig[i - 1]) or charts.TEXT
             for r in cell.text_frame.paragraphs[0].runs:
                 r.font.color.rgb = colour
     if not body:
