@@ -6,11 +6,12 @@ values (names, numbers, flags) that the storyline's title templates are filled f
 function returns ``{result name: (table, meta)}``; :func:`save_all` writes them into the run folder.
 """
 
-from .actions import action_views, prediction_views
+from .actions import PREDICTION_COLUMNS, action_views, prediction_views
 from .common import (
                      Views,
                      base_meta,
                      formula_safe,
+                     frame,
                      period_of,
                      read_responses,
                      save_all,
@@ -18,14 +19,14 @@ from .common import (
                      weight_column,
                      write_csv,
 )
-from .drivers import BOOTSTRAP_ROWS, driver_views, method_note, stage_importance
+from .drivers import BOOTSTRAP_ROWS, driver_columns, driver_views, method_note, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
 from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["BOOTSTRAP_ROWS", "Views", "Waves", "action_views", "base_meta", "data_quality_views", "driver_views",
-           "formula_safe", "journey_views", "method_note", "period_of", "prediction_views", "read_responses",
-           "reporting_waves", "save_all", "show", "since_last_views", "stage_importance", "text_views", "wave_labels",
-           "weight_column", "write_csv"]
+__all__ = ["BOOTSTRAP_ROWS", "PREDICTION_COLUMNS", "Views", "Waves", "action_views", "base_meta", "data_quality_views",
+           "driver_columns", "driver_views", "formula_safe", "frame", "journey_views", "method_note", "period_of",
+           "prediction_views", "read_responses", "reporting_waves", "save_all", "show", "since_last_views",
+           "stage_importance", "text_views", "wave_labels", "weight_column", "write_csv"]

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics as m
-from ..engine import Dataset
 from ..packs import Pack
-from .common import Views, base_meta, write_csv
+from .common import Views, base_meta, frame, write_csv
 from .waves import Waves, reporting_waves, wave_labels
 
 
@@ -115,6 +114,10 @@ def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
     return out[order]
 
 
+#: the response columns the detractor-risk model and its footnote read (:func:`cemkit.views.frame`)
+PREDICTION_COLUMNS = ("response_id", "customer_id", "wave", "date", "nps", "weight")
+
+
 def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
                      odata: pd.DataFrame | None = None, seed: int = 0, *, prediction=None) -> Views:
     """The detractor-risk model from O-data (refused with its reason when it cannot be trusted) and the
@@ -125,8 +128,7 @@ def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Pat
     run_dir = Path(run_dir)
     out: Views = {}
     if odata is not None and len(odata) and (pack.odata or {}).get("features"):
-        if isinstance(df, Dataset):  # DuckDB: only the columns the model and the footnote use
-            df = df.to_pandas(["response_id", "customer_id", "wave", "date", "nps", "weight"])
+        df = frame(df, PREDICTION_COLUMNS)  # DuckDB: only the columns the model and the footnote use
         pred = prediction if prediction is not None else pr.fit_predict(df, odata, pack, seed=seed, lang=lang)
         facts = {**pred.facts, "refused": bool(pred.refused)}
         labels = tuple(wave_labels(df))  # the model learns from the respondents of every wave: said in the footnote

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,14 @@ def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pa
     import pyarrow.parquet as pq
 
     return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c != "comment"])
+
+
+def frame(df: pd.DataFrame | Dataset, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows as a pandas DataFrame for an analysis that needs rows (a model, a bootstrap): a DataFrame as
+    it is; a :class:`cemkit.engine.Dataset` read with only ``columns`` (those it has), in the files' order."""
+    if isinstance(df, Dataset):
+        return df.to_pandas(list(columns))
+    return df
 
 
 def save_all(run_dir: str | Path, views: Views) -> list[str]:
