@@ -1,6 +1,8 @@
-"""`cemkit run --engine duckdb` reaches the notebooks (issue 20): the journey, driver and prediction
-notebooks read the clean responses through DuckDB (a ``cemkit.engine.Dataset``), and every result the run
-writes is the same as with ``--engine pandas`` — tables to 1e-9, title facts and footnote meta too."""
+"""`cemkit run --engine duckdb` reaches the notebooks (issue 20): the data check streams the CSV in batches
+(``cemkit.ingest.stream``), the journey, driver and prediction notebooks read the clean responses through
+DuckDB (a ``cemkit.engine.Dataset``), and everything the run writes is the same as with ``--engine pandas``
+— the clean table, the quarantine and the accounting, every result to 1e-9, title facts and footnote meta
+too."""
 
 from __future__ import annotations
 
@@ -33,11 +35,14 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, name: str) -> None:
     assert list(a.columns) == list(b.columns) and len(a) == len(b), name
     for c in a.columns:
         x, y = a[c], b[c]
+        assert x.dtype == y.dtype, f"{name}.{c}"
         if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
-            np.testing.assert_allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float), rtol=0, atol=1e-9,
-                                       equal_nan=True, err_msg=f"{name}.{c}")
+            np.testing.assert_allclose(x.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+                                       y.astype("Float64").to_numpy(dtype=float, na_value=np.nan), rtol=0,
+                                       atol=1e-9, equal_nan=True, err_msg=f"{name}.{c}")
         else:
-            assert (x.astype(str).to_numpy() == y.astype(str).to_numpy()).all(), f"{name}.{c}"
+            assert x.isna().equals(y.isna()), f"{name}.{c}"
+            assert (x[x.notna()].astype(str).to_numpy() == y[y.notna()].astype(str).to_numpy()).all(), f"{name}.{c}"
 
 
 def _facts_same(a, b, where: str) -> None:
@@ -64,6 +69,14 @@ def test_engine_duckdb_reaches_the_notebooks_with_the_same_results(runs):
         src = nbformat.read(duckdb_run / "notebooks" / f"{nb}.ipynb", as_version=4)
         injected = [c.source for c in src.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and 'engine = "duckdb"' in injected[0], nb
+    acc_p = json.loads((pandas_run / "run.json").read_text(encoding="utf-8"))["accounting"]
+    acc_d = json.loads((duckdb_run / "run.json").read_text(encoding="utf-8"))["accounting"]
+    assert "ingest" not in acc_p and acc_d.pop("ingest").startswith("streamed in batches")
+    assert acc_p["by_reason"].get("duplicate_id")  # the demo plants repeated response ids
+    _facts_same(acc_p, acc_d, "accounting")
+    for table in ("responses", "quarantine"):
+        _same(pd.read_parquet(pandas_run / "data" / f"{table}.parquet"),
+              pd.read_parquet(duckdb_run / "data" / f"{table}.parquet"), table)
     names = sorted(p.stem for p in (pandas_run / "results").glob("*.parquet"))
     assert names == sorted(p.stem for p in (duckdb_run / "results").glob("*.parquet"))
     assert {"journey_table", "wave_changes", "league", "stage_drivers", "prediction"} <= set(names)
