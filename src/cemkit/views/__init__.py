@@ -8,6 +8,7 @@ function returns ``{result name: (table, meta)}``; :func:`save_all` writes them 
 
 from .actions import PREDICTION_COLUMNS, action_views, prediction_views
 from .common import (
+                     TEXT_COLUMNS,
                      Views,
                      base_meta,
                      formula_safe,
@@ -26,7 +27,7 @@ from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["BOOTSTRAP_ROWS", "PREDICTION_COLUMNS", "Views", "Waves", "action_views", "base_meta", "data_quality_views",
+__all__ = ["BOOTSTRAP_ROWS", "PREDICTION_COLUMNS", "TEXT_COLUMNS", "Views", "Waves", "action_views", "base_meta", "data_quality_views",
            "driver_columns", "driver_views", "formula_safe", "frame", "journey_views", "method_note", "period_of",
            "prediction_views", "read_responses", "reporting_waves", "save_all", "show", "since_last_views",
            "stage_importance", "text_views", "wave_labels", "weight_column", "write_csv"]
