@@ -101,6 +101,9 @@ def main() -> None:
     ap.add_argument("--input", type=Path, help="reuse the input files of an earlier --keep run (folder)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    ap.add_argument("--max-mb", type=int, default=0,
+                    help="stop the run (kill its process tree) when its summed RSS passes this many MB, and "
+                    "report where it was: a run too large for a shared machine is measured without crowding it")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="cemkit-bench-"))
     if args.input:
@@ -115,9 +118,23 @@ def main() -> None:
            str(opath), "--out", str(tmp / "reports"), "--quiet", "--client", "Benchmark", *extra]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreeSampler(proc.pid) as tree:
+    with TreeSampler(proc.pid, limit=args.max_mb * 1024 * 1024) as tree:
         stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t
+    if tree.stopped is not None:
+        at, total = tree.stopped
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"STOPPED at {at:.0f} s: the tree's RSS sum reached {total / 2**20:,.0f} MB (limit {args.max_mb:,} "
+              f"MB); CPU time so far {usage.ru_utime + usage.ru_stime:.1f} s")
+        for line in tree.report():
+            print(line)
+        staging = sorted((tmp / "reports").glob(".*"))
+        for folder in staging:  # which notebooks had finished, from the staging folder
+            done = sorted(p.name for p in (folder / "notebooks").glob("*.ipynb"))
+            print(f"{folder.name}: executed notebooks so far {done}")
+        if args.keep:
+            print(f"kept {tmp}")
+        raise SystemExit(3)
     if proc.returncode != 0:
         print(stdout, stderr, sep="\n")
         raise SystemExit(proc.returncode)

@@ -13,6 +13,10 @@ tree every ``interval`` seconds (psutil) and keeps
 
 Sampling every 50 ms can miss a peak shorter than that; the kernel's own high-water mark of the root
 process (``ru_maxrss``) is a cross-check for the largest one.
+
+``limit`` (bytes, 0 = none): when the tree's RSS sum passes it, every process of the tree is killed (children
+first) and ``stopped`` records when and at what sum — a run that would crowd a shared machine is stopped
+and still measured.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class TreeSampler:
     procs: dict[int, ProcPeak] = field(default_factory=dict)
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, RSS sum)
     at_peak: dict[int, int] = field(default_factory=dict)  # pid → RSS at the instant of the largest sum
+    limit: int = 0
+    stopped: tuple[float, int] | None = None  # (seconds since start, RSS sum) when the limit stopped the run
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -97,6 +103,13 @@ class TreeSampler:
         self.peak_pss = max(self.peak_pss, pss_total)
         self.samples += 1
         self.timeline.append((now, total))
+        if self.limit and total > self.limit and self.stopped is None:
+            self.stopped = (now, total)
+            for p in reversed(tree):  # the run's own processes, children first
+                try:
+                    p.kill()
+                except psutil.NoSuchProcess:
+                    pass
 
     def report(self) -> list[str]:
         """Lines for a terminal: the tree's peaks, then one line per process (largest first)."""

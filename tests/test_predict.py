@@ -118,6 +118,17 @@ def test_top_risk_scores_only_silent_customers_with_reasons(auto_pack, default_d
 
 
 @pytest.mark.slow
+def test_scoring_in_batches_scores_as_at_once(auto_pack, default_demo, default_fit, monkeypatch):
+    """Silent customers are scored a batch at a time (issue 20): the same risks, list and facts."""
+    import cemkit.predict as P
+
+    monkeypatch.setattr(P, "SCORE_BATCH", 37)
+    small = fit_predict(default_demo.responses, default_demo.odata, auto_pack, seed=0)
+    assert default_fit.n_scored > 37 * 3
+    pd.testing.assert_frame_equal(small.top_risk, default_fit.top_risk, check_exact=False, rtol=0, atol=1e-12)
+    assert small.facts == default_fit.facts and small.n_scored == default_fit.n_scored
+
+
 def test_logistic_contributions_add_up_to_the_linear_predictor(default_fit):
     pred = default_fit
     if pred.model_name != "logistic":

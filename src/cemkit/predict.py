@@ -214,6 +214,10 @@ def _models(num: list[str], cat: list[str], seed: int) -> dict[str, Any]:
     return {"logistic": logistic, "gbm": gbm}
 
 
+#: silent customers scored at a time (the scores are row by row: the same in any batch size)
+SCORE_BATCH = 200_000
+
+
 def _design(frame: pd.DataFrame, num: list[str], cat: list[str]) -> pd.DataFrame:
     """The model input: numeric features as float, categorical ones as strings (missing → "(missing)")."""
     cols = {}
@@ -374,7 +378,7 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     hit = np.flatnonzero(pos >= 0)  # labelled customers with an O-data row
     responded = np.zeros(n_keys + 1, dtype=bool)
     responded[resp_code[resp_code >= 0]] = True
-    silent = odata.loc[has_key & ~responded[od_code]]  # O-data customers without any response
+    silent = np.flatnonzero(has_key & ~responded[od_code])  # O-data rows of customers without any response
     not_joined = int(len(last) - len(hit))
     if not_joined:
         notes.append(f"{not_joined} respondent customer(s) have no O-data row and are not used")
@@ -405,14 +409,15 @@ def fit_predict(responses: pd.DataFrame, odata: pd.DataFrame, pack: Pack, seed: 
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1 if n < 50_000 else None, user_api="openmp"):
-        return _fit_score(silent, lab, y, key, num, cat, fname, seed, min_auc,
+        return _fit_score(odata, silent, lab, y, key, num, cat, fname, seed, min_auc,
                           min_uplift, lang, top_n, notes)
 
 
-def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
+def _fit_score(odata: pd.DataFrame, silent: np.ndarray, lab: pd.DataFrame, y: np.ndarray, key: str,
                num: list[str], cat: list[str], fname: Any, seed: int,
                min_auc: float, min_uplift: float, lang: str, top_n: int | None, notes: list[str]) -> Prediction:
-    """Cross-validate both models, choose, refuse or score (the second half of :func:`fit_predict`)."""
+    """Cross-validate both models, choose, refuse or score the ``silent`` rows of ``odata`` (the second half of
+    :func:`fit_predict`)."""
     from sklearn.inspection import permutation_importance
     from sklearn.metrics import brier_score_loss, roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -463,18 +468,21 @@ def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
     })
     importance = importance.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
-    Xs = _design(silent, num, cat)
-    risk = pipe.predict_proba(Xs)[:, 1] if len(Xs) else np.empty(0)
+    risk = np.empty(len(silent))
+    for a in range(0, len(silent), SCORE_BATCH):  # in batches: a design matrix of every silent customer at
+        #                                            once is the largest thing a large run holds here
+        rows = odata.iloc[silent[a:a + SCORE_BATCH]]
+        risk[a:a + SCORE_BATCH] = pipe.predict_proba(_design(rows, num, cat))[:, 1]
     order = np.argsort(-risk, kind="stable")
     # the list (and its per-customer reasons, which cost one prediction per feature) covers the riskiest
     # ``top_n`` customers, at most MAX_LISTED: every silent customer is scored, the list is for follow-up
     order = order[: int(top_n) if top_n is not None else MAX_LISTED]
-    Xt = Xs.iloc[order]
+    Xt = _design(odata.iloc[silent[order]], num, cat)
     contrib = (_contributions(chosen, pipe, Xt, X, num, cat) if len(Xt) else np.empty((0, len(feats))))
     reasons = _reasons(contrib, _value_text(Xt, num), [fname(f, lang) for f in num + cat], joiner(lang))
     top = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),
-        "customer_id": silent[key].astype("string").to_numpy()[order],
+        "customer_id": odata[key].iloc[silent[order]].astype("string").to_numpy(),
         "risk": risk[order],
         "top_reasons": pd.array(reasons, dtype="string"),
     })
@@ -486,13 +494,13 @@ def _fit_score(silent: pd.DataFrame, lab: pd.DataFrame, y: np.ndarray, key: str,
         "refused": False, "reason": _txt("", ""), "auc": auc, "auc_baseline": auc_b, "auc_gbm": auc_g,
         "uplift": uplift, "model_name": chosen, "verdict": verdict, "discrimination": discrimination(auc),
         "top_feature": {"zh": fname(top_f, "zh"), "en": fname(top_f, "en")},
-        "n_labelled": n, "n_scored": len(Xs), "detractor_rate": float(y.mean() * 100), "brier": brier,
+        "n_labelled": n, "n_scored": len(silent), "detractor_rate": float(y.mean() * 100), "brier": brier,
         "hit_rate": float(100 * lift["observed_rate"].iloc[0]), "lift": float(lift["lift"].iloc[0]),
         "capture": float(100 * lift["gains"].iloc[0]), "top_decile_n": int(lift["n"].iloc[0]),
         "calibration_gap": float(100 * (lift["mean_predicted"] - lift["observed_rate"]).abs().max()),
     }
     return Prediction(refused=False, reason="", importance=importance, top_risk=top, facts=facts,
-                      n_scored=len(Xs), contributions=contributions, model=pipe, **common)
+                      n_scored=len(silent), contributions=contributions, model=pipe, **common)
 
 
 # ============================================================================================== excel

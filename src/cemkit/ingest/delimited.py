@@ -153,9 +153,9 @@ def sniff(text: str, suffix: str) -> tuple[str, int, list[list[str]], int]:
     return best[1], best[2], best[3], reader.line_num + 1
 
 
-def read_delimited(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The reader of delimited text (see the module docstring): a frame of text and its attrs, with
-    ``row_numbers`` / ``line_numbers`` (one per frame row) when they are not simply consecutive."""
+def read_head(path: Path) -> tuple[bytes, bool]:
+    """The file's first :data:`SAMPLE_BYTES`, cut at the last line break so the sample ends on a whole row,
+    and whether that is the whole file; InputError when the file is not text."""
     with open(path, "rb") as fh:
         head = fh.read(SAMPLE_BYTES)
     what = _not_text(head)
@@ -163,9 +163,16 @@ def read_delimited(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, d
         raise InputError(f"{path.name} is not a text file ({what}); give the survey export as CSV (UTF-8), "
                          "XLSX, SAV or Parquet.")
     whole = len(head) < SAMPLE_BYTES
-    if not whole:  # cut at the last line break so the sample ends on a whole row
+    if not whole:
         cut = head.rfind(b"\n")
         head = head[: cut + 1] if cut > 0 else head
+    return head, whole
+
+
+def read_delimited(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The reader of delimited text (see the module docstring): a frame of text and its attrs, with
+    ``row_numbers`` / ``line_numbers`` (one per frame row) when they are not simply consecutive."""
+    head, whole = read_head(path)
     redecoded = 0
     text: str | None = None
     if head.startswith(codecs.BOM_UTF8):

@@ -89,6 +89,9 @@ class Prepared:
     odata: pd.DataFrame | None = None
     contacts: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: tables already in ``out_dir`` (the streaming ingest writes them as it goes): ``responses`` is then a
+    #: :class:`cemkit.engine.Dataset` of ``responses.parquet``
+    written: tuple[str, ...] = ()
 
 
 def _privacy_plates(pack: Pack, mp: ColumnMapping) -> bool:
@@ -105,6 +108,7 @@ def prepare(
     mapping: str | Path | dict | Sequence[str | Path] | None = None,
     odata_paths: Iterable[str | Path] = (),
     out_dir: str | Path | None = None,
+    engine: str = "pandas",
 ) -> Prepared:
     """Read, map, clean, quarantine, mask, weight and join a client export — or several (see "Several files"
     in the module docstring and the docstrings of the cemkit.ingest modules).
@@ -115,7 +119,13 @@ def prepare(
     ``out_dir``: when given, receives ``responses.parquet``, ``quarantine.parquet``, ``odata.parquet``,
     ``contacts.parquet`` (only with ``keep_pii``) and ``accounting.json``. Raises InputError for an unreadable
     file, an absent mapped column or a missing required column (all listed at once), and when no row is
-    usable (after writing ``out_dir``, so that the quarantine can be inspected)."""
+    usable (after writing ``out_dir``, so that the quarantine can be inspected).
+
+    ``engine``: "pandas" reads the file whole; "duckdb" streams one delimited file in batches
+    (:mod:`cemkit.ingest.stream`: the same tables and accounting, memory flat; ``responses`` is then a
+    :class:`cemkit.engine.Dataset` of the written file); "auto" streams from
+    :data:`cemkit.ingest.stream.STREAM_FROM_BYTES`. A file the streaming ingest does not take is read whole,
+    and ``accounting["ingest"]`` says why."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pk = _as_pack(pack)
@@ -141,7 +151,7 @@ def prepare(
             # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
             pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
             if len(files) == 1:
-                return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0)
+                return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0, engine)
             return _prepare_many(files, pk, maps, pending, out_dir, timings, t0)
     except InputError as exc:  # a message may quote a cell or a header: it passes the gate too
         exc.args = tuple(privacy.mask_message(a) if isinstance(a, str) else a for a in exc.args)
@@ -149,9 +159,20 @@ def prepare(
 
 
 def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future | None,
-             out_dir: str | Path | None, timings: dict[str, float], t0: float) -> Prepared:
-    """The rest of :func:`prepare` for one file, with the O-data being read in ``pending``."""
+             out_dir: str | Path | None, timings: dict[str, float], t0: float, engine: str = "pandas") -> Prepared:
+    """The rest of :func:`prepare` for one file, with the O-data being read in ``pending``: streamed in
+    batches (:mod:`cemkit.ingest.stream`) when ``engine`` says so, else whole."""
+    from .stream import NotStreamed, prepare_streamed, streams
+
+    why = None
+    if out_dir is not None and streams(data_path, engine):
+        try:
+            return _finish(prepare_streamed(data_path, pk, mp, out_dir, timings), pk, pending, out_dir, timings, t0)
+        except NotStreamed as exc:
+            why = f"read whole: {exc}"
     prepared = _prepare_file(data_path, pk, mp, timings, t0)
+    if why:
+        prepared.accounting["ingest"] = why
     return _finish(prepared, pk, pending, out_dir, timings, t0)
 
 
@@ -229,13 +250,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
             "label_scales": w.labels,
             **gated,
             "masked_quarantine": {k: int(v) for k, v in qmasked.items() if v},
-            "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
-            "pii_kept": [f for f in mp.keep_pii if f in cols],
-            "columns": {cols[f]: f for f in cols if cols[f] != ROW_ID},
-            "response_id_made": made_id,
-            "scales_stated": {f: list(v) for f, v in stated.items()},
-            "column_sources": {f: how[f] for f in cols if how[f] != "id"},
-            "unused_columns": unused,
+            **column_notes(pk, mp, cols, how, stated, made_id, unused),
             "weighting": weighting,
             "weighting_efficiency": weighting.get("efficiency"),
         }
@@ -248,6 +263,21 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
 
     quarantine.insert(0, "file", pd.Series([Path(data_path).name] * len(quarantine), dtype="str"))
     return Prepared(responses, quarantine, acc, None, contacts, timings)
+
+
+def column_notes(pk: Pack, mp: ColumnMapping, cols: dict[str, str], how: dict[str, str], stated: dict,
+                 made_id: str | None, unused: list[str]) -> dict[str, Any]:
+    """The accounting's notes on the columns: personal data dropped and kept, client header → field, how a
+    header was found, the scales headers state, the headers not used."""
+    return {
+        "pii_dropped": [f for f, s in pk.fields.items() if s.pii and f in cols and f not in mp.keep_pii],
+        "pii_kept": [f for f in mp.keep_pii if f in cols],
+        "columns": {cols[f]: f for f in cols if cols[f] != ROW_ID},
+        "response_id_made": made_id,
+        "scales_stated": {f: list(v) for f, v in stated.items()},
+        "column_sources": {f: how[f] for f in cols if how[f] != "id"},
+        "unused_columns": unused,
+    }
 
 
 #: the column a response id made from file and line is held in (no client header looks like it)
@@ -271,7 +301,10 @@ def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str |
     t = time.perf_counter()
     acc = prepared.accounting
     if pending is not None:
-        prepared.odata, oacc = _match_odata(*pending.result(), pk, prepared.responses)
+        responses = prepared.responses
+        if "responses" in prepared.written:  # on disk: the customer ids are all the match needs
+            responses = pd.read_parquet(Path(out_dir) / "responses.parquet", columns=["customer_id"])
+        prepared.odata, oacc = _match_odata(*pending.result(), pk, responses)
         acc.update(oacc)
     timings["odata"] = time.perf_counter() - t  # the wait for the O-data reader, and the match
 
@@ -538,7 +571,7 @@ def _write(p: Prepared, out_dir: Path) -> None:
     tables = {"responses": p.responses, "quarantine": p.quarantine, "odata": p.odata, "contacts": p.contacts}
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes and compresses without the GIL
         done = [pool.submit(t.to_parquet, out_dir / f"{name}.parquet", index=False)
-                for name, t in tables.items() if t is not None]
+                for name, t in tables.items() if t is not None and name not in p.written]
     for f in done:
         f.result()
     (out_dir / "accounting.json").write_text(

@@ -6,11 +6,13 @@ values (names, numbers, flags) that the storyline's title templates are filled f
 function returns ``{result name: (table, meta)}``; :func:`save_all` writes them into the run folder.
 """
 
-from .actions import action_views, prediction_views
+from .actions import PREDICTION_COLUMNS, action_views, prediction_views
 from .common import (
+                     TEXT_COLUMNS,
                      Views,
                      base_meta,
                      formula_safe,
+                     frame,
                      period_of,
                      read_responses,
                      save_all,
@@ -19,7 +21,7 @@ from .common import (
                      write_csv,
 )
 from .decisions import decision_views
-from .drivers import BOOTSTRAP_ROWS, driver_views, method_note, stage_importance
+from .drivers import BOOTSTRAP_ROWS, driver_columns, driver_views, method_note, stage_importance
 from .journey import journey_views
 from .quality import data_quality_views
 from .sample import sample_views
@@ -27,7 +29,8 @@ from .since import since_last_views
 from .text import text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["BOOTSTRAP_ROWS", "Views", "Waves", "action_views", "base_meta", "data_quality_views", "decision_views",
-           "driver_views", "formula_safe", "journey_views", "method_note", "period_of", "prediction_views",
-           "read_responses", "reporting_waves", "sample_views", "save_all", "show", "since_last_views",
+__all__ = ["BOOTSTRAP_ROWS", "PREDICTION_COLUMNS", "TEXT_COLUMNS", "Views", "Waves", "action_views", "base_meta",
+           "data_quality_views", "decision_views", "driver_columns", "driver_views", "formula_safe", "frame",
+           "journey_views", "method_note", "period_of", "prediction_views", "read_responses", "reporting_waves",
+           "sample_views", "save_all", "show", "since_last_views",
            "stage_importance", "text_views", "wave_labels", "weight_column", "write_csv"]

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics as m
-from ..engine import Dataset
 from ..packs import Pack
-from .common import Views, base_meta, write_csv
+from .common import Views, base_meta, frame, write_csv
 from .waves import Waves, reporting_waves, wave_labels
 
 
@@ -116,6 +115,8 @@ def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
 
 
 CLAIM_AUC = 0.70  # Hosmer & Lemeshow's "acceptable": below it the deck says the model ranks, not identifies
+#: the response columns the detractor-risk model and its footnote read (:func:`cemkit.views.frame`)
+PREDICTION_COLUMNS = ("response_id", "customer_id", "wave", "date", "nps", "weight")
 
 
 def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
@@ -131,8 +132,7 @@ def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Pat
     out: Views = {}
     spec = pack.odata or {}
     if odata is not None and len(odata) and spec.get("features"):
-        if isinstance(df, Dataset):  # DuckDB: only the columns the model and the footnote use
-            df = df.to_pandas(["response_id", "customer_id", "wave", "date", "nps", "weight"])
+        df = frame(df, PREDICTION_COLUMNS)  # DuckDB: only the columns the model and the footnote use
         min_auc = float(spec.get("min_auc", 0.60))
         pred = (prediction if prediction is not None
                 else pr.fit_predict(df, odata, pack, seed=seed, lang=lang, min_auc=min_auc))

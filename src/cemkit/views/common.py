@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,16 @@ def show(views: Views, name: str, rows: int = 20):
     return views[name][0].head(rows)
 
 
-def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pandas") -> pd.DataFrame | Dataset:
+#: the columns the text views read (:func:`cemkit.views.text_views`): the text notebook reads only these
+TEXT_COLUMNS = ("response_id", "customer_id", "wave", "date", "stage", "nps", "comment", "weight")
+
+
+def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pandas",
+                   columns: Sequence[str] | None = None) -> pd.DataFrame | Dataset:
     """The run's clean response table (``data/responses.parquet``, written by the data-check notebook).
     ``comments=False`` leaves out the verbatim column — the largest by far, needed only by the text and
-    action notebooks — which saves memory and about a second of reading on a million responses.
+    action notebooks — which saves memory and about a second of reading on a million responses;
+    ``columns`` reads only those (the ones the table has), e.g. :data:`TEXT_COLUMNS`.
 
     ``engine="duckdb"`` returns a :class:`cemkit.engine.Dataset` instead (nothing read into memory: the
     views that take one compute through DuckDB, with the same numbers); ``"auto"`` does so from
@@ -37,11 +44,21 @@ def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pa
 
         if choose(engine, pq.ParquetFile(path).metadata.num_rows) == "duckdb":
             return Dataset(path)
-    if comments:
+    if comments and columns is None:
         return pd.read_parquet(path)
     import pyarrow.parquet as pq
 
-    return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c != "comment"])
+    names = pq.read_schema(path).names
+    keep = [c for c in names if c in columns] if columns is not None else names
+    return pd.read_parquet(path, columns=[c for c in keep if comments or c != "comment"])
+
+
+def frame(df: pd.DataFrame | Dataset, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows as a pandas DataFrame for an analysis that needs rows (a model, a bootstrap): a DataFrame as
+    it is; a :class:`cemkit.engine.Dataset` read with only ``columns`` (those it has), in the files' order."""
+    if isinstance(df, Dataset):
+        return df.to_pandas(list(columns))
+    return df
 
 
 def save_all(run_dir: str | Path, views: Views) -> list[str]:

@@ -7,10 +7,9 @@ import pandas as pd
 
 from .. import claims
 from .. import drivers as kda
-from ..engine import Dataset
 from ..i18n import interval
 from ..packs import Pack
-from .common import Views, _label, base_meta, weight_column
+from .common import Views, _label, base_meta, frame, weight_column
 from .waves import Waves, reporting_waves
 
 #: rows a stage's bootstrap resamples at most (m-out-of-n bootstrap, :func:`cemkit.drivers.key_drivers`)
@@ -32,6 +31,13 @@ def method_note(method: str, bootstrap: int, lang: str) -> str:
     return note
 
 
+def driver_columns(pack: Pack) -> list[str]:
+    """The columns the driver models and their footnotes read: what :func:`cemkit.views.frame` takes from a
+    :class:`cemkit.engine.Dataset` for the drivers notebook."""
+    return list(dict.fromkeys(["stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
+                               *(a for s in pack.stages for a in s.drivers)]))
+
+
 def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0,
                  wave: str | None = None, compare: str | None = None, *, models=None) -> Views:
     """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
@@ -41,11 +47,7 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
     :func:`cemkit.drivers.key_drivers_by` over the pack's stages on those responses, when the notebook has
     fitted them already; else they are fitted here with ``bootstrap`` and ``seed``."""
     waves = reporting_waves(df, wave, compare)
-    df = waves.rows(df)
-    if isinstance(df, Dataset):  # DuckDB: only the reporting wave's rows and the columns the models use
-        used = {"stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
-                *(a for s in pack.stages for a in s.drivers)}
-        df = df.to_pandas([c for c in df.columns if c in used])
+    df = frame(waves.rows(df), driver_columns(pack))  # DuckDB: only the reporting wave's model columns
     w = weight_column(df)
     if models is None:
         models = kda.key_drivers_by(df, pack.rules.driver_target, {s.id: s.drivers for s in pack.stages}, "stage",

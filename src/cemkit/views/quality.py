@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import engine
 from .. import metrics as m
+from ..engine import Dataset
 from ..i18n import t
 from ..packs import Pack
 from .common import Views, base_meta
@@ -58,13 +60,19 @@ def data_quality_views(prep, pack: Pack, lang: str, synthetic: bool = False, wav
     for key, value in acc.items():
         if key.startswith("odata_") and isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((cat.get(f"dq_{key}", key), value))
-    df = prep.responses
+    df = prep.responses  # a DataFrame, or a Dataset of the file the streaming ingest wrote
     waves = reporting_waves(df, wave, compare)
-    counts = df["wave"].astype("string").value_counts() if "wave" in df else pd.Series(dtype="int64")
+    if isinstance(df, Dataset):
+        per_wave = engine.counts(df, ["wave"]) if "wave" in df else pd.DataFrame({"wave": [], "n": []})
+        counts = pd.Series(per_wave["n"].to_numpy(), index=per_wave["wave"].astype("string"))
+        n_wave = len(waves.rows(df))
+    else:
+        counts = df["wave"].astype("string").value_counts() if "wave" in df else pd.Series(dtype="int64")
+        n_wave = int(waves.mask(df).sum())
     rows += [(t("dq_wave_rows", lang, wave=label), int(counts.get(label, 0))) for label in waves.labels]
     table = pd.DataFrame(rows, columns=["item", "count"])
     facts = {"input_rows": acc["input_rows"], "n_used": acc["used"], "quarantined": acc["quarantined"],
-             "synthetic": synthetic, **waves.facts(), "n_wave": int(waves.mask(df).sum())}
+             "synthetic": synthetic, **waves.facts(), "n_wave": n_wave}
     facts["wave_low_base"] = facts["n_wave"] < pack.rules.suppress_below  # the summary warns: choose --wave
     meta = base_meta(df, pack, lang, facts=facts, **Waves(waves.labels, m.ALL, None).meta())
     meta.pop("base_rule", None)

@@ -1,0 +1,173 @@
+"""Streaming ingest (issue 20): a CSV read in batches gives the same clean table, quarantine (true rows and
+lines) and accounting as the whole-file ingest — on the hostile exports (ragged lines, quoted line breaks,
+blank lines, title rows, BOM, CRLF, personal data in every column), and on demo data with repeated response
+ids across batches, straightliners, a weight column and kept contacts; files it does not take are read
+whole and say why."""
+
+from __future__ import annotations
+
+import json
+
+import hostile_data as hd
+import numpy as np
+import pandas as pd
+import pytest
+
+from cemkit.demo import write_demo
+from cemkit.ingest import prepare, read_table
+from cemkit.ingest.batches import NotStreamed, bad_rows, open_batches
+from cemkit.ingest.mapping import load_mapping, mapping_for
+from cemkit.ingest.stream import prepare_streamed
+
+#: hostile UTF-8 exports (hostile_data.random_spec): ragged lines, line breaks in cells, blank lines,
+#: title rows, BOM and CRLF between them
+SEEDS = [1, 3, 13, 17, 23, 27, 35, 38]
+
+
+def same_frame(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
+    assert list(a.columns) == list(b.columns), what
+    assert len(a) == len(b), what
+    for c in a.columns:
+        x, y = a[c], b[c]
+        assert x.dtype == y.dtype, f"{what}.{c}"
+        assert x.isna().equals(y.isna()), f"{what}.{c}"
+        if pd.api.types.is_float_dtype(x):
+            np.testing.assert_allclose(x.to_numpy(float), y.to_numpy(float), rtol=0, atol=1e-9, equal_nan=True,
+                                       err_msg=f"{what}.{c}")
+        else:
+            assert x[x.notna()].astype(str).tolist() == y[y.notna()].astype(str).tolist(), f"{what}.{c}"
+
+
+def same_json(a, b, where: str = "accounting") -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), (where, set(a) ^ set(b))
+        for k in a:
+            same_json(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-9, nan_ok=True), where
+    else:
+        assert a == b, where
+
+
+def both(path, pack, tmp_path, batch_rows: int, mapping=None):
+    whole = prepare(path, pack, mapping=mapping, out_dir=tmp_path / "whole")
+    mp = mapping_for(load_mapping(mapping, pack), path, pack)
+    streamed = prepare_streamed(path, pack, mp, tmp_path / "streamed", {}, batch_rows=batch_rows)
+    return whole, streamed
+
+
+def check_same(whole, streamed, tmp_path) -> None:
+    same_frame(pd.read_parquet(tmp_path / "whole" / "responses.parquet"),
+               pd.read_parquet(tmp_path / "streamed" / "responses.parquet"), "responses")
+    same_frame(whole.quarantine, streamed.quarantine, "quarantine")
+    same_frame(pd.read_parquet(tmp_path / "whole" / "quarantine.parquet"),
+               pd.read_parquet(tmp_path / "streamed" / "quarantine.parquet"), "quarantine.parquet")
+    from cemkit.ingest.gate import mask_strings
+    from cemkit.results import json_safe
+
+    acc = mask_strings(json_safe(streamed.accounting))
+    assert acc.pop("ingest").startswith("streamed in batches")
+    same_json(whole.accounting, acc)
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batches_read_like_the_whole_file(seed, tmp_path):
+    """Frames, spreadsheet rows, editor lines and ragged records, batch by batch, as read_table reads them."""
+    ex = hd.write_export(hd.random_spec(seed), tmp_path)
+    ref = read_table(ex.path)
+    for size in (3, 50):
+        br = open_batches(ex.path)
+        parts = list(br.batches(size))
+        assert len(parts) > 1 or size == 50
+        df = pd.concat([p.frame for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(df, ref.reset_index(drop=True))
+        np.testing.assert_array_equal(np.concatenate([p.rows for p in parts]), ref.attrs["rows"])
+        np.testing.assert_array_equal(np.concatenate([p.lines for p in parts]), ref.attrs["lines"])
+        assert bad_rows(br) == [{k: b.get(k) for k in ("row", "line", "text", "fields", "expected")}
+                                for b in ref.attrs["bad_rows"]]
+        assert [p.start for p in parts] == list(np.cumsum([0] + [len(p.frame) for p in parts[:-1]]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_streamed_ingest_equals_whole_file_on_hostile_exports(seed, tmp_path, auto_pack):
+    ex = hd.write_export(hd.random_spec(seed), tmp_path / "in")
+    whole, streamed = both(ex.path, auto_pack, tmp_path, batch_rows=7)
+    check_same(whole, streamed, tmp_path)
+    # the export's truth: every record accounted, ragged ones with their own row and line
+    q = streamed.quarantine
+    assert streamed.accounting["input_rows"] == ex.records
+    ragged = q[q["reason"] == "malformed_row"]
+    assert set(ragged["row"].astype(int)) == ex.malformed_rows
+    used = pd.read_parquet(tmp_path / "streamed" / "responses.parquet", columns=["source_row"])
+    assert len(used) + len(q) == ex.records
+    # nothing personal in what the streamed ingest wrote
+    assert not hd.scan_outputs(tmp_path / "streamed", ex.secrets)
+
+
+@pytest.fixture
+def demo_csv(auto_pack, tmp_path):
+    """Demo responses (planted bad rows and repeated ids) with more repeats spread over the file: a later
+    row with an earlier date, a row without a date, a straightliner copy, a copy whose comment holds a phone
+    number; and a weight column."""
+    rpath, _ = write_demo(auto_pack, tmp_path / "in", n=1500, seed=4)
+    df = pd.read_csv(rpath, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(1)
+    copies = []
+    for k, src in enumerate(rng.choice(len(df) // 2, 12, replace=False)):
+        row = df.iloc[src].copy()
+        row["date"] = ["2020-01-01", "", row["date"], "2030-06-30"][k % 4]
+        if k % 3 == 0:
+            row["comment"] = "电话13912345678，请回电"
+        if k % 5 == 0:
+            for a in auto_pack.attributes:
+                if row[a] != "":
+                    row[a] = "5"
+        copies.append(row)
+    out = pd.concat([df, pd.DataFrame(copies)], ignore_index=True)
+    out["weight"] = np.round(rng.uniform(0.4, 2.2, len(out)), 3).astype(str)
+    out.to_csv(rpath, index=False)
+    return rpath
+
+
+def test_streamed_ingest_equals_whole_file_with_repeated_ids_and_weights(demo_csv, tmp_path, auto_pack):
+    mapping = {"columns": {}, "weights": {"column": "weight"}}
+    whole, streamed = both(demo_csv, auto_pack, tmp_path, batch_rows=97, mapping=mapping)
+    check_same(whole, streamed, tmp_path)
+    acc = streamed.accounting
+    assert acc["by_reason"]["duplicate_id"] >= 12 and acc["weighting"]["method"] == "column"
+    dup = streamed.quarantine[streamed.quarantine["reason"] == "duplicate_id"]
+    assert dup["raw"].str.contains("139****5678", regex=False).any() and not dup["raw"].str.contains("13912345678").any()
+    w = pd.read_parquet(tmp_path / "streamed" / "responses.parquet", columns=["weight"])["weight"]
+    assert w.mean() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_streamed_ingest_through_prepare_and_its_dataset(demo_csv, tmp_path, auto_pack):
+    """prepare(engine="duckdb") streams; the responses come back as a Dataset of the written file."""
+    from cemkit.engine import Dataset
+
+    prep = prepare(demo_csv, auto_pack, out_dir=tmp_path / "d", engine="duckdb")
+    assert isinstance(prep.responses, Dataset) and len(prep.responses) == prep.accounting["used"]
+    saved = json.loads((tmp_path / "d" / "accounting.json").read_text(encoding="utf-8"))
+    assert saved["ingest"].startswith("streamed in batches")
+    same = prepare(demo_csv, auto_pack, out_dir=tmp_path / "p", engine="pandas")
+    assert "ingest" not in same.accounting and same.accounting["used"] == saved["used"]
+
+
+def test_files_the_stream_does_not_take_are_read_whole(tmp_path, auto_pack):
+    """A GBK export, and dates whose day/month order only a later batch tells: read whole, and said so."""
+    spec = next(s for s in map(hd.random_spec, range(40)) if s.fmt == "csv" and s.encoding == "gbk")
+    ex = hd.write_export(spec, tmp_path / "gbk")
+    with pytest.raises(NotStreamed, match="not UTF-8"):
+        open_batches(ex.path)
+    prep = prepare(ex.path, auto_pack, out_dir=tmp_path / "g", engine="duckdb")
+    assert prep.accounting["ingest"].startswith("read whole: ") and isinstance(prep.responses, pd.DataFrame)
+
+    rpath, _ = write_demo(auto_pack, tmp_path / "in", n=400, seed=2)
+    df = pd.read_csv(rpath, dtype=str, keep_default_na=False)
+    df["date"] = ["3/5/2024"] * (len(df) - 1) + ["13/5/2024"]  # day first: only the last row tells
+    df.to_csv(rpath, index=False)
+    mp = mapping_for(load_mapping(None, auto_pack), rpath, auto_pack)
+    with pytest.raises(NotStreamed, match="day/month order"):
+        prepare_streamed(rpath, auto_pack, mp, tmp_path / "s", {}, batch_rows=50)
+    assert not (tmp_path / "s" / ".batches").exists()  # nothing left behind
