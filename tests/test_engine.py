@@ -200,12 +200,12 @@ def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
 
 @pytest.mark.slow
 def test_text_views_need_only_the_text_columns(data, auto_pack, tmp_path):
-    """The text notebook reads only views.TEXT_COLUMNS: every text result is the same as from the whole table."""
+    """The text notebook reads only views.text_columns: every text result is the same as from the whole table."""
     df = data[0].reset_index(drop=True)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a = views.text_views(df, auto_pack, "zh", run_dir=tmp_path / "a")
-    b = views.text_views(df[[c for c in views.TEXT_COLUMNS if c in df]], auto_pack, "zh", run_dir=tmp_path / "b")
+    b = views.text_views(df[[c for c in views.text_columns(auto_pack) if c in df]], auto_pack, "zh", run_dir=tmp_path / "b")
     assert set(a) == set(b) and "themes" in a and "theme_impact" in a
     for name in a:
         pd.testing.assert_frame_equal(a[name][0], b[name][0], obj=name)

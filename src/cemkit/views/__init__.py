@@ -26,11 +26,37 @@ from .journey import journey_views
 from .quality import data_quality_views
 from .sample import sample_views
 from .since import since_last_views
-from .text import text_views
+from .text import text_columns, text_views
 from .waves import Waves, reporting_waves, wave_labels
 
-__all__ = ["BOOTSTRAP_ROWS", "PREDICTION_COLUMNS", "TEXT_COLUMNS", "Views", "Waves", "action_views", "base_meta",
-           "data_quality_views", "decision_views", "driver_columns", "driver_views", "formula_safe", "frame",
-           "journey_views", "method_note", "period_of", "prediction_views", "read_responses", "reporting_waves",
-           "sample_views", "save_all", "show", "since_last_views",
-           "stage_importance", "text_views", "wave_labels", "weight_column", "write_csv"]
+__all__ = [
+                     "BOOTSTRAP_ROWS",
+                     "PREDICTION_COLUMNS",
+                     "TEXT_COLUMNS",
+                     "Views",
+                     "Waves",
+                     "action_views",
+                     "base_meta",
+                     "data_quality_views",
+                     "decision_views",
+                     "driver_columns",
+                     "driver_views",
+                     "formula_safe",
+                     "frame",
+                     "journey_views",
+                     "method_note",
+                     "period_of",
+                     "prediction_views",
+                     "read_responses",
+                     "reporting_waves",
+                     "sample_views",
+                     "save_all",
+                     "show",
+                     "since_last_views",
+                     "stage_importance",
+                     "text_columns",
+                     "text_views",
+                     "wave_labels",
+                     "weight_column",
+                     "write_csv",
+]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..i18n import catalogue, number
 from ..packs import Pack
-from .common import Views, base_meta, weight_column
+from .common import Views, base_meta, frame, weight_column
 
 
 def _counts(values: pd.Series, lang: str, top: int = 6) -> str:
@@ -31,7 +31,10 @@ def _dates(df: pd.DataFrame, lang: str) -> str | None:
 
 
 def sample_views(df: pd.DataFrame, accounting: dict[str, Any], pack: Pack, lang: str) -> Views:
-    """One two-column table (item, detail) for the methodology and sample page, and its facts."""
+    """One two-column table (item, detail) for the methodology and sample page, and its facts. ``df``: the
+    responses, or the :class:`cemkit.engine.Dataset` the streaming ingest wrote (read with only the columns
+    this page counts)."""
+    df = frame(df, ["wave", "date", "stage", "weight", *(s.id for s in pack.segments)])
     zh = lang == "zh"
     cat = catalogue(lang)
     rows: list[tuple[str, str]] = []

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import claims
 from ..i18n import number, t
 from ..packs import Pack
-from .common import Views, base_meta
+from .common import TEXT_COLUMNS, Views, base_meta
 from .waves import reporting_waves
 
 _SEP = {"zh": "、", "en": ", "}
@@ -246,6 +246,12 @@ def _above_average(long: pd.DataFrame, pack: Pack) -> np.ndarray:
     adj = p_adjust(st.norm.sf(z), pack.rules.correction)
     out[np.flatnonzero(ok)] = adj < pack.rules.alpha
     return out
+
+
+def text_columns(pack: Pack) -> list[str]:
+    """The response columns the text views read: :data:`~cemkit.views.common.TEXT_COLUMNS` and the league
+    segment that names a quote's unit (dealer, store) — what the text notebook reads from a large run."""
+    return [*TEXT_COLUMNS, *(s.id for s in pack.segments if s.league)]
 
 
 def _unit_column(pack: Pack, df: pd.DataFrame) -> str | None:
