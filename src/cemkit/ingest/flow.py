@@ -63,6 +63,7 @@ import pyarrow as pa
 from .. import privacy
 from .. import weights as wt
 from ..arrowtext import arrow
+from ..engine import Dataset
 from ..errors import InputError
 from ..packs import Pack
 from ..results import json_safe
@@ -149,13 +150,33 @@ def prepare(
         with ThreadPoolExecutor(max_workers=1) as pool:
             # the O-data needs nothing from the survey: read it on a second core while the survey is cleaned
             # (Arrow's readers and kernels release the GIL); its errors surface after the survey's own
-            pending = pool.submit(_read_odata, paths, pk, mp) if paths else None
+            pending = pool.submit(_odata, paths, pk, mp, out_dir, engine) if paths else None
             if len(files) == 1:
                 return _prepare(files[0], pk, maps[0], pending, out_dir, timings, t0, engine)
             return _prepare_many(files, pk, maps, pending, out_dir, timings, t0)
     except InputError as exc:  # a message may quote a cell or a header: it passes the gate too
         exc.args = tuple(privacy.mask_message(a) if isinstance(a, str) else a for a in exc.args)
         raise
+
+
+def _odata(paths: list, pk: Pack, mp: ColumnMapping, out_dir: str | Path | None, engine: str):
+    """The O-data: streamed into parquet parts (:mod:`cemkit.ingest.odata_stream`; a folder is returned)
+    when ``engine`` says so and the file allows, else read whole (a DataFrame); and its accounting."""
+    from .odata_stream import read_odata_streamed
+    from .stream import NotStreamed, streams
+
+    why = None
+    if out_dir is not None and len(paths) == 1 and streams(paths[0], engine):
+        try:
+            folder, acc = read_odata_streamed(paths, pk, mp, out_dir)
+            acc["odata_ingest"] = "streamed in batches (cemkit.ingest.odata_stream)"
+            return folder, acc
+        except NotStreamed as exc:
+            why = f"read whole: {exc}"
+    merged, acc = _read_odata(paths, pk, mp)
+    if why:
+        acc["odata_ingest"] = why
+    return merged, acc
 
 
 def _prepare(data_path: str | Path, pk: Pack, mp: ColumnMapping, pending: Future | None,
@@ -301,10 +322,20 @@ def _finish(prepared: Prepared, pk: Pack, pending: Future | None, out_dir: str |
     t = time.perf_counter()
     acc = prepared.accounting
     if pending is not None:
-        responses = prepared.responses
-        if "responses" in prepared.written:  # on disk: the customer ids are all the match needs
-            responses = pd.read_parquet(Path(out_dir) / "responses.parquet", columns=["customer_id"])
-        prepared.odata, oacc = _match_odata(*pending.result(), pk, responses)
+        odata, oacc = pending.result()
+        if isinstance(odata, Path):  # streamed into parquet parts: matched by DuckDB into odata.parquet
+            from .odata_stream import match_streamed
+
+            target = Path(out_dir) / "odata.parquet"
+            responses = Path(out_dir) / "responses.parquet" if "responses" in prepared.written else \
+                prepared.responses
+            oacc = match_streamed(odata, oacc, pk, responses, target)
+            prepared.odata, prepared.written = Dataset(target), (*prepared.written, "odata")
+        else:
+            responses = prepared.responses
+            if "responses" in prepared.written:  # on disk: the customer ids are all the match needs
+                responses = pd.read_parquet(Path(out_dir) / "responses.parquet", columns=["customer_id"])
+            prepared.odata, oacc = _match_odata(odata, oacc, pk, responses)
         acc.update(oacc)
     timings["odata"] = time.perf_counter() - t  # the wait for the O-data reader, and the match
 
