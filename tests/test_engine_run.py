@@ -72,9 +72,10 @@ def test_engine_duckdb_reaches_the_notebooks_with_the_same_results(runs):
     acc_p = json.loads((pandas_run / "run.json").read_text(encoding="utf-8"))["accounting"]
     acc_d = json.loads((duckdb_run / "run.json").read_text(encoding="utf-8"))["accounting"]
     assert "ingest" not in acc_p and acc_d.pop("ingest").startswith("streamed in batches")
+    assert "odata_ingest" not in acc_p and acc_d.pop("odata_ingest").startswith("streamed in batches")
     assert acc_p["by_reason"].get("duplicate_id")  # the demo plants repeated response ids
     _facts_same(acc_p, acc_d, "accounting")
-    for table in ("responses", "quarantine"):
+    for table in ("responses", "quarantine", "odata"):
         _same(pd.read_parquet(pandas_run / "data" / f"{table}.parquet"),
               pd.read_parquet(duckdb_run / "data" / f"{table}.parquet"), table)
     names = sorted(p.stem for p in (pandas_run / "results").glob("*.parquet"))

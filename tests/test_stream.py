@@ -171,3 +171,28 @@ def test_files_the_stream_does_not_take_are_read_whole(tmp_path, auto_pack):
     with pytest.raises(NotStreamed, match="day/month order"):
         prepare_streamed(rpath, auto_pack, mp, tmp_path / "s", {}, batch_rows=50)
     assert not (tmp_path / "s" / ".batches").exists()  # nothing left behind
+
+
+def test_odata_streamed_equals_whole(auto_pack, tmp_path):
+    """A one-row-per-customer O-data file read in batches and matched by DuckDB: the same odata.parquet
+    (order, features, ``responded``) and O-data accounting as read whole."""
+    import cemkit.ingest.odata_stream as OS
+
+    rpath, opath = write_demo(auto_pack, tmp_path / "in", n=1200, seed=6)
+    OS.ODATA_BATCH_ROWS, old = 211, OS.ODATA_BATCH_ROWS
+    try:
+        s = prepare(rpath, auto_pack, odata_paths=[opath], out_dir=tmp_path / "s", engine="duckdb")
+    finally:
+        OS.ODATA_BATCH_ROWS = old
+    w = prepare(rpath, auto_pack, odata_paths=[opath], out_dir=tmp_path / "w", engine="pandas")
+    assert s.accounting.pop("odata_ingest").startswith("streamed") and "odata_ingest" not in w.accounting
+    s.accounting.pop("ingest")
+    same_json(w.accounting, s.accounting)
+    a, b = pd.read_parquet(tmp_path / "w" / "odata.parquet"), pd.read_parquet(tmp_path / "s" / "odata.parquet")
+    assert len(a) > 3 * 211 and a["responded"].any() and not a["responded"].all()
+    same_frame(a, b, "odata")
+    # a customer repeated (visits): read whole, as the pack's aggregation needs
+    od = pd.read_csv(opath, dtype=str, keep_default_na=False)
+    pd.concat([od, od.iloc[:5]]).to_csv(opath, index=False)
+    r = prepare(rpath, auto_pack, odata_paths=[opath], out_dir=tmp_path / "r", engine="duckdb")
+    assert r.accounting["odata_ingest"].startswith("read whole: a customer repeats")

@@ -219,9 +219,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="a customer with an open alert gets no second one within this many days (default 30)")
     r.add_argument("--html-engine", choices=["builtin", "quarto"], default="builtin")
     r.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
-                   help="how the analysis notebooks read the clean responses: in memory (pandas) or through "
-                   "DuckDB over the parquet files (same numbers); auto: DuckDB from 2,000,000 responses. Passed "
-                   "to the notebooks as the parameter engine (docs/scale.md)")
+                   help="pandas: ingest and analysis in memory; duckdb: a CSV export and its O-data ingested in "
+                   "batches and the analysis notebooks reading the clean responses through DuckDB over parquet "
+                   "(the same numbers); auto: batches from a 100 MB file, DuckDB from 2,000,000 responses. "
+                   "Passed to the notebooks as the parameter engine (docs/scale.md)")
     r.add_argument("--demo-n", type=int, help="number of synthetic responses when running on demo data")
     r.add_argument("--seed", type=int, help="seed of the synthetic demo data")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
