@@ -7,14 +7,29 @@ from typing import Any
 
 import pandas as pd
 
+from .. import engine
+from ..engine import Dataset
 from ..i18n import catalogue, number
 from ..packs import Pack
-from .common import Views, base_meta, frame, weight_column
+from .common import Views, base_meta, weight_column
 
 
-def _counts(values: pd.Series, lang: str, top: int = 6) -> str:
+def _value_counts(df: pd.DataFrame | Dataset, column: str) -> pd.Series:
+    """Rows per value of ``column`` (as text, missing left out), largest first, ties by value: from pandas, or
+    one ``GROUP BY`` when ``df`` is a :class:`cemkit.engine.Dataset` (nothing but the counts in memory)."""
+    if isinstance(df, Dataset):
+        c = engine.counts(df, [column]).dropna(subset=[column])
+        vc = pd.Series(c["n"].to_numpy(dtype="int64"), index=c[column].astype(str).to_numpy())
+    else:
+        vc = df[column].astype("string").dropna().value_counts()
+        vc.index = vc.index.astype(str)
+    order = sorted(range(len(vc)), key=lambda i: (-int(vc.iloc[i]), vc.index[i]))
+    return vc.iloc[order]
+
+
+def _counts(df: pd.DataFrame | Dataset, column: str, lang: str, top: int = 6) -> str:
     """"华东 2,310；华南 1,980 …" — the largest groups first, the rest summed."""
-    vc = values.astype("string").dropna().value_counts()
+    vc = _value_counts(df, column)
     sep, more = ("；", "其他") if lang == "zh" else ("; ", "other")
     parts = [f"{k} {v:,}" for k, v in vc.head(top).items()]
     if len(vc) > top:
@@ -22,52 +37,69 @@ def _counts(values: pd.Series, lang: str, top: int = 6) -> str:
     return sep.join(parts)
 
 
-def _dates(df: pd.DataFrame, lang: str) -> str | None:
-    if "date" not in df or not df["date"].notna().any():
+def _spans(df: pd.DataFrame | Dataset, by_wave: bool) -> pd.DataFrame:
+    """Rows and first / last response date, per wave (``by_wave``) or overall: columns ``wave, n, d0, d1``."""
+    has_date = "date" in df
+    if isinstance(df, Dataset):
+        key = 'CAST("wave" AS VARCHAR)' if by_wave else "NULL"
+        dates = ('min(TRY_CAST("date" AS TIMESTAMP)) AS d0, max(TRY_CAST("date" AS TIMESTAMP)) AS d1'
+                 if has_date else "NULL AS d0, NULL AS d1")
+        tail = (df.cond('"wave" IS NOT NULL') + " GROUP BY 1") if by_wave else ""
+        return df.sql(f"{key} AS wave, count(*) AS n, {dates}", tail)
+    d = pd.to_datetime(df["date"], errors="coerce") if has_date else pd.Series(pd.NaT, index=df.index)
+    key = df["wave"].astype("string") if by_wave else pd.Series("", index=df.index)
+    g = pd.DataFrame({"wave": key, "d": d}).dropna(subset=["wave"]).groupby("wave", sort=False)["d"]
+    return pd.DataFrame({"n": g.size(), "d0": g.min(), "d1": g.max()}).reset_index()
+
+
+def _span_text(d0, d1, lang: str) -> str | None:
+    if pd.isna(d0) or pd.isna(d1):
         return None
-    d = pd.to_datetime(df["date"], errors="coerce").dropna()
     to = "至" if lang == "zh" else "to"
-    return f"{d.min():%Y-%m-%d} {to} {d.max():%Y-%m-%d}"
+    return f"{pd.Timestamp(d0):%Y-%m-%d} {to} {pd.Timestamp(d1):%Y-%m-%d}"
 
 
-def sample_views(df: pd.DataFrame, accounting: dict[str, Any], pack: Pack, lang: str) -> Views:
+def sample_views(df: pd.DataFrame | Dataset, accounting: dict[str, Any], pack: Pack, lang: str) -> Views:
     """One two-column table (item, detail) for the methodology and sample page, and its facts. ``df``: the
-    responses, or the :class:`cemkit.engine.Dataset` the streaming ingest wrote (read with only the columns
-    this page counts)."""
-    df = frame(df, ["wave", "date", "stage", "weight", *(s.id for s in pack.segments)])
+    responses, or the :class:`cemkit.engine.Dataset` the streaming ingest wrote (every figure is a count,
+    a date range or a weight sum: SQL aggregates, no rows read)."""
     zh = lang == "zh"
     cat = catalogue(lang)
     rows: list[tuple[str, str]] = []
-    if "wave" in df and df["wave"].notna().any():
-        waves = sorted(df["wave"].dropna().astype(str).unique())
-        for w in waves:
-            sub = df[df["wave"].astype(str) == w]
-            span = _dates(sub, lang)
+    n_used = len(df)
+    overall = _spans(df, by_wave=False).iloc[0] if n_used else None
+    fieldwork = _span_text(overall["d0"], overall["d1"], lang) if overall is not None else None
+    per_wave = _spans(df, by_wave=True) if "wave" in df else pd.DataFrame()
+    if len(per_wave):
+        for w in sorted(per_wave["wave"].astype(str)):
+            r = per_wave[per_wave["wave"].astype(str) == w].iloc[0]
+            span = _span_text(r["d0"], r["d1"], lang)
             rows.append((f"{'波次' if zh else 'Wave'} {w}",
-                         f"n={len(sub):,}" + (f"（{span}）" if zh and span else f" ({span})" if span else "")))
+                         f"n={int(r['n']):,}" + (f"（{span}）" if zh and span else f" ({span})" if span else "")))
     else:
-        span = _dates(df, lang)
-        rows.append(("调研时间" if zh else "Fieldwork", span or "–"))
-    rows.append(("有效样本" if zh else "Responses used", f"{len(df):,}"))
+        rows.append(("调研时间" if zh else "Fieldwork", fieldwork or "–"))
+    rows.append(("有效样本" if zh else "Responses used", f"{n_used:,}"))
+    stages = _value_counts(df, "stage").reindex(pack.stage_ids).dropna().astype(int)
     rows.append(("问卷环节" if zh else "Stages surveyed",
-                 ("；" if zh else "; ").join(f"{pack.stage_name(s, lang)} {n:,}"
-                                            for s, n in df["stage"].value_counts().reindex(pack.stage_ids).dropna()
-                                            .astype(int).items())))
+                 ("；" if zh else "; ").join(f"{pack.stage_name(s, lang)} {n:,}" for s, n in stages.items())))
     for seg in pack.segments:
-        if seg.id not in df or not df[seg.id].notna().any():
+        per = _value_counts(df, seg.id) if seg.id in df else pd.Series(dtype="int64")
+        if per.empty:
             continue
         name = seg.name.get(lang)
         if seg.league:
-            per = df[seg.id].astype("string").value_counts()
             rows.append((name, (f"{len(per)}家，每家样本中位数{number(per.median())}（最少{per.min():,}，最多{per.max():,}）"
                                 if zh else f"{len(per)} units, median n per unit {number(per.median())} "
                                            f"(min {per.min():,}, max {per.max():,})")))
         else:
-            rows.append((name, _counts(df[seg.id], lang)))
+            rows.append((name, _counts(df, seg.id, lang)))
     w = weight_column(df)
     if w:
-        ww = df[w].to_numpy(float)
-        n_eff = ww.sum() ** 2 / (ww**2).sum()
+        if isinstance(df, Dataset):
+            n_eff = df.kish_base(w)
+        else:
+            ww = df[w].to_numpy(float)
+            n_eff = ww.sum() ** 2 / (ww**2).sum()
         rows.append(("加权" if zh else "Weighting",
                      f"已加权，有效样本 n={number(n_eff)}" if zh else f"weighted, effective n={number(n_eff)}"))
     else:
@@ -86,9 +118,8 @@ def sample_views(df: pd.DataFrame, accounting: dict[str, Any], pack: Pack, lang:
                  f"{'Holm' if r.correction == 'holm' else r.correction} correction; bases < {r.suppress_below} "
                  f"suppressed, < {r.caution_below} read with caution"))
     table = pd.DataFrame(rows, columns=["item", "detail"])
-    facts = {"n_used": len(df), "quarantined": quarantined,
-             "n_waves": int(df["wave"].nunique()) if "wave" in df else 0,
-             "fieldwork": _dates(df, lang), "weighted": bool(w)}
+    facts = {"n_used": n_used, "quarantined": quarantined, "n_waves": len(per_wave),
+             "fieldwork": fieldwork, "weighted": bool(w)}
     meta = base_meta(df, pack, lang, facts=facts)
     meta.pop("base_rule", None)
     return {"sample": (table, meta)}
