@@ -99,8 +99,12 @@ def test_streamed_ingest_equals_whole_file_on_hostile_exports(seed, tmp_path, au
     assert streamed.accounting["input_rows"] == ex.records
     ragged = q[q["reason"] == "malformed_row"]
     assert set(ragged["row"].astype(int)) == ex.malformed_rows
-    used = pd.read_parquet(tmp_path / "streamed" / "responses.parquet", columns=["source_row"])
+    used = pd.read_parquet(tmp_path / "streamed" / "responses.parquet", columns=["response_id", "source_row"])
     assert len(used) + len(q) == ex.records
+    # every used row names the row a spreadsheet shows for it, after ragged records and line breaks too
+    known = used[used["response_id"].isin(list(ex.row_of_id))]
+    assert len(known) > len(used) // 2
+    assert known["source_row"].tolist() == [ex.row_of_id[r] for r in known["response_id"]]
     # nothing personal in what the streamed ingest wrote
     assert not hd.scan_outputs(tmp_path / "streamed", ex.secrets)
 

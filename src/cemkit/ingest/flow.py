@@ -255,7 +255,11 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
     responses = _responses(w, used)
     weighting = _weigh(w, responses, used)
     responses["source_file"] = pd.Categorical([Path(data_path).name] * len(responses))
-    responses["source_row"] = (int(attrs.get("first_data_row") or 2) + np.flatnonzero(used)).astype(np.int64)
+    # the row a spreadsheet shows (the reader's row numbers: a ragged record or a quoted line break before a
+    # row does not shift it), as the quarantine reports its rows
+    rows = attrs.get("rows")
+    responses["source_row"] = (np.asarray(rows)[np.asarray(used, dtype=bool)] if rows is not None else
+                               int(attrs.get("first_data_row") or 2) + np.flatnonzero(used)).astype(np.int64)
     w.clean.clear()
     timings["responses"] = time.perf_counter() - t
 

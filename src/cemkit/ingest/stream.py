@@ -210,7 +210,7 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
     if weight is not None:
         responses["weight"] = weight  # scaled to mean 1 over the rows kept, at the end
     responses["source_file"] = pd.Categorical([br.path.name] * len(responses))
-    responses["source_row"] = (int(br.attrs.get("first_data_row") or 2) + pos).astype(np.int64)
+    responses["source_row"] = np.asarray(b.rows)[used].astype(np.int64)  # the reader's rows, as the whole file's
     responses["__pos"] = pos
     w.clean.clear()
     k = len(parts.responses)
