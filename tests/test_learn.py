@@ -20,14 +20,18 @@ from cemkit.cli import main
 from cemkit.errors import InputError
 from cemkit.text.engine import join_texts
 from cemkit.text.learn import (
+    NEVER_FLIP,
     NO_FILL,
     OUT_OF_DOMAIN,
     POLICIES,
+    RULE_FEATURES,
+    RULE_FEATURES_V2,
     SentimentModel,
     choose_policy,
     learn_sentiment,
     mcnemar_p,
     parse_labels,
+    rule_features,
 )
 from cemkit.text.model_file import FORMAT, load_sentiment_model
 from cemkit.text.ngrams import NgramSpace, code_points, decode_key, encode_key
@@ -149,6 +153,24 @@ def test_hash_lookup_with_shared_slots_agrees_with_binary_search():
 
 
 # ------------------------------------------------------------------------------------------- labels
+def test_rule_evidence_praise_and_blame(auto_pack):
+    """The engine's evidence: per comment the sums of positive and of negative weighted clause scores; their
+    sum is the score before tanh. 服务很好，但是等待太久 holds both (the praise weighs ½ before 但是, the blame
+    2 after it)."""
+    texts = ["服务很好，但是等待太久", "非常满意", "太差了", "无", "", "这是正品吗？"] + jargon_set(60)["text"].tolist()
+    r = text.analyze(texts, auto_pack, dedupe=False).engine_result
+    ev = r.evidence.astype(np.float64)
+    assert ev.shape == (len(texts), 2) and (ev[:, 0] >= 0).all() and (ev[:, 1] <= 0).all()
+    assert np.allclose(np.tanh(ev.sum(1)), r.sentiment, atol=1e-5)
+    assert ev[0, 0] > 0 and ev[0, 1] < 0 and -ev[0, 1] > ev[0, 0]
+    assert ev[1, 1] == 0 < ev[1, 0] and ev[2, 0] == 0 > ev[2, 1] and not ev[3:5].any()
+    f = rule_features(r.sentiment, ev)
+    assert f.shape == (len(texts), 4) and np.allclose(f[:, 2], np.tanh(ev[:, 0])) and np.allclose(f[:, 3], np.tanh(-ev[:, 1]))
+    assert rule_features(r.sentiment, None, RULE_FEATURES_V2).shape == (len(texts), 2)
+    with pytest.raises(ValueError):
+        rule_features(r.sentiment, None)
+
+
 def test_label_spellings():
     got = parse_labels(["positive", "NEG", " 中性 ", "正面", "负面", "pos", "neutral", "", None, float("nan"),
                         "ｐｏｓ", "Negative"])
@@ -202,24 +224,55 @@ def test_choose_policy_by_accuracy_ties_to_the_cautious():
     wc = np.asarray([20, 20, 3, 20, 20])
     truth = np.asarray([-1, -1, 1, -1, 1], np.int8)  # the model is right everywhere
     cands = [(0.9, NO_FILL), (0.8, 12), (0.6, 0), (0.5, 0)]
-    pol, accs = choose_policy(rules, model, conf, wc, truth, cands)
+    pol, accs = choose_policy(rules, model, conf, wc, truth, cands, rule="best")
     assert pol == (0.6, 0) and accs == [0.2, 0.6, 1.0, 1.0]  # (0.5, 0) ties with (0.6, 0): the cautious wins
     truth2 = np.asarray([1, -1, 0, 0, 0], np.int8)  # the rules are right everywhere
-    assert choose_policy(rules, model, conf, wc, truth2, cands)[0] == (0.9, NO_FILL)
+    assert choose_policy(rules, model, conf, wc, truth2, cands, rule="best")[0] == (0.9, NO_FILL)
+    assert choose_policy(rules, model, conf, wc, truth2, cands, rule="1se")[0] == (0.9, NO_FILL)
+
+
+def test_choose_policy_one_standard_error_rule():
+    """A stricter flip limit must beat the model's own answer by more than one standard error of the paired
+    difference, sqrt(d − (b − c)²/n)/n; the fill limit keeps ties cautious."""
+    n = 100
+    rules = np.asarray([1] * 90 + [0] * 10, np.int8)
+    model = rules.copy()
+    model[:6] = -1  # the model overrules the rules on 6 comments, at probability .6
+    conf = np.where(np.arange(n) < 6, 0.6, 0.95)
+    wc = np.full(n, 20)
+    cands = [(0.9, NO_FILL), (0.9, 0), (0.5, NO_FILL), (0.5, 0)]
+
+    def truth_with(right: int) -> np.ndarray:  # the model's flips right on the first `right` of the 6
+        t = rules.copy()
+        t[:right] = -1
+        return t
+
+    pol, accs = choose_policy(rules, model, conf, wc, truth_with(3), cands)
+    assert accs[0] == accs[2] == 0.97 and pol == (0.5, NO_FILL)  # a tie in flips: the model; in fill: cautious
+    pol, accs = choose_policy(rules, model, conf, wc, truth_with(0), cands)  # 0.9 better by 6: se 0.024
+    assert accs[0] - accs[2] == pytest.approx(0.06) and pol == (0.9, NO_FILL)
+    assert choose_policy(rules, model, conf, wc, truth_with(5), cands)[0] == (0.5, NO_FILL)
+    t = truth_with(2)  # 0.9 right on 4 the model gets wrong, the model on 2: better by 0.02 < se
+    pol, accs = choose_policy(rules, model, conf, wc, t, cands)
+    assert accs[0] - accs[2] == pytest.approx(0.02) and 0.02 < math.sqrt(6 - 4 / 100) / 100
+    assert pol == (0.5, NO_FILL)
+    assert choose_policy(rules, model, conf, wc, t, cands, rule="best")[0] == (0.9, NO_FILL)
+    with pytest.raises(ValueError):
+        choose_policy(rules, model, conf, wc, t, cands, rule="other")
 
 
 def test_domain_check_falls_back_to_the_cautious_policy():
     """A batch whose median length is under half the training comments' median gets OUT_OF_DOMAIN."""
     space = NgramSpace((1,), (np.asarray([ord("好")], np.int64),), np.asarray([1.0]))
     m = SentimentModel(("neg", "pos"), space, np.asarray([[3.0, 0.0, 0.0]]), np.asarray([0.0]),
-                       flip_conf=0.5, fill_min_chars=0, train_chars=40.0)
+                       flip_conf=0.5, fill_min_chars=0, train_chars=40.0, rule_features=RULE_FEATURES_V2)
     part = np.asarray([[1.0, 30, 0], [1.0, 30, 0], [3.0, 30, 0]])  # p(pos) .73, .73, .95
     rules = np.asarray([-0.5, 0.0, -0.5])
     assert m.in_domain(part[:, -2]) and m.decide(rules, part)[0].tolist() == [1, 1, 1]
     short = part.copy()
     short[:, -2] = 19  # median 19 < 0.5 × 40
-    assert not m.in_domain(short[:, -2]) and OUT_OF_DOMAIN == (0.9, NO_FILL)
-    assert m.decide(rules, short)[0].tolist() == [-1, 0, 1]  # only the 0.95 flip survives; no fill
+    assert not m.in_domain(short[:, -2]) and OUT_OF_DOMAIN == (NEVER_FLIP, NO_FILL)
+    assert m.decide(rules, short)[0].tolist() == [-1, 0, -1]  # the rules' answers: no flip (even at .95), no fill
     short[:, -2] = 20
     assert m.in_domain(short[:, -2])  # the boundary is in
     m.train_chars = 0.0  # a version-1 model: no check
@@ -261,6 +314,83 @@ def test_guard_needs_enough_labels(auto_pack):
     assert not m.kept and m.info["reason"] == "too_few" and "too few" in m.report()
 
 
+def test_a_class_of_few_distinct_comments_is_left_out(auto_pack):
+    """Six neutral labels on two distinct comments (无 ×4, 没有 ×2) are two examples, not six: left out."""
+    d = jargon_set(240)
+    d = pd.concat([d, pd.DataFrame({"text": ["无"] * 4 + ["没有"] * 2, "label": "中性"})], ignore_index=True)
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    assert m.classes == ("neg", "pos") and m.info["left_out"] == {"neutral": 6}
+    assert m.info["left_out_distinct"] == {"neutral": 2}
+    assert "6 neutral labels on only 2 distinct comments" in m.report()
+    assert "中性标注6条仅涉及2条不同评论" in m.report("zh")
+
+
+def test_one_class_left_after_a_repeated_comment_is_too_few():
+    """30 positive comments and one negative comment labelled six times: one class with one distinct comment
+    is no class; the guard says so instead of failing in a cross-validation fold."""
+    d = pd.DataFrame([(f"第{i}次来店里，服务很好", "pos") for i in range(30)] + [("返厂", "neg")] * 6,
+                     columns=["text", "label"])
+    m = learn_sentiment(d["text"], d["label"])
+    assert not m.kept and m.info["reason"] == "too_few"
+    assert "6 negative labels on only 1 distinct comments: left out" in m.report() and "too few" in m.report()
+    assert "负面标注6条仅涉及1条不同评论" in m.report("zh")
+
+
+def _fit_kw() -> dict:
+    return {"c": 16.0, "scale": 1.0, "ngrams": (1, 2), "min_df": 1, "max_features": None, "seed": 0}
+
+
+def test_a_training_part_without_a_class_gives_a_model_of_every_class():
+    """A cross-validation fold whose training part lacks a class (or holds one class only) must still give
+    coefficients for every class: the absent class is never the answer, one class gives a constant model."""
+    from cemkit.text.learn import _fit
+
+    texts = ["服务很好", "非常满意", "很不错", "太差了", "很失望", "不满意"]
+    R = np.zeros((6, 4))
+    y = np.asarray(["pos"] * 3 + ["neg"] * 3)
+    classes = ("neg", "neutral", "pos")
+    space, coef, icpt = _fit(texts, R, y, classes, **_fit_kw())
+    assert coef.shape == (3, space.size + 4) and icpt.shape == (3,)
+    m = SentimentModel(classes, space, coef, icpt)
+    big, starts = join_texts(texts + ["还行吧"])
+    pol, _ = m.answers(np.zeros(7), m.ngram_scores(big, starts), np.zeros((7, 2)))
+    assert pol[:6].tolist() == [1, 1, 1, -1, -1, -1] and 0 not in pol.tolist()  # neutral: absent, never chosen
+    # one class only: a constant model, the Laplace-smoothed frequencies (n + 1 = 4 against 1)
+    space1, coef1, icpt1 = _fit(texts[:3], R[:3], y[:3], ("neg", "pos"), **_fit_kw())
+    assert coef1.shape == (1, space1.size + 4) and not coef1.any() and icpt1[0] == pytest.approx(math.log(4))
+    space3, coef3, icpt3 = _fit(texts[:3], R[:3], y[:3], classes, **_fit_kw())
+    assert coef3.shape == (3, space3.size + 4) and np.allclose(icpt3, np.log([1, 1, 4]))
+
+
+def test_folds_never_outnumber_a_class_s_distinct_comments():
+    from cemkit.text.learn import _splits
+
+    y = np.asarray(["pos"] * 20 + ["neg"] * 20 + ["neutral"] * 6)
+    groups = np.concatenate([np.arange(40), [40, 40, 40, 41, 41, 42]])  # 6 neutral labels, 3 distinct comments
+    sp = _splits(y, groups, 5, 0)
+    assert len(sp) == 3
+    for tr, te in sp:
+        assert not set(groups[tr]) & set(groups[te])  # identical comments stay in one fold
+    assert _splits(np.asarray(["pos", "neg"]), np.asarray([0, 0]), 5, 0) == []  # one distinct comment: no CV
+
+
+def test_tiny_label_sets_with_repeats_learn_without_error(auto_pack):
+    """30–40 labels, many of them repeats, three classes: the guard runs (no exception, every fold's
+    training part usable) and says what it found."""
+    rng = np.random.default_rng(3)
+    pos = ["服务很好", "非常满意", "很专业", "态度热情", "环境不错", "秒批下来"]
+    neg = ["等太久了", "很不满意", "态度很差", "又返厂了", "乱收费", "第三次返厂"]
+    neu = ["这次来做首保", "车是给我老婆买的", "第二次来这家店了", "周末来的", "朋友推荐的"]
+    rows = [(t, "pos") for t in rng.choice(pos, 14)] + [(t, "neg") for t in rng.choice(neg, 14)] + \
+        [(t, "neutral") for t in neu] + [(neu[0], "neutral")] * 3
+    d = pd.DataFrame(rows, columns=["text", "label"])
+    m = learn_sentiment(d["text"], d["label"], auto_pack)
+    assert m.info["n"] == len(d) and 2 <= m.info["folds"] <= 5
+    assert len(m.info["policy"]["fold_policies"]) == m.info["folds"]
+    assert sum(sum(r) for r in m.info["confusion"]) == len(d)
+    assert m.report() and m.report("zh")
+
+
 def test_mcnemar_one_sided_exact_p_by_hand():
     # 10 comments only the model gets right, 2 only the rules: P(X >= 10 | n = 12, 1/2) = (66 + 12 + 1) / 4096
     assert mcnemar_p(10, 2) == pytest.approx(79 / 4096, rel=1e-12)
@@ -282,7 +412,7 @@ def test_decision_rule_flip_and_fill():
     """Flip only with probability >= flip_conf; a two-class model fills only long enough comments."""
     space = NgramSpace((1,), (np.asarray([ord("好")], np.int64),), np.asarray([1.0]))
     m = SentimentModel(("neg", "pos"), space, np.asarray([[3.0, 0.0, 0.0]]), np.asarray([0.0]),
-                       flip_conf=0.9, fill_min_chars=3)
+                       flip_conf=0.9, fill_min_chars=3, rule_features=RULE_FEATURES_V2)
     # ngram part: (score, word chars, clause breaks); z = 3 * x_好 + intercept 0
     part = np.asarray([[3.0, 1, 0], [1.0, 1, 0], [3.0, 1, 0], [3.0, 5, 0], [-3.0, 5, 0], [0.0, 5, 0]])
     rules = np.asarray([-0.5, -0.5, 0.0, 0.0, 0.0, 0.0])
@@ -295,7 +425,8 @@ def test_decision_rule_flip_and_fill():
 def test_save_load_round_trip(jargon_model, tmp_path, auto_pack):
     p = jargon_model.save(tmp_path / "m.json")
     doc = json.loads(p.read_text(encoding="utf-8"))
-    assert doc["format"] == FORMAT and doc["version"] == 2 and len(doc["sha256"]) == 64
+    assert doc["format"] == FORMAT and doc["version"] == 3 and len(doc["sha256"]) == 64
+    assert doc["model"]["rule_features"] == list(RULE_FEATURES)
     assert doc["model"]["train_chars"] == jargon_model.train_chars > 0
     m2 = load_sentiment_model(p)
     d = jargon_set(80, seed=5)
@@ -355,17 +486,49 @@ def test_damaged_or_hostile_model_files_are_refused(jargon_model, tmp_path, dama
         load_sentiment_model(bad)
 
 
-def test_version_1_files_read_without_the_domain_check(jargon_model, tmp_path):
+def _older_file(model: SentimentModel, tmp_path: Path, version: int) -> Path:
+    """``model`` written as a file of an earlier version: two rule features (score, neutral flag), and no
+    train_chars in version 1."""
     import hashlib
 
-    doc = json.loads(jargon_model.save(tmp_path / "m.json").read_text(encoding="utf-8"))
-    doc["version"] = 1
-    del doc["model"]["train_chars"]
-    canon = json.dumps(doc["model"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    doc = json.loads(model.save(tmp_path / "m.json").read_text(encoding="utf-8"))
+    doc["version"] = version
+    body = doc["model"]
+    body["rule_features"] = list(RULE_FEATURES_V2)
+    body["coef"] = [row[: len(row) - len(RULE_FEATURES) + len(RULE_FEATURES_V2)] for row in body["coef"]]
+    if version == 1:
+        del body["train_chars"]
+    canon = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     doc["sha256"] = hashlib.sha256(canon.encode()).hexdigest()
-    (tmp_path / "v1.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    m = load_sentiment_model(tmp_path / "v1.json")
+    p = tmp_path / f"v{version}.json"
+    p.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+def test_version_1_files_read_without_the_domain_check(jargon_model, tmp_path):
+    m = load_sentiment_model(_older_file(jargon_model, tmp_path, 1))
     assert m.train_chars == 0 and m.in_domain(np.asarray([1])) and m.fill_min_chars == jargon_model.fill_min_chars
+    assert m.rule_features == RULE_FEATURES_V2
+
+
+def test_version_2_files_predict_with_two_rule_features(jargon_model, tmp_path, auto_pack):
+    """A version-2 file (rule score and neutral flag only) still loads and predicts: its answers use no
+    praise / blame columns, and equal the dot product of its own coefficients."""
+    m = load_sentiment_model(_older_file(jargon_model, tmp_path, 2))
+    assert m.rule_features == RULE_FEATURES_V2 and m.coef.shape[1] == m.space.size + 2
+    d = jargon_set(40, seed=3)
+    a = text.analyze(d["text"], auto_pack, model=m, dedupe=False)
+    big, starts = join_texts(d["text"].tolist())
+    part = m.ngram_scores(big, starts)
+    s = a.sentiment.to_numpy()
+    z = part[:, 0] + m.coef[0, -2] * s + m.coef[0, -1] * (s == 0) + m.intercept[0]
+    assert np.allclose(m.answers(s, part)[1], 1 / (1 + np.exp(-np.abs(z))))
+    wrong = tmp_path / "wrong.json"
+    doc = json.loads((tmp_path / "v2.json").read_text(encoding="utf-8"))
+    doc["version"] = 3  # two rule features under version 3: refused
+    wrong.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(InputError, match="rule features"):
+        load_sentiment_model(wrong)
 
 
 def test_model_file_size_is_capped(tmp_path, monkeypatch):

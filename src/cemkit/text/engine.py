@@ -110,7 +110,9 @@ class EngineResult:
     within the comment, ``m_raw`` the clause's raw sentiment score, ``m_weight`` the clause's weight in the
     comment score (contrast). Comment-level mentions, one entry per (comment, theme): ``c_row``, ``c_theme``,
     ``c_clause`` (the clause that decides: largest weight × |score|, then the first) and ``c_score``
-    (``tanh(Σ weight × clause score)``)."""
+    (``tanh(Σ weight × clause score)``). ``evidence``: per comment, the sums of its clauses' positive and
+    of their negative weighted scores (n × 2, before tanh; their sum is ``arctanh(sentiment)``): how much
+    praise and how much blame the rules found, which the score alone does not tell apart from none."""
 
     sentiment: np.ndarray
     m_row: np.ndarray
@@ -123,6 +125,11 @@ class EngineResult:
     c_clause: np.ndarray
     c_score: np.ndarray
     n_matches: int = 0
+    evidence: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.evidence is None:
+            self.evidence = np.zeros((len(self.sentiment), 2), np.float32)
 
     @staticmethod
     def empty(n: int = 0) -> EngineResult:
@@ -140,7 +147,7 @@ class EngineResult:
         return EngineResult(
             cat("sentiment"), cat("m_row", True), cat("m_theme"), cat("m_clause"), cat("m_raw"), cat("m_weight"),
             cat("c_row", True), cat("c_theme"), cat("c_clause"), cat("c_score"),
-            sum(p.n_matches for p in parts),
+            sum(p.n_matches for p in parts), np.concatenate([p.evidence for p in parts]),
         )
 
 
@@ -610,6 +617,11 @@ class Engine:
                 tot = tot + np.bincount(row_at[lastc[ci]], weights=(new_raw - raw)[ci] * w[ci], minlength=n)
                 raw = new_raw
         sentiment = np.tanh(tot).astype(np.float32)
+        contrib = raw * w[:G]
+        cz = np.flatnonzero(contrib)
+        c_row = row_at[lastc[cz]]
+        evidence = np.column_stack([np.bincount(c_row, weights=np.maximum(contrib[cz], 0), minlength=n),
+                                    np.bincount(c_row, weights=np.minimum(contrib[cz], 0), minlength=n)])
 
         # theme layer ----------------------------------------------------------------------------------
         tm = self.ptheme[pid] >= 0
@@ -638,7 +650,8 @@ class Engine:
         clause = clause.astype(np.int32)
         t_t = t_t.astype(np.int16)
         return EngineResult(sentiment, t_row, t_t, clause, m_raw, m_w,
-                            *comment_level(t_row, t_t, clause, m_raw, m_w, self.n_themes), n_matches=int(end.size))
+                            *comment_level(t_row, t_t, clause, m_raw, m_w, self.n_themes), n_matches=int(end.size),
+                            evidence=evidence.astype(np.float32))
 
 
 def _code_units(big: str) -> np.ndarray:

@@ -3,36 +3,35 @@
 ``learn_sentiment(texts, labels, pack)`` fits a hybrid of the rule engine and character n-grams:
 a logistic regression (scikit-learn) on
 
-* the TF-IDF of the comment's character 1–2-grams (:mod:`.ngrams`; the vocabulary of the labelled comments,
+* the TF-IDF of the comment's character 1–3-grams (:mod:`.ngrams`; the vocabulary of the labelled comments,
   n-grams found in at least two of them),
-* the rules' outputs, scaled by ``RULE_SCALE``: the comment score in [−1, 1] and a flag for "the rules found
-  nothing" (score 0).
+* the rules' outputs (``RULE_FEATURES``), scaled by ``RULE_SCALE``: the comment score in [−1, 1], a flag for
+  "the rules found nothing" (score 0), and the praise and the blame they found (tanh of the sums of the
+  positive and of the negative weighted clause scores, ``EngineResult.evidence``): a mixed review whose
+  praise and blame cancel scores like one with neither, and which side the rules let win is where they
+  err most on long reviews.
 
 Labels are ``positive`` / ``negative`` / ``neutral`` (also ``pos`` / ``neg``, 正面 / 负面 / 中性; see
 :func:`parse_labels`). With neutral labels the model has three classes (multinomial), else two; a two-class
 model is fitted on n-gram columns scaled by their naive Bayes log-count ratios (:func:`nb_ratios`, NB-LR),
 its weights scaled back afterwards.
 
-**Decision policy.** The model corrects the rules rather than replacing them, within two limits:
-
-* where the rules found a polarity, the model's answer replaces it only when the model gives its own answer
-  a probability of at least ``flip_conf``;
-* where the rules found nothing, the model answers only for comments of at least ``fill_min_chars`` word
-  characters (``NO_FILL``: never).
-
-The limits are the client's to decide, by their labels: of the candidates ``POLICIES`` (from "overrule only
-at 0.9, never answer where the rules are silent" to "the model's answer, always"), the one whose
-cross-validated accuracy on the labels is highest (ties: the more cautious). On star-rated product reviews
-that is a liberal policy (every comment is positive or negative there, so a silent rule is always wrong); on
-survey comments, where 无 / 还行吧 are neutral answers, a cautious one.
+**Decision policy** (:mod:`.policy`). The model corrects the rules rather than replacing them, within two
+limits: where the rules found a polarity, the model's answer replaces it only at a probability of at least
+``flip_conf``; where the rules found nothing, the model answers only comments of at least
+``fill_min_chars`` word characters (``NO_FILL``: never). The client's labels choose the limits among
+``POLICIES`` by cross-validation (:func:`.policy.choose_policy`: a stricter flip limit must be better by more
+than one standard error; fill ties go to the cautious). On star-rated product reviews that is a liberal
+policy (every comment is positive or negative there, so a silent rule is always wrong); on survey comments,
+where 无 / 还行吧 are neutral answers, a cautious one.
 
 **Domain check.** A model learned from one kind of text and used on another (long product reviews → short
 survey comments) misreads the short, clear comments the rules read right. So the policy learned from the
 labels applies only to comments like the labelled ones: when the median length (word characters) of the
 comments a model is asked about is below ``DOMAIN_RATIO`` (½) of the median length of its training comments,
-it falls back to ``OUT_OF_DOMAIN`` — overrule only at probability ≥ 0.9, never answer where the rules are
-silent (chosen on the auto pack's labelled set and ``general_reviews_dev.csv``: the policy that loses
-nothing there with models learned from reviews). :meth:`SentimentModel.in_domain` tells.
+it falls back to ``OUT_OF_DOMAIN``: the rules' answers (session 5's fallback, overrule at probability ≥ 0.9,
+lost up to 0.8 points on the auto pack's labelled set with one of ten review-trained models and gained
+nothing anywhere). :meth:`SentimentModel.in_domain` tells.
 
 **The guard.** The labels are split into ``folds`` stratified folds (identical texts in one fold); each
 comment is predicted by a model fitted without its fold, with the decision policy chosen without its fold
@@ -41,14 +40,17 @@ the estimate). That out-of-fold
 accuracy is compared with the rules' accuracy on the same labels (a neutral answer on a positive or
 negative label is wrong for both). The model is *kept* only when it is more accurate and the difference is
 significant: an exact one-sided McNemar test on the comments exactly one of the two gets right
-(p ≤ ``ALPHA``). Otherwise ``kept`` is False, :meth:`SentimentModel.predict` returns the rules' answers and
-``report()`` says why. A kept model is then fitted on all labels.
+(p ≤ ``ALPHA``, :func:`.policy.mcnemar_p`). Otherwise ``kept`` is False, :meth:`SentimentModel.predict` returns the rules' answers and
+``report()`` says why. A kept model is then fitted on all labels. Folds keep identical comments together
+and never outnumber the distinct comments of the rarest class; a class with fewer than ``MIN_PER_CLASS``
+distinct comments is left out; a fold's training part that still lacks a class gives a model of every
+class (:func:`_fit`).
 
 **The file** (:mod:`.model_file`): versioned, hashed JSON, read as hostile client input.
 
 The constants and candidates were chosen by cross-validation on a training part of a real review corpus, on
-the auto pack's labelled set and on ``general_reviews_dev.csv`` (docs/text.md); the corpus's held-back part
-and the other packs' sets were only measured.
+the auto pack's labelled set and on ``general_reviews_dev.csv`` (docs/text.md, benchmarks/learn_protocol.md);
+the corpus's held-back part and the other packs' sets were only measured.
 """
 
 from __future__ import annotations
@@ -66,24 +68,30 @@ import pandas as pd
 from ..errors import InputError, UserError
 from .engine import join_texts
 from .ngrams import NgramSpace
+from .policy import (
+    FILL_MIN_CHARS,
+    FLIP_CONF,
+    NEVER_FLIP,
+    NO_FILL,
+    OUT_OF_DOMAIN,
+    POLICIES,
+    apply_policy,
+    choose_policy,
+    guard_sentence,
+    mcnemar_p,
+)
 
-__all__ = ["OUT_OF_DOMAIN", "POLICIES", "SentimentModel", "apply_policy", "choose_policy", "learn_sentiment",
-           "parse_labels"]
+__all__ = ["NEVER_FLIP", "NO_FILL", "OUT_OF_DOMAIN", "POLICIES", "RULE_FEATURES", "SentimentModel", "apply_policy",
+           "choose_policy", "learn_sentiment", "mcnemar_p", "parse_labels", "rule_features"]
 
-NGRAMS = (1, 2)
+NGRAMS = (1, 2, 3)
 MIN_DF = 2
 MAX_FEATURES = 200_000
 C = 16.0
 NB = True  # two classes: n-gram features scaled by naive Bayes log-count ratios while fitting (NB-LR)
 RULE_SCALE = 1.0
-NO_FILL = 1_000_000  # fill_min_chars: never answer where the rules find nothing
-#: candidate decision policies (flip_conf, fill_min_chars), the most cautious first (it wins ties)
-POLICIES: tuple[tuple[float, int], ...] = tuple((f, m) for f in (0.9, 0.8, 0.7, 0.6, 0.5)
-                                               for m in (NO_FILL, 12, 6, 0))
-FLIP_CONF, FILL_MIN_CHARS = 0.8, 12  # the policy of models that chose none (version 1 files)
 INNER_FOLDS = 3
 DOMAIN_RATIO = 0.5  # in domain: median length of the comments asked about ≥ this × that of the training ones
-OUT_OF_DOMAIN = (0.9, NO_FILL)  # the policy outside it
 ALPHA = 0.05
 MIN_LABELS = 30  # fewer labelled comments: no model (the rules stay)
 MIN_PER_CLASS = 5
@@ -97,7 +105,11 @@ LABELS: dict[str, tuple[str, ...]] = {
 _SPELLING = {s: code for code, spellings in LABELS.items() for s in spellings}
 NAMES = {"pos": "positive", "neg": "negative", "neutral": "neutral"}
 POLARITY = {"neg": -1, "neutral": 0, "pos": 1}
-RULE_FEATURES = ("rule_score", "rule_neutral")
+#: the rules' outputs as features: the comment score, "found nothing", and (version 3) the praise and the
+#: blame found, tanh of the sums of the positive and of the negative weighted clause scores
+RULE_FEATURES = ("rule_score", "rule_neutral", "rule_praise", "rule_blame")
+RULE_FEATURES_V2 = RULE_FEATURES[:2]
+EVIDENCE = True  # new models use RULE_FEATURES (False: RULE_FEATURES_V2, as version 1–2 files)
 
 
 # ----------------------------------------------------------------------------------------------- labels
@@ -131,19 +143,18 @@ def _halfwidth(s: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- model
-def rule_features(score: np.ndarray) -> np.ndarray:
-    """The rules' outputs as model features (columns ``RULE_FEATURES``), before scaling."""
+def rule_features(score: np.ndarray, evidence: np.ndarray | None = None,
+                  names: Sequence[str] = RULE_FEATURES) -> np.ndarray:
+    """The rules' outputs as model features (columns ``names``, a prefix of ``RULE_FEATURES``), before
+    scaling. ``evidence``: the engine's (praise, blame) sums per comment (``EngineResult.evidence``)."""
     s = np.asarray(score, np.float64)
-    return np.column_stack([s, (s == 0).astype(np.float64)])
-
-
-def apply_policy(rules: np.ndarray, model: np.ndarray, conf: np.ndarray, word_chars: np.ndarray,
-                 flip_conf: float, fill_min_chars: int) -> np.ndarray:
-    """The rules' polarity, replaced by the model's where it overrules them with probability ≥ ``flip_conf``
-    or where the rules found nothing in a comment of ≥ ``fill_min_chars`` word characters."""
-    flip = (rules != 0) & (model != rules) & (conf >= flip_conf)
-    fill = (rules == 0) & (np.asarray(word_chars) >= fill_min_chars)
-    return np.where(flip | fill, model, rules).astype(np.int8)
+    cols = [s, (s == 0).astype(np.float64)]
+    if len(names) > 2:
+        if evidence is None:
+            raise ValueError("this model needs the rules' evidence (praise and blame) per comment")
+        e = np.asarray(evidence, np.float64).reshape(len(s), 2)
+        cols += [np.tanh(e[:, 0]), np.tanh(-e[:, 1])]
+    return np.column_stack(cols)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -171,6 +182,7 @@ class SentimentModel:
     kept: bool = True
     info: dict[str, Any] = field(default_factory=dict)
     train_chars: float = 0.0  # median word characters of the training comments (0: no domain check)
+    rule_features: tuple[str, ...] = RULE_FEATURES
 
     # prediction ---------------------------------------------------------------------------------------
     @property
@@ -183,9 +195,11 @@ class SentimentModel:
         characters and clause breaks: (n, k + 2) (see :meth:`NgramSpace.scores`)."""
         return self.space.scores(big, len(starts), self.ngram_weights)
 
-    def answers(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's own answer (−1/0/+1) and its probability, before any decision policy."""
-        R = rule_features(np.asarray(rule_score, np.float64)) * self.rule_scale
+    def answers(self, rule_score: np.ndarray, ngram_part: np.ndarray,
+                evidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own answer (−1/0/+1) and its probability, before any decision policy (``evidence``:
+        the engine's praise and blame per comment, for a model with those features)."""
+        R = rule_features(np.asarray(rule_score, np.float64), evidence, self.rule_features) * self.rule_scale
         z = ngram_part[:, :-2] + R @ self.coef[:, self.space.size:].T + self.intercept
         pols = np.asarray([POLARITY[c] for c in self.classes], np.int8)
         if len(self.classes) == 2:
@@ -204,12 +218,13 @@ class SentimentModel:
         wc = np.asarray(word_chars, np.float64)
         return self.train_chars <= 0 or wc.size == 0 or float(np.median(wc)) >= DOMAIN_RATIO * self.train_chars
 
-    def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(polarity −1/0/+1, the model's probability of its own answer) from the rules' scores and
-        :meth:`ngram_scores` — the decision policy (module docstring): ``flip_conf`` and ``fill_min_chars``
-        for comments like the training ones (:meth:`in_domain`, judged on the whole batch), else
-        ``OUT_OF_DOMAIN``."""
-        model, conf = self.answers(rule_score, ngram_part)
+    def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray,
+               evidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(polarity −1/0/+1, the model's probability of its own answer) from the rules' scores (and
+        evidence) and :meth:`ngram_scores` — the decision policy (module docstring): ``flip_conf`` and
+        ``fill_min_chars`` for comments like the training ones (:meth:`in_domain`, judged on the whole
+        batch), else ``OUT_OF_DOMAIN``."""
+        model, conf = self.answers(rule_score, ngram_part, evidence)
         wc = ngram_part[:, -2]
         flip, fill = (self.flip_conf, self.fill_min_chars) if self.in_domain(wc) else OUT_OF_DOMAIN
         return apply_policy(np.sign(np.asarray(rule_score, np.float64)).astype(np.int8), model, conf, wc,
@@ -264,7 +279,7 @@ class SentimentModel:
             "ngrams": {"grams": self.space.grams(), "idf": self.space.idf.tolist()},
             "coef": self.coef.tolist(),
             "intercept": self.intercept.tolist(),
-            "rule_features": list(RULE_FEATURES),
+            "rule_features": list(self.rule_features),
             "rule_scale": float(self.rule_scale),
             "flip_conf": float(self.flip_conf),
             "fill_min_chars": int(self.fill_min_chars),
@@ -293,45 +308,56 @@ def nb_ratios(X, y: np.ndarray, positive: str, alpha: float = 1.0) -> np.ndarray
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
-def _fit(texts: list[str], R: np.ndarray, y: np.ndarray, k_classes: int, *, c: float, scale: float,
+def _fit(texts: list[str], R: np.ndarray, y: np.ndarray, classes: Sequence[str], *, c: float, scale: float,
          ngrams: Sequence[int], min_df: int, max_features: int | None, seed: int, nb: bool = True):
+    """(space, coef, intercept) of a model of ``classes`` (sorted label codes) fitted on these comments.
+    A training part of a cross-validation fold can lack a class (its labels all one comment, or too few to
+    go round the folds): the model is fitted on the classes present and gives an absent class no weights
+    and the intercept of a class seen with one pseudo-count against ``n + 1``, so it is never the answer
+    when another class holds any evidence; a part with one class gives a constant model (the
+    Laplace-smoothed class frequencies)."""
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
     big, starts = join_texts(texts)
     space = NgramSpace.fit(big, starts, ngrams, min_df=min_df, max_features=max_features)
+    classes = list(classes)
+    k = 1 if len(classes) == 2 else len(classes)
+    d = space.size + R.shape[1]
+    present = sorted(set(y.tolist()))
+    if len(present) < 2:
+        # one class: the smoothed frequencies (n + 1 for it, 1 for every other class)
+        prior = np.log(np.asarray([len(y) + 1.0 if cl in present else 1.0 for cl in classes]))
+        icpt = prior[1:2] - prior[0:1] if len(classes) == 2 else prior
+        return space, np.zeros((k, d)), np.asarray(icpt, np.float64)
     Xn = space.transform(big, len(texts))
+    two = len(present) == 2
     # two classes: the n-gram columns scaled by their naive Bayes log-count ratios (NB-LR): the regression
     # then starts from what naive Bayes believes and spends its penalty on corrections; the weights are
     # scaled back below, so prediction is the same dot product (+0.5 points on held-out reviews of the pool)
-    r = nb_ratios(Xn, y, sorted(set(y.tolist()))[1]) if nb and k_classes == 2 else np.ones(space.size)
+    r = nb_ratios(Xn, y, present[1]) if nb and two else np.ones(space.size)
     X = sp.hstack([Xn @ sp.diags(r), sp.csr_matrix(R * scale)]).tocsr()
     # liblinear (coordinate descent) is several times faster than lbfgs on two classes and many sparse
     # features; three classes need the multinomial loss (lbfgs)
-    clf = LogisticRegression(C=c, solver="liblinear" if k_classes == 2 else "lbfgs", max_iter=2000,
-                             random_state=seed)
+    clf = LogisticRegression(C=c, solver="liblinear" if two else "lbfgs", max_iter=2000, random_state=seed)
     clf.fit(X, y)
-    coef = np.asarray(clf.coef_, np.float64)
-    coef[:, : space.size] *= r
-    intercept = np.asarray(clf.intercept_, np.float64)
-    if k_classes == 2 and coef.shape[0] != 1:  # pragma: no cover - sklearn always gives one row for 2 classes
-        raise RuntimeError("unexpected coefficient shape")
-    return space, coef, intercept
+    w = np.asarray(clf.coef_, np.float64)
+    w[:, : space.size] *= r
+    b = np.asarray(clf.intercept_, np.float64)
+    if len(present) == len(classes):
+        return space, w, b
+    # three classes, two present: the binary log-odds of present[1] against present[0] as multinomial rows
+    coef, icpt = np.zeros((k, d)), np.full(k, -math.log(len(y) + 1.0))
+    i0, i1 = classes.index(present[0]), classes.index(present[1])
+    icpt[i0] = 0.0
+    coef[i1], icpt[i1] = w[0], b[0]
+    return space, coef, icpt
 
 
 def _clean_texts(texts: Any) -> list[str]:
     from .themes import _clean, as_series
 
     return _clean(as_series(texts).tolist())
-
-
-def mcnemar_p(better: int, worse: int) -> float:
-    """One-sided exact McNemar p-value that the model is more accurate: P(X ≥ better) for X ~ Binomial(better
-    + worse, 1/2) (McNemar 1947; the exact form of Edwards 1948)."""
-    from scipy.stats import binom
-
-    n = better + worse
-    return 1.0 if n == 0 else float(binom.sf(better - 1, n, 0.5))
 
 
 def _policies(flip_conf: float | None, fill_min_chars: int | None) -> list[tuple[float, int]]:
@@ -341,18 +367,18 @@ def _policies(flip_conf: float | None, fill_min_chars: int | None) -> list[tuple
     return [(f, m) for f in flips for m in fills]
 
 
-def choose_policy(rules: np.ndarray, model: np.ndarray, conf: np.ndarray, word_chars: np.ndarray,
-                  truth: np.ndarray, candidates: Sequence[tuple[float, int]]) -> tuple[tuple[float, int], list[float]]:
-    """The candidate policy (flip_conf, fill_min_chars) under which the model's answers are most often right
-    (ties: the earlier, more cautious one), and every candidate's accuracy."""
-    accs = [float((apply_policy(rules, model, conf, word_chars, f, m) == truth).mean()) for f, m in candidates]
-    return candidates[int(np.argmax(accs))], accs
-
-
 def _splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that keep identical comments (``groups``) together: at most ``folds``, and no more
+    than the distinct comments of the rarest class (so that every class can reach most training parts), at
+    least 2 when there are two distinct comments; [] when there are not (no cross-validation possible). A
+    training part may still lack a class (:func:`_fit` allows it)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    n = max(2, min(folds, int(min(np.unique(y, return_counts=True)[1]))))
+    per_class = pd.Series(groups).groupby(np.asarray(y)).nunique()
+    n_groups = int(pd.Series(groups).nunique())
+    if n_groups < 2:
+        return []
+    n = max(2, min(folds, int(per_class.min()), n_groups))
     cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(y)), y, groups))
 
@@ -382,14 +408,20 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     keep = np.asarray([lb is not None and t.strip() != "" for lb, t in zip(lab, t_all)], bool)
     # a class with fewer than MIN_PER_CLASS labels cannot be learned: its comments are left out (3 neutral
     # labels among 200 do not make a three-class model, nor should they stop a two-class one)
-    rare = {cl: int(n) for cl, n in zip(*np.unique(lab[keep].astype(str), return_counts=True)) if n < MIN_PER_CLASS}
+    # (counted in distinct comments: five labels of 无 are one example)
+    distinct = pd.Series([x for x, k in zip(t_all, keep) if k]).groupby(lab[keep].astype(str)).nunique()
+    rare = {cl: int((lab[keep] == cl).sum()) for cl, n in distinct.items() if n < MIN_PER_CLASS}
+    rare_distinct = {NAMES[cl]: int(distinct[cl]) for cl in rare}
     keep &= np.asarray([lb not in rare for lb in lab], bool)
     t = [x for x, k in zip(t_all, keep) if k]
     y = lab[keep].astype(str)
     classes = tuple(sorted(set(y.tolist())))
     counts = {NAMES[cl]: int((y == cl).sum()) for cl in ("pos", "neg", "neutral") if (y == cl).any()}
     pack_id = getattr(pack, "id", None)
-    rule_score = analyze(t, pack).sentiment.to_numpy(np.float64) if t else np.zeros(0)
+    a = analyze(t, pack, dedupe=False) if t else None
+    rule_score = a.sentiment.to_numpy(np.float64) if t else np.zeros(0)
+    evidence = a.engine_result.evidence if t else np.zeros((0, 2))
+    names = RULE_FEATURES if EVIDENCE else RULE_FEATURES_V2
     rule_pol = np.sign(rule_score).astype(np.int8)
     truth = np.asarray([POLARITY[v] for v in y], np.int8)
     candidates = _policies(flip_conf, fill_min_chars)
@@ -399,7 +431,7 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
                    "ngrams": list(ngrams),
                    "min_df": min_df, "max_features": max_features, "alpha": alpha, "nb": nb},
         "rules_accuracy": float((rule_pol == truth).mean()) if len(t) else float("nan"),
-        "left_out": {NAMES[cl]: n for cl, n in rare.items()},
+        "left_out": {NAMES[cl]: n for cl, n in rare.items()}, "left_out_distinct": rare_distinct,
         "trained": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     from .. import __version__
@@ -407,14 +439,14 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     info["cemkit"] = __version__
     f0, m0 = candidates[0] if len(candidates) == 1 else (FLIP_CONF, FILL_MIN_CHARS)
     empty = SentimentModel(classes if len(classes) >= 2 else ("neg", "pos"), NgramSpace((1,), (np.zeros(0, np.int64),),
-                           np.zeros(0)), np.zeros((1 if len(classes) < 3 else 3, len(RULE_FEATURES))),
-                           np.zeros(1 if len(classes) < 3 else 3), rule_scale, f0, m0, pack_id, False, info)
+                           np.zeros(0)), np.zeros((1 if len(classes) < 3 else 3, len(names))),
+                           np.zeros(1 if len(classes) < 3 else 3), rule_scale, f0, m0, pack_id, False, info,
+                           rule_features=names)
     if len(t) < MIN_LABELS or len(classes) < 2:
         info["reason"] = "too_few"
         info["need"] = {"labels": MIN_LABELS, "per_class": MIN_PER_CLASS}
         return empty
-    R = rule_features(rule_score)
-    k_classes = len(classes)
+    R = rule_features(rule_score, evidence, names)
     groups = pd.factorize(pd.Series(t))[0]
     wc = word_chars(code_points(join_texts(t)[0]), len(t)).astype(np.float64)
     fit_kw = {"c": c, "scale": rule_scale, "ngrams": ngrams, "min_df": min_df, "max_features": max_features,
@@ -422,10 +454,10 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
 
     def answers(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The answers (and probabilities) for comments ``te`` of a model fitted on comments ``tr``."""
-        space, coef, icpt = _fit([t[i] for i in tr], R[tr], y[tr], k_classes, **fit_kw)
-        m = SentimentModel(classes, space, coef, icpt, rule_scale, pack_id=pack_id)
+        space, coef, icpt = _fit([t[i] for i in tr], R[tr], y[tr], classes, **fit_kw)
+        m = SentimentModel(classes, space, coef, icpt, rule_scale, pack_id=pack_id, rule_features=names)
         big, starts = join_texts([t[i] for i in te])
-        return m.answers(rule_score[te], m.ngram_scores(big, starts))
+        return m.answers(rule_score[te], m.ngram_scores(big, starts), evidence[te])
 
     def oof_answers(idx: np.ndarray, k: int, s: int) -> tuple[np.ndarray, np.ndarray, int]:
         model, conf = np.zeros(len(idx), np.int8), np.zeros(len(idx))
@@ -440,8 +472,8 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     fold_policies = []
     outer = _splits(y, groups, folds, seed)
     for tr, te in outer:
-        if len(candidates) > 1:
-            m_in, c_in, _ = oof_answers(tr, INNER_FOLDS, seed + 1)
+        m_in, c_in, n_in = oof_answers(tr, INNER_FOLDS, seed + 1) if len(candidates) > 1 else (None, None, 0)
+        if n_in:
             pol, _ = choose_policy(rule_pol[tr], m_in, c_in, wc[tr], truth[tr], candidates)
         else:
             pol = candidates[0]
@@ -467,49 +499,6 @@ def learn_sentiment(texts: Any, labels: Any, pack: Any = None, *, folds: int = 5
     info["reason"] = "better" if kept else ("not_better" if better <= worse else "not_significant")
     if not kept:
         return empty
-    space, coef, icpt = _fit(t, R, y, k_classes, **fit_kw)
+    space, coef, icpt = _fit(t, R, y, classes, **fit_kw)
     return SentimentModel(classes, space, coef, icpt, rule_scale, policy[0], policy[1], pack_id, True, info,
-                          float(np.median(wc)))
-
-
-def guard_sentence(info: dict, kept: bool, lang: str = "en") -> str:
-    """One paragraph on the guard's decision (the figures of ``info``)."""
-    n = info.get("n", 0)
-    if info.get("reason") == "too_few":
-        need = info.get("need", {})
-        return {"zh": f"标注评论{n}条，少于所需（至少{need.get('labels')}条、每类至少{need.get('per_class')}条）："
-                      f"未训练模型，继续使用规则。",
-                "en": f"{n} labelled comments are too few (at least {need.get('labels')}, and "
-                      f"{need.get('per_class')} per class, are needed): no model was trained; the rules stay."}[lang]
-    cv, ru = 100 * info["cv_accuracy"], 100 * info["rules_accuracy"]
-    b, w, p = info["better"], info["worse"], info["p_value"]
-    left = info.get("left_out") or {}
-    if lang == "zh":
-        names = {"positive": "正面", "negative": "负面", "neutral": "中性"}
-        note = "".join(f"（{names[k]}标注仅{v}条，未用于学习）" for k, v in left.items())
-        head = f"基于{n}条标注评论的{info['folds']}折交叉验证：学习模型准确率{cv:.1f}%，规则{ru:.1f}%" \
-               f"（模型对而规则错{b}条，反之{w}条，McNemar单侧p={p:.3g}）{note}。"
-        return head + ("采用学习模型。" + _policy_sentence(info, "zh") if kept else "模型未显著优于规则：继续使用规则。")
-    note = "".join(f" Only {v} {k} labels: left out." for k, v in left.items())
-    head = (f"{info['folds']}-fold cross-validation on {n} labelled comments: learned model {cv:.1f}% accurate, "
-            f"rules {ru:.1f}% (model right where the rules are wrong: {b}; the reverse: {w}; one-sided exact "
-            f"McNemar p = {p:.3g}).{note}")
-    return head + (" The learned model is kept. " + _policy_sentence(info, "en") if kept else
-                   " The model does not beat the rules significantly: the rules stay.")
-
-
-def _policy_sentence(info: dict, lang: str) -> str:
-    """The decision policy of a kept model, in one sentence."""
-    pol = info.get("policy") or {}
-    if "flip_conf" not in pol:
-        return ""
-    f, m = pol["flip_conf"], pol["fill_min_chars"]
-    how = {"zh": "交叉验证选定" if pol.get("chosen_by") == "cv" else "指定",
-           "en": "chosen by cross-validation" if pol.get("chosen_by") == "cv" else "given"}[lang]
-    if lang == "zh":
-        fill = "规则无判断的评论不由模型判断" if m >= NO_FILL else (
-            "规则无判断的评论由模型判断" if m <= 0 else f"规则无判断、至少{m}字的评论由模型判断")
-        return f"判定规则（{how}）：模型把握≥{f:.0%}时改判规则；{fill}。"
-    fill = ("where the rules find nothing, the rules' neutral stays" if m >= NO_FILL else
-            "where the rules find nothing, the model answers" + ("" if m <= 0 else f" from {m} characters on"))
-    return f"Decision policy ({how}): the model overrules the rules at probability ≥ {f:.0%}; {fill}."
+                          float(np.median(wc)), names)

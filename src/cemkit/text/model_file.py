@@ -18,14 +18,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .learn import NO_FILL, POLARITY, RULE_FEATURES, SentimentModel
+from .learn import POLARITY, RULE_FEATURES, RULE_FEATURES_V2, SentimentModel
 from .ngrams import NgramSpace
+from .policy import NO_FILL
 
 __all__ = ["FORMAT", "MODEL_FILE", "VERSION", "load_sentiment_model", "resolve_model", "save_model"]
 
 FORMAT = "cemkit-sentiment-model"
-VERSION = 2  # 2: train_chars (the domain check); version 1 files are read without the check
-READ_VERSIONS = (1, 2)
+VERSION = 3  # 2: train_chars (the domain check; version 1 files are read without it); 3: the rules' praise and
+#                blame as features (RULE_FEATURES; versions 1–2 have the score and the neutral flag only)
+READ_VERSIONS = (1, 2, 3)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MODEL_FILE = "sentiment_model.json"  # in a pack folder: the runs of that pack use it
 
@@ -77,7 +79,7 @@ def load_sentiment_model(path: str | Path) -> SentimentModel:
     try:
         if doc["version"] >= 2 and not isinstance(body.get("train_chars"), (int, float)):
             raise ValueError("train_chars must be a number")
-        return _from_body(body)
+        return _from_body(body, RULE_FEATURES if doc["version"] >= 3 else RULE_FEATURES_V2)
     except (KeyError, TypeError, ValueError) as exc:
         raise bad(str(exc)[:120]) from None
 
@@ -86,13 +88,13 @@ def _reject(c: str) -> None:
     raise ValueError(f"{c} is not a number")
 
 
-def _from_body(b: dict) -> SentimentModel:
+def _from_body(b: dict, rule_features: tuple[str, ...] = RULE_FEATURES) -> SentimentModel:
     classes = b["classes"]
     if not (isinstance(classes, list) and set(classes) <= set(POLARITY) and len(set(classes)) == len(classes)
             and len(classes) in (2, 3)):
         raise ValueError("classes must be two or three of pos / neg / neutral")
-    if list(b["rule_features"]) != list(RULE_FEATURES):
-        raise ValueError(f"rule features {b['rule_features']!r}, expected {list(RULE_FEATURES)!r}")
+    if list(b["rule_features"]) != list(rule_features):
+        raise ValueError(f"rule features {b['rule_features']!r}, expected {list(rule_features)!r}")
     grams, idf = b["ngrams"]["grams"], b["ngrams"]["idf"]
     if not (isinstance(grams, list) and all(isinstance(g, str) and 1 <= len(g) <= 3 for g in grams)):
         raise ValueError("n-grams must be strings of 1 to 3 characters")
@@ -102,7 +104,7 @@ def _from_body(b: dict) -> SentimentModel:
     k = 1 if len(classes) == 2 else len(classes)
     if idf.shape != (len(grams),):
         raise ValueError("idf does not match the n-grams")
-    if coef.shape != (k, len(grams) + len(RULE_FEATURES)) or intercept.shape != (k,):
+    if coef.shape != (k, len(grams) + len(rule_features)) or intercept.shape != (k,):
         raise ValueError("coefficients do not match the n-grams and classes")
     for name, arr in (("idf", idf), ("coef", coef), ("intercept", intercept)):
         if not np.isfinite(arr).all():
@@ -122,7 +124,7 @@ def _from_body(b: dict) -> SentimentModel:
     if not isinstance(info, dict):
         raise TypeError("info must be an object")
     return SentimentModel(tuple(classes), space, coef, intercept, scale, flip, fill, pack, bool(b["kept"]), info,
-                          train_chars)
+                          train_chars, tuple(rule_features))
 
 
 def resolve_model(option: str | None, pack: Any) -> Path | None:

@@ -355,7 +355,7 @@ def analyze(texts: Any, pack: Any = None, *, n_jobs: int | None = None, dedupe: 
     if model is not None and model.kept:
         parts, _ = map_chunks(model.ngram_scores, prep, n_jobs)
         z = np.concatenate(parts) if parts else np.zeros((0, model.coef.shape[0] + 2))
-        learned, conf = model.decide(sent_u, z)
+        learned, conf = model.decide(sent_u, z, res.evidence)
         one_clause = z[:, -1] == 0
     if prep.codes is None:
         sent = sent_u
