@@ -337,9 +337,12 @@ def _fit(texts: list[str], R: np.ndarray, y: np.ndarray, classes: Sequence[str],
     # scaled back below, so prediction is the same dot product (+0.5 points on held-out reviews of the pool)
     r = nb_ratios(Xn, y, present[1]) if nb and two else np.ones(space.size)
     X = sp.hstack([Xn @ sp.diags(r), sp.csr_matrix(R * scale)]).tocsr()
-    # liblinear (coordinate descent) is several times faster than lbfgs on two classes and many sparse
-    # features; three classes need the multinomial loss (lbfgs)
-    clf = LogisticRegression(C=c, solver="liblinear" if two else "lbfgs", max_iter=2000, random_state=seed)
+    # liblinear is several times faster than lbfgs on two classes and many sparse features, and its dual
+    # solver (coordinate descent) 30 times faster than the primal one when n-grams outnumber the comments
+    # (2,000 reviews, 25,000 n-grams: 0.04 vs 1.2 CPU s per fit; the same optimum within the tolerance);
+    # three classes need the multinomial loss (lbfgs)
+    clf = LogisticRegression(C=c, solver="liblinear" if two else "lbfgs", dual=two and X.shape[1] > X.shape[0],
+                             max_iter=2000, random_state=seed)
     clf.fit(X, y)
     w = np.asarray(clf.coef_, np.float64)
     w[:, : space.size] *= r
