@@ -33,10 +33,11 @@ from .draft import map_cli, map_command, map_draft, write_mapping_yaml
 from .flow import Prepared, prepare
 from .headers import normalise_header
 from .mapping import ColumnMapping, load_mapping
-from .match import propose_mapping, propose_stage_values
+from .match import propose_mapping
 from .odata import AGGREGATES
 from .quality import REASONS
 from .readers import READERS, Reader, data_files, read_table
+from .stages import propose_stage_values
 from .values import parse_date, parse_duration, parse_score
 
 __all__ = [

@@ -46,7 +46,8 @@ from ..packs import QUALITY_DEFAULTS, Pack
 from .cells import _THREADS, _blank, _distinct, _key, _map_text, _normalise_text, _strip_text, _take
 from .headers import DURATION, _closest, _duration_unit, _platforms, normalise_header
 from .mapping import _WAVE_RULES, ColumnMapping, _targets
-from .match import AUTO_MATCH_MIN, _StageMatcher, propose_mapping, value_fit
+from .match import AUTO_MATCH_MIN, OFF_JOURNEY_MIN, propose_mapping, value_fit
+from .stages import StageMatcher
 from .values import (
     _MISSING,
     _NOT_NUMERIC,
@@ -153,7 +154,10 @@ def _resolve_columns(
         )
         closest = {**draft["closest"], **{f: h for h, f in draft["columns"].items()}}
         for h, fid in draft["columns"].items():
-            if fid not in cols and draft["matches"][h]["score"] >= AUTO_MATCH_MIN:
+            m = draft["matches"][h]
+            if m.get("off_journey") and m["score"] < OFF_JOURNEY_MIN:
+                continue  # an optional attribute of a stage the file never names, on weak words: left unplaced
+            if fid not in cols and m["score"] >= AUTO_MATCH_MIN:
                 cols[fid], how[fid] = h, f"auto ({draft['matches'][h]['via']})"
                 nps = fid in pack.kpis and pack.kpis[fid].scale.kind == "nps"
                 if fid in draft["scales"] and fid not in mp.scales and not nps:
@@ -385,7 +389,7 @@ def _clean(w: _Work, attrs: dict) -> dict[str, str]:
     # stage ----------------------------------------------------------------------------------------------
     label = done.get("stage", missing_text)
     w.clean["stage_label"] = label
-    matcher = _StageMatcher(pk)
+    matcher = StageMatcher(pk)
     matched: dict[str, str] = {}
 
     def stage_id(u: str) -> str | None:

@@ -14,8 +14,9 @@ import pandas as pd
 from ..packs import Pack
 from .cells import _nfkc, _normalise_text
 from .mapping import _as_pack
-from .match import FIT_SAMPLE_ROWS, _StageMatcher, propose_mapping, propose_stage_values, value_fit
+from .match import FIT_SAMPLE_ROWS, propose_mapping, value_fit
 from .readers import read_table
+from .stages import StageMatcher, propose_stage_values
 from .values import _score_values, recognise_labels
 
 
@@ -168,7 +169,7 @@ def map_draft(
     if stage_col is not None:
         labels = raw[stage_col].dropna().map(_nfkc).unique().tolist()[:500]
         draft["stage_values"] = {k: v for k, v in propose_stage_values(labels, pk).items() if k != v}
-        matcher = _StageMatcher(pk)
+        matcher = StageMatcher(pk)
         draft["stage_suggestions"] = {k: matcher.suggest(k) for k, v in draft["stage_values"].items() if v is None}
     text = write_mapping_yaml(draft, out_path)
     where = (

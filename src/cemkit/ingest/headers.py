@@ -90,13 +90,28 @@ def _platforms() -> dict[str, Any]:
     }
 
 
+_BILINGUAL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 &/.'()\-]*?)\s+([^\x00-\x7f].*?)\s*$|"
+                        r"^\s*([^\x00-\x7f][^A-Za-z]*?)\s+([A-Za-z][A-Za-z0-9 &/.'()\-]*?)\s*$")
+
+
+def header_parts(header: str) -> list[str]:
+    """The header, and its two halves when it says one thing in English (or a code) and Chinese: ``Channel
+    来源渠道``, ``LOI 访问时长(分钟)``, ``开始时间 Start Time``."""
+    s = re.sub(r"\.\d+$", "", unicodedata.normalize("NFKC", str(header)))  # a repeated header "来源.1"
+    m = _BILINGUAL.match(s)
+    return [s, *(g for g in m.groups() if g)] if m else [s]
+
+
 def is_platform_column(header: str) -> bool:
-    """Does the header name what a survey platform adds about a submission (time taken, IP, location, device,
-    link source, start time …; platforms.yaml ``platform_columns``)? Such columns are never proposed for a
-    pack field."""
+    """Does the header (or one half of a bilingual header) name what a survey platform adds about a
+    submission (time taken, IP, location, device, link source, start time …; platforms.yaml
+    ``platform_columns``)? Such columns are never proposed for a pack field."""
     p = _platforms()
-    k = _key(re.sub(r"\.\d+$", "", str(header)))  # a repeated header "来源.1"
-    return k in p["exact"] or any(k.startswith(x) for x in p["prefixes"] if x)
+    for part in header_parts(header):
+        k = _key(part)
+        if k in p["exact"] or any(k.startswith(x) for x in p["prefixes"] if x):
+            return True
+    return False
 
 
 def duration_column(header: str, pack: Pack | None = None) -> str | None:
@@ -109,8 +124,11 @@ def duration_column(header: str, pack: Pack | None = None) -> str | None:
     for n in spec.synonyms if spec else ():
         names.setdefault(_key(n), n)
         names.setdefault(normalise_header(n), n)
-    h = re.sub(r"\.\d+$", "", str(header))
-    return names.get(_key(h)) or names.get(normalise_header(h))
+    for h in header_parts(header):
+        found = names.get(_key(h)) or names.get(normalise_header(h))
+        if found:
+            return found
+    return None
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str | None:

@@ -1,12 +1,10 @@
 """Matching a client's columns and labels to the pack: :func:`value_fit` (what a column's values can be),
-:func:`propose_mapping` (headers scored against every field's names and synonyms, confirmed by values) and
-:func:`propose_stage_values` / ``_StageMatcher`` (stage labels by name and containment)."""
+:func:`propose_mapping` (headers scored against every field's names and synonyms, confirmed by values); stage
+labels are matched in :mod:`cemkit.ingest.stages`."""
 
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +23,7 @@ from .headers import (
     normalise_header,
 )
 from .mapping import _targets
+from .stages import StageMatcher
 from .understand import (
     Answers,
     _date_count,
@@ -37,7 +36,9 @@ from .understand import (
 from .values import _stars, label_scales, parse_duration, parse_score
 
 AUTO_MATCH_MIN = 0.85  # score a header needs to be used without being named in the mapping
+OFF_JOURNEY_MIN = 0.95  # ... when it is an attribute of no stage the file's stage column names
 PROPOSE_MIN = 0.6  # score a header needs to be proposed in a draft mapping
+JOURNEY_PENALTY = 0.03  # taken off an attribute whose stage the file's stage labels never name
 
 
 # --------------------------------------------------------------------------------- proposing a mapping
@@ -51,7 +52,7 @@ def _known_label(t: str) -> bool:
 
 
 _VALUE_KINDS_OF = {"response_id": "id", "comment": "text", "phone": "phone", "name": "short_text", "stage": "stage",
-                   "weight": "number"}
+                   "weight": "number", "touchpoint": "label"}
 
 
 class ValueFit:
@@ -74,7 +75,7 @@ class ValueFit:
         self._values: dict[str, list[str]] = {}
         self._answers: dict[str, Answers] = {}
         self._stage: dict[str, float] = {}
-        self._matcher: _StageMatcher | None = None
+        self._matcher: StageMatcher | None = None
 
     def values(self, h: str) -> list[str]:
         if h not in self._values:
@@ -100,7 +101,7 @@ class ValueFit:
             share = 0.0
             if a.distinct and a.fits("stage") and len(a.distinct) <= 60 and a.numeric < 0.5:
                 if self._matcher is None:
-                    self._matcher = _StageMatcher(self.pack)
+                    self._matcher = StageMatcher(self.pack)
                 weight = {"exact": 1.0, "contains": 1.0, "similar": 0.5}
                 share = sum(weight.get(self._matcher.match(t)[1], 0.0) for t in a.distinct) / len(a.distinct)
             self._stage[h] = share
@@ -132,7 +133,23 @@ class ValueFit:
         kind = _VALUE_KINDS_OF.get(fid) or (concepts().get(fid) or {}).get("values")
         if kind is None and fid in self.pack.segment_ids:
             kind = "label"
+        if fid == "channel" and self.answers(h).invitation_media:
+            return False  # 短信 / 二维码 / email: how the survey was sent, not the pack's channel segment
         return self.answers(h).fits(kind or "any")
+
+    def journey_drivers(self, headers: list[str]) -> set[str] | None:
+        """The attributes (drivers) of the stages the file's stage column names: the header whose labels name
+        the pack's stages best (at least half of them); None when no header does or no label names a stage."""
+        best = max(((self.stage_share(h), h) for h in headers if h in self.raw.columns), default=(0.0, ""))
+        if best[0] < 0.5:
+            return None
+        if self._matcher is None:
+            self._matcher = StageMatcher(self.pack)
+        present = {sid for t in self.answers(best[1]).distinct
+                   if (sid := self._matcher.match(t)[0]) is not None and self._matcher.match(t)[1] != "weak"}
+        if not present:
+            return None
+        return {a for st in self.pack.stages if st.id in present for a in st.drivers}
 
 
 def value_fit(
@@ -190,7 +207,8 @@ def _pair_score(h: str, qs: list, keys: list[str], fid: str, ns: list[tuple[str,
     best, via, exact = 0.0, "", False
     question_like = fid in pack_scored
     for raw_name, key in ns:
-        s = max(max(_score(k, key) for k in keys), max(similarity(q, raw_name, question_like) for q in qs))
+        s = max(max((_score(k, key) for k in keys), default=0.0),  # a header of no words ('#') has no keys
+                max(similarity(q, raw_name, question_like) for q in qs))
         if s > best:
             best, via = s, raw_name
         if s >= 1.0 and raw_name in exact_names:
@@ -266,7 +284,9 @@ def propose_mapping(
     "via"}}, "unplaced": [headers], "candidates": {header: [(id, score), …]}, "closest": {id: header},
     "scales": {id: (min, max)},
     "platform": [headers], "missing_required": [ids]}``; ``scales`` holds the scales the headers state where
-    they differ from the pack's."""
+    they differ from the pack's. When the file's stage column names stages of the pack, an attribute that is
+    no driver of those stages scores :data:`JOURNEY_PENALTY` less (context breaks near ties) and its match
+    is marked ``off_journey``."""
     headers = [str(h) for h in table_headers]
     labels = labels or {}
     targets = _targets(pack)
@@ -277,6 +297,7 @@ def propose_mapping(
     candidates: dict[str, list[tuple[str, float]]] = {}
     best_for: dict[str, tuple[str, float]] = {}
     platform = [h for h in headers if is_platform_column(h) or is_platform_column(labels.get(h) or h)]
+    drivers = fits.journey_drivers([h for h in headers if h not in platform]) if isinstance(fits, ValueFit) else None
     for order, h in enumerate(headers):
         if h in platform:
             continue
@@ -284,11 +305,15 @@ def propose_mapping(
         qs = [read_question(h)] + ([read_question(labels[h])] if labels.get(h) else [])
         for fid, ns in names.items():
             best, via, exact = _pair_score(h, qs, keys, fid, ns, fits, exact_names.get(fid, set()), scored)
+            if drivers is not None and fid in pack.attributes and fid not in drivers and best < 1.0:
+                best -= JOURNEY_PENALTY  # an attribute of a stage the file's stage column never names
             if best <= 0:
                 continue
             rank = next((i for i, (n, _) in enumerate(ns) if n == via), len(ns))
             if fits is not None and not exact and not fits(h, fid):
-                continue  # a header named exactly is trusted: its bad values are then quarantined with their
+                continue
+            if fid == "channel" and isinstance(fits, ValueFit) and fits.answers(h).invitation_media:
+                continue  # even when named 渠道: answers 短信 / 二维码 are how the survey was sent  # a header named exactly is trusted: its bad values are then quarantined with their
             candidates.setdefault(h, []).append((fid, round(best, 3)))  # reason, not hidden by leaving it out
             if best > best_for.get(fid, ("", 0.0))[1]:
                 best_for[fid] = (h, best)
@@ -299,7 +324,9 @@ def propose_mapping(
     used: set[str] = set()
     for s, h, fid, via in _assign(pairs):
         columns[h], matches[h] = fid, {"field": fid, "score": round(s, 3), "via": via}
-        used.add(fid)
+        if drivers is not None and fid in pack.attributes and fid not in drivers:
+            matches[h]["off_journey"] = True  # no stage of the file's stage column asks it (clean.py: not
+        used.add(fid)  # used unattended unless the header names it outright)
     for h in headers:  # the time taken: by its platform name only, never by similarity
         via = duration_column(h, pack) or (duration_column(labels[h], pack) if labels.get(h) else None)
         if via and DURATION not in used and h not in columns and (fits is None or fits(h, DURATION)):
@@ -323,117 +350,3 @@ def propose_mapping(
         "platform": platform,
         "missing_required": [f for f, spec in pack.fields.items() if spec.required and f not in used],
     }
-
-
-_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|后|期|survey|stage|feedback)+$")
-_STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer)+")
-_LABEL_SPLIT = re.compile(r"\s*[-–—/|｜·:：]\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
-_CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
-STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
-
-
-class _StageMatcher:
-    """Client stage labels → stage ids by meaning: the stage's id, names, trigger, touchpoint names and
-    ``synonyms`` (pack.yaml) in both languages, compared whole, by containment (提车 ⊂ 交车提车) and by
-    :func:`similarity`, on the label and on its parts (``售后-首保``, ``Purchase 购买``) with survey words
-    (回访, 满意度, survey …) and line-of-business prefixes (销售, 售后, Sales, Service …) taken off."""
-
-    def __init__(self, pack: Pack):
-        self.names: dict[str, set[str]] = {}
-        self.raw: dict[str, list[str]] = {}
-        for st in pack.stages:
-            for n in (
-                st.id,
-                st.id.replace("_", " "),
-                st.name.zh,
-                st.name.en,
-                *(st.trigger and (st.trigger.zh, st.trigger.en) or ()),
-                *(x for tp in st.touchpoints for x in (tp.name.zh, tp.name.en)),
-                *getattr(st, "synonyms", ()),
-            ):
-                k = _key(n)
-                if k:
-                    self.names.setdefault(k, set()).add(st.id)
-                    self.raw.setdefault(st.id, []).append(n)
-
-    def _cores(self, label: str) -> list[str]:
-        k = _key(label)
-        out = [k, _STAGE_SUFFIX.sub("", k)]
-        out.append(_STAGE_PREFIX.sub("", out[-1]))
-        parts = [p for p in _LABEL_SPLIT.split(unicodedata.normalize("NFKC", str(label)).strip()) if _key(p)]
-        if any(not any(ch.isalpha() for ch in p) for p in parts):
-            parts = []  # a part that is only digits (交车 139****6666): the label holds something else, not read by parts
-        if len(parts) > 1:
-            for p in reversed(parts):
-                pk = _key(p)
-                if not _STAGE_PREFIX.sub("", pk):
-                    continue  # a line of business beside a stage (售后-首保, Service - Warranty)
-                out += [pk, _STAGE_SUFFIX.sub("", pk), _STAGE_PREFIX.sub("", _STAGE_SUFFIX.sub("", pk))]
-        return list(dict.fromkeys(c for c in out if c))
-
-    def scores(self, label: str) -> dict[str, float]:
-        """Stage id → how well the label names it (0-1)."""
-        out: dict[str, float] = {}
-        cores = self._cores(label)
-        for core in cores:
-            for n, ids in self.names.items():
-                if core == n:
-                    s = 1.0
-                elif len(core) >= 2 and len(n) >= 2 and (core in n or n in core):
-                    share = min(len(core), len(n)) / max(len(core), len(n))
-                    # a short name inside a long label is a match where it is the label's head (the end of
-                    # a Chinese compound: 热线 in 信用卡热线) or an English word; elsewhere (展厅 in 展厅外活动,
-                    # an event outside the showroom) only a hint
-                    head = core.endswith(n) or (n.isascii() and len(n) >= 4)
-                    s = 0.85 + 0.1 * share if share >= 0.5 or core in n or head else 0.7 + 0.1 * share
-                else:
-                    continue
-                for i in ids:
-                    out[i] = max(out.get(i, 0.0), s)
-        q = read_question(label)
-        shortest = min(len(c) for c in cores)
-        for sid, names in self.raw.items():
-            # names much shorter than the label were weighed by containment above (展厅 in 展厅外活动)
-            sims = [similarity(q, n) for n in names if 2 * len(_key(n)) >= shortest]
-            sim = max(sims, default=0.0)
-            if sim > out.get(sid, 0.0):
-                out[sid] = sim
-        return out
-
-    def match(self, label: str) -> tuple[str | None, str]:
-        """(stage id, how) with how ∈ exact | contains | similar; (None, "") when nothing fits or two stages
-        fit as well."""
-        k = _key(label)
-        if not k:
-            return None, ""
-        parts = [p for p in _CONJUNCTION.split(unicodedata.normalize("NFKC", str(label))) if _key(p)]
-        if len(parts) > 1 and len({self.match(p)[0] for p in parts} - {None}) > 1:
-            return None, ""  # two stages joined (交车与首保): the client must say which
-        for key in self._cores(label)[:3]:
-            ids = self.names.get(key)
-            if ids and len(ids) == 1:
-                return next(iter(ids)), "exact"
-        ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
-        if not ranked or ranked[0][1] < 0.7:
-            return None, ""
-        if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 0.02:
-            return None, ""
-        top, s = ranked[0]
-        return top, ("contains" if s >= 0.85 else "similar" if s >= STAGE_AUTO_MIN else "weak")
-
-    def suggest(self, label: str) -> str | None:
-        """The closest stage for a label left unmatched (for the draft's comment)."""
-        ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
-        return ranked[0][0] if ranked and ranked[0][1] >= 0.5 else None
-
-
-def propose_stage_values(labels: Iterable[str], pack: Pack) -> dict[str, str | None]:
-    """A draft ``stage_values``: each distinct client label → the stage id it names (None when unsure)."""
-    m = _StageMatcher(pack)
-    out = {}
-    for lab in labels:
-        if lab is None or not str(lab).strip():
-            continue
-        sid, how = m.match(str(lab))
-        out[str(lab)] = sid if how in ("exact", "contains", "similar") else None
-    return out

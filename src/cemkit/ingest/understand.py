@@ -183,10 +183,10 @@ def _bigrams(key: str) -> set[str]:
     return {k[i : i + 2] for i in range(len(k) - 1)}
 
 
-def coverage(question: str, name: str) -> float:
+def coverage(question: str, name: str, loose: bool = False) -> float:
     """The share of a name's meaning the question holds: for Chinese, the mean of the shares of its characters
     and of its character pairs found in the question (particles left out); for English, the share of its word
-    stems. 0 when the name has neither."""
+    stems (``loose``: stems of one word count too, :func:`_same_word`). 0 when the name has neither."""
     nk, qk = _key(name), _key(question)
     nc = _chars(nk)
     if nc:
@@ -197,11 +197,27 @@ def coverage(question: str, name: str) -> float:
         return (share_c + share_b) / 2
     nw = _words(name)
     if nw:
-        return len(nw & _words(question)) / len(nw)
+        qw = _words(question)
+        if not loose:
+            return len(nw & qw) / len(nw)
+        return sum(any(_same_word(w, x) for x in qw) for w in nw) / len(nw)
     return 0.0
 
 
-def similarity(q: Question, name: str, by_coverage: bool = True) -> float:
+def _same_word(a: str, b: str) -> bool:
+    """Two word stems of one word: equal, or sharing a beginning of at least 4 letters that is all but one
+    letter of the shorter (apply / applic, deliv / delive); not card / care, contact / contract."""
+    if a == b:
+        return True
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 4 and n >= min(len(a), len(b)) - 1
+
+
+def similarity(q: Question, name: str, by_coverage: bool = True, loose: bool = False) -> float:
     """A question against one name of a target, 0-1: 1 equal (after normalising); 0.8-0.95 when one holds
     the other; else 0.45 + 0.4 × :func:`coverage` when that is at least a half (``by_coverage``: names of
     questions, not of identifiers), or 0.9 × rapidfuzz's ratio when that is ≥ 0.8 (a near-equal spelling)."""
@@ -221,7 +237,7 @@ def similarity(q: Question, name: str, by_coverage: bool = True) -> float:
             best = max(best, 0.9 * r)
     if not by_coverage:
         return best
-    cov = max(coverage(q.text, name), *(coverage(k, name) for k in q.keys[1:]), 0.0) if q.keys else 0.0
+    cov = max(coverage(q.text, name, loose), *(coverage(k, name, loose) for k in q.keys[1:]), 0.0) if q.keys else 0.0
     if cov >= 0.5:
         best = max(best, 0.45 + 0.4 * cov)
     return best
@@ -241,6 +257,9 @@ def _date_count(values: list[str]) -> int:
 VALUE_KINDS = ("any", "score", "text", "short_text", "date", "id", "phone", "label", "number", "stage")
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^1\d{2}\*{4}\d{4}$|^[\d\-\s()+*]{7,20}$")
 FIT_SAMPLE_ROWS = 5000
+_MEDIA = re.compile(r"^\s*(短信|彩信|二维码|扫码|邮件|电子邮件|邮箱|链接|网页链接|问卷链接|sms|text message|qr(\s*code)?|e-?mail"
+                    r"|(web )?link|anonymous|embed)\s*$", re.IGNORECASE)
+_WECHAT = re.compile(r"微信|公众号|wechat|weixin", re.IGNORECASE)
 
 
 def _phone_like(t: str) -> bool:
@@ -282,6 +301,16 @@ class Answers:
         return self.n >= 3 and self.n == self.rows and len(self.distinct) == self.n
 
     @property
+    def invitation_media(self) -> bool:
+        """Are the values the media a survey invitation went out by (短信, 二维码, 邮件, SMS, QR code, email link,
+        微信): at least half of them, one at least not 微信 / WeChat (which is also a shop)?"""
+        if not self.distinct:
+            return False
+        strict = sum(bool(_MEDIA.search(t)) for t in self.distinct)
+        loose = strict + sum(bool(_WECHAT.fullmatch(t.strip())) for t in self.distinct)
+        return strict >= 1 and loose >= 0.5 * len(self.distinct)
+
+    @property
     def numeric(self) -> float:
         return len(self.numbers) / len(self.distinct) if self.distinct else 0.0
 
@@ -310,7 +339,8 @@ class Answers:
             plain = self.dates < 0.5 * d and self.phones < 0.5 * d and self.mean_len <= 40 and links < 0.5 * d
             if kind == "stage":
                 return few and plain
-            # a unit or segment: a few labels, or (a small file) names rather than numbers or free text
+            # a unit or segment: a few labels, or (a small file) names rather than numbers or free text; not
+            # numbers only (a rating, a code)
             digits = sum(any(ch.isdigit() for ch in t) for t in self.distinct)
-            return plain and (few or (self.mean_len <= 16 and digits < 0.5 * d))
+            return plain and self.numeric < 0.8 and (few or (self.mean_len <= 16 and digits < 0.5 * d))
         return True

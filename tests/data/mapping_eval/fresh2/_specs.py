@@ -179,7 +179,7 @@ EXPORTS = [
             C("客户原话", "comment", "text"),
             C("回访专员", None, "name"),
         ),
-        {"首访": "sales", "认购": "contract_wait", "签约": "contract_wait", "工地开放日": "contract_wait",
+        {"首访": "sales", "认购": "sales", "签约": "contract_wait", "工地开放日": "contract_wait",
          "集中交付": "handover", "入住3个月": "run_in", "入住三年": "mature", "投诉回访": None},
         scales={"nps": (0, 10), "csat": (1, 5)}, rows=24,
     ),

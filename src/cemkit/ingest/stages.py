@@ -1,0 +1,264 @@
+"""Client stage labels → the pack's stage ids, by meaning (:func:`propose_stage_values`, ``StageMatcher``).
+
+A label is compared with every stage's id, names, trigger, touchpoint names and ``synonyms`` (pack.yaml) in
+both languages: whole, by containment (提车 ⊂ 交车提车; in a Chinese compound the head, its last word, decides:
+账单分期 is an instalment), by :func:`cemkit.ingest.understand.similarity`, and on its parts (``售后-首保``,
+``Purchase 购买``) with survey words (回访, 满意度, survey …) and line-of-business prefixes (销售, 售后, Sales …)
+taken off. Before that the label is read: a leading code (``05 交车``, ``S03 交付``) is dropped, English
+ordinals read as words (``1st`` → first) and ``&`` as "and". When the pack's stages are periods of time (the
+first year, years 1-2, 2+ years, stated in their names), a label stating a period (``入住3个月``, ``收房不到一年``,
+``Living here 1-2 years``) goes to the stage whose period holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from ..packs import Pack
+from .cells import _key
+from .understand import read_question, similarity
+
+_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|期|survey|stage|feedback)+$")
+_STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer)+")
+# parts: split on dashes (not in a range such as 1-2), slashes, bars, colons, and between Chinese and Latin words
+_LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：])\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
+_CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
+STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
+
+# a leading code before the label's words: "05 交车", "S03 交付", "A1. Delivery", "3、提车" (not "1-2年", "4S店")
+_CODE = re.compile(r"^\s*[a-z]{0,3}\d{1,4}[a-z]?(?:\s*[.、:：)）_\-]\s*|\s+)(?=[^\d\s.、:：)）_\-])", re.IGNORECASE)
+_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth"}
+_ORDINAL = re.compile(r"\b(1st|2nd|3rd|4th|5th)\b", re.IGNORECASE)
+
+
+def read_label(label: str) -> str:
+    """A stage label as the matcher reads it: NFKC, a leading code dropped, ordinals as words, & as "and"."""
+    s = unicodedata.normalize("NFKC", str(label)).strip()
+    rest = _CODE.sub("", s, count=1)
+    if any(ch.isalpha() for ch in rest):
+        s = rest
+    s = _ORDINAL.sub(lambda m: _ORDINALS[m.group(1).lower()], s)
+    return re.sub(r"\s*&\s*", " and ", s).strip()
+
+
+# ------------------------------------------------------------------------------------------- periods of time
+_CN_NUM = {"半": 0.5, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_NUM = r"(\d+(?:\.\d+)?|[半一两二三四五六七八九十]|an?|one|two|three|four|five|six)"
+_EN_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_UNIT = r"\s*(个月|月|年|周年|years?|yrs?|months?)"
+_TO = r"\s*(?:-|~|～|至|到|—|–|to)\s*"
+_RANGE_P = re.compile(_NUM + _TO + _NUM + _UNIT, re.IGNORECASE)
+_RANGE_UNIT_FIRST = re.compile(r"\b(years?|yrs?|months?)\s*" + _NUM + _TO + _NUM, re.IGNORECASE)  # years 1-2
+_ONE_P = re.compile(_NUM + r"\s*(\+)?" + _UNIT + r"\s*(\+|以上|及以上|或以上|多|or more|and (?:over|more)|plus)?",
+                    re.IGNORECASE)
+_BELOW = re.compile(r"不到|不满|不足|未满|少于|以内|之内|内|less than|under|within|up to|below|fewer than",
+                    re.IGNORECASE)
+_ABOVE_BEFORE = re.compile(r"(超过|多于|over|more than|at least)\s*$", re.IGNORECASE)
+_NTH_YEAR = re.compile(r"第\s*([一二两三四五\d])\s*年|(first|second|third|fourth|fifth)\s+year|首年", re.IGNORECASE)
+_NTH_EN = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+_INF = float("inf")
+
+
+def _num(t: str) -> float:
+    t = t.lower()
+    return float(_EN_NUM.get(t) or _CN_NUM.get(t) or t)
+
+
+def _years(x: float, unit: str) -> float:
+    return x / 12 if unit.lower().startswith(("月", "个月", "month")) else x
+
+
+def period(text: str) -> tuple[float, float] | None:
+    """The period of time a stage name or label states, in years, as (from, to): ``入住3个月`` (0.25, 0.25),
+    ``收房不到一年`` (0, 1), ``入住1-2年`` (1, 2), ``2+ years`` / ``两年以上`` (2, inf), ``first year`` /
+    ``第一年`` (0, 1); None when it states none."""
+    s = unicodedata.normalize("NFKC", str(text))
+    m = _RANGE_P.search(s)
+    if m:
+        return _years(_num(m.group(1)), m.group(3)), _years(_num(m.group(2)), m.group(3))
+    m = _RANGE_UNIT_FIRST.search(s)
+    if m:
+        return _years(_num(m.group(2)), m.group(1)), _years(_num(m.group(3)), m.group(1))
+    m = _NTH_YEAR.search(s)
+    if m:
+        n = 1 if m.group(0) == "首年" else _num(m.group(1)) if m.group(1) else _NTH_EN[m.group(2).lower()]
+        return n - 1, n
+    m = _ONE_P.search(s)
+    if m:
+        x = _years(_num(m.group(1)), m.group(3))
+        if m.group(2) or m.group(4) or _ABOVE_BEFORE.search(s[: m.start()]):
+            return x, _INF
+        if _BELOW.search(s[: m.start()]) or re.match(r"\s*(以内|之内|内)", s[m.end():]):
+            return 0.0, x
+        return x, x
+    return None
+
+
+_NEGATION = re.compile(r"(未|没有|没|不|无|非|not|no|never|didnt|without)$")
+
+
+def _negated(core: str, name: str) -> bool:
+    """Is every place the name appears in the label negated (加购未下单: no order was placed)?"""
+    starts = [m.start() for m in re.finditer(re.escape(name), core)]
+    return bool(starts) and all(_NEGATION.search(core[:i]) for i in starts)
+
+
+def _holds(outer: tuple[float, float], inner: tuple[float, float]) -> bool:
+    return outer[0] - 1e-9 <= inner[0] and inner[1] <= outer[1] + 1e-9
+
+
+# ------------------------------------------------------------------------------------------- the matcher
+class StageMatcher:
+    """See the module docstring."""
+
+    def __init__(self, pack: Pack):
+        self.names: dict[str, set[str]] = {}
+        self.raw: dict[str, list[str]] = {}
+        self.periods: dict[str, tuple[float, float]] = {}
+        for st in pack.stages:
+            for n in (
+                st.id,
+                st.id.replace("_", " "),
+                st.name.zh,
+                st.name.en,
+                *(st.trigger and (st.trigger.zh, st.trigger.en) or ()),
+                *(x for tp in st.touchpoints for x in (tp.name.zh, tp.name.en)),
+                *getattr(st, "synonyms", ()),
+            ):
+                k = _key(n)
+                if k:
+                    self.names.setdefault(k, set()).add(st.id)
+                    self.raw.setdefault(st.id, []).append(n)
+            for n in (st.name.zh, st.name.en):  # the period the stage's own name states
+                p = period(n)
+                if p is not None and st.id not in self.periods:
+                    self.periods[st.id] = p
+        for sid, raws in list(self.raw.items()):  # alternatives in a trigger or touchpoint: 收楼满3个月/报修完成
+            for n in list(raws):
+                for part in re.split(r"\s*[/／]\s*", n) if re.search(r"[/／]", n) else ():
+                    pk = _key(part)
+                    if len(pk) >= 2:
+                        self.names.setdefault(pk, set()).add(sid)
+                        raws.append(part)
+        # parts of a name joined by 与 / 及 / 和 / and (报价与金融, Online order and payment): weaker evidence than a
+        # whole name (a label holding a part of one stage's name and a whole name of another is the other's)
+        self.parts: dict[str, set[str]] = {}
+        for sid, raws in self.raw.items():
+            for n in raws:
+                parts = [p for p in _CONJUNCTION.split(n) if _key(p)]
+                for part in parts if len(parts) > 1 else ():
+                    pk = _key(part)
+                    if len(pk) >= 2 and pk not in self.names:
+                        self.parts.setdefault(pk, set()).add(sid)
+        if len(self.periods) < 2:
+            self.periods = {}  # one stage stating a period is no time line
+
+    def _cores(self, label: str) -> list[str]:
+        label = read_label(label)
+        k = _key(label)
+        out = [k, _STAGE_SUFFIX.sub("", k)]
+        out.append(_STAGE_PREFIX.sub("", out[-1]))
+        parts = [p for p in _LABEL_SPLIT.split(label) if _key(p)]
+        if any(not any(ch.isalpha() for ch in p) for p in parts):
+            parts = []  # a part that is only digits (交车 139****6666): the label holds something else, not read by parts
+        if len(parts) > 1:
+            for p in reversed(parts):
+                pk = _key(p)
+                if not _STAGE_PREFIX.sub("", pk):
+                    continue  # a line of business beside a stage (售后-首保, Service - Warranty)
+                out += [pk, _STAGE_SUFFIX.sub("", pk), _STAGE_PREFIX.sub("", _STAGE_SUFFIX.sub("", pk))]
+        return list(dict.fromkeys(c for c in out if c))
+
+    def by_period(self, label: str) -> str | None:
+        """The one stage whose period holds the period the label states (None: no period, or not one stage)."""
+        if not self.periods:
+            return None
+        p = period(read_label(label))
+        if p is None:
+            return None
+        fits = [sid for sid, sp in self.periods.items() if _holds(sp, p)]
+        return fits[0] if len(fits) == 1 else None
+
+    def scores(self, label: str) -> dict[str, float]:
+        """Stage id → how well the label names it (0-1)."""
+        out: dict[str, float] = {}
+        cores = self._cores(label)
+        named = [(n, ids, 1.0) for n, ids in self.names.items()] + [(n, ids, 0.9) for n, ids in self.parts.items()]
+        for i, core in enumerate(cores):
+            for n, ids, cap in named:
+                if core == n:
+                    s = 1.0
+                elif len(core) >= 2 and len(n) >= 2 and (core in n or (n in core and not _negated(core, n))):
+                    share = min(len(core), len(n)) / max(len(core), len(n))
+                    # a short name inside a long label is a match where it is the label's head (the end of
+                    # a Chinese compound: 热线 in 信用卡热线, 分期 in 账单分期) or an English word; elsewhere
+                    # (展厅 in 展厅外活动, an event outside the showroom) only a hint
+                    cjk_head = n in core and core.endswith(n) and not n.isascii()
+                    head = cjk_head or (n.isascii() and len(n) >= 4)
+                    s = 0.85 + 0.1 * share if share >= 0.5 or core in n or head else 0.7 + 0.1 * share
+                    s += 0.03 if cjk_head else 0.0
+                    s -= 0.03 if i else 0.0  # a core with its suffix or prefix taken off is weaker evidence
+                else:
+                    continue
+                s = min(s, 0.99, cap if core == n else cap - 0.06)
+                for sid in ids:
+                    out[sid] = max(out.get(sid, 0.0), s)
+        held = {sid for n, ids in self.names.items() if len(n) >= 2 and n in cores[0] and not _negated(cores[0], n)
+                for sid in ids}
+        if len(held) == 1:  # the label holds two names of one stage and none of another (刚交付（收房中）)
+            sid = next(iter(held))
+            if sum(len(n) >= 2 and n in cores[0] and sid in ids and not _negated(cores[0], n)
+                   for n, ids in self.names.items()) >= 2:
+                out[sid] = max(out.get(sid, 0.0), 0.86)
+        q = read_question(read_label(label))
+        shortest = min(len(c) for c in cores)
+        for sid, names in self.raw.items():
+            # names much shorter than the label were weighed by containment above (展厅 in 展厅外活动)
+            sims = [similarity(q, n, loose=True) for n in names if 2 * len(_key(n)) >= shortest]
+            sim = max(sims, default=0.0)
+            if sim > out.get(sid, 0.0):
+                out[sid] = sim
+        return out
+
+    def match(self, label: str) -> tuple[str | None, str]:
+        """(stage id, how) with how ∈ exact | contains | similar | weak; (None, "") when nothing fits or two
+        stages fit as well."""
+        k = _key(read_label(label))
+        if not k:
+            return None, ""
+        parts = [p for p in _CONJUNCTION.split(read_label(label)) if _key(p)]
+        if len(parts) > 1 and len({self.match(p)[0] for p in parts} - {None}) > 1:
+            return None, ""  # two stages joined (交车与首保): the client must say which
+        sid = self.by_period(label)
+        if sid is not None:
+            return sid, "exact"
+        for key in self._cores(label)[:3]:
+            ids = self.names.get(key)
+            if ids and len(ids) == 1:
+                return next(iter(ids)), "exact"
+        ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
+        if not ranked or ranked[0][1] < 0.7:
+            return None, ""
+        if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 0.02:
+            return None, ""
+        top, s = ranked[0]
+        return top, ("contains" if s >= 0.85 else "similar" if s >= STAGE_AUTO_MIN else "weak")
+
+    def suggest(self, label: str) -> str | None:
+        """The closest stage for a label left unmatched (for the draft's comment)."""
+        ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
+        return ranked[0][0] if ranked and ranked[0][1] >= 0.5 else None
+
+
+def propose_stage_values(labels: Iterable[str], pack: Pack) -> dict[str, str | None]:
+    """A draft ``stage_values``: each distinct client label → the stage id it names (None when unsure)."""
+    m = StageMatcher(pack)
+    out = {}
+    for lab in labels:
+        if lab is None or not str(lab).strip():
+            continue
+        sid, how = m.match(str(lab))
+        out[str(lab)] = sid if how in ("exact", "contains", "similar") else None
+    return out
