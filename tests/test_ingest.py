@@ -31,9 +31,9 @@ from cemkit.ingest import (
     read_table,
     write_mapping_yaml,
 )
-from cemkit.ingest.flow import clean_phone
 from cemkit.ingest.headers import _header_keys, is_platform_column
 from cemkit.ingest.match import _spread_in, value_fit
+from cemkit.ingest.tables import clean_phone
 from cemkit.ingest.values import _clean_dates, recognise_labels
 
 FIX = Path(__file__).parent / "data" / "ingest"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -243,3 +244,42 @@ def test_made_ids_are_said_on_the_data_quality_page(tmp_path, auto_pack):
     assert row["count"].tolist() == [3]
     en, _ = data_quality_views(prep, auto_pack, "en")["data_quality"]
     assert en["item"].str.contains("an id from file and line").any()
+
+
+@pytest.mark.slow
+def test_full_unattended_run_writes_the_mapping_it_used_beside_the_run(tmp_path, capsys, auto_pack):
+    """`cemkit run --pack auto --data FILE` with no mapping, on a client-worded export (the synthetic demo data
+    with question headers, 回访 labels, no touchpoint and few attributes): the run succeeds, every row is
+    accounted, and the mapping.used.yaml beside the run loads as a mapping and reproduces the run's rows."""
+    from cemkit.demo import write_demo
+
+    demo, _ = write_demo(auto_pack, tmp_path / "demo", n=400)
+    raw = pd.read_csv(demo, dtype=str)
+    labels = {"showroom": "到店看车回访", "test_drive": "试驾回访", "quote_finance": "金融方案回访",
+              "contract": "签约回访", "delivery": "交车回访", "first_service": "首保回访",
+              "maintenance": "维修保养回访", "loyalty": "置换增购回访"}
+    headers = {"response_id": "答卷编号", "customer_id": "客户编号", "date": "提交时间", "stage": "回访类型",
+               "nps": "您向亲友推荐本店的可能性有多大？（0-10分）", "csat": "总体满意度（1-5分）",
+               "ces": "办理过程是否省心（1-7分）", "service_advisor": "服务顾问态度与沟通",
+               "repair_quality": "维修保养质量", "comment": "您还有什么意见或建议？", "dealer": "经销商名称",
+               "region": "大区"}
+    client = raw[list(headers)].rename(columns=headers)
+    client["回访类型"] = client["回访类型"].map(lambda s: labels.get(s, s))
+    data = tmp_path / "client_export.csv"
+    client.to_csv(data, index=False, encoding="utf-8-sig")
+
+    out = tmp_path / "reports"
+    assert main(["run", "--pack", "auto", "--data", str(data), "--out", str(out), "--quiet"]) == 0, \
+        capsys.readouterr().err
+    run_dir = next(p for p in out.iterdir() if p.name.startswith("auto-2"))
+    used = run_dir / "mapping.used.yaml"
+    assert used.is_file()
+    mp = load_mapping(used, auto_pack)  # loads as a mapping (validated like any other)
+    assert {mp.columns[h] for h in ("答卷编号", "回访类型", "您向亲友推荐本店的可能性有多大？（0-10分）")} == \
+        {"response_id", "stage", "nps"}
+    assert yaml.safe_load(used.read_text(encoding="utf-8"))["stage_values"] == {
+        lab: sid for sid, lab in labels.items() if lab in set(client["回访类型"].dropna())}
+    acc = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["accounting"]
+    assert acc["input_rows"] == acc["used"] + acc["quarantined"] == len(client)
+    again = prepare(data, auto_pack, mapping=used)  # the review loop: run again with the written mapping
+    assert again.accounting["used"] == acc["used"] and again.accounting["quarantined"] == acc["quarantined"]

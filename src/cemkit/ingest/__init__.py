@@ -11,7 +11,9 @@ The modules, in the order the data flows through them (each imports only those a
 - :mod:`~cemkit.ingest.mapping`: the mapping YAML (:class:`ColumnMapping`, :func:`load_mapping`)
 - :mod:`~cemkit.ingest.understand`: a header read as a question (numbering, scale hint, everyday words) and
   what a column's values are
-- :mod:`~cemkit.ingest.match`: headers and stage labels matched to the pack (:func:`propose_mapping`)
+- :mod:`~cemkit.ingest.stages`: stage labels matched to the pack's stages by meaning
+  (:func:`propose_stage_values`)
+- :mod:`~cemkit.ingest.match`: headers matched to the pack (:func:`propose_mapping`)
 - :mod:`~cemkit.ingest.draft`: ``cemkit map`` (:func:`map_draft`, :func:`map_command`, :func:`write_mapping_yaml`)
   and the ``mapping.used.yaml`` of an unattended run
 - :mod:`~cemkit.ingest.clean`: resolving the columns and cleaning them into the work state
@@ -19,7 +21,9 @@ The modules, in the order the data flows through them (each imports only those a
 - :mod:`~cemkit.ingest.quality`: row checks in order (:data:`REASONS`), speeders, straightliners, dedupe,
   the quarantine table
 - :mod:`~cemkit.ingest.odata`: O-data read, aggregated per customer (:data:`AGGREGATES`) and joined
+- :mod:`~cemkit.ingest.tables`: the used rows of a file into the response table, weights, contacts, counts
 - :mod:`~cemkit.ingest.flow`: :func:`prepare` (every step in order, the accounting, the outputs)
+- :mod:`~cemkit.ingest.several`: several files stacked, ids repeated across files kept once, accounts summed
 - :mod:`~cemkit.ingest.evaluate`: ``cemkit eval-mapping`` (the draft and the unattended run scored against
   exports with a known mapping)
 

@@ -169,7 +169,7 @@ def _clean_fields(cols: dict[str, str], mp: ColumnMapping) -> set[str]:
 def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dict[str, str],
                quality: dict[str, Any], plates: bool, parts: _Parts) -> None:
     """One batch through the in-memory steps; its clean rows, keys and quarantine set aside."""
-    from .flow import _contacts, _notes, _responses
+    from .tables import _contacts, _notes, _responses
 
     raw = b.frame
     for fid, value in mp.constants.items():
@@ -335,7 +335,7 @@ def _quarantine_table(parts: _Parts, dup_q: pd.DataFrame | None, bad: list[dict]
 
 def _write_responses(parts: _Parts, dups: pd.DataFrame, target: Path, weighted: bool) -> dict[str, Any]:
     """The clean parts into one parquet file (a row group per batch), the dropped copies left out, a weight
-    column scaled to mean 1 over the rows kept; returns the weighting summary (as ``flow._weigh``)."""
+    column scaled to mean 1 over the rows kept; returns the weighting summary (as ``tables._weigh``)."""
     from .. import weights as wt
 
     drop = dups["pos"].to_numpy(dtype=np.int64)
