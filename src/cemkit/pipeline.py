@@ -215,7 +215,7 @@ def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str
     facts = _base_facts(run_dir, pack, RunOptions(pack=pack.id, client=client, lang=lang),
                         bool(info.get("synthetic")))
     base = deck_facts(pack, lang, client, facts)  # the same cover and fallback texts as build_deck
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # per process: two refreshes never share it
     try:
         report = refresh_deck(deck, run_dir, tmp, pack, lang=lang, base_facts=base)
         if not report.slides:
@@ -499,7 +499,7 @@ def rerender(run_dir: str | Path, pack: Pack | str | None = None, *, lang: str |
 def _point_latest(out: Path, pack_id: str, final: Path) -> None:
     """Point ``<out>/<pack>-latest`` at the new run (a symlink swapped atomically)."""
     link = out / f"{pack_id}-latest"
-    tmp = out / f".{pack_id}-latest.tmp"
+    tmp = out / f".{pack_id}-latest.{os.getpid()}.tmp"
     try:
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
