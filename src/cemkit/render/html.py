@@ -198,8 +198,14 @@ def _line(df, spec, lang, meta):
             "linestyle_opts": opts.LineStyleOpts(width=3 if str(col) in marked else 1.5, color=colour)}
         chart.add_yaxis(str(col), [_num(v, spec.number_format) for v in wide[col]],
                         label_opts=opts.LabelOpts(is_show=False), **style)
-    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(type_="scroll"))
-    return _dump(chart)
+    # a plain legend wraps onto a second line: a scrolling one hid stages on paper (print to PDF)
+    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(pos_bottom=0))
+    options = _dump(chart)
+    options["grid"] = {"left": 50, "right": 90, "top": 30, "bottom": 34 + 24 * math.ceil(len(wide.columns) / 7)}
+    for series in options["series"]:  # the stage the title names: its name at the end of its line
+        if series["name"] in marked:
+            series["endLabel"] = {"show": True, "formatter": "{a}", "color": _hex("accent"), "fontWeight": "bold"}
+    return options
 
 
 def _wave_bars(df, spec, wide, waves):
