@@ -229,3 +229,14 @@ def test_trend_lines_show_every_stage_on_paper_and_name_the_accent():
     named = [s["name"] for s in opt["series"] if s.get("endLabel", {}).get("show")]
     assert named == ["阶段3"]
     assert opt["grid"]["bottom"] >= 34 + 24 * 2  # room for a legend on two lines
+
+
+def test_bar_labels_print_as_the_deck_prints_them():
+    """ECharts prints 5.0 as "5": every bar label is the deck's text for its value and format."""
+    df = pd.DataFrame({"theme_name": ["甲", "乙", "丙"], "negative_rate": [5.0, 4.8, 2.0], "positive_rate": [7.2, 3.8, 2.0]})
+    spec = ChartSpec(type="bar", category="theme_name", series=("negative_rate", "positive_rate"),
+                     number_format="0.0", horizontal=True, labels=True)
+    opt = chart_options(df, spec, "zh", {})
+    shown = [[d["label"]["formatter"] for d in s["data"]] for s in opt["series"]]
+    assert shown == [["5.0%", "4.8%", "2.0%"], ["7.2%", "3.8%", "2.0%"]]
+    assert [d["value"] for d in opt["series"][0]["data"]] == [5.0, 4.8, 2.0]
