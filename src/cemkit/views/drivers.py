@@ -32,9 +32,10 @@ def method_note(method: str, bootstrap: int, lang: str) -> str:
 
 
 def driver_columns(pack: Pack) -> list[str]:
-    """The columns the driver models and their footnotes read: what :func:`cemkit.views.frame` takes from a
-    :class:`cemkit.engine.Dataset` for the drivers notebook."""
-    return list(dict.fromkeys(["stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
+    """The columns the driver models and their footnotes read (and the wave, to find the reporting wave's
+    rows): what the drivers notebook reads (:func:`cemkit.views.read_responses` with ``columns``, or
+    :func:`cemkit.views.frame` from a :class:`cemkit.engine.Dataset`)."""
+    return list(dict.fromkeys(["wave", "stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
                                *(a for s in pack.stages for a in s.drivers)]))
 
 
