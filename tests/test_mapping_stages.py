@@ -53,7 +53,7 @@ def test_labels_by_meaning(packs):
     cases = {
         "auto": {"05 交车": "delivery", "1st Service": "first_service", "金融贷款咨询": "quote_finance"},
         "finance": {"账单分期": "installment", "Applying for a credit card": "card_application"},
-        "retail": {"加购未下单": None},  # 下单 negated: not a purchase (and 加购 alone is too weak)
+        "retail": {"加购未下单": "browse"},  # 下单 negated: not a purchase, so the cart (加购) decides
         "real_estate": {"刚交付（收房中）": "handover", "报修完成": "run_in"},  # 报修完成: a trigger's alternative
     }
     for pack, want in cases.items():
@@ -129,3 +129,39 @@ def test_a_header_of_no_words_is_read_not_a_crash(packs):
         "How likely are you to recommend us to a friend or colleague?": [10, 9, 8, 7, 6, 10, 9, 9, 3, 10, 8, 9],
     })
     assert propose_mapping(headers, packs["real_estate"], fits=fits)["columns"]["#"] == "response_id"
+
+
+def test_a_point_in_time_on_a_period_boundary_closes_the_earlier_stage(packs):
+    """入伙一年 (one year after moving in) is the end of the first year, not the start of years 1-2 (the old
+    matcher found two periods holding it and fell back to 入伙, the handover)."""
+    m = StageMatcher(packs["real_estate"])
+    got = {lab: m.match(lab)[0] for lab in ("入伙一年", "交付12个月", "入住两年", "One year after moving in")}
+    assert got == {"入伙一年": "run_in", "交付12个月": "run_in", "入住两年": "stable",
+                   "One year after moving in": "run_in"}
+
+
+def test_a_name_beside_the_negated_name_of_another_stage_decides(packs):
+    m = StageMatcher(packs["retail"])
+    assert m.match("加购未下单") == ("browse", "contains")  # was a suggestion only (weak)
+
+
+def test_english_labels_match_names_by_their_words(packs):
+    """Verb phrases with articles and tenses (Picked up an online order ⊃ pick up … order)."""
+    m = StageMatcher(packs["retail"])
+    assert m.match("Picked up an online order")[0] == "delivery"
+    assert m.match("Placed an order online")[0] == "purchase"
+
+
+def test_a_new_card_is_an_application_and_its_activation_an_activation(packs):
+    got = propose_stage_values(["新卡申请", "新卡激活"], packs["finance"])
+    assert got == {"新卡申请": "card_application", "新卡激活": "card_activation"}
+    # 挂失补卡 is counter business in a branch survey and no stage in a card centre's (the corpus's truths
+    # say both): without the file's context it stays unplaced
+    assert propose_stage_values(["挂失补卡"], packs["finance"]) == {"挂失补卡": None}
+
+
+def test_a_completed_event_of_what_one_stage_is_about_is_placed_a_bare_service_only_suggested(packs):
+    m = StageMatcher(packs["real_estate"])
+    assert m.match("装修审批完成") == ("run_in", "similar")
+    assert propose_stage_values(["装修审批完成"], packs["real_estate"]) == {"装修审批完成": "run_in"}
+    assert m.match("快递代收")[1] in ("weak", "")  # a service used in any stage stays a suggestion

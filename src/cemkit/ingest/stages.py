@@ -8,14 +8,16 @@ taken off. Before that the label is read: a leading code (``05 交车``, ``S03 �
 ordinals read as words (``1st`` → first) and ``&`` as "and". When the pack's stages are periods of time (the
 first year, years 1-2, 2+ years, stated in their names), a label stating a period (``入住3个月``, ``收房不到一年``,
 ``Living here 1-2 years``) goes to the stage whose period holds it. A label naming what only one stage is about
-(an attribute it drives: 装修审批完成 → the first year) gets that stage as a suggestion only (``weak``).
-"""
+(an attribute it drives: 装修审批 → the first year) gets that stage as a suggestion only (``weak``), placed
+when the label names it as a completed event (装修审批完成). A point in time on a period boundary (入伙一年)
+closes the earlier stage; English names match by their words' stems (Picked up an online order)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Iterable
+from itertools import pairwise
 
 from ..packs import Pack
 from .cells import _key
@@ -28,6 +30,25 @@ _LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：]
 _CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
 STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
 ABOUT_SCORE = 0.75  # a label naming an attribute of one stage only: "weak", suggested in the draft, never used
+EVENT_SCORE = 0.82  # ... named as a completed event (装修审批完成): used
+_EVENT_DONE = re.compile(r"(完成|办结|结束|成功|已办|completed?|done|finished|closed)\s*$", re.IGNORECASE)
+# English names read by their words: determiners and pronouns dropped, each word by its stem (picked → pick)
+_EN_STOP = frozenset({"a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "of", "for", "to", "in",
+                      "on", "at", "with", "i", "we", "me", "us", "was", "were", "is", "be"})
+
+
+def _stems(text: str, pairs: bool = False) -> frozenset[str]:
+    """The stems of English words (with ``pairs``, adjacent words joined too: pick up → pickup)."""
+    raw = [w for w in re.findall(r"[a-z]+", str(text).lower()) if w not in _EN_STOP]
+    words = raw + ([a + b for a, b in pairwise(raw)] if pairs else [])
+    out = set()
+    for w in words:
+        for suf in ("ing", "ed", "es", "s"):
+            if w.endswith(suf) and len(w) - len(suf) >= 3:
+                w = w[: -len(suf)]
+                break
+        out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
+    return frozenset(out)
 
 # a leading code before the label's words: "05 交车", "S03 交付", "A1. Delivery", "3、提车" (not "1-2年", "4S店")
 _CODE = re.compile(r"^\s*[a-z]{0,3}\d{1,4}[a-z]?(?:\s*[.、:：)）_\-]\s*|\s+)(?=[^\d\s.、:：)）_\-])", re.IGNORECASE)
@@ -154,6 +175,13 @@ class StageMatcher:
                     pk = _key(part)
                     if len(pk) >= 2 and pk not in self.names:
                         self.parts.setdefault(pk, set()).add(sid)
+        # English names of two words or more (picked up my order), as sets of stems, matched within a label
+        self.words: dict[str, list[frozenset[str]]] = {}
+        for sid, raws in self.raw.items():
+            for n in raws:
+                ws = _stems(n) if str(n).isascii() else frozenset()
+                if len(ws) >= 2 and len(re.findall(r"[a-z]+", str(n).lower())) >= 2:
+                    self.words.setdefault(sid, []).append(ws)
         if len(self.periods) < 2:
             self.periods = {}  # one stage stating a period is no time line
         # what a stage is about: the names of its attributes (drivers), each with the stages it drives; only
@@ -190,7 +218,11 @@ class StageMatcher:
         p = period(read_label(label))
         if p is None:
             return None
-        fits = [sid for sid, sp in self.periods.items() if _holds(sp, p)]
+        if p[0] == p[1]:  # a point (入伙一年): periods run from their start (excluded) to their end (included),
+            x = p[0]  # so a point on a boundary closes the earlier stage (one year in is the end of the first year)
+            fits = [sid for sid, sp in self.periods.items() if sp[0] < x <= sp[1] or sp[0] == x == 0]
+        else:
+            fits = [sid for sid, sp in self.periods.items() if _holds(sp, p)]
         return fits[0] if len(fits) == 1 else None
 
     def scores(self, label: str) -> dict[str, float]:
@@ -219,15 +251,25 @@ class StageMatcher:
                     out[sid] = max(out.get(sid, 0.0), s)
         held = {sid for n, ids in self.names.items() if len(n) >= 2 and n in cores[0] and not _negated(cores[0], n)
                 for sid in ids}
-        if len(held) == 1:  # the label holds two names of one stage and none of another (刚交付（收房中）)
-            sid = next(iter(held))
-            if sum(len(n) >= 2 and n in cores[0] and sid in ids and not _negated(cores[0], n)
-                   for n, ids in self.names.items()) >= 2:
+        if len(held) == 1:  # the label holds two names of one stage and none of another (刚交付（收房中）), or
+            sid = next(iter(held))  # one name and the negated name of another (加购未下单: carted, no order)
+            negated = any(len(n) >= 2 and n in cores[0] and _negated(cores[0], n) and sid not in ids
+                          for n, ids in self.names.items())
+            if negated or sum(len(n) >= 2 and n in cores[0] and sid in ids and not _negated(cores[0], n)
+                              for n, ids in self.names.items()) >= 2:
                 out[sid] = max(out.get(sid, 0.0), 0.86)
+        words, n_words = _stems(read_label(label), pairs=True), len(_stems(read_label(label)))
+        for sid, names in self.words.items():  # English names by their words (Picked up an online order)
+            for ws in names:
+                if ws <= words:
+                    out[sid] = max(out.get(sid, 0.0), min(0.99, 0.85 + 0.1 * len(ws) / max(n_words, len(ws))))
         about = {sid for n, ids in self.about.items() if n in cores[0] and not _negated(cores[0], n) for sid in ids}
-        if len(about) == 1:  # it names what only one stage is about (装修审批完成: a renovation, in the first year):
-            sid = next(iter(about))  # a suggestion for the draft, never used unattended (an event may happen in any
-            out[sid] = max(out.get(sid, 0.0), ABOUT_SCORE)  # stage: 快递代收 is no mark of a mature estate)
+        if len(about) == 1:  # it names what only one stage is about (装修审批: a renovation, in the first year):
+            sid = next(iter(about))  # a suggestion for the draft, never used unattended (a service may be used in any
+            # stage: 快递代收 is no mark of a mature estate) -- unless the label names it as an event that was
+            # completed (装修审批完成, 额度调整成功): the survey that event triggers is that stage's
+            event = _EVENT_DONE.search(read_label(label))
+            out[sid] = max(out.get(sid, 0.0), EVENT_SCORE if event else ABOUT_SCORE)
         q = read_question(read_label(label))
         shortest = min(len(c) for c in cores)
         for sid, names in self.raw.items():
