@@ -26,7 +26,7 @@ quoted identifiers, values are bound parameters.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,15 @@ import pandas as pd
 from .errors import DataError
 from .packs import Pack
 
-__all__ = ["ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "choose", "connect", "counts", "join_odata",
+__all__ = ["BATCH_ROWS", "ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "choose", "connect", "counts", "join_odata",
            "weighted_corr"]
 
 #: DuckDB's memory limit per connection; above it, sorts and joins spill to disk
 MEMORY_LIMIT = "1GB"
 #: ``engine="auto"``: responses from which the analysis reads through DuckDB instead of pandas
 THRESHOLD = 2_000_000
+#: rows read at a time by :meth:`Dataset.batches` (the ingest writes a row group per 200,000 records)
+BATCH_ROWS = 200_000
 ENGINES = ("auto", "pandas", "duckdb")
 
 
@@ -142,6 +144,61 @@ class Dataset:
                                p).df()
         finally:
             con.close()
+
+    def batches(self, columns: Sequence[str], size: int | None = None) -> Iterator[pd.DataFrame]:
+        """The (filtered) rows in the files' order, ``size`` rows of the files at a time (default
+        :data:`BATCH_ROWS`), as DataFrames of
+        ``columns`` (those present) whose index is each row's position in the files (0, 1, … over the files
+        in name order, as :meth:`to_pandas` orders them) — for work that needs rows but not all at once
+        (alerts, scoring). Only ``columns`` are read (pyarrow), and a row group whose statistics exclude a
+        filter's value is skipped without being read; the filters are then applied row by row. When no row
+        matches, one empty frame with the columns' types."""
+        import glob
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        size = size or BATCH_ROWS
+        files = sorted(glob.glob(self.path, recursive=True)) if glob.has_magic(self.path) else [self.path]
+        offset, empty = 0, None
+        for path in files:
+            pf = pq.ParquetFile(path)
+            names = pf.schema_arrow.names
+            cols = [c for c in dict.fromkeys([*columns, *(c for c, _ in self.filters)]) if c in names]
+            keep = [c for c in dict.fromkeys(columns) if c in names]
+            if empty is None:
+                empty = pf.schema_arrow.empty_table().select(keep).to_pandas()
+            groups, starts, start = [], [], offset
+            for i in range(pf.metadata.num_row_groups):
+                rg = pf.metadata.row_group(i)
+                if not self.filters or _may_match(rg, names, self.filters):
+                    groups.append(i)
+                    starts.append(start)
+                start += rg.num_rows
+            offset = start
+            for i, first in zip(groups, starts, strict=True):
+                at = first
+                for batch in pf.iter_batches(batch_size=size, row_groups=[i], columns=cols):
+                    pos = np.arange(at, at + batch.num_rows, dtype=np.int64)
+                    at += batch.num_rows
+                    if self.filters:
+                        mask = None
+                        for c, v in self.filters:
+                            col = batch.column(c) if c in names else pa.nulls(batch.num_rows, pa.string())
+                            eq = pc.equal(pc.cast(col, pa.string()) if not pa.types.is_string(col.type) and
+                                          not pa.types.is_large_string(col.type) else col, v)
+                            mask = eq if mask is None else pc.and_(mask, eq)
+                        mask = pc.fill_null(mask, False)
+                        batch = batch.filter(mask)
+                        pos = pos[mask.to_numpy(zero_copy_only=False)]
+                    if batch.num_rows:
+                        out = batch.select(keep).to_pandas()
+                        out.index = pd.Index(pos)
+                        empty = False
+                        yield out
+        if empty is not False:  # no row matched: one empty frame, so a caller still gets the columns
+            yield empty if empty is not None else pd.DataFrame(columns=list(columns))
 
     def weight_column(self) -> str | None:
         """``"weight"`` when the data carry weights other than 1 (as ``views.common._weights``), else None."""
@@ -351,6 +408,20 @@ def join_odata(ds: Dataset, odata: str | Path, out: str | Path, on: str = "custo
     finally:
         con.close()
     return Dataset(out)
+
+
+def _may_match(rg: Any, names: list[str], filters: Sequence[tuple[str, str]]) -> bool:
+    """False when a row group's min/max statistics show that no row can equal every filter value (text
+    columns only; without statistics, or for other types, the row group is read)."""
+    for c, v in filters:
+        if c not in names:
+            continue
+        st = rg.column(names.index(c)).statistics
+        if st is None or not st.has_min_max or not isinstance(st.min, str) or not isinstance(st.max, str):
+            continue
+        if not st.min <= v <= st.max:
+            return False
+    return True
 
 
 def _literal(path: str | Path) -> str:
