@@ -53,6 +53,41 @@ def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pa
     return pd.read_parquet(path, columns=[c for c in keep if comments or c != "comment"])
 
 
+def read_odata(run_dir: str | Path, responses: pd.DataFrame | Dataset) -> pd.DataFrame | str | None:
+    """The run's O-data (``data/odata.parquet``, one row per customer): a DataFrame beside a DataFrame of
+    responses; beside a :class:`cemkit.engine.Dataset` (a large run) the file's path — the model reads the
+    rows it needs batch by batch (:func:`cemkit.predict.fit_predict`); None when the run has no O-data."""
+    path = Path(run_dir) / "data" / "odata.parquet"
+    if not path.exists():
+        return None
+    return str(path) if isinstance(responses, Dataset) else pd.read_parquet(path)
+
+
+def odata_customers(odata: pd.DataFrame | str | Path | None) -> int:
+    """Rows of the O-data: a DataFrame's, a parquet file's (from its footer), 0 for None."""
+    if odata is None:
+        return 0
+    if isinstance(odata, pd.DataFrame):
+        return len(odata)
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(odata).metadata.num_rows)
+
+
+def wave_rows(df: pd.DataFrame | Dataset, waves: Any, columns: Sequence[str], with_compare: bool = True) -> pd.DataFrame:
+    """The rows of the reporting wave and, with ``with_compare``, of the comparison wave (``waves``: a
+    :class:`~cemkit.views.Waves`) with ``columns`` (those present), their index their position in the whole
+    table — the ``row`` the theme tags name. A :class:`cemkit.engine.Dataset` is read batch by batch, one
+    wave at a time: only those waves' rows are ever held."""
+    if not isinstance(df, Dataset):
+        df = df.reset_index(drop=True)
+        return df.loc[waves.mask(df, with_compare=with_compare), [c for c in columns if c in df]]
+    labels = [waves.report] + ([waves.compare] if with_compare and waves.compare is not None else [])
+    parts = [df] if waves.pooled else [df.where("wave", label) for label in labels]
+    out = pd.concat([b for part in parts for b in part.batches(columns)])
+    return out.sort_index(kind="stable") if len(parts) > 1 else out
+
+
 def frame(df: pd.DataFrame | Dataset, columns: Sequence[str]) -> pd.DataFrame:
     """The rows as a pandas DataFrame for an analysis that needs rows (a model, a bootstrap): a DataFrame as
     it is; a :class:`cemkit.engine.Dataset` read with only ``columns`` (those it has), in the files' order."""
