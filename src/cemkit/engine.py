@@ -133,42 +133,66 @@ class Dataset:
         return Dataset(self.path, (*self.filters, (column, str(value))))
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present) read: for
-        analyses that need rows (a bootstrap, a model), on the few columns they use."""
-        have = self.columns
-        cols = [c for c in (columns or have) if c in have]
-        frm, p = self._from(positions=True)
-        con = connect()
-        try:
-            return con.execute(f"SELECT {', '.join(q(c) for c in cols)} {frm} ORDER BY filename, file_row_number",
-                               p).df()
-        finally:
-            con.close()
+        """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present; all when
+        None) read: for analyses that need rows (a bootstrap, a model), on the few columns they use. Read as
+        :meth:`batches` reads (the same types as ``pandas.read_parquet``), converted column by column with each
+        column's Arrow buffers freed as it goes: the rows are held about once, not twice."""
+        import pyarrow as pa
+
+        cols = list(columns) if columns is not None else self._schema().names
+        parts = [rb for _, rb in self._record_batches(cols, None)]
+        if not parts:
+            return self._empty(cols)
+        table = pa.Table.from_batches(parts)
+        del parts
+        return table.to_pandas(split_blocks=True, self_destruct=True)
 
     def batches(self, columns: Sequence[str], size: int | None = None) -> Iterator[pd.DataFrame]:
         """The (filtered) rows in the files' order, ``size`` rows of the files at a time (default
-        :data:`BATCH_ROWS`), as DataFrames of
-        ``columns`` (those present) whose index is each row's position in the files (0, 1, … over the files
-        in name order, as :meth:`to_pandas` orders them) — for work that needs rows but not all at once
-        (alerts, scoring). Only ``columns`` are read (pyarrow), and a row group whose statistics exclude a
-        filter's value is skipped without being read; the filters are then applied row by row. When no row
-        matches, one empty frame with the columns' types."""
+        :data:`BATCH_ROWS`), as DataFrames of ``columns`` (those present) whose index is each row's position
+        in the files (0, 1, … over the files in name order, as :meth:`to_pandas` orders them) — for work that
+        needs rows but not all at once (alerts, scoring). Only ``columns`` are read (pyarrow), and a row
+        group whose statistics exclude a filter's value is skipped without being read; the filters are then
+        applied row by row. When no row matches, one empty frame with the columns' types."""
+        found = False
+        for pos, rb in self._record_batches(columns, size):
+            out = rb.to_pandas()
+            out.index = pd.Index(pos)
+            found = True
+            yield out
+        if not found:  # no row matched: one empty frame, so a caller still gets the columns
+            yield self._empty(columns)
+
+    def _files(self) -> list[str]:
         import glob
 
+        return sorted(glob.glob(self.path, recursive=True)) if glob.has_magic(self.path) else [self.path]
+
+    def _schema(self) -> Any:
+        import pyarrow.parquet as pq
+
+        files = self._files()
+        if not files:
+            raise DataError(f"no parquet file matches {self.path}")
+        return pq.read_schema(files[0])
+
+    def _empty(self, columns: Sequence[str]) -> pd.DataFrame:
+        schema = self._schema()
+        return schema.empty_table().select([c for c in dict.fromkeys(columns) if c in schema.names]).to_pandas()
+
+    def _record_batches(self, columns: Sequence[str], size: int | None) -> Iterator[tuple[np.ndarray, Any]]:
+        """(positions in the files, Arrow record batch of ``columns``) of the rows that meet the filters."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         size = size or BATCH_ROWS
-        files = sorted(glob.glob(self.path, recursive=True)) if glob.has_magic(self.path) else [self.path]
-        offset, empty = 0, None
-        for path in files:
+        offset = 0
+        for path in self._files():
             pf = pq.ParquetFile(path)
             names = pf.schema_arrow.names
             cols = [c for c in dict.fromkeys([*columns, *(c for c, _ in self.filters)]) if c in names]
             keep = [c for c in dict.fromkeys(columns) if c in names]
-            if empty is None:
-                empty = pf.schema_arrow.empty_table().select(keep).to_pandas()
             groups, starts, start = [], [], offset
             for i in range(pf.metadata.num_row_groups):
                 rg = pf.metadata.row_group(i)
@@ -193,12 +217,7 @@ class Dataset:
                         batch = batch.filter(mask)
                         pos = pos[mask.to_numpy(zero_copy_only=False)]
                     if batch.num_rows:
-                        out = batch.select(keep).to_pandas()
-                        out.index = pd.Index(pos)
-                        empty = False
-                        yield out
-        if empty is not False:  # no row matched: one empty frame, so a caller still gets the columns
-            yield empty if empty is not None else pd.DataFrame(columns=list(columns))
+                        yield pos, batch.select(keep)
 
     def weight_column(self) -> str | None:
         """``"weight"`` when the data carry weights other than 1 (as ``views.common._weights``), else None."""
