@@ -140,21 +140,29 @@ def _label(value: Any) -> dict[str, str]:
     return {"zh": str(value), "en": str(value)}
 
 
+#: rows :func:`write_csv` converts at a time
+CSV_ROWS = 200_000
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows).
     Every text cell goes through :func:`formula_safe`: nothing a client typed runs as a formula."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    frame = table.copy()
-    for col in frame.columns:  # lists / mixed objects → text
-        if frame[col].dtype == object:
-            frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
-            frame[col] = formula_safe(frame[col])
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
-        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh)
+        for start in range(0, max(len(table), 1), CSV_ROWS):  # a copy of one part at a time, not the table
+            frame = table.iloc[start:start + CSV_ROWS].copy()
+            for col in frame.columns:  # lists / mixed objects → text; categories of texts → texts
+                if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                    frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+                if frame[col].dtype == object:
+                    frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+                if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
+                    frame[col] = formula_safe(frame[col])
+            pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh,
+                            pacsv.WriteOptions(include_header=start == 0))
     return Path(path)
 
 
