@@ -43,7 +43,7 @@ __all__ = ["BATCH_ROWS", "ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "cho
 #: DuckDB's memory limit per connection; above it, sorts and joins spill to disk
 MEMORY_LIMIT = "1GB"
 #: ``engine="auto"``: responses from which the analysis reads through DuckDB instead of pandas
-THRESHOLD = 2_000_000
+THRESHOLD = 500_000
 #: rows read at a time by :meth:`Dataset.batches` (the ingest writes a row group per 200,000 records)
 BATCH_ROWS = 200_000
 ENGINES = ("auto", "pandas", "duckdb")
