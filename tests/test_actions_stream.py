@@ -104,3 +104,9 @@ def test_dataset_batches_keep_file_positions_and_skip_row_groups(tmp_path):
     none = list(Dataset(tmp_path / "t.parquet").where("wave", "C").batches(["x", "wave"]))
     assert len(none) == 1 and none[0].empty and list(none[0].columns) == ["x", "wave"]
     assert none[0]["x"].dtype == float
+    # to_pandas: one pass, file order, positions as index; any_of keeps the rows of either value
+    both = Dataset(tmp_path / "t.parquet").to_pandas(["x"], positions=True, any_of=("wave", ["B", "A"]))
+    assert list(both.index) == list(range(25)) and list(both["x"]) == list(range(25))
+    only_b = Dataset(tmp_path / "t.parquet").to_pandas(["x", "wave"], positions=True, any_of=("wave", ["B", "C"]))
+    assert list(only_b.index) == list(range(10, 20)) and set(only_b["wave"]) == {"B"}
+    assert Dataset(tmp_path / "t.parquet").to_pandas(["x"], any_of=("wave", ["C"])).empty

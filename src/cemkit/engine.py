@@ -132,20 +132,29 @@ class Dataset:
         """The rows whose ``column`` (as text) equals ``value``."""
         return Dataset(self.path, (*self.filters, (column, str(value))))
 
-    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def to_pandas(self, columns: Sequence[str] | None = None, *, positions: bool = False,
+                  any_of: tuple[str, Sequence[str]] | None = None) -> pd.DataFrame:
         """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present; all when
         None) read: for analyses that need rows (a bootstrap, a model), on the few columns they use. Read as
         :meth:`batches` reads (the same types as ``pandas.read_parquet``), converted column by column with each
-        column's Arrow buffers freed as it goes: the rows are held about once, not twice."""
+        column's Arrow buffers freed as it goes: the rows are held about once, not twice. ``positions``: the
+        index is each row's position in the files (as :meth:`batches`); ``any_of=(column, values)``: only the
+        rows whose ``column`` (as text) is one of ``values`` (e.g. two waves), in one pass."""
         import pyarrow as pa
 
         cols = list(columns) if columns is not None else self._schema().names
-        parts = [rb for _, rb in self._record_batches(cols, None)]
-        if not parts:
+        found = list(self._record_batches(cols, None, any_of))
+        if not found:
             return self._empty(cols)
-        table = pa.Table.from_batches(parts)
-        del parts
-        return table.to_pandas(split_blocks=True, self_destruct=True)
+        pos = np.concatenate([p for p, _ in found])
+        table = pa.Table.from_batches([rb for _, rb in found])
+        del found
+        out = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+        pa.default_memory_pool().release_unused()  # the batches' buffers back to the system, not kept cached
+        if positions:
+            out.index = pd.Index(pos)
+        return out
 
     def batches(self, columns: Sequence[str], size: int | None = None) -> Iterator[pd.DataFrame]:
         """The (filtered) rows in the files' order, ``size`` rows of the files at a time (default
@@ -180,8 +189,10 @@ class Dataset:
         schema = self._schema()
         return schema.empty_table().select([c for c in dict.fromkeys(columns) if c in schema.names]).to_pandas()
 
-    def _record_batches(self, columns: Sequence[str], size: int | None) -> Iterator[tuple[np.ndarray, Any]]:
-        """(positions in the files, Arrow record batch of ``columns``) of the rows that meet the filters."""
+    def _record_batches(self, columns: Sequence[str], size: int | None,
+                        any_of: tuple[str, Sequence[str]] | None = None) -> Iterator[tuple[np.ndarray, Any]]:
+        """(positions in the files, Arrow record batch of ``columns``) of the rows that meet the filters (and
+        ``any_of``: a column whose text is one of the values)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -191,12 +202,14 @@ class Dataset:
         for path in self._files():
             pf = pq.ParquetFile(path)
             names = pf.schema_arrow.names
-            cols = [c for c in dict.fromkeys([*columns, *(c for c, _ in self.filters)]) if c in names]
+            extra = [any_of[0]] if any_of else []
+            cols = [c for c in dict.fromkeys([*columns, *(c for c, _ in self.filters), *extra]) if c in names]
             keep = [c for c in dict.fromkeys(columns) if c in names]
             groups, starts, start = [], [], offset
             for i in range(pf.metadata.num_row_groups):
                 rg = pf.metadata.row_group(i)
-                if not self.filters or _may_match(rg, names, self.filters):
+                if (not self.filters or _may_match(rg, names, self.filters)) and \
+                        (not any_of or any(_may_match(rg, names, [(any_of[0], v)]) for v in any_of[1])):
                     groups.append(i)
                     starts.append(start)
                 start += rg.num_rows
@@ -206,12 +219,15 @@ class Dataset:
                 for batch in pf.iter_batches(batch_size=size, row_groups=[i], columns=cols):
                     pos = np.arange(at, at + batch.num_rows, dtype=np.int64)
                     at += batch.num_rows
-                    if self.filters:
+                    if self.filters or any_of:
                         mask = None
-                        for c, v in self.filters:
+                        tests = [(c, pc.equal, v) for c, v in self.filters]
+                        if any_of:
+                            tests.append((any_of[0], pc.is_in, pa.array([str(v) for v in any_of[1]])))
+                        for c, test, v in tests:
                             col = batch.column(c) if c in names else pa.nulls(batch.num_rows, pa.string())
-                            eq = pc.equal(pc.cast(col, pa.string()) if not pa.types.is_string(col.type) and
-                                          not pa.types.is_large_string(col.type) else col, v)
+                            eq = test(pc.cast(col, pa.string()) if not pa.types.is_string(col.type) and
+                                      not pa.types.is_large_string(col.type) else col, v)
                             mask = eq if mask is None else pc.and_(mask, eq)
                         mask = pc.fill_null(mask, False)
                         batch = batch.filter(mask)

@@ -90,7 +90,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
             meta["closed_alerts"] = closed_info
         out["alerts_summary"] = (table, meta)
     if pack.section("playbooks"):
-        rows = (pd.concat(cur.batches(playbook_columns(pack))) if isinstance(cur, Dataset) else cur)
+        rows = cur.to_pandas(playbook_columns(pack)) if isinstance(cur, Dataset) else cur
         assigned = pb.assign(rows.reset_index(drop=True), pack, lang)
         del rows
         write_csv(assigned, run_dir / "playbooks.csv")

@@ -77,15 +77,13 @@ def odata_customers(odata: pd.DataFrame | str | Path | None) -> int:
 def wave_rows(df: pd.DataFrame | Dataset, waves: Any, columns: Sequence[str], with_compare: bool = True) -> pd.DataFrame:
     """The rows of the reporting wave and, with ``with_compare``, of the comparison wave (``waves``: a
     :class:`~cemkit.views.Waves`) with ``columns`` (those present), their index their position in the whole
-    table — the ``row`` the theme tags name. A :class:`cemkit.engine.Dataset` is read batch by batch, one
-    wave at a time: only those waves' rows are ever held."""
+    table — the ``row`` the theme tags name. A :class:`cemkit.engine.Dataset` is read once, batch by batch:
+    only those waves' rows are ever held."""
     if not isinstance(df, Dataset):
         df = df.reset_index(drop=True)
         return df.loc[waves.mask(df, with_compare=with_compare), [c for c in columns if c in df]]
     labels = [waves.report] + ([waves.compare] if with_compare and waves.compare is not None else [])
-    parts = [df] if waves.pooled else [df.where("wave", label) for label in labels]
-    out = pd.concat([b for part in parts for b in part.batches(columns)])
-    return out.sort_index(kind="stable") if len(parts) > 1 else out
+    return df.to_pandas(columns, positions=True, any_of=None if waves.pooled else ("wave", labels))
 
 
 def frame(df: pd.DataFrame | Dataset, columns: Sequence[str]) -> pd.DataFrame:
