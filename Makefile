@@ -17,12 +17,14 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/cemkit run --pack auto --out reports
 
-## make test: install test extras and run the whole test suite
+## make test: install test extras and run the whole test suite on every core (pytest-xdist; tests sharing a
+## demo run stay on one worker: tests/conftest.py)
+XDIST := -n auto --dist loadgroup
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -46,3 +46,14 @@ def pack_copy(tmp_path):
         return dest
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs on every core (pytest-xdist, ``--dist loadgroup``): the tests of a file that share a
+    module-scoped fixture (most are whole demo runs) stay on one worker, so that run is made once; every other
+    test goes to whichever worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d and d[-1].scope in ("module", "package", "class") for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

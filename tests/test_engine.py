@@ -237,3 +237,20 @@ def test_text_views_from_a_dataset_read_only_the_two_waves(data, auto_pack, tmp_
     assert set(rows["wave"]) == {w.report, w.compare} and rows.index.is_monotonic_increasing
     pd.testing.assert_frame_equal(rows, views.wave_rows(full, w, cols))
     assert "theme_changes" in _same_text(tmp_path, auto_pack, (full,), (ds,), rows=rows)
+
+
+@pytest.mark.parametrize("section", ["journey", "drivers"])
+def test_journey_and_driver_views_need_only_their_columns(data, auto_pack, section):
+    """The journey and drivers notebooks read only views.journey_columns / views.driver_columns (weighted data
+    with missing waves and segment values): every result and its meta are the same as from the whole table."""
+    df = data[0].reset_index(drop=True)
+    columns, make = {"journey": (views.journey_columns, views.journey_views),
+                     "drivers": (views.driver_columns, lambda d, p, lang: views.driver_views(d, p, lang, bootstrap=20))
+                     }[section]
+    few = df[[c for c in columns(auto_pack) if c in df]]
+    assert few.shape[1] < df.shape[1] - 5
+    a, b = make(df, auto_pack, "zh"), make(few, auto_pack, "zh")
+    assert set(a) == set(b) and len(a) >= 3
+    for name in a:
+        pd.testing.assert_frame_equal(a[name][0], b[name][0], obj=name)
+        assert a[name][1] == b[name][1], name

@@ -57,6 +57,66 @@ def test_separate_importance_is_each_stages_squared_correlation_share_by_scipy(a
     assert "无法联合建模" in meta["test"]
 
 
+def _separate_by_copies(wide, target, stages, bootstrap, seed, ci=0.95):
+    """The former implementation: every resample a copy of the table (rng.integers per resample), numpy's
+    corrcoef per stage. Independent of the count-weighted sums it is compared with."""
+    X, y, n = wide[stages].to_numpy(float), wide[target].to_numpy(float), len(wide)
+
+    def shares(idx):
+        xs, ys = X[idx], y[idx]
+        r2 = np.zeros(len(stages))
+        for j in range(len(stages)):
+            ok = ~np.isnan(xs[:, j]) & ~np.isnan(ys)
+            if ok.sum() >= 3 and xs[ok, j].std() > 0 and ys[ok].std() > 0:
+                r2[j] = max(np.corrcoef(xs[ok, j], ys[ok])[0, 1], 0.0) ** 2
+        return r2, (r2 / r2.sum() if r2.sum() > 0 else np.full(len(stages), np.nan))
+
+    rng = np.random.default_rng(seed)
+    if not bootstrap:
+        return shares(np.arange(n)), None, None
+    boot = np.array([shares(rng.integers(0, n, n))[1] for _ in range(bootstrap)])
+    a = (1 - ci) / 2
+    return shares(np.arange(n)), np.nanquantile(boot, a, axis=0), np.nanquantile(boot, 1 - a, axis=0)
+
+
+@pytest.mark.parametrize("case", ["demo", "edges"])
+def test_separate_importance_equals_the_resample_by_copies_it_replaced(auto_pack, demo_auto, case):
+    """The count-weighted sums give the same estimate and the same bootstrap interval (same resamples, same
+    seed) as copying the table per resample, to 1e-9 — on the demo's customers, and on a table with a stage
+    rated by 4 customers (resamples with fewer than 3 raters or one repeated value) and a constant stage."""
+    if case == "demo":
+        df = demo_auto.responses
+        wide = df.pivot_table(index="customer_id", columns="stage", values="csat", aggfunc="mean")
+        wide["__nps"] = df.groupby("customer_id")["nps"].mean()
+        stages = [s for s in auto_pack.stage_ids if s in wide]
+    else:
+        rng = np.random.default_rng(11)
+        n = 60
+        wide = pd.DataFrame({"a": rng.integers(1, 11, n).astype(float), "b": np.nan, "c": 7.0,
+                             "__nps": rng.integers(0, 11, n).astype(float)})
+        wide.loc[:3, "b"] = [3.0, 9.0, 9.0, 4.0]
+        wide.loc[::7, "__nps"] = np.nan
+        stages = ["a", "b", "c"]
+    wide = wide.reset_index(drop=True)
+    got = vd.separate_importance(wide, "__nps", stages, bootstrap=120, seed=4)
+    (imp, share), low, high = _separate_by_copies(wide, "__nps", stages, 120, 4)
+    np.testing.assert_allclose(got["importance"], imp, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["share"], share, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["ci_low"], low, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["ci_high"], high, rtol=0, atol=1e-9)
+    assert (got["ci_high"] > got["ci_low"]).any()
+    # every resample's squared correlations, not only the quantiles: a resample with fewer than 3 raters of a
+    # stage or with one value repeated has none (0), as in the copy
+    rng, X, y, n = np.random.default_rng(2), wide[stages].to_numpy(float), wide["__nps"].to_numpy(float), len(wide)
+    draws = [rng.integers(0, n, n) for _ in range(60)]
+    counts = np.vstack([np.bincount(d, minlength=n) for d in draws]).astype(float)
+    copies = np.array([_separate_by_copies(wide.iloc[d], "__nps", stages, 0, 0)[0][0] for d in draws])
+    np.testing.assert_allclose(vd._stage_r2(X, y, counts), copies, rtol=0, atol=1e-9)
+    if case == "edges":
+        b = counts[:, :4] @ (~np.isnan(y[:4])).astype(float)  # stage b's raters drawn in each resample
+        assert (b < 3).any() and (b >= 3).any() and (copies[:, 2] == 0).all()
+
+
 def test_stage_importance_keeps_the_joint_shapley_model_when_customers_rate_stages_together(auto_pack):
     rng = np.random.default_rng(5)
     stages = auto_pack.stage_ids[:3]

@@ -723,10 +723,13 @@ def test_a_run_uses_a_saved_model(tmp_path, capsys, auto_pack):
     path = m.save(tmp_path / "m.json")
     code = main(["run", "--pack", "auto", "--demo-n", "2000", "--out", str(tmp_path / "r"), "--quiet",
                  "--sentiment-model", str(path)])
-    assert code == 0, capsys.readouterr().err
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    assert f"sentiment: the learned model ({path.resolve()})" in said.out
     run = next(p for p in (tmp_path / "r").iterdir() if p.name.startswith("auto-2"))
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))["sentiment_model"]
     assert info["path"] == str(path.resolve()) and info["kept"] is True
+    assert info["used"] is True and info["out_of_domain"] is False
     nb = (run / "notebooks" / "04_text.ipynb").read_text(encoding="utf-8")
     assert "采用学习模型" in nb  # the guard's sentence, in the run's language
     table = pd.read_parquet(run / "results" / "sentiment_model.parquet")
@@ -739,6 +742,28 @@ def test_a_run_uses_a_saved_model(tmp_path, capsys, auto_pack):
     both = tags.merge(expect, on=["row", "theme"], suffixes=("", "_expect"))
     assert len(both) == len(tags) > 0
     assert (both["polarity"] == both["polarity_expect"]).all()
+
+
+def test_a_model_outside_its_domain_is_reported_as_not_used(jargon_model, auto_pack):
+    """Comments far shorter than the labelled ones: analyze uses the rules (the domain check), and the view
+    the datapack and the run summary read says so instead of claiming the learned model."""
+    import copy
+
+    from cemkit.views.text import _sentiment_model_view
+
+    d = jargon_set(200, seed=12)
+    df = pd.DataFrame({"comment": d["text"], "nps": 9})
+    assert jargon_model.kept and jargon_model.applies_to(df["comment"])
+    far = copy.copy(jargon_model)
+    far.train_chars = 4 * jargon_model.train_chars  # as if trained on comments four times longer
+    assert not far.applies_to(df["comment"])
+    rules = text.analyze(df["comment"], auto_pack).tags()
+    pd.testing.assert_frame_equal(text.analyze(df["comment"], auto_pack, model=far).tags(), rules)
+    for model, used in ((jargon_model, True), (far, False)):
+        table, meta = _sentiment_model_view(df, auto_pack, "en", model, model.applies_to(df["comment"]))
+        assert table["value"].iloc[0] == ("learned model" if used else "rules")
+        assert meta["facts"]["sentiment_learned"] is used and meta["facts"]["sentiment_out_of_domain"] is not used
+        assert ("much shorter than the labelled ones" in table["value"].iloc[-1]) is not used
 
 
 def test_model_scores_are_the_same_in_chunks_and_in_a_worker_pool(jargon_model, auto_pack, monkeypatch):

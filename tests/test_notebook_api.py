@@ -141,3 +141,16 @@ def test_figures_use_a_font_with_chinese_glyphs():
     font = FT2Font(path)
     assert all(font.get_char_index(ord(c)) for c in "旅程各环节贬损者推荐者")
     assert matplotlib.rcParams["axes.unicode_minus"] is False
+
+
+def test_scratch_runs_keep_only_the_newest_of_a_pack(tmp_path, monkeypatch):
+    monkeypatch.setenv("CEMKIT_SCRATCH", str(tmp_path))
+    mine = tmp_path / "auto-my-analysis"  # not a stamped scratch run: never removed
+    mine.mkdir()
+    made = []
+    for i in range(results.KEEP_SCRATCH + 3):
+        made.append(results.scratch_run("auto"))
+        os.utime(made[-1], (time.time() + i, time.time() + i))
+    other = results.scratch_run("retail")
+    left = {p for p in tmp_path.iterdir()}
+    assert left == set(made[-results.KEEP_SCRATCH:]) | {mine, other}

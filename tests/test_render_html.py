@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from render_fixtures import write_run
 
@@ -213,3 +214,29 @@ def test_chromium_draws_every_chart_offline(report, tmp_path):
     subprocess.run([chromium, *flags, f"--user-data-dir={tmp_path / 'ud2'}", f"--screenshot={shot}",
                     "--window-size=1400,4000", url], capture_output=True, timeout=180, check=False)
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def test_trend_lines_show_every_stage_on_paper_and_name_the_accent():
+    """Four waves or more: a line per stage. The legend wraps (a scrolling legend hid stages when the report
+    was printed to PDF) and the highlighted stage is named at the end of its line."""
+    stages = [f"阶段{i}" for i in range(9)]
+    df = pd.DataFrame([{"wave": w, "stage_name": s, "value": float(i - j), "highlight": s == "阶段3"}
+                       for i, w in enumerate(["2024Q1", "2024Q2", "2024Q3", "2024Q4"]) for j, s in enumerate(stages)])
+    opt = chart_options(df, ChartSpec(type="line", category="wave", label="stage_name", y="value",
+                                      highlight="highlight"), "zh", {})
+    assert opt["legend"][0].get("type", "plain") == "plain"
+    assert [s["name"] for s in opt["series"]] == stages
+    named = [s["name"] for s in opt["series"] if s.get("endLabel", {}).get("show")]
+    assert named == ["阶段3"]
+    assert opt["grid"]["bottom"] >= 34 + 24 * 2  # room for a legend on two lines
+
+
+def test_bar_labels_print_as_the_deck_prints_them():
+    """ECharts prints 5.0 as "5": every bar label is the deck's text for its value and format."""
+    df = pd.DataFrame({"theme_name": ["甲", "乙", "丙"], "negative_rate": [5.0, 4.8, 2.0], "positive_rate": [7.2, 3.8, 2.0]})
+    spec = ChartSpec(type="bar", category="theme_name", series=("negative_rate", "positive_rate"),
+                     number_format="0.0", horizontal=True, labels=True)
+    opt = chart_options(df, spec, "zh", {})
+    shown = [[d["label"]["formatter"] for d in s["data"]] for s in opt["series"]]
+    assert shown == [["5.0%", "4.8%", "2.0%"], ["7.2%", "3.8%", "2.0%"]]
+    assert [d["value"] for d in opt["series"][0]["data"]] == [5.0, 4.8, 2.0]

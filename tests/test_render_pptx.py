@@ -194,6 +194,8 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
     run, facts = write_run(tmp_path / "run", auto_pack, "zh")
     jt = load(run, "journey_table")
     long = pd.concat([jt.table] * 3, ignore_index=True)
+    last = long.index[(long["segment"] == "__all__") & long["reporting"]][-1]
+    long.loc[last, "stage_name"] = "一个很长很长很长很长的环节名称在最后一页"  # only the last page has it
     save(run, "journey_table", long, {k: v for k, v in jt.meta.items() if k not in ("name", "rows")})
     summary = build_deck(run, auto_pack, run / "d.pptx", lang="zh", client="c", base_facts=facts)
     prs = Presentation(str(run / "d.pptx"))
@@ -208,6 +210,8 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
         table = next(sh for sh in s.shapes if sh.has_table)
         foot = next(sh for sh in s.shapes if sh.name == "Footnote")
         assert table.top + sum(r.height for r in _table(s).rows) <= foot.top
+    widths = {tuple(c.width for c in _table(s).columns) for s in pages}
+    assert len(widths) == 1  # the columns do not move from page to page
 
 
 # ------------------------------------------------------------------------------------ slide furniture

@@ -109,6 +109,23 @@ def test_streamed_ingest_equals_whole_file_on_hostile_exports(seed, tmp_path, au
     assert not hd.scan_outputs(tmp_path / "streamed", ex.secrets)
 
 
+@pytest.mark.parametrize("last_ragged", [True, False])
+def test_a_blank_line_before_a_last_ragged_record_is_a_row(last_ragged, tmp_path, auto_pack):
+    """Blank lines at the end of a file are no rows, but a blank line with a ragged record after it is one
+    (the fuzz run found it dropped: 29 rows accounted of 30). Whole-file and streamed ingest agree."""
+    spec = hd.ExportSpec(seed=5095, n=30, ragged=[29] if last_ragged else [], blank_after=[27, 28])
+    ex = hd.write_export(spec, tmp_path / "in")
+    with open(ex.path, "a", encoding="utf-8") as fh:
+        fh.write("\n\n")  # blank lines at the very end: never rows
+    whole, streamed = both(ex.path, auto_pack, tmp_path, batch_rows=7)
+    check_same(whole, streamed, tmp_path)
+    for run in (whole, streamed):
+        assert run.accounting["input_rows"] == ex.records == 32
+        q = run.quarantine
+        assert sorted(q.loc[q["reason"] == "empty_row", "row"].astype(int)) == [30, 32]
+        assert set(q.loc[q["reason"] == "malformed_row", "row"].astype(int)) == ex.malformed_rows
+
+
 @pytest.fixture
 def demo_csv(auto_pack, tmp_path):
     """Demo responses (planted bad rows and repeated ids) with more repeats spread over the file: a later

@@ -77,6 +77,14 @@ def _cmd_run(args) -> int:
         masked = acc.get("masked") or {}
         if masked:
             lines.append("  masked: " + ", ".join(f"{k} {v:,}" for k, v in masked.items()))
+    sm = summary.sentiment_model
+    if sm is not None:
+        said = ("the learned model" if sm.get("used") else
+                "the rules: the learned model was not kept (it did not beat the rules on the labels)"
+                if not sm.get("kept") else
+                "the rules: the learned model was not used, the comments are much shorter than the labelled ones"
+                if sm.get("out_of_domain") else "the rules: the learned model had no comments to read")
+        lines.append(f"  sentiment: {said} ({sm.get('path')})")
     for key, path in summary.outputs.items():
         lines.append(f"  {key:<26} {path}")
     lines.append(f"  {'notebooks':<26} {summary.run_dir / 'notebooks'}")

@@ -83,6 +83,7 @@ class RunSummary:
     accounting: dict[str, Any]
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    sentiment_model: dict[str, Any] | None = None  # the learned model given to the run, and whether it was used
 
 
 def notebook_list() -> list[Path]:
@@ -215,7 +216,7 @@ def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str
     facts = _base_facts(run_dir, pack, RunOptions(pack=pack.id, client=client, lang=lang),
                         bool(info.get("synthetic")))
     base = deck_facts(pack, lang, client, facts)  # the same cover and fallback texts as build_deck
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # per process: two refreshes never share it
     try:
         report = refresh_deck(deck, run_dir, tmp, pack, lang=lang, base_facts=base)
         if not report.slides:
@@ -345,6 +346,8 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
 
             (staging / "mapping.used.yaml").write_text(used_mapping_yaml(accounting, data), encoding="utf-8")
             outputs["mapping.used.yaml"] = staging / "mapping.used.yaml"
+        if model_info is not None:  # the text notebook judged whether the comments are in the model's domain
+            model_info = {**model_info, **_model_used(staging)}
         seconds = time.perf_counter() - t0
         (staging / "run.json").write_text(json.dumps({
             "pack": pack.id, "lang": lang, "client": opts.client, "synthetic": synthetic, "data": data,
@@ -360,7 +363,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         staging.rename(final)  # the publish step: one atomic rename on the same filesystem
         _point_latest(out, pack.id, final)
         outputs = {k: final / v.name for k, v in outputs.items()}
-        return RunSummary(final, outputs, accounting, seconds, timings)
+        return RunSummary(final, outputs, accounting, seconds, timings, model_info)
     except BaseException as exc:
         detail = traceback.format_exc() if not isinstance(exc, UserError) else str(exc)
         try:
@@ -393,6 +396,17 @@ def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | 
     model = load_sentiment_model(path)
     return path, {"path": str(path), "kept": model.kept, "n_labels": model.info.get("n"),
                   "cv_accuracy": model.info.get("cv_accuracy"), "rules_accuracy": model.info.get("rules_accuracy")}
+
+
+def _model_used(run_dir: Path) -> dict[str, bool]:
+    """Whether the run's sentiment followed the learned model (the text view's facts)."""
+    from .results import load_json
+
+    try:
+        facts = load_json(run_dir, "sentiment_model").get("facts") or {}
+    except FileNotFoundError:  # no comments in the reporting wave: the model had nothing to read
+        return {"used": False, "out_of_domain": False}
+    return {"used": bool(facts.get("sentiment_learned")), "out_of_domain": bool(facts.get("sentiment_out_of_domain"))}
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -503,7 +517,7 @@ def rerender(run_dir: str | Path, pack: Pack | str | None = None, *, lang: str |
 def _point_latest(out: Path, pack_id: str, final: Path) -> None:
     """Point ``<out>/<pack>-latest`` at the new run (a symlink swapped atomically)."""
     link = out / f"{pack_id}-latest"
-    tmp = out / f".{pack_id}-latest.tmp"
+    tmp = out / f".{pack_id}-latest.{os.getpid()}.tmp"
     try:
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()

@@ -131,10 +131,17 @@ def load_all(run_dir: str | Path) -> dict[str, Result]:
 
 
 # ------------------------------------------------------------------------------------------ run folders
+KEEP_SCRATCH = 5  # scratch runs kept per pack: the newest ones; older ones are removed when a new one is made
+
+
 def scratch_run(pack_id: str) -> Path:
     """A new, empty run folder for notebooks run on their own (JupyterLab, papermill without ``cemkit run``):
-    ``<scratch>/<pack>-<YYYYmmdd-HHMMSS>`` under :func:`cemkit.paths.scratch_dir`."""
+    ``<scratch>/<pack>-<YYYYmmdd-HHMMSS>`` under :func:`cemkit.paths.scratch_dir`. Only the newest
+    :data:`KEEP_SCRATCH` scratch runs of a pack are kept (folders named otherwise are never touched), so
+    re-running ``01_data_check`` does not fill the disk with copies of the data."""
     import datetime as dt
+    import re
+    import shutil
 
     from .paths import scratch_dir
 
@@ -145,6 +152,11 @@ def scratch_run(pack_id: str) -> Path:
         i += 1
         folder = scratch_dir() / f"{pack_id}-{stamp}-{i}"
     folder.mkdir(parents=True)
+    stamped = re.compile(re.escape(pack_id) + r"-\d{8}-\d{6}(-\d+)?")
+    older = sorted((p for p in scratch_dir().iterdir() if p != folder and p.is_dir() and stamped.fullmatch(p.name)),
+                   key=lambda p: p.stat().st_mtime)
+    for old in older[:max(0, len(older) - (KEEP_SCRATCH - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
     return folder
 
 

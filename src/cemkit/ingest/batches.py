@@ -217,7 +217,8 @@ def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
         rows, lines = np.concatenate(rows_l), np.concatenate(lines_l)
         filled = _filled(df) if len(df) and len(df.columns) else np.zeros(len(df), bool)
         end = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
-        if final:
+        if final:  # blank rows with a ragged record after them are rows of the file, as read_table keeps them
+            end = max(end, int(np.searchsorted(rows, max((b["number"] for b in br.bad_rows), default=0))))
             carry = None
             df, rows, lines = df.iloc[:end], rows[:end], lines[:end]
         else:

@@ -61,10 +61,11 @@ def _frame(rows: list[tuple], header: int) -> tuple[pd.DataFrame, list[str]]:
     return df.apply(_to_text) if len(df.columns) else df, names
 
 
-def _trim_trailing_blank(df: pd.DataFrame) -> pd.DataFrame:
-    """Drop blank rows after the last row with any value (Excel formatting left over, trailing newlines)."""
+def _trim_trailing_blank(df: pd.DataFrame, keep: int = 0) -> pd.DataFrame:
+    """Drop blank rows after the last row with any value (Excel formatting left over, trailing newlines),
+    but never the first ``keep`` rows (blank rows with a ragged record after them are rows of the file)."""
     n = len(df)
-    if not n or not len(df.columns):
+    if not n or not len(df.columns) or keep >= n:
         return df
     step = 1024
     end = n
@@ -72,10 +73,10 @@ def _trim_trailing_blank(df: pd.DataFrame) -> pd.DataFrame:
         start = max(0, end - step)
         filled = _filled(df.iloc[start:end])
         if filled.any():
-            return df.iloc[: start + int(np.flatnonzero(filled)[-1]) + 1]
+            return df.iloc[: max(keep, start + int(np.flatnonzero(filled)[-1]) + 1)]
         end = start
         step *= 4
-    return df.iloc[:0]
+    return df.iloc[:keep]
 
 
 # --- spreadsheets, SPSS, parquet ------------------------------------------------------------------
@@ -229,7 +230,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
     lines = attrs.pop("line_numbers", None)
     rows = first + np.arange(len(df)) if rows is None else np.asarray(rows)
     lines = rows if lines is None else np.asarray(lines)
-    df = _trim_trailing_blank(df)
+    last_ragged = max((b["row"] for b in attrs.get("bad_rows") or () if b.get("row") is not None), default=0)
+    df = _trim_trailing_blank(df, keep=int(np.searchsorted(rows, last_ragged)))
     df, attrs = _import_id_rows(df, attrs)
     df, attrs = _subheader_row(df, attrs)
     skipped = int(attrs.get("first_data_row", 2)) - first  # header rows found below the header

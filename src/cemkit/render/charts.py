@@ -746,7 +746,10 @@ def _column_widths(texts: list[list[str]], width: int, size: float = 10) -> list
     return widths
 
 
-def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int = 10):
+def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int = 10,
+               widths_of: list[list[str]] | None = None):
+    """A native table with its header row; column widths from ``widths_of`` (the whole table's cells when
+    this is one page of it, so the columns do not move from page to page), else from ``body``."""
     left, top, width, height = box
     rows = len(body) + 1
     # a short table (an executive summary's decisions) takes the height it is given, up to three lines a row
@@ -754,7 +757,7 @@ def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int 
     gframe = slide.shapes.add_table(rows, len(headers), left, top, width, row_h * rows)
     table = gframe.table
     table.first_col = False
-    for j, w in enumerate(_column_widths([headers, *body], width, size)):
+    for j, w in enumerate(_column_widths([headers, *(widths_of or body)], width, size)):
         table.columns[j].width = Emu(w)
     for j, h in enumerate(headers):
         _cell_text(table.cell(0, j), str(h), size=size, bold=True, color=WHITE)
@@ -800,10 +803,13 @@ def significance_colours(df: pd.DataFrame, meta: dict | None) -> list[str | None
 def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
     """A native table: accent header, banded rows, numbers right-aligned with the column's format, low-base
     rows (``flag == "low_base"``) greyed, the ``colour_by`` column red / green where the row differs
-    significantly from the reference (:func:`significance_colours`)."""
+    significantly from the reference (:func:`significance_colours`). ``meta["pages_of"]``: the whole table
+    when ``df`` is one page of it (the column widths are the whole table's)."""
     cols, headers, body = table_cells(df, spec, lang)
     size = 12 if len(df) <= 3 else 10 if len(df) <= 12 else 9
-    gframe, table = _add_table(slide, box, body, headers, size=size)
+    whole = meta.get("pages_of") if meta else None
+    gframe, table = _add_table(slide, box, body, headers, size=size,
+                               widths_of=table_cells(whole, spec, lang)[2] if whole is not None else None)
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
     sig = significance_colours(df, meta)
     for i, row in enumerate(body, start=1):

@@ -33,6 +33,7 @@ from .charts import (
     QUADRANTS,
     SERIES_COLOURS,
     categories,
+    format_value,
     heat_grid,
     heat_text,
     matrix_ranges,
@@ -96,21 +97,23 @@ def _dump(chart) -> dict:
 def _bar(df, spec, lang, meta):
     cats = categories(df, spec, lang)  # with intervals: the value in the label, as in the deck
     with_interval = len(spec.interval) == 2 and all(c in df for c in spec.interval) and len(spec.series) == 1
-    chart = Bar(init_opts=_init(max(320, 34 * len(df) + 80) if spec.horizontal else 420))
+    chart = Bar(init_opts=_init(_bars_height(len(df)) if spec.horizontal else 420))
     chart.add_xaxis(cats)
     n = len(spec.series)
+    show = spec.labels and not with_interval
     for i, col in enumerate(spec.series):
         fmt = number_format(spec, col)
         values = [_num(v, fmt) for v in df[col]]
         colour = _hex(series_colour(col, i, n)) if n > 1 else _hex("light")
-        if n == 1:
-            keys = point_colours(df, spec, [None if v is None else float(v) for v in values])
-            values = [opts.BarItem(name=c, value=v, itemstyle_opts=opts.ItemStyleOpts(color=_hex(k)))
-                      for c, v, k in zip(cats, values, keys)]
+        keys = point_colours(df, spec, [None if v is None else float(v) for v in values]) if n == 1 else [None] * len(df)
+        # each label printed as the deck prints it ("5.0%" beside "4.8%", not ECharts' "5%")
+        values = [opts.BarItem(name=c, value=v, itemstyle_opts=opts.ItemStyleOpts(color=_hex(k)) if k else None,
+                               label_opts=opts.LabelOpts(is_show=show, position=_label_position(spec),
+                                                         formatter=format_value(raw, fmt) if v is not None else ""))
+                  for c, v, k, raw in zip(cats, values, keys, df[col])]
         name = label(spec.series_names[i] if i < len(spec.series_names) else col, lang)
         chart.add_yaxis(name, values, color=colour, itemstyle_opts=opts.ItemStyleOpts(color=colour),
-                        label_opts=opts.LabelOpts(is_show=spec.labels and not with_interval,
-                                                  formatter="{c}" + _suffix(fmt), position=_label_position(spec)))
+                        label_opts=opts.LabelOpts(is_show=show, position=_label_position(spec)))
     cat_axis = opts.AxisOpts(type_="category", is_inverse=spec.horizontal,
                              axislabel_opts=opts.LabelOpts(interval=0, rotate=0 if spec.horizontal or len(df) <= 9 else 30))
     val_axis = opts.AxisOpts(type_="value", splitline_opts=opts.SplitLineOpts(is_show=False))
@@ -127,6 +130,13 @@ def _bar(df, spec, lang, meta):
     if with_interval:
         options["series"][0]["markLine"] = _interval_lines(df, spec, cats)
     return options
+
+
+def _bars_height(rows: int, per_row: int = 34) -> int:
+    """Height (px) of a chart of horizontal bars: ``per_row`` a bar, narrower bars (down to 20 px) when that
+    keeps the chart within a printed page (760 px of bars: an A4 page holds it with its title and
+    footnote; beyond 38 bars the chart grows again)."""
+    return max(320, min(rows * per_row, max(760, rows * 20)) + 80)
 
 
 def _label_position(spec) -> str:
@@ -153,7 +163,7 @@ def _stacked100(df, spec, lang, meta):
     """Composition bars in % with the NPS at the end of each bar (as in the deck)."""
     with_nps = "nps" in df
     cats = categories(df, spec, lang, column="name" if with_nps and "name" in df else None)
-    chart = Bar(init_opts=_init(max(320, 36 * len(df) + 90)))
+    chart = Bar(init_opts=_init(_bars_height(len(df), 36) + 10))
     chart.add_xaxis(cats)
     names = []
     for i, col in enumerate(spec.series):
@@ -198,8 +208,14 @@ def _line(df, spec, lang, meta):
             "linestyle_opts": opts.LineStyleOpts(width=3 if str(col) in marked else 1.5, color=colour)}
         chart.add_yaxis(str(col), [_num(v, spec.number_format) for v in wide[col]],
                         label_opts=opts.LabelOpts(is_show=False), **style)
-    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(type_="scroll"))
-    return _dump(chart)
+    # a plain legend wraps onto a second line: a scrolling one hid stages on paper (print to PDF)
+    chart.set_global_opts(tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(pos_bottom=0))
+    options = _dump(chart)
+    options["grid"] = {"left": 50, "right": 90, "top": 30, "bottom": 34 + 24 * math.ceil(len(wide.columns) / 7)}
+    for series in options["series"]:  # the stage the title names: its name at the end of its line
+        if series["name"] in marked:
+            series["endLabel"] = {"show": True, "formatter": "{a}", "color": _hex("accent"), "fontWeight": "bold"}
+    return options
 
 
 def _wave_bars(df, spec, wide, waves):

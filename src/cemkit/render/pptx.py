@@ -381,7 +381,7 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
         if sub:
             box = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
             _tag_text(slide, box, "subtitle", spec.subtitle, item.facts, deck.lang)
-        _draw(deck, slide, item, page, boxes)
+        _draw(deck, slide, item, page, boxes, whole=df if len(pages) > 1 else None)
         _finish(deck, item, slide, page=(k, len(pages)))
 
 
@@ -454,8 +454,10 @@ def _under_subtitle(boxes: list[tuple], sub: str) -> tuple[tuple | None, list[tu
     return (x, y, w, h), [(bx, by + h + GAP, bw, bh - h - GAP) for bx, by, bw, bh in boxes]
 
 
-def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[tuple]) -> None:
-    """The takeaway box (if any) and the chart(s) in the content box(es)."""
+def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[tuple],
+          whole: pd.DataFrame | None = None) -> None:
+    """The takeaway box (if any) and the chart(s) in the content box(es); ``whole``: the table ``df`` is one
+    page of (a table's columns keep their widths from page to page)."""
     spec, lang = item.spec, deck.lang
     takeaway = optional_text(spec.takeaway, item.facts, lang)
     if takeaway and len(boxes) == 1:
@@ -463,7 +465,8 @@ def _draw(deck: _Deck, slide, item: PlannedSlide, df: pd.DataFrame, boxes: list[
         boxes = [(bx, by, int(bw * 0.72), bh), (bx + int(bw * 0.72) + 150000, by, bw - int(bw * 0.72) - 150000, bh)]
         _tag_text(slide, _takeaway(slide, boxes.pop(), takeaway), "takeaway", spec.takeaway, item.facts, lang)
     meta = item.result.meta
-    _tag_drawn(slide, charts.draw_prepared(slide, boxes[0], df, spec.chart, lang, meta), spec.chart, "chart")
+    page_meta = meta if whole is None else {**meta, "pages_of": whole}
+    _tag_drawn(slide, charts.draw_prepared(slide, boxes[0], df, spec.chart, lang, page_meta), spec.chart, "chart")
     _count(deck, spec.chart)
     if len(boxes) > 1:
         second = getattr(spec, "chart2", None)  # two_charts: a second chart of the same result

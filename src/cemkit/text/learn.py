@@ -218,6 +218,27 @@ class SentimentModel:
         wc = np.asarray(word_chars, np.float64)
         return self.train_chars <= 0 or wc.size == 0 or float(np.median(wc)) >= DOMAIN_RATIO * self.train_chars
 
+    def applies_to(self, texts: Any) -> bool:
+        """Whether :func:`.themes.analyze` would use the learned model on these comments: it was kept and
+        the comments are in its domain, judged as ``analyze`` judges them (:meth:`in_domain` on the word
+        characters of the comments it prepares: the distinct ones when it dedupes)."""
+        if not self.kept:
+            return False
+        from .ngrams import code_points, word_chars
+        from .themes import as_series, prepare
+
+        prep = prepare(as_series(texts))
+        return self.in_domain(word_chars(code_points(prep.big), len(prep.starts)))
+
+    def domain_note(self, lang: str = "en") -> str:
+        """The sentence a run prints when its comments are outside the model's domain."""
+        m = DOMAIN_RATIO * self.train_chars
+        return {"zh": f"本次评论明显短于标注评论（中位字数低于{m:.0f}字，即标注评论中位数的{DOMAIN_RATIO:.0%}）："
+                      "学习模型未采用，情感沿用规则。",
+                "en": f"This run's comments are much shorter than the labelled ones (median below {m:.0f} word "
+                      f"characters, {DOMAIN_RATIO:.0%} of the labelled comments' median): the learned model was "
+                      "not used; sentiment follows the rules."}[lang]
+
     def decide(self, rule_score: np.ndarray, ngram_part: np.ndarray,
                evidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(polarity −1/0/+1, the model's probability of its own answer) from the rules' scores (and

@@ -25,7 +25,7 @@ from .common import (
 )
 from .decisions import decision_views
 from .drivers import BOOTSTRAP_ROWS, driver_columns, driver_views, method_note, stage_importance
-from .journey import journey_views
+from .journey import journey_columns, journey_views
 from .quality import data_quality_views
 from .sample import sample_views
 from .since import since_last_views
@@ -46,6 +46,7 @@ __all__ = [
                      "driver_views",
                      "formula_safe",
                      "frame",
+                     "journey_columns",
                      "journey_views",
                      "method_note",
                      "odata_customers",

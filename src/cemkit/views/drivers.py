@@ -32,9 +32,10 @@ def method_note(method: str, bootstrap: int, lang: str) -> str:
 
 
 def driver_columns(pack: Pack) -> list[str]:
-    """The columns the driver models and their footnotes read: what :func:`cemkit.views.frame` takes from a
-    :class:`cemkit.engine.Dataset` for the drivers notebook."""
-    return list(dict.fromkeys(["stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
+    """The columns the driver models and their footnotes read (and the wave, to find the reporting wave's
+    rows): what the drivers notebook reads (:func:`cemkit.views.read_responses` with ``columns``, or
+    :func:`cemkit.views.frame` from a :class:`cemkit.engine.Dataset`)."""
+    return list(dict.fromkeys(["wave", "stage", "customer_id", "weight", "nps", "csat", pack.rules.driver_target,
                                *(a for s in pack.stages for a in s.drivers)]))
 
 
@@ -164,12 +165,15 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     wide = wide.reset_index(drop=True)
     joint = _can_model_jointly(wide, stages, pack)
     if joint:
-        try:
-            res = kda.key_drivers(wide, "__nps", stages, method="shapley", missing="pairwise",
-                                  bootstrap=bootstrap, seed=seed, bootstrap_rows=20_000)
+        fit = {"method": "shapley", "missing": "pairwise"}
+        try:  # the point estimate first: an implausible fit is not shown, so its bootstrap would be wasted
+            res = kda.key_drivers(wide, "__nps", stages, **fit)
+            joint = not _implausible(res)
+            if joint and bootstrap:
+                res = kda.key_drivers(wide, "__nps", stages, **fit, bootstrap=bootstrap, seed=seed,
+                                      bootstrap_rows=BOOTSTRAP_ROWS)
         except ValueError:
             return None
-        joint = not _implausible(res)
     if not joint:
         res = separate_importance(wide, "__nps", stages, bootstrap=bootstrap, seed=seed)
         if res is None:
@@ -220,32 +224,69 @@ def separate_importance(wide: pd.DataFrame, target: str, stages: list[str], boot
     """Stage importance when each customer rated different stages (the usual stage-survey design): for each
     stage, the squared Pearson correlation of its score with ``target`` over the customers who rated it (0 when
     the correlation is negative), and its share of the total. Bootstrap: customers resampled ``bootstrap``
-    times, percentile interval of each share. Same columns as :func:`cemkit.drivers.key_drivers`."""
+    times (``numpy.random.default_rng(seed)``, one draw of n customers with replacement per resample), percentile
+    interval of each share. Same columns as :func:`cemkit.drivers.key_drivers`.
+
+    Every resample's correlations come from count-weighted sums over the customers (:func:`_stage_r2`): a batch
+    of resamples is one matrix product, not a loop over copies of the table (at 1M responses 0.5 CPU-s
+    instead of 11)."""
     X = wide[stages].to_numpy(float)
     y = wide[target].to_numpy(float)
-
-    def shares(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = X[idx], y[idx]
-        r2 = np.zeros(len(stages))
-        for j in range(len(stages)):
-            ok = ~np.isnan(xs[:, j]) & ~np.isnan(ys)
-            if ok.sum() >= 3 and xs[ok, j].std() > 0 and ys[ok].std() > 0:
-                r = np.corrcoef(xs[ok, j], ys[ok])[0, 1]
-                r2[j] = max(r, 0.0) ** 2
-        total = r2.sum()
-        return r2, (r2 / total if total > 0 else np.full(len(stages), np.nan))
-
     n = len(wide)
-    imp, share = shares(np.arange(n))
-    if not np.isfinite(share).all():
+    imp = _stage_r2(X, y, np.ones((1, n)))[0]
+    total = imp.sum()
+    if not total > 0:
         return None
-    out = pd.DataFrame({"driver": stages, "importance": imp, "share": share})
+    out = pd.DataFrame({"driver": stages, "importance": imp, "share": imp / total})
     out["rank"] = out["share"].rank(ascending=False, method="min")
     if bootstrap:
         rng = np.random.default_rng(seed)
-        boot = np.array([shares(rng.integers(0, n, n))[1] for _ in range(int(bootstrap))])
+        batch = max(1, _BATCH_CELLS // max(n, 1))
+        boot = []
+        for start in range(0, int(bootstrap), batch):
+            # one draw of n rows per resample, as counts: the same resamples as indexing the table row by row
+            counts = np.vstack([kda.resample_counts(rng, n, 1) for _ in range(min(batch, int(bootstrap) - start))])
+            r2 = _stage_r2(X, y, counts)
+            sums = r2.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                boot.append(np.where(sums > 0, r2 / sums, np.nan))
+        boot = np.concatenate(boot)
         a = (1 - ci) / 2
         out["ci_low"] = np.nanquantile(boot, a, axis=0)
         out["ci_high"] = np.nanquantile(boot, 1 - a, axis=0)
     out.attrs.update(method="separate", n=n)
     return out
+
+
+_BATCH_CELLS = 2**22  # count-vector elements per bootstrap batch (32 MB)
+
+
+def _stage_r2(X: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """For each row of ``counts`` (how often each customer is drawn: (B, n)) and each column of ``X``, the
+    squared Pearson correlation with ``y`` over the drawn customers who have both values, 0 when negative or
+    undefined (fewer than 3 drawn, or either side constant): (B, p).
+
+    Sums of the count-weighted products of the values, centred on and scaled by the whole sample's, so a
+    resample costs one matrix product over the customers who rated the stage."""
+    B, p = counts.shape[0], X.shape[1]
+    r2 = np.zeros((B, p))
+    for j in range(p):
+        rows = np.flatnonzero(~np.isnan(X[:, j]) & ~np.isnan(y))
+        if rows.size < 3:
+            continue
+        x, t = X[rows, j], y[rows]
+        sx, st = x.std(), t.std()
+        if not (sx > 0 and st > 0):
+            continue
+        x, t = (x - x.mean()) / sx, (t - t.mean()) / st
+        c = counts[:, rows]
+        S = c @ np.column_stack([np.ones_like(x), x, t, x * x, t * t, x * t])  # (B, 6)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx, mt = S[:, 1] / S[:, 0], S[:, 2] / S[:, 0]
+            vx, vt = S[:, 3] / S[:, 0] - mx * mx, S[:, 4] / S[:, 0] - mt * mt
+            r = np.clip((S[:, 5] / S[:, 0] - mx * mt) / np.sqrt(vx * vt), -1.0, 1.0)
+        # a resample with fewer than 3 raters, or one where the stage's or the target's values are all equal
+        # (variance at rounding level on the standardised scale), has no correlation
+        ok = (S[:, 0] >= 3) & (vx > 1e-12) & (vt > 1e-12)
+        r2[:, j] = np.where(ok, np.maximum(np.nan_to_num(r), 0.0) ** 2, 0.0)
+    return r2

@@ -46,6 +46,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
         rows = df[waves.mask(df, with_compare=True)]
     tagged = rows  # index labels are positions in df: the tags' rows are too
     all_tags = text.tag_themes(tagged["comment"], pack, model=sentiment_model) if tags is None else tags
+    learned = sentiment_model is not None and sentiment_model.applies_to(tagged["comment"])  # as tag_themes judged
     if run_dir is not None:
         (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
         all_tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
@@ -57,7 +58,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     ov = ov[(ov["n_comments"] > 0) & (ov["mentions"] > 0)].copy()  # themes nobody mentioned are no finding
     out: Views = {}
     if sentiment_model is not None:
-        out["sentiment_model"] = _sentiment_model_view(df, pack, lang, sentiment_model)
+        out["sentiment_model"] = _sentiment_model_view(df, pack, lang, sentiment_model, learned)
     if ov.empty:
         return out
     ov["theme_name"] = ov["theme"].map(names)
@@ -66,7 +67,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     n_comments = int(ov["n_comments"].iloc[0])
     method = {"zh": "主题：行业词典分句标注；NPS差值：提及者与未提及者（有评论者）之差",
               "en": "themes: clause tagging from the pack taxonomy; gap: mentioners vs other commenters"}[lang]
-    if sentiment_model is not None and sentiment_model.kept:
+    if learned:
         method += {"zh": "；情感：规则与客户标注学习模型", "en": "; sentiment: rules + model learned from client labels"}[lang]
     meta = base_meta(df[df["comment"].notna()], pack, lang, test=method, **waves.meta())
     meta["base"]["n"] = n_comments
@@ -131,8 +132,10 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     return out
 
 
-def _sentiment_model_view(df: pd.DataFrame, pack: Pack, lang: str, model: Any) -> tuple[pd.DataFrame, dict]:
-    """Which comment sentiment the run used and the guard's figures behind it (datapack and notebook)."""
+def _sentiment_model_view(df: pd.DataFrame, pack: Pack, lang: str, model: Any,
+                          applied: bool) -> tuple[pd.DataFrame, dict]:
+    """Which comment sentiment the run used (``applied``: the learned model, kept and in its domain) and the
+    guard's figures behind it (datapack and notebook)."""
     i = model.info
 
     def pct(x: Any) -> str:
@@ -140,10 +143,12 @@ def _sentiment_model_view(df: pd.DataFrame, pack: Pack, lang: str, model: Any) -
 
     rows = {"zh": ["采用", "标注评论数", "交叉验证准确率（%）", "规则准确率（%）", "说明"],
             "en": ["used", "labelled comments", "cross-validated accuracy (%)", "rules accuracy (%)", "note"]}[lang]
-    used = {"zh": "学习模型" if model.kept else "规则", "en": "learned model" if model.kept else "rules"}[lang]
+    used = {"zh": "学习模型" if applied else "规则", "en": "learned model" if applied else "rules"}[lang]
+    note = model.report(lang) + ("" if applied or not model.kept else " " + model.domain_note(lang))
     table = pd.DataFrame({"item": rows, "value": [used, str(i.get("n", "")), pct(i.get("cv_accuracy")),
-                                                  pct(i.get("rules_accuracy")), model.report(lang)]})
-    facts = {"sentiment_learned": bool(model.kept), "sentiment_labels": i.get("n")}
+                                                  pct(i.get("rules_accuracy")), note]})
+    facts = {"sentiment_learned": applied, "sentiment_labels": i.get("n"),
+             "sentiment_out_of_domain": bool(model.kept and not applied)}
     return table, base_meta(df[df["comment"].notna()], pack, lang, facts=facts)
 
 
