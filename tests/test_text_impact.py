@@ -307,3 +307,10 @@ def test_theme_impact_bars_run_from_the_largest_drag_to_the_largest_lift(auto_pa
     assert first["nps_gap"] == pytest.approx(-100 - 200 / 3)
     assert first["contribution"] == pytest.approx(0.25 * (-100 - 200 / 3))
     assert last["contribution"] > 0 and (table["impact_abs"] == -table["contribution"]).all()
+
+
+def test_distinctive_words_of_comments_without_a_word(auto_pack):
+    """Comments of punctuation or spaces only give no token at all: no word to list, not a crash (the fuzz
+    run, seed 5059: ".str accessor with string values, not floating" on the empty word column)."""
+    got = text.distinctive_words(["。。。", " ", "！！"] * 4, [2] * 6 + [10] * 6, auto_pack, min_count=1)
+    assert got.empty and list(got.columns)[:2] == ["word", "group"]

@@ -54,11 +54,13 @@ def write_mapping_yaml(draft: dict[str, Any], path: str | Path | None = None) ->
         out.append(f"  {_q(h)}: {fid}{how}")
     unplaced = draft.get("unplaced") or []
     cands = draft.get("candidates") or {}
+    close = set(draft.get("close") or ())
     if unplaced:
         out.append(f"  # not placed ({len(unplaced)}): uncomment and add a pack id, or leave them out")
         for h in unplaced:
             best = ", ".join(f"{f} {sc:.2f}" for f, sc in cands.get(h) or ())
-            out.append(f"  # {_q(h)}: " + (f"  # closest: {best}" if best else ""))
+            why = "too close to choose" if h in close else "closest"
+            out.append(f"  # {_q(h)}: " + (f"  # {why}: {best}" if best else ""))
     platform = draft.get("platform") or []
     if platform:
         out.append(f"  # platform columns ({len(platform)}: time taken, IP, device …), not analysed unless you map them:")
@@ -194,6 +196,9 @@ def map_draft(
         )
     if draft["unplaced"]:
         lines.append(f"  not placed {len(draft['unplaced'])}: " + ", ".join(draft["unplaced"]))
+    for h in draft.get("close") or ():
+        lines.append(f"  !! {h}: " + " or ".join(f"{f} ({sc:.2f})" for f, sc in draft["candidates"][h])
+                     + " fit almost equally: choose in the mapping")
     if draft.get("platform"):
         lines.append(f"  platform columns {len(draft['platform'])} (not analysed): " + ", ".join(draft["platform"]))
     if draft["missing_required"]:

@@ -26,6 +26,7 @@ from .mapping import _targets
 from .stages import StageMatcher
 from .understand import (
     Answers,
+    TermWeights,
     _date_count,
     concept_against,
     concept_score,
@@ -39,6 +40,12 @@ AUTO_MATCH_MIN = 0.85  # score a header needs to be used without being named in 
 OFF_JOURNEY_MIN = 0.95  # ... when it is an attribute of no stage the file's stage column names
 PROPOSE_MIN = 0.6  # score a header needs to be proposed in a draft mapping
 JOURNEY_PENALTY = 0.03  # taken off an attribute whose stage the file's stage labels never name
+DISTINCT_WEIGHT = 0.5  # × how much less of a question's distinctive words an attribute explains than the best one
+# a column headed as the touchpoint or stage whose labels are journey events, at least this share of them the
+# pack's stages (报修完成 among 缴费成功, 访客登记), is the stage column: the other labels stay null (quarantined)
+STAGE_EVENTS_SHARE = 0.25
+STAGE_EVENTS_SCORE = 0.86
+ATTRIBUTE_MARGIN = 0.03  # an attribute placed less than this above the header's next attribute is left to a person
 
 
 # --------------------------------------------------------------------------------- proposing a mapping
@@ -258,6 +265,24 @@ def _assign(pairs: list[tuple[float, int, int, str, str, str, bool]]) -> list[tu
     return [(info[(r, c)][0], hs[r], fs[c], info[(r, c)][1]) for r, c in zip(rows, cols) if (r, c) in info]
 
 
+def _too_close(assigned: list[tuple[float, str, str, str]], candidates: dict[str, list[tuple[str, float]]],
+               attributes: set[str]) -> dict[str, list[tuple[str, float]]]:
+    """Headers placed on an attribute that another attribute, not placed elsewhere, fits within
+    :data:`ATTRIBUTE_MARGIN` (``Teller Courtesy``: a teller attribute or a courtesy one): header → the two
+    candidates, for a person to choose. A line left out is a field missed; a wrong one misleads the analysis."""
+    taken = {fid: h for _, h, fid, _ in assigned}
+    out = {}
+    for s, h, fid, _ in assigned:
+        if fid not in attributes or s >= 1.0:
+            continue
+        rivals = [(f, x) for f, x in candidates.get(h, ()) if f in attributes and f != fid and taken.get(f, h) == h]
+        if rivals:
+            f2, x2 = max(rivals, key=lambda r: r[1])
+            if s - x2 < ATTRIBUTE_MARGIN:
+                out[h] = [(fid, round(s, 3)), (f2, round(x2, 3))]
+    return out
+
+
 def propose_mapping(
     table_headers: Iterable[str],
     pack: Pack,
@@ -282,11 +307,15 @@ def propose_mapping(
     as durations. Pairs are taken best first (ties: the name the pack lists first, then the earlier header),
     each header and id once. Returns ``{"columns": {header: id}, "matches": {header: {"field", "score",
     "via"}}, "unplaced": [headers], "candidates": {header: [(id, score), …]}, "closest": {id: header},
-    "scales": {id: (min, max)},
+    "scales": {id: (min, max)}, "close": [headers],
     "platform": [headers], "missing_required": [ids]}``; ``scales`` holds the scales the headers state where
     they differ from the pack's. When the file's stage column names stages of the pack, an attribute that is
     no driver of those stages scores :data:`JOURNEY_PENALTY` less (context breaks near ties) and its match
-    is marked ``off_journey``."""
+    is marked ``off_journey``. An attribute scores :data:`DISTINCT_WEIGHT` × (the best share − its share) less
+    where another attribute's names hold more of the header's distinctive words (:class:`TermWeights`); a
+    header placed on an attribute within :data:`ATTRIBUTE_MARGIN` of another is left unplaced (``close``,
+    with both as its candidates). A column headed as the touchpoint or stage whose labels are events, at
+    least :data:`STAGE_EVENTS_SHARE` of them stages, is the stage column (score :data:`STAGE_EVENTS_SCORE`)."""
     headers = [str(h) for h in table_headers]
     labels = labels or {}
     targets = _targets(pack)
@@ -298,15 +327,25 @@ def propose_mapping(
     best_for: dict[str, tuple[str, float]] = {}
     platform = [h for h in headers if is_platform_column(h) or is_platform_column(labels.get(h) or h)]
     drivers = fits.journey_drivers([h for h in headers if h not in platform]) if isinstance(fits, ValueFit) else None
+    weights = TermWeights({a: targets[a] for a in pack.attributes})
     for order, h in enumerate(headers):
         if h in platform:
             continue
         keys = _header_keys(h) + (_header_keys(labels[h]) if labels.get(h) else [])
         qs = [read_question(h)] + ([read_question(labels[h])] if labels.get(h) else [])
+        explained = weights.explained(qs)
+        most = max(explained.values(), default=0.0)
+        events = isinstance(fits, ValueFit) and STAGE_EVENTS_SHARE <= fits.stage_share(h) < 0.5 and any(
+            _pair_score(h, qs, keys, f, names[f], None, set(), scored)[0] >= PROPOSE_MIN
+            for f in ("stage", "touchpoint") if f in names)
         for fid, ns in names.items():
             best, via, exact = _pair_score(h, qs, keys, fid, ns, fits, exact_names.get(fid, set()), scored)
+            if events and fid in ("stage", "touchpoint"):  # journey events, some of them the pack's stages
+                best, via = (STAGE_EVENTS_SCORE, "stage labels among events") if fid == "stage" else (0.0, via)
             if drivers is not None and fid in pack.attributes and fid not in drivers and best < 1.0:
                 best -= JOURNEY_PENALTY  # an attribute of a stage the file's stage column never names
+            if fid in explained and 0 < best < 1.0:  # another attribute accounts for more of the distinctive words
+                best -= DISTINCT_WEIGHT * (most - explained[fid])
             if best <= 0:
                 continue
             rank = next((i for i, (n, _) in enumerate(ns) if n == via), len(ns))
@@ -322,7 +361,12 @@ def propose_mapping(
     columns: dict[str, str] = {}
     matches: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
-    for s, h, fid, via in _assign(pairs):
+    assigned = _assign(pairs)
+    close = _too_close(assigned, candidates, set(pack.attributes))
+    for s, h, fid, via in assigned:
+        if h in close:
+            candidates[h] = close[h]
+            continue
         columns[h], matches[h] = fid, {"field": fid, "score": round(s, 3), "via": via}
         if drivers is not None and fid in pack.attributes and fid not in drivers:
             matches[h]["off_journey"] = True  # no stage of the file's stage column asks it (clean.py: not
@@ -345,6 +389,7 @@ def propose_mapping(
         "matches": {h: matches[h] for h in columns},
         "unplaced": [h for h in headers if h not in columns and h not in platform],
         "candidates": {h: sorted(c, key=lambda x: -x[1])[:2] for h, c in candidates.items() if h not in columns},
+        "close": list(close),
         "closest": {f: h for f, (h, _) in best_for.items()},
         "scales": scales,
         "platform": platform,

@@ -7,7 +7,8 @@ both languages: whole, by containment (提车 ⊂ 交车提车; in a Chinese com
 taken off. Before that the label is read: a leading code (``05 交车``, ``S03 交付``) is dropped, English
 ordinals read as words (``1st`` → first) and ``&`` as "and". When the pack's stages are periods of time (the
 first year, years 1-2, 2+ years, stated in their names), a label stating a period (``入住3个月``, ``收房不到一年``,
-``Living here 1-2 years``) goes to the stage whose period holds it.
+``Living here 1-2 years``) goes to the stage whose period holds it. A label naming what only one stage is about
+(an attribute it drives: 装修审批完成 → the first year) gets that stage as a suggestion only (``weak``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|
 _LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：])\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
 _CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
 STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
+ABOUT_SCORE = 0.75  # a label naming an attribute of one stage only: "weak", suggested in the draft, never used
 
 # a leading code before the label's words: "05 交车", "S03 交付", "A1. Delivery", "3、提车" (not "1-2年", "4S店")
 _CODE = re.compile(r"^\s*[a-z]{0,3}\d{1,4}[a-z]?(?:\s*[.、:：)）_\-]\s*|\s+)(?=[^\d\s.、:：)）_\-])", re.IGNORECASE)
@@ -154,6 +156,16 @@ class StageMatcher:
                         self.parts.setdefault(pk, set()).add(sid)
         if len(self.periods) < 2:
             self.periods = {}  # one stage stating a period is no time line
+        # what a stage is about: the names of its attributes (drivers), each with the stages it drives; only
+        # specific names (three Chinese characters or two English words: 装修审批, not 装修 or 收费)
+        self.about: dict[str, set[str]] = {}
+        for st in pack.stages:
+            for aid in st.drivers:
+                a = pack.attributes.get(aid)
+                for n in (a.name.zh, a.name.en, a.short.zh, a.short.en, *a.synonyms) if a else ():
+                    k = _key(n)
+                    if (len(k) >= 3 and not k.isascii()) or len(str(n).split()) >= 2:
+                        self.about.setdefault(k, set()).add(st.id)
 
     def _cores(self, label: str) -> list[str]:
         label = read_label(label)
@@ -212,6 +224,10 @@ class StageMatcher:
             if sum(len(n) >= 2 and n in cores[0] and sid in ids and not _negated(cores[0], n)
                    for n, ids in self.names.items()) >= 2:
                 out[sid] = max(out.get(sid, 0.0), 0.86)
+        about = {sid for n, ids in self.about.items() if n in cores[0] and not _negated(cores[0], n) for sid in ids}
+        if len(about) == 1:  # it names what only one stage is about (装修审批完成: a renovation, in the first year):
+            sid = next(iter(about))  # a suggestion for the draft, never used unattended (an event may happen in any
+            out[sid] = max(out.get(sid, 0.0), ABOUT_SCORE)  # stage: 快递代收 is no mark of a mature estate)
         q = read_question(read_label(label))
         shortest = min(len(c) for c in cores)
         for sid, names in self.raw.items():

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -189,6 +190,8 @@ def coverage(question: str, name: str, loose: bool = False) -> float:
     stems (``loose``: stems of one word count too, :func:`_same_word`). 0 when the name has neither."""
     nk, qk = _key(name), _key(question)
     nc = _chars(nk)
+    if len(nc) == 1 and not _words(name):
+        return 0.0  # one character of meaning (有货: 货) is no share of anything: matched whole or not at all
     if nc:
         qc = _chars(qk)
         nb = _bigrams(nk)
@@ -241,6 +244,42 @@ def similarity(q: Question, name: str, by_coverage: bool = True, loose: bool = F
     if cov >= 0.5:
         best = max(best, 0.45 + 0.4 * cov)
     return best
+
+
+def terms(text: str) -> set[str]:
+    """The units in which :class:`TermWeights` weighs a text: English word stems (first five letters, so
+    activating / activation are one term) and pairs of Chinese characters (not two particles: 有货 is
+    a term, 的是 is not)."""
+    k = _key(text)
+    pairs = {k[i : i + 2] for i in range(len(k) - 1)} | _bigrams(k)  # with and without the particles
+    return {_stem(w)[:5] for w in _words(text)} | {
+        b for b in pairs if all("\u4e00" <= c <= "\u9fff" for c in b) and not set(b) <= _STOP_CHARS}
+
+
+class TermWeights:
+    """How distinctive each term of a pack's attribute names is among the pack's attributes (an inverse
+    document frequency: ``service``, ``time``, ``staff``, 服务 occur in the names of many attributes and tell
+    them apart little; ``teller``, 报修 occur in one). :meth:`explained` is the share of a question's
+    distinctive weight an attribute's names account for: "Time it took to service my vehicle" is explained
+    more by a service-waiting-time attribute (time, service) than by an on-time-delivery one (time)."""
+
+    def __init__(self, names: dict[str, list[str]]):
+        self.terms = {fid: set().union(*(terms(n) for n in ns)) for fid, ns in names.items()}
+        df: dict[str, int] = {}
+        for ts in self.terms.values():
+            for t in ts:
+                df[t] = df.get(t, 0) + 1
+        n = len(names)
+        self.idf = {t: math.log((n + 1) / c) for t, c in df.items()}
+
+    def explained(self, questions: list[Question]) -> dict[str, float]:
+        """Attribute id → the share (0-1) of the questions' distinctive weight its names hold; {} when the
+        questions hold no term of any attribute."""
+        q = set().union(*(terms(x.text) for x in questions)) & self.idf.keys()
+        mass = sum(self.idf[t] for t in q)
+        if mass <= 0:
+            return {}
+        return {fid: sum(self.idf[t] for t in q & ts) / mass for fid, ts in self.terms.items()}
 
 
 # ------------------------------------------------------------------------------------------- the answers

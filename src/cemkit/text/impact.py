@@ -394,7 +394,7 @@ def distinctive_words(texts: pd.Series, nps: pd.Series, pack: Any, *, n_words: i
     sizes = np.fromiter((len(ws) for ws in per_doc), dtype=np.int64, count=len(per_doc))
     long = pd.DataFrame({"group": np.repeat(docs["group"].to_numpy(), sizes),
                          "copies": np.repeat(docs["copies"].to_numpy(), sizes),
-                         "word": [w for ws in per_doc for w in ws]})
+                         "word": pd.Series([w for ws in per_doc for w in ws], dtype=object)})  # text when empty
     long = long[_keyword_like(long["word"], drop)]
     counts = long.groupby(["word", "group"])["copies"].sum().unstack(fill_value=0)
     counts = counts.reindex(columns=["detractor", "promoter"], fill_value=0)
