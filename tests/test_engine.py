@@ -3,6 +3,8 @@ a hand-computed NPS; the correlation matrix for the driver models, counts and th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,7 +187,8 @@ def test_driver_views_same_through_duckdb(data, auto_pack):
 
 @pytest.mark.slow
 def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
-    """The detractor-risk model reads only the columns it uses from a Dataset: the same results."""
+    """The detractor-risk model from a Dataset (the O-data in memory here; from its file in
+    test_predict_stream): the same results; the footnote's Kish base from DuckDB's sums, to 1e-9."""
     df, ds, _, odata = data
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -194,7 +197,7 @@ def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
     assert set(a) == set(b) == {"prediction", "prediction_lift"}
     for name in a:
         pd.testing.assert_frame_equal(a[name][0], b[name][0], check_exact=False, rtol=0, atol=1e-9, obj=name)
-    assert a["prediction"][1]["base"] == b["prediction"][1]["base"]
+    assert a["prediction"][1]["base"] == pytest.approx(b["prediction"][1]["base"], abs=1e-9)
     assert a["prediction"][1]["facts"] == b["prediction"][1]["facts"]
 
 
@@ -202,16 +205,38 @@ def test_prediction_views_same_through_duckdb(data, auto_pack, tmp_path):
 def test_text_views_need_only_the_text_columns(data, auto_pack, tmp_path):
     """The text notebook reads only views.text_columns: every text result is the same as from the whole table."""
     df = data[0].reset_index(drop=True)
+    _same_text(tmp_path, auto_pack, (df,), (df[[c for c in views.text_columns(auto_pack) if c in df]],))
+
+
+def _same_text(tmp_path, pack, args_a: tuple, args_b: tuple, **kw_b) -> dict:
+    """text_views of two inputs: the same results, facts and theme tags."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = views.text_views(df, auto_pack, "zh", run_dir=tmp_path / "a")
-    b = views.text_views(df[[c for c in views.text_columns(auto_pack) if c in df]], auto_pack, "zh", run_dir=tmp_path / "b")
+    a = views.text_views(*args_a, pack, "zh", run_dir=tmp_path / "a")
+    b = views.text_views(*args_b, pack, "zh", run_dir=tmp_path / "b", **kw_b)
     assert set(a) == set(b) and "themes" in a and "theme_impact" in a
     for name in a:
         pd.testing.assert_frame_equal(a[name][0], b[name][0], obj=name)
         assert a[name][1] == b[name][1], name
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "data" / "theme_tags.parquet"),
                                   pd.read_parquet(tmp_path / "b" / "data" / "theme_tags.parquet"))
+    return a
+
+
+@pytest.mark.slow
+def test_text_views_from_a_dataset_read_only_the_two_waves(data, auto_pack, tmp_path):
+    """A large run's text notebook reads only the reporting and comparison waves' rows (views.wave_rows, batch
+    by batch, positions in the files as index): every text result and the theme tags are the same as from the
+    whole table in memory."""
+    _, ds, _, _ = data
+    cols = views.text_columns(auto_pack)
+    files = sorted((p for p in Path(ds.path.split("**")[0]).glob("*.parquet")), key=str)
+    full = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)  # as the run reads it
+    w = views.reporting_waves(full)
+    rows = views.wave_rows(ds, views.reporting_waves(ds), cols)
+    assert set(rows["wave"]) == {w.report, w.compare} and rows.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(rows, views.wave_rows(full, w, cols))
+    assert "theme_changes" in _same_text(tmp_path, auto_pack, (full,), (ds,), rows=rows)
 
 
 @pytest.mark.parametrize("section", ["journey", "drivers"])

@@ -65,7 +65,7 @@ def test_engine_duckdb_reaches_the_notebooks_with_the_same_results(runs):
     pandas_run, duckdb_run = runs["pandas"], runs["duckdb"]
     assert "(Dataset)" in _printed(duckdb_run, "02_journey")  # the journey notebook says what it read
     assert "(DataFrame)" in _printed(pandas_run, "02_journey")
-    for nb in ("02_journey", "03_drivers", "06_predict"):
+    for nb in ("02_journey", "03_drivers", "05_actions", "06_predict"):
         src = nbformat.read(duckdb_run / "notebooks" / f"{nb}.ipynb", as_version=4)
         injected = [c.source for c in src.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and 'engine = "duckdb"' in injected[0], nb
@@ -78,6 +78,9 @@ def test_engine_duckdb_reaches_the_notebooks_with_the_same_results(runs):
     for table in ("responses", "quarantine", "odata"):
         _same(pd.read_parquet(pandas_run / "data" / f"{table}.parquet"),
               pd.read_parquet(duckdb_run / "data" / f"{table}.parquet"), table)
+    for listing in ("alerts.csv", "playbooks.csv"):  # the actions notebook read the Dataset batch by batch
+        _same(pd.read_csv(pandas_run / listing, dtype=str, encoding="utf-8-sig"),
+              pd.read_csv(duckdb_run / listing, dtype=str, encoding="utf-8-sig"), listing)
     names = sorted(p.stem for p in (pandas_run / "results").glob("*.parquet"))
     assert names == sorted(p.stem for p in (duckdb_run / "results").glob("*.parquet"))
     assert {"journey_table", "wave_changes", "league", "stage_drivers", "prediction"} <= set(names)

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from .errors import InputError, PackError, Problem
 from .packs import Checker, Label, Pack
 from .schema.sections import PRIORITIES
 from .workbook import write_workbook
-from .workdays import coverage_note, working_days
+from .workdays import sla_due
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -74,6 +74,7 @@ __all__ = [
     "alert_config",
     "alerts_summary",
     "evaluate_alerts",
+    "firing",
     "follow_up_codes",
     "follow_up_key",
     "joiner",
@@ -94,8 +95,6 @@ CONDITIONS = {
 ALERT_COLUMNS = ["alert_id", "customer_id", "response_id", "stage", "stage_name", "wave", "priority",
                  "rules", "reason", "owner", "created", "due", "verbatim"]
 _DEFAULT_OWNER = Label("客户体验部", "CX office")
-_NS_PER_HOUR = 3_600_000_000_000
-_NS_PER_DAY = 24 * _NS_PER_HOUR
 
 
 def follow_up_key(df: pd.DataFrame) -> pd.Series:
@@ -222,62 +221,6 @@ def alert_config(pack: Pack) -> AlertConfig:
                        str(sla.get("calendar", "china")))
 
 
-# ================================================================================================ SLA
-def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
-            holidays: Iterable[str] = (), workdays: Iterable[str] = (), calendar: str = "weekdays") -> pd.Series:
-    """Due time of each alert: ``created`` plus ``hours`` (a number or one per row).
-
-    With ``business_days`` only working days count — those of ``calendar`` (:mod:`cemkit.workdays`:
-    ``"china"``, the official holidays and 调休 make-up workdays; ``"weekdays"``, Monday-Friday), minus
-    ``holidays``, plus ``workdays`` — and a working day has 24 clock hours, any other day none. A china
-    clock that needs a day outside the years the calendar covers counts that year Monday–Friday and says so in
-    ``attrs["calendar_note"]`` of the result (``{"zh": …, "en": …}``).
-    Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on a Saturday starts on
-    the next working day at 00:00. Vectorised: the working days of the span are listed once and the due day
-    is found by position (``searchsorted``), no loop over alerts. Time zones are kept (the arithmetic runs
-    on local wall-clock time).
-    """
-    created = pd.Series(created)
-    if not pd.api.types.is_datetime64_any_dtype(created):
-        created = pd.to_datetime(created)
-    tz = getattr(created.dt, "tz", None)
-    local = created.dt.tz_localize(None) if tz is not None else created
-    t = local.to_numpy(dtype="datetime64[ns]")
-    h = np.broadcast_to(np.asarray(hours, dtype=float), t.shape)
-    add = np.round(h * _NS_PER_HOUR).astype("int64")
-    out = np.full(t.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    ok = ~np.isnat(t)
-    note: dict[str, str | None] = {}
-    if not business_days:
-        out[ok] = t[ok] + add[ok].astype("timedelta64[ns]")
-    elif ok.any():
-        hol = np.array(sorted(set(holidays)), dtype="datetime64[D]")
-        extra = np.array(sorted(set(workdays)), dtype="datetime64[D]")
-        tv = t[ok]
-        day = tv.astype("datetime64[D]")
-        # business time already used on the creation day (none when it is not a working day)
-        total0 = add[ok]
-        whole_max = int(max(0, total0.max()) // _NS_PER_DAY) + 2
-        first = day.min()
-        # enough calendar days for the furthest due day: 7/5 of the working days, plus every holiday
-        span = int((day.max() - first).astype(int)) + whole_max * 7 // 5 + len(hol) + 14
-        cal = first + np.arange(span + 1)
-        work = working_days(cal, calendar, hol, extra)
-        bdays = cal[work]
-        working = work[(day - first).astype(np.int64)]
-        used = np.where(working, (tv - day.astype("datetime64[ns]")).astype("int64"), 0)
-        whole, rest = np.divmod(used + total0, _NS_PER_DAY)
-        start = np.searchsorted(bdays, day)  # the creation day if working, else the next working day
-        out[ok] = bdays[start + whole].astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
-        used_days = np.concatenate([day, bdays[start + whole]])
-        note = {lg: coverage_note(used_days, calendar, lg) for lg in ("zh", "en")}
-    res = pd.Series(out, index=created.index, name="due")
-    if note.get("en"):
-        res.attrs["calendar_note"] = note
-        warnings.warn(note["en"], stacklevel=2)  # shown in the actions notebook
-    return res.dt.tz_localize(tz) if tz is not None else res
-
-
 # ========================================================================================= evaluation
 def _empty_alerts(extra: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="string") for c in ALERT_COLUMNS})
@@ -358,6 +301,25 @@ def _join_flags(flags: np.ndarray, labels: Sequence[str], sep: str) -> np.ndarra
     return text[inverse.reshape(-1)]
 
 
+def _flags(df: pd.DataFrame, pack: Pack, cfg: AlertConfig, themes: pd.DataFrame | None,
+           skipped: dict[str, str]) -> tuple[list[AlertRule], np.ndarray]:
+    """The rules in priority order (then file order) and, per row of ``df``, which of them fire."""
+    crit = _critical_negative_rows(themes, pack, len(df)) if themes is not None else None
+    rules = sorted(cfg.rules, key=lambda r: r.rank)  # priority order, then file order (stable sort)
+    return rules, np.column_stack([_rule_mask(r, df, pack, crit, skipped) for r in rules])
+
+
+def firing(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = None) -> np.ndarray:
+    """Per row of ``df``, whether any of the pack's alert rules fires on it (``themes`` as for
+    :func:`evaluate_alerts`). Whether a rule fires depends on its row alone, so ``evaluate_alerts`` of the
+    firing rows (in their order, theme tags renumbered) equals ``evaluate_alerts`` of ``df``: a large table
+    is filtered batch by batch and only the rows that raise alerts are held (``cemkit.views.action_views``)."""
+    cfg = alert_config(pack)
+    if not cfg.rules or not len(df):
+        return np.zeros(len(df), dtype=bool)
+    return _flags(df, pack, cfg, themes, {})[1].any(axis=1)
+
+
 def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = None,
                     now: Any = None, lang: str | None = None) -> pd.DataFrame:
     """Alerts (work orders) raised by the pack's alert rules on the clean response table ``df``.
@@ -391,9 +353,7 @@ def evaluate_alerts(df: pd.DataFrame, pack: Pack, themes: pd.DataFrame | None = 
         out.attrs["skipped_rules"] = skipped
         return out
 
-    crit = _critical_negative_rows(themes, pack, n) if themes is not None else None
-    rules = sorted(cfg.rules, key=lambda r: r.rank)  # priority order, then file order (stable sort)
-    flags = np.column_stack([_rule_mask(r, df, pack, crit, skipped) for r in rules])
+    rules, flags = _flags(df, pack, cfg, themes, skipped)
     for rid, why in skipped.items():
         warnings.warn(f"alert rule {rid!r} fires for nobody: {why}", stacklevel=2)
     hit = np.flatnonzero(flags.any(axis=1))

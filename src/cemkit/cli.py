@@ -229,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default="auto",
                    help="pandas: ingest and analysis in memory; duckdb: a CSV export and its O-data ingested in "
                    "batches and the analysis notebooks reading the clean responses through DuckDB over parquet "
-                   "(the same numbers); auto: batches from a 100 MB file, DuckDB from 2,000,000 responses. "
+                   "(the same numbers); auto: batches from a 100 MB file, DuckDB from 500,000 responses. "
                    "Passed to the notebooks as the parameter engine (docs/scale.md)")
     r.add_argument("--demo-n", type=int, help="number of synthetic responses when running on demo data")
     r.add_argument("--seed", type=int, help="seed of the synthetic demo data")

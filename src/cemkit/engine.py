@@ -26,7 +26,7 @@ quoted identifiers, values are bound parameters.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,15 @@ import pandas as pd
 from .errors import DataError
 from .packs import Pack
 
-__all__ = ["ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "choose", "connect", "counts", "join_odata",
+__all__ = ["BATCH_ROWS", "ENGINES", "MEMORY_LIMIT", "THRESHOLD", "Dataset", "choose", "connect", "counts", "join_odata",
            "weighted_corr"]
 
 #: DuckDB's memory limit per connection; above it, sorts and joins spill to disk
 MEMORY_LIMIT = "1GB"
 #: ``engine="auto"``: responses from which the analysis reads through DuckDB instead of pandas
-THRESHOLD = 2_000_000
+THRESHOLD = 500_000
+#: rows read at a time by :meth:`Dataset.batches` (the ingest writes a row group per 200,000 records)
+BATCH_ROWS = 200_000
 ENGINES = ("auto", "pandas", "duckdb")
 
 
@@ -130,18 +132,108 @@ class Dataset:
         """The rows whose ``column`` (as text) equals ``value``."""
         return Dataset(self.path, (*self.filters, (column, str(value))))
 
-    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present) read: for
-        analyses that need rows (a bootstrap, a model), on the few columns they use."""
-        have = self.columns
-        cols = [c for c in (columns or have) if c in have]
-        frm, p = self._from(positions=True)
-        con = connect()
-        try:
-            return con.execute(f"SELECT {', '.join(q(c) for c in cols)} {frm} ORDER BY filename, file_row_number",
-                               p).df()
-        finally:
-            con.close()
+    def to_pandas(self, columns: Sequence[str] | None = None, *, positions: bool = False,
+                  any_of: tuple[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """The (filtered) rows as a DataFrame in the files' order, only ``columns`` (those present; all when
+        None) read: for analyses that need rows (a bootstrap, a model), on the few columns they use. Read as
+        :meth:`batches` reads (the same types as ``pandas.read_parquet``), converted column by column with each
+        column's Arrow buffers freed as it goes: the rows are held about once, not twice. ``positions``: the
+        index is each row's position in the files (as :meth:`batches`); ``any_of=(column, values)``: only the
+        rows whose ``column`` (as text) is one of ``values`` (e.g. two waves), in one pass."""
+        import pyarrow as pa
+
+        cols = list(columns) if columns is not None else self._schema().names
+        found = list(self._record_batches(cols, None, any_of))
+        if not found:
+            return self._empty(cols)
+        pos = np.concatenate([p for p, _ in found])
+        table = pa.Table.from_batches([rb for _, rb in found])
+        del found
+        out = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+        pa.default_memory_pool().release_unused()  # the batches' buffers back to the system, not kept cached
+        if positions:
+            out.index = pd.Index(pos)
+        return out
+
+    def batches(self, columns: Sequence[str], size: int | None = None) -> Iterator[pd.DataFrame]:
+        """The (filtered) rows in the files' order, ``size`` rows of the files at a time (default
+        :data:`BATCH_ROWS`), as DataFrames of ``columns`` (those present) whose index is each row's position
+        in the files (0, 1, … over the files in name order, as :meth:`to_pandas` orders them) — for work that
+        needs rows but not all at once (alerts, scoring). Only ``columns`` are read (pyarrow), and a row
+        group whose statistics exclude a filter's value is skipped without being read; the filters are then
+        applied row by row. When no row matches, one empty frame with the columns' types."""
+        found = False
+        for pos, rb in self._record_batches(columns, size):
+            out = rb.to_pandas()
+            out.index = pd.Index(pos)
+            found = True
+            yield out
+        if not found:  # no row matched: one empty frame, so a caller still gets the columns
+            yield self._empty(columns)
+
+    def _files(self) -> list[str]:
+        import glob
+
+        return sorted(glob.glob(self.path, recursive=True)) if glob.has_magic(self.path) else [self.path]
+
+    def _schema(self) -> Any:
+        import pyarrow.parquet as pq
+
+        files = self._files()
+        if not files:
+            raise DataError(f"no parquet file matches {self.path}")
+        return pq.read_schema(files[0])
+
+    def _empty(self, columns: Sequence[str]) -> pd.DataFrame:
+        schema = self._schema()
+        return schema.empty_table().select([c for c in dict.fromkeys(columns) if c in schema.names]).to_pandas()
+
+    def _record_batches(self, columns: Sequence[str], size: int | None,
+                        any_of: tuple[str, Sequence[str]] | None = None) -> Iterator[tuple[np.ndarray, Any]]:
+        """(positions in the files, Arrow record batch of ``columns``) of the rows that meet the filters (and
+        ``any_of``: a column whose text is one of the values)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        size = size or BATCH_ROWS
+        offset = 0
+        for path in self._files():
+            pf = pq.ParquetFile(path)
+            names = pf.schema_arrow.names
+            extra = [any_of[0]] if any_of else []
+            cols = [c for c in dict.fromkeys([*columns, *(c for c, _ in self.filters), *extra]) if c in names]
+            keep = [c for c in dict.fromkeys(columns) if c in names]
+            groups, starts, start = [], [], offset
+            for i in range(pf.metadata.num_row_groups):
+                rg = pf.metadata.row_group(i)
+                if (not self.filters or _may_match(rg, names, self.filters)) and \
+                        (not any_of or any(_may_match(rg, names, [(any_of[0], v)]) for v in any_of[1])):
+                    groups.append(i)
+                    starts.append(start)
+                start += rg.num_rows
+            offset = start
+            for i, first in zip(groups, starts, strict=True):
+                at = first
+                for batch in pf.iter_batches(batch_size=size, row_groups=[i], columns=cols):
+                    pos = np.arange(at, at + batch.num_rows, dtype=np.int64)
+                    at += batch.num_rows
+                    if self.filters or any_of:
+                        mask = None
+                        tests = [(c, pc.equal, v) for c, v in self.filters]
+                        if any_of:
+                            tests.append((any_of[0], pc.is_in, pa.array([str(v) for v in any_of[1]])))
+                        for c, test, v in tests:
+                            col = batch.column(c) if c in names else pa.nulls(batch.num_rows, pa.string())
+                            eq = test(pc.cast(col, pa.string()) if not pa.types.is_string(col.type) and
+                                      not pa.types.is_large_string(col.type) else col, v)
+                            mask = eq if mask is None else pc.and_(mask, eq)
+                        mask = pc.fill_null(mask, False)
+                        batch = batch.filter(mask)
+                        pos = pos[mask.to_numpy(zero_copy_only=False)]
+                    if batch.num_rows:
+                        yield pos, batch.select(keep)
 
     def weight_column(self) -> str | None:
         """``"weight"`` when the data carry weights other than 1 (as ``views.common._weights``), else None."""
@@ -351,6 +443,20 @@ def join_odata(ds: Dataset, odata: str | Path, out: str | Path, on: str = "custo
     finally:
         con.close()
     return Dataset(out)
+
+
+def _may_match(rg: Any, names: list[str], filters: Sequence[tuple[str, str]]) -> bool:
+    """False when a row group's min/max statistics show that no row can equal every filter value (text
+    columns only; without statistics, or for other types, the row group is read)."""
+    for c, v in filters:
+        if c not in names:
+            continue
+        st = rg.column(names.index(c)).statistics
+        if st is None or not st.has_min_max or not isinstance(st.min, str) or not isinstance(st.max, str):
+            continue
+        if not st.min <= v <= st.max:
+            return False
+    return True
 
 
 def _literal(path: str | Path) -> str:

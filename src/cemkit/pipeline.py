@@ -313,7 +313,11 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]
-        warm = WarmKernels(len(rest), nb_dir)  # the later notebooks' kernels start while ingest runs
+        # the later notebooks' kernels start while ingest runs; a large run keeps one waiting, not two (an idle
+        # kernel holds ≈ 220 MB; the second notebook of a pair then starts ≈ 2.5 s later)
+        from .ingest.stream import streams
+
+        warm = WarmKernels(len(rest), nb_dir, ahead=1 if any(streams(p, opts.engine) for p in data) else 2)
         timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir)
         progress.step(first.stem)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:

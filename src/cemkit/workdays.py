@@ -14,14 +14,19 @@ client that works a national holiday, or the official days of a year the package
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["CALENDARS", "calendar_years", "coverage_note", "working_days"]
+__all__ = ["CALENDARS", "calendar_years", "coverage_note", "sla_due", "working_days"]
 
 CALENDARS = ("china", "weekdays")
+_NS_PER_HOUR = 3_600_000_000_000
+_NS_PER_DAY = 24 * _NS_PER_HOUR
 
 
 @cache
@@ -80,3 +85,58 @@ def coverage_note(days: np.ndarray, calendar: str, lang: str = "zh") -> str | No
     return (f"deadlines in {span} count Monday–Friday: the installed chinesecalendar {version('chinesecalendar')} "
             f"has official holidays and make-up workdays for {lo}–{hi} only; list them under sla.holidays / "
             f"sla.workdays in alerts.yaml, or upgrade the package")
+
+
+def sla_due(created: pd.Series, hours: Any, business_days: bool = False,
+            holidays: Iterable[str] = (), workdays: Iterable[str] = (), calendar: str = "weekdays") -> pd.Series:
+    """Due time of each alert: ``created`` plus ``hours`` (a number or one per row).
+
+    With ``business_days`` only working days count — those of ``calendar`` (:mod:`cemkit.workdays`:
+    ``"china"``, the official holidays and 调休 make-up workdays; ``"weekdays"``, Monday-Friday), minus
+    ``holidays``, plus ``workdays`` — and a working day has 24 clock hours, any other day none. A china
+    clock that needs a day outside the years the calendar covers counts that year Monday–Friday and says so in
+    ``attrs["calendar_note"]`` of the result (``{"zh": …, "en": …}``).
+    Friday 10:00 + 24 h → Monday 10:00; + 48 h → Tuesday 10:00; an alert created on a Saturday starts on
+    the next working day at 00:00. Vectorised: the working days of the span are listed once and the due day
+    is found by position (``searchsorted``), no loop over alerts. Time zones are kept (the arithmetic runs
+    on local wall-clock time).
+    """
+    created = pd.Series(created)
+    if not pd.api.types.is_datetime64_any_dtype(created):
+        created = pd.to_datetime(created)
+    tz = getattr(created.dt, "tz", None)
+    local = created.dt.tz_localize(None) if tz is not None else created
+    t = local.to_numpy(dtype="datetime64[ns]")
+    h = np.broadcast_to(np.asarray(hours, dtype=float), t.shape)
+    add = np.round(h * _NS_PER_HOUR).astype("int64")
+    out = np.full(t.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = ~np.isnat(t)
+    note: dict[str, str | None] = {}
+    if not business_days:
+        out[ok] = t[ok] + add[ok].astype("timedelta64[ns]")
+    elif ok.any():
+        hol = np.array(sorted(set(holidays)), dtype="datetime64[D]")
+        extra = np.array(sorted(set(workdays)), dtype="datetime64[D]")
+        tv = t[ok]
+        day = tv.astype("datetime64[D]")
+        # business time already used on the creation day (none when it is not a working day)
+        total0 = add[ok]
+        whole_max = int(max(0, total0.max()) // _NS_PER_DAY) + 2
+        first = day.min()
+        # enough calendar days for the furthest due day: 7/5 of the working days, plus every holiday
+        span = int((day.max() - first).astype(int)) + whole_max * 7 // 5 + len(hol) + 14
+        cal = first + np.arange(span + 1)
+        work = working_days(cal, calendar, hol, extra)
+        bdays = cal[work]
+        working = work[(day - first).astype(np.int64)]
+        used = np.where(working, (tv - day.astype("datetime64[ns]")).astype("int64"), 0)
+        whole, rest = np.divmod(used + total0, _NS_PER_DAY)
+        start = np.searchsorted(bdays, day)  # the creation day if working, else the next working day
+        out[ok] = bdays[start + whole].astype("datetime64[ns]") + rest.astype("timedelta64[ns]")
+        used_days = np.concatenate([day, bdays[start + whole]])
+        note = {lg: coverage_note(used_days, calendar, lg) for lg in ("zh", "en")}
+    res = pd.Series(out, index=created.index, name="due")
+    if note.get("en"):
+        res.attrs["calendar_note"] = note
+        warnings.warn(note["en"], stacklevel=2)  # shown in the actions notebook
+    return res.dt.tz_localize(tz) if tz is not None else res

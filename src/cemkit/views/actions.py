@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics as m
+from ..engine import Dataset
 from ..packs import Pack
-from .common import Views, base_meta, frame, write_csv
+from .common import Views, base_meta, odata_customers, write_csv
 from .waves import Waves, reporting_waves, wave_labels
 
 
@@ -44,16 +45,21 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
 
     run_dir = Path(run_dir)
     out: Views = {}
-    df = df.reset_index(drop=True)
     prev = tr.load_previous(previous) if previous else None
     closed, closed_info = tr.closed_alert_ids(closed_alerts) if closed_alerts else (None, None)
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
-    tr.seen_log(prev, df["response_id"]).to_parquet(run_dir / "data" / "seen_responses.parquet", index=False)
     waves = reporting_waves(df, wave, compare)
-    cur = waves.rows(df)
-    seen = cur["response_id"].astype("string").isin(prev.seen).to_numpy(dtype=bool) if prev else \
-        np.zeros(len(cur), dtype=bool)
-    new_rows = cur[~seen]
+    if isinstance(df, Dataset):  # a large run: the rows that raise alerts, read batch by batch
+        _write_seen_log(prev, df, run_dir / "data" / "seen_responses.parquet")
+        cur = waves.rows(df)
+        new_rows, n_seen = _alert_rows(cur, pack, tags, prev) if pack.section("alerts") else (None, 0)
+    else:
+        df = df.reset_index(drop=True)
+        tr.seen_log(prev, df["response_id"]).to_parquet(run_dir / "data" / "seen_responses.parquet", index=False)
+        cur = waves.rows(df)
+        seen = cur["response_id"].astype("string").isin(prev.seen).to_numpy(dtype=bool) if prev else \
+            np.zeros(len(cur), dtype=bool)
+        new_rows, n_seen = cur[~seen], int(seen.sum())
     if pack.section("alerts"):
         alerts = _with_contacts(al.evaluate_alerts(new_rows.reset_index(drop=True), pack,
                                                    themes=_rows_tags(tags, new_rows.index), lang=lang, now=now),
@@ -71,7 +77,7 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
         table, facts = al.alerts_summary(alerts, lang)
         facts["in_xlsx"] = len(book)
         facts.update(has_previous=prev is not None, previous_run=prev.run_id if prev else None,
-                     n_seen=int(seen.sum()), n_repeat=len(repeat), has_closed=closed is not None,
+                     n_seen=n_seen, n_repeat=len(repeat), has_closed=closed is not None,
                      n_prev_alerts=None, n_closed=None, n_open=None, n_overdue=None, closed_unknown=None)
         if prev is not None and closed is not None:
             still = tr.open_alerts(prev.issued, closed, now=now)
@@ -83,9 +89,10 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
         if closed_info:
             meta["closed_alerts"] = closed_info
         out["alerts_summary"] = (table, meta)
-    df = cur.reset_index(drop=True)
     if pack.section("playbooks"):
-        assigned = pb.assign(df, pack, lang)
+        rows = cur.to_pandas(playbook_columns(pack)) if isinstance(cur, Dataset) else cur
+        assigned = pb.assign(rows.reset_index(drop=True), pack, lang)
+        del rows
         write_csv(assigned, run_dir / "playbooks.csv")
         book = assigned
         if len(assigned) > max_xlsx_rows:  # the full list is in playbooks.csv; the workbook keeps detractors first
@@ -94,8 +101,65 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
             book = assigned.loc[key.sort_values(kind="stable").index].head(max_xlsx_rows)
         pb.write_playbooks_xlsx(book, pack, run_dir / "playbooks.xlsx", lang)
         table, facts = pb.summary(assigned, pack, lang)
-        out["playbooks"] = (table, base_meta(df, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
+        out["playbooks"] = (table, base_meta(cur, pack, lang, facts={**facts, **waves.facts()}, **waves.meta()))
     return out
+
+
+def alert_columns(pack: Pack) -> list[str]:
+    """The response columns the alert rules and the work orders read (:func:`cemkit.alerts.evaluate_alerts`)."""
+    return ["response_id", "customer_id", "stage", "wave", "date", "comment", "touchpoint", *pack.kpis,
+            *pack.segment_ids]
+
+
+def playbook_columns(pack: Pack) -> list[str]:
+    """The response columns a customer's play reads (:func:`cemkit.playbooks.assign`)."""
+    return ["customer_id", "response_id", "wave", "stage", "date", "nps", *pack.segment_ids]
+
+
+def _alert_rows(cur: Dataset, pack: Pack, tags: pd.DataFrame | None, prev) -> tuple[pd.DataFrame, int]:
+    """The reporting wave's responses not seen by an earlier run on which an alert rule fires (their index:
+    positions in the file, as the theme tags' rows), read batch by batch with :func:`alert_columns` only,
+    and how many responses an earlier run had seen. Whether a rule fires depends on its row alone
+    (:func:`cemkit.alerts.firing`), so the alerts raised from these rows are those of the whole wave."""
+    from .. import alerts as al
+
+    if tags is not None:  # sorted by row once: each batch takes its slice
+        tags = tags.assign(row=pd.to_numeric(tags["row"], errors="coerce")).dropna(subset=["row"])
+        tags = tags.sort_values("row", kind="stable")
+        tag_rows = tags["row"].to_numpy()
+    parts, n_seen = [], 0
+    for batch in cur.batches(alert_columns(pack)):
+        if prev is not None:
+            seen = batch["response_id"].astype("string").isin(prev.seen).to_numpy(dtype=bool)
+            n_seen += int(seen.sum())
+            batch = batch[~seen]
+        part = None
+        if tags is not None and len(batch):
+            lo, hi = np.searchsorted(tag_rows, [batch.index[0], batch.index[-1] + 1])
+            part = _rows_tags(tags.iloc[lo:hi], batch.index)
+        parts.append(batch[al.firing(batch.reset_index(drop=True), pack, themes=part)])
+    return pd.concat(parts), n_seen
+
+
+def _write_seen_log(prev, ds: Dataset, path: Path) -> None:
+    """:func:`cemkit.tracking.seen_log` of every response id in ``ds`` written batch by batch: the previous
+    runs' ids, then this run's not among them (ids are unique in the clean table: ingest quarantines a
+    repeated id)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .. import tracking as tr
+
+    schema = pa.schema([("response_id", pa.string())])
+    with pq.ParquetWriter(path, schema) as out:
+        if prev is not None:
+            out.write_table(pa.Table.from_pandas(tr.seen_log(prev, pd.Series([], dtype="string")),
+                                                 schema=schema, preserve_index=False))
+        for batch in ds.batches(["response_id"]):
+            log = tr.seen_log(None, batch["response_id"])
+            if prev is not None:
+                log = log[~log["response_id"].isin(prev.seen).to_numpy(dtype=bool)]
+            out.write_table(pa.Table.from_pandas(log, schema=schema, preserve_index=False))
 
 
 def _with_contacts(alerts: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
@@ -119,8 +183,8 @@ CLAIM_AUC = 0.70  # Hosmer & Lemeshow's "acceptable": below it the deck says the
 PREDICTION_COLUMNS = ("response_id", "customer_id", "wave", "date", "nps", "weight")
 
 
-def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
-                     odata: pd.DataFrame | None = None, seed: int = 0, *, prediction=None) -> Views:
+def prediction_views(df: pd.DataFrame | Dataset, pack: Pack, lang: str, run_dir: str | Path,
+                     odata: pd.DataFrame | str | Path | None = None, seed: int = 0, *, prediction=None) -> Views:
     """The detractor-risk model from O-data (refused with its reason when it cannot be trusted), its lift
     and calibration by risk decile (``prediction_lift``) and the ranked list of silent customers
     (top_risk.xlsx). Silent customers: the O-data customers without a survey response in the data.
@@ -131,8 +195,7 @@ def prediction_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Pat
     run_dir = Path(run_dir)
     out: Views = {}
     spec = pack.odata or {}
-    if odata is not None and len(odata) and spec.get("features"):
-        df = frame(df, PREDICTION_COLUMNS)  # DuckDB: only the columns the model and the footnote use
+    if odata is not None and odata_customers(odata) and spec.get("features"):
         min_auc = float(spec.get("min_auc", 0.60))
         pred = (prediction if prediction is not None
                 else pr.fit_predict(df, odata, pack, seed=seed, lang=lang, min_auc=min_auc))

@@ -53,6 +53,39 @@ def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pa
     return pd.read_parquet(path, columns=[c for c in keep if comments or c != "comment"])
 
 
+def read_odata(run_dir: str | Path, responses: pd.DataFrame | Dataset) -> pd.DataFrame | str | None:
+    """The run's O-data (``data/odata.parquet``, one row per customer): a DataFrame beside a DataFrame of
+    responses; beside a :class:`cemkit.engine.Dataset` (a large run) the file's path — the model reads the
+    rows it needs batch by batch (:func:`cemkit.predict.fit_predict`); None when the run has no O-data."""
+    path = Path(run_dir) / "data" / "odata.parquet"
+    if not path.exists():
+        return None
+    return str(path) if isinstance(responses, Dataset) else pd.read_parquet(path)
+
+
+def odata_customers(odata: pd.DataFrame | str | Path | None) -> int:
+    """Rows of the O-data: a DataFrame's, a parquet file's (from its footer), 0 for None."""
+    if odata is None:
+        return 0
+    if isinstance(odata, pd.DataFrame):
+        return len(odata)
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(odata).metadata.num_rows)
+
+
+def wave_rows(df: pd.DataFrame | Dataset, waves: Any, columns: Sequence[str], with_compare: bool = True) -> pd.DataFrame:
+    """The rows of the reporting wave and, with ``with_compare``, of the comparison wave (``waves``: a
+    :class:`~cemkit.views.Waves`) with ``columns`` (those present), their index their position in the whole
+    table — the ``row`` the theme tags name. A :class:`cemkit.engine.Dataset` is read once, batch by batch:
+    only those waves' rows are ever held."""
+    if not isinstance(df, Dataset):
+        df = df.reset_index(drop=True)
+        return df.loc[waves.mask(df, with_compare=with_compare), [c for c in columns if c in df]]
+    labels = [waves.report] + ([waves.compare] if with_compare and waves.compare is not None else [])
+    return df.to_pandas(columns, positions=True, any_of=None if waves.pooled else ("wave", labels))
+
+
 def frame(df: pd.DataFrame | Dataset, columns: Sequence[str]) -> pd.DataFrame:
     """The rows as a pandas DataFrame for an analysis that needs rows (a model, a bootstrap): a DataFrame as
     it is; a :class:`cemkit.engine.Dataset` read with only ``columns`` (those it has), in the files' order."""
@@ -105,21 +138,29 @@ def _label(value: Any) -> dict[str, str]:
     return {"zh": str(value), "en": str(value)}
 
 
+#: rows :func:`write_csv` converts at a time
+CSV_ROWS = 200_000
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """A CSV that Excel opens with Chinese intact (UTF-8 with BOM), written by pyarrow (fast at 1M rows).
     Every text cell goes through :func:`formula_safe`: nothing a client typed runs as a formula."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    frame = table.copy()
-    for col in frame.columns:  # lists / mixed objects → text
-        if frame[col].dtype == object:
-            frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
-            frame[col] = formula_safe(frame[col])
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
-        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh)
+        for start in range(0, max(len(table), 1), CSV_ROWS):  # a copy of one part at a time, not the table
+            frame = table.iloc[start:start + CSV_ROWS].copy()
+            for col in frame.columns:  # lists / mixed objects → text; categories of texts → texts
+                if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                    frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+                if frame[col].dtype == object:
+                    frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+                if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
+                    frame[col] = formula_safe(frame[col])
+            pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh,
+                            pacsv.WriteOptions(include_header=start == 0))
     return Path(path)
 
 

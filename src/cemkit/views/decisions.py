@@ -23,7 +23,7 @@ import pandas as pd
 from .. import whatif
 from ..i18n import number, t
 from ..packs import Pack
-from .common import Views, base_meta, weight_column
+from .common import Views, base_meta, frame, weight_column
 from .waves import reporting_waves
 
 MAX_DECISIONS = 5
@@ -79,11 +79,14 @@ def candidates(df: pd.DataFrame, pack: Pack) -> pd.DataFrame:
 
 def decision_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None,
                    max_decisions: int = MAX_DECISIONS, wave: str | None = None, compare: str | None = None) -> Views:
-    """The ``decisions`` result, on the reporting wave's responses (:func:`reporting_waves`): up to
+    """The ``decisions`` result, on the reporting wave's responses (:func:`reporting_waves`; of a
+    :class:`~cemkit.engine.Dataset`, only that wave's model columns are read): up to
     ``max_decisions`` rows, largest overall uplift first, with the texts the summary and roadmap slides show
     and the numbers behind them."""
     waves = reporting_waves(df, wave, compare)
-    df = waves.rows(df)
+    unit, _ = _unit(pack, df)
+    attrs = [a for st in pack.stages for a in st.drivers]
+    df = frame(waves.rows(df), ["stage", "nps", "weight", *([unit] if unit else []), *dict.fromkeys(attrs)])
     cand = candidates(df, pack)
     if cand.empty:
         return {}

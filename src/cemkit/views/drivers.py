@@ -40,15 +40,19 @@ def driver_columns(pack: Pack) -> list[str]:
 
 
 def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0,
-                 wave: str | None = None, compare: str | None = None, *, models=None) -> Views:
+                 wave: str | None = None, compare: str | None = None, *, models=None,
+                 rows: pd.DataFrame | None = None) -> Views:
     """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
     which stage's satisfaction matters most for customers' overall NPS — on the reporting wave's responses
     (:func:`reporting_waves`), by the pack's rules (``rules.drivers``: method, target, minimum bases; change
     them with :meth:`Pack.with_rules`). ``models``: the ``(models, skipped)`` of
     :func:`cemkit.drivers.key_drivers_by` over the pack's stages on those responses, when the notebook has
-    fitted them already; else they are fitted here with ``bootstrap`` and ``seed``."""
+    fitted them already; else they are fitted here with ``bootstrap`` and ``seed``. ``rows``: the reporting
+    wave's rows with :func:`driver_columns` (``frame(waves.rows(df), driver_columns(pack))``) when the notebook
+    has read them already — a large run's rows are then not held twice."""
     waves = reporting_waves(df, wave, compare)
-    df = frame(waves.rows(df), driver_columns(pack))  # DuckDB: only the reporting wave's model columns
+    # DuckDB: only the reporting wave's model columns
+    df = rows if rows is not None else frame(waves.rows(df), driver_columns(pack))
     w = weight_column(df)
     if models is None:
         models = kda.key_drivers_by(df, pack.rules.driver_target, {s.id: s.drivers for s in pack.stages}, "stage",

@@ -25,7 +25,7 @@ HEAT_THEMES = 12  # rows of the theme × stage slide (the storylines' ``top: 12`
 
 def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None, n_quotes: int = 3,
                wave: str | None = None, compare: str | None = None, sentiment_model: Any = None, *,
-               tags: pd.DataFrame | None = None) -> Views:
+               tags: pd.DataFrame | None = None, rows: pd.DataFrame | None = None) -> Views:
     """Theme negative / positive mention rates, NPS gap of mentioners, theme × stage negative shares,
     2–3 representative quotes per theme (with stage, score and unit), detractor-vs-promoter words,
     discovery candidates (written to ``discovery_candidates.yaml``) and the emerging topics among them — on
@@ -35,12 +35,16 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     whose polarity the theme mentions follow where it was kept (docs/text.md, "Learning from labels"); the
     ``sentiment_model`` view says which was used. ``tags``: those tags when the notebook has made them
     already (:func:`cemkit.text.tag_themes` of ``df["comment"][waves.mask(df, with_compare=True)]`` with the
-    same model, ``df`` numbered from 0)."""
+    same model, ``df`` numbered from 0). ``rows``: those comments' rows (:func:`~cemkit.views.wave_rows`,
+    index: position in ``df``) when the notebook has read them — for a :class:`~cemkit.engine.Dataset`, the
+    only rows read."""
     from .. import text
 
-    df = df.reset_index(drop=True)
     waves = reporting_waves(df, wave, compare)
-    tagged = df[waves.mask(df, with_compare=True)]  # index labels are positions in df: the tags' rows are too
+    if rows is None:
+        df = df.reset_index(drop=True)
+        rows = df[waves.mask(df, with_compare=True)]
+    tagged = rows  # index labels are positions in df: the tags' rows are too
     all_tags = text.tag_themes(tagged["comment"], pack, model=sentiment_model) if tags is None else tags
     learned = sentiment_model is not None and sentiment_model.applies_to(tagged["comment"])  # as tag_themes judged
     if run_dir is not None:
