@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/cemkit run --pack auto --out reports
 
-## make test: install test extras and run the whole test suite on every core (pytest-xdist; tests sharing a
-## demo run stay on one worker: tests/conftest.py)
-XDIST := -n auto --dist loadgroup
+## make test: install test extras and run the whole test suite on every core (pytest-xdist; a test file runs
+## whole on one worker, so a module's demo run is made once)
+XDIST := -n auto --dist loadfile
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST)
 

@@ -9,6 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+# one BLAS / OpenMP thread per test process (set before numpy loads): `make test` runs a worker per core
+# (pytest-xdist), and a second BLAS thread in each only contends for the same cores, as the run's kernels
+# already do (cemkit.kernels)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 # pseudonyms are keyed (cemkit.privacy.pseudonym_key): tests use a fixed key instead of making one in ~/.config
 os.environ.setdefault("CEMKIT_PSEUDONYM_KEY", "cemkit-tests")
 
@@ -47,13 +53,3 @@ def pack_copy(tmp_path):
 
     return make
 
-
-def pytest_collection_modifyitems(config, items):
-    """``make test`` runs on every core (pytest-xdist, ``--dist loadgroup``): the tests of a file that share a
-    module-scoped fixture (most are whole demo runs) stay on one worker, so that run is made once; every other
-    test goes to whichever worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d and d[-1].scope in ("module", "package", "class") for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
