@@ -204,3 +204,24 @@ def test_tags_survive_a_copy_of_the_slide_xml():
     slide = prs.slides.add_slide(prs.slide_layouts[5])
     set_tags(slide, slide.shapes.title, {"cemkit_id": "title", "CEMKIT_TEXT": "标题 <&>"})
     assert gt(slide, slide.shapes.title) == {"CEMKIT_ID": "title", "CEMKIT_TEXT": "标题 <&>"}
+
+
+def test_tables_side_by_side_get_their_new_rows(auto_pack, tmp_path):
+    """A long two-column list drawn side by side: each half gets its own share of the new run's rows."""
+    run_a, facts = write_run(tmp_path / "a", auto_pack, "zh")
+    dq = load(run_a, "data_quality")
+    meta = {k: v for k, v in dq.meta.items() if k not in ("name", "rows")}
+    save(run_a, "data_quality", pd.DataFrame({"item": [f"项目{i}" for i in range(22)], "count": range(22)}), meta)
+    build_deck(run_a, auto_pack, tmp_path / "a.pptx", lang="zh", client="c", base_facts=facts)
+    run_b = tmp_path / "b"
+    shutil.copytree(run_a, run_b)
+    new = pd.DataFrame({"item": [f"新项目{i}" for i in range(20)], "count": [100 + i for i in range(20)]})
+    save(run_b, "data_quality", new, meta)
+    refresh_deck(tmp_path / "a.pptx", run_b, tmp_path / "new.pptx", auto_pack, lang="zh",
+                 base_facts={**facts, "client": "c", "pack_name": auto_pack.name.zh, "date": "2024-10-15"})
+    slides = _slides(Presentation(str(tmp_path / "new.pptx")))["data_quality"]
+    assert len(slides) == 1
+    halves = [_shape(slides[0], "chart").table, _shape(slides[0], "chart@2").table]
+    shown = [tb.cell(i, 0).text for tb in halves for i in range(1, len(tb.rows))]
+    assert shown == new["item"].tolist()
+    assert [tb.cell(i, 1).text for tb in halves for i in range(1, len(tb.rows))] == [str(v) for v in new["count"]]

@@ -214,6 +214,35 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
     assert len(widths) == 1  # the columns do not move from page to page
 
 
+def test_long_narrow_table_sits_side_by_side_on_one_slide(auto_pack, tmp_path):
+    """A two-column list too long for one table (data quality: 22 items) is drawn as two tables side by side
+    on one slide — read down the left, then the right — not continued on a second slide (a wide table still
+    continues: test_long_table_continues_on_next_slides)."""
+    run, facts = write_run(tmp_path / "run", auto_pack, "zh")
+    dq = load(run, "data_quality")
+    long = pd.DataFrame({"item": [f"检查项目{i}：{'很长的说明' * (i % 3)}" for i in range(22)],
+                         "count": [1000 * i + 7 for i in range(22)]})
+    save(run, "data_quality", long, {k: v for k, v in dq.meta.items() if k not in ("name", "rows")})
+    summary = build_deck(run, auto_pack, run / "d.pptx", lang="zh", client="c", base_facts=facts)
+    prs = Presentation(str(run / "d.pptx"))
+    by_id = [(sid, s) for sid, s in zip(summary["ids"], prs.slides)]
+    quality = [s for sid, s in by_id if sid == "data_quality"]
+    assert len(quality) == 1
+    tables = sorted((sh for sh in quality[0].shapes if sh.has_table), key=lambda sh: sh.left)
+    assert len(tables) == 2
+    left, right = tables
+    assert left.left + left.width <= right.left                      # side by side, not overlapping
+    assert right.left + right.width <= prs.slide_width
+    shown = [tb.table.cell(i, 0).text for tb in tables for i in range(1, len(tb.table.rows))]
+    assert shown == long["item"].tolist()                            # every item once, in order
+    counts = [tb.table.cell(i, 1).text for tb in tables for i in range(1, len(tb.table.rows))]
+    assert counts == [f"{v:,}" for v in long["count"]]
+    assert [c.width for c in left.table.columns] == [c.width for c in right.table.columns]
+    foot = next(sh for sh in quality[0].shapes if sh.name == "Footnote")
+    for tb in tables:
+        assert tb.top + sum(r.height for r in tb.table.rows) <= foot.top
+
+
 # ------------------------------------------------------------------------------------ slide furniture
 def test_footnotes_carry_the_base(built):
     for sid in (*CHART_SLIDES, *TABLE_SLIDES, "theme_stage", "quotes_negative"):

@@ -115,6 +115,7 @@ PERCENT_SUFFIXES = ("_pct", "_rate")
 COLUMN_FORMATS = {"performance": "0.0"}     # table columns with their own number format
 LOW_BASE = "low_base"
 MAX_TABLE_ROWS = 16
+SIDE_GAP = 300000                           # between two halves of a table side by side
 ROW_EMU = 265000                            # table row height at 10 pt
 
 
@@ -139,15 +140,33 @@ def paginate(df: pd.DataFrame, box_height: int, row_emu: int = ROW_EMU, by: str 
     """Split a table into pages of equal size that fit ``box_height`` (header row included). With ``by`` (a
     long heat-map table), a page holds whole rows of the grid: every line of a ``by`` value stays together."""
     per = max(3, min(MAX_TABLE_ROWS, int(box_height // row_emu) - 1))
+    n = len(dict.fromkeys(df[by])) if by is not None and by in df else len(df)
+    return split_rows(df, max(1, math.ceil(n / per)), by=by)
+
+
+def split_rows(df: pd.DataFrame, k: int, by: str | None = None) -> list[pd.DataFrame]:
+    """``df`` in ``k`` pieces of equal size (the last one shorter; fewer pieces when ``df`` has fewer rows than
+    ``k`` allows) — the one rule for pages, side-by-side halves and ``cemkit refresh``. With ``by`` (a long
+    heat-map table) the pieces hold whole rows of the grid: every line of a ``by`` value stays together."""
     if by is not None and by in df:
         keys = list(dict.fromkeys(df[by]))
-        pages = max(1, math.ceil(len(keys) / per))
-        size = math.ceil(len(keys) / pages) if keys else 0
-        groups = [set(keys[i * size:(i + 1) * size]) for i in range(pages)] if size else []
+        size = math.ceil(len(keys) / k) if keys else 0
+        groups = [set(keys[i:i + size]) for i in range(0, len(keys), size)] if size else []
         return [df[df[by].isin(g)].reset_index(drop=True) for g in groups] or [df]
-    pages = max(1, math.ceil(len(df) / per))
-    size = math.ceil(len(df) / pages) if len(df) else 0
-    return [df.iloc[i * size:(i + 1) * size].reset_index(drop=True) for i in range(pages)] if size else [df]
+    size = math.ceil(len(df) / k) if len(df) else 0
+    return [df.iloc[i:i + size].reset_index(drop=True) for i in range(0, len(df), size)] if size else [df]
+
+
+def side_by_side(df: pd.DataFrame, spec: ChartSpec, lang: str, width: int, size: int = 9) -> int:
+    """How many pieces of a long, narrow table sit side by side on one slide: 2 when every column's longest
+    text (header included, at ``size`` pt with the cell margins) fits in half the width ``width`` (EMU) less
+    a gap, else 1. A two-column list (data quality: item, count) then takes one slide instead of two."""
+    if spec.type != "table":
+        return 1
+    _, headers, body = table_cells(df, spec, lang)
+    need = sum(int(((max(text_width_em(str(t)) for t in col) + 1.0) * size + 12) * 12700)
+               for col in zip(headers, *body))
+    return 2 if 2 * need + SIDE_GAP <= width else 1
 
 
 def categories(df: pd.DataFrame, spec: ChartSpec, lang: str, column: str | None = None) -> list[str]:

@@ -45,7 +45,7 @@ from .charts import (
     significance_colours,
     table_cells,
 )
-from .pptx import deck_facts, footnote_text, plan_slides, summary_findings
+from .plan import deck_facts, footnote_text, plan_slides, summary_findings
 from .summary import fill_findings, summary_results
 
 __all__ = ["ECHARTS", "build_html", "chart_options", "safe_json"]
