@@ -135,16 +135,16 @@ def test_tables_get_the_new_rows(refreshed):
     shown = [tb.cell(i + 1, 2).text for tb in pages for i in range(len(tb.rows) - 1)]
     assert shown == ["–" if pd.isna(v) else f"{v:.0f}" for v in league["value"]]
     # the value column's red / green follow the new run's intervals against its reference, as a new deck's
-    from cemkit.render import charts
+    from cemkit.render import style, tables
 
     res = load(refreshed["run_b"], "league")
-    want = [{"red": charts.RED, "green": charts.GREEN}.get(c, charts.TEXT)
-            for c in charts.significance_colours(res.table, res.meta)]
+    want = [{"red": style.RED, "green": style.GREEN}.get(c, style.TEXT)
+            for c in tables.significance_colours(res.table, res.meta)]
     low = (res.table["flag"] == "low_base").tolist() if "flag" in res.table else [False] * len(res.table)
-    want = [charts.GREY if lo else w for w, lo in zip(want, low)]
+    want = [style.GREY if lo else w for w, lo in zip(want, low)]
     got = [tb.cell(i + 1, 2).text_frame.paragraphs[0].runs[0].font.color.rgb
            for tb in pages for i in range(len(tb.rows) - 1)]
-    assert got == want and {charts.RED, charts.GREEN} & set(want)
+    assert got == want and {style.RED, style.GREEN} & set(want)
     jt = load(refreshed["run_b"], "journey_table").table
     jt = jt[(jt["segment"] == "__all__") & jt["reporting"]]
     rows = [r for p in s["journey_table"] for tb in [_shape(p, "chart").table]

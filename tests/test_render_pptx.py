@@ -19,7 +19,7 @@ from pptx.util import Emu
 from render_fixtures import write_run
 
 from cemkit.paths import templates_dir
-from cemkit.render import charts
+from cemkit.render import charts, matrix, style
 from cemkit.render.pptx import build_deck, fit_title_size, open_template, title_lines
 from cemkit.results import load, save
 from cemkit.storyline import ChartSpec, SlideSpec, load_storyline
@@ -367,7 +367,7 @@ def test_low_base_bars_greyed_and_labelled():
     chart = charts.draw(_blank_slide(), BOX, df, spec, "zh").chart
     assert list(chart.plots[0].categories) == ["A", "B\n低基数", "C"]
     points = chart.plots[0].series[0].points
-    assert str(points[1].format.fill.fore_color.rgb) == charts.PALETTE["faint"]
+    assert str(points[1].format.fill.fore_color.rgb) == style.PALETTE["faint"]
     assert points[2].format.fill.fore_color.theme_color is not None
 
 
@@ -376,8 +376,8 @@ def test_percent_columns_get_a_percent_format():
     spec = ChartSpec(type="bar", category="stage_name", series=("share_pct",))
     chart = charts.draw(_blank_slide(), BOX, df, spec, "zh").chart
     assert chart.plots[0].series[0].data_labels.number_format == '0"%"'
-    assert charts.format_value(0.256, "0%") == "26%" and charts.format_value(12.34, '0.0"%"') == "12.3%"
-    assert charts.format_value(1234, "0") == "1,234" and charts.format_value(float("nan")) == "–"
+    assert style.format_value(0.256, "0%") == "26%" and style.format_value(12.34, '0.0"%"') == "12.3%"
+    assert style.format_value(1234, "0") == "1,234" and style.format_value(float("nan")) == "–"
 
 
 def test_wordcloud_degrades_to_top_15_bars():
@@ -389,17 +389,17 @@ def test_wordcloud_degrades_to_top_15_bars():
 
 def test_place_labels_avoids_overlaps_then_numbers():
     # two points on top of each other: the second label goes elsewhere
-    placed = charts.place_labels([(100, 100), (100, 100)], ["按时交车", "车况"], 9, (400, 300))
+    placed = matrix.place_labels([(100, 100), (100, 100)], ["按时交车", "车况"], 9, (400, 300))
     assert placed[0] == ("right", "按时交车") and placed[1][0] != "right" and placed[1][1] == "车况"
     # a crowd in a tiny plot: labels that cannot fit become numbers (1-based)
     pts = [(20 + i, 20) for i in range(6)]
-    placed = charts.place_labels(pts, ["很长的属性名称"] * 6, 9, (90, 40))
+    placed = matrix.place_labels(pts, ["很长的属性名称"] * 6, 9, (90, 40))
     assert any(text == str(i + 1) for i, (_, text) in enumerate(placed))
 
 
 def test_nice_axis():
-    assert charts.nice_axis(0.03, 0.34) == (0.0, 0.4, 0.1)
-    lo, hi, step = charts.nice_axis(6.68, 8.53)
+    assert style.nice_axis(0.03, 0.34) == (0.0, 0.4, 0.1)
+    lo, hi, step = style.nice_axis(6.68, 8.53)
     assert lo <= 6.68 and hi >= 8.53 and step == 0.5
 
 

@@ -34,7 +34,7 @@ from ..storyline import (
     load_storyline,
     optional_text,
 )
-from . import charts, theme
+from . import charts, tables, theme
 from .fonts import set_ea, set_font, text_width_em
 from .layouts import TEXT_ROLES, MasterMap, Placement, hints_from_slides, map_roles, overrides_path
 from .masters import KINDS, placeholder_pt
@@ -244,8 +244,8 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     sub_box, boxes = _under_subtitle(_content_boxes(deck, spec), sub)
     df = charts.prepare_table(result.table, spec.chart)
     by = spec.chart.category if spec.chart.type == "heatmap" else None
-    pages = charts.paginate(df, boxes[0][3], by=by) if spec.chart.type in charts.TABULAR else [df]
-    parts = charts.side_by_side(df, spec.chart, deck.lang, boxes[0][2]) \
+    pages = tables.paginate(df, boxes[0][3], by=by) if spec.chart.type in charts.TABULAR else [df]
+    parts = tables.side_by_side(df, spec.chart, deck.lang, boxes[0][2]) \
         if len(pages) > 1 and len(boxes) == 1 and not spec.takeaway else 1
     if parts > 1:
         _side_by_side(deck, item, df, sub, sub_box, boxes[0], math.ceil(len(pages) / parts), parts)
@@ -266,9 +266,9 @@ def _side_by_side(deck: _Deck, item: PlannedSlide, df: pd.DataFrame, sub: str, s
     the right); every piece keeps the whole table's column widths. Its shapes are tagged ``chart``,
     ``chart@2`` … and the slide's page ``k/n/parts`` so ``cemkit refresh`` finds each piece's rows."""
     spec = item.spec
-    pieces = charts.split_rows(df, n * parts)
+    pieces = tables.split_rows(df, n * parts)
     x, y, w, h = box
-    pw = (w - charts.SIDE_GAP * (parts - 1)) // parts
+    pw = (w - tables.SIDE_GAP * (parts - 1)) // parts
     for k in range(1, n + 1):
         title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=n)
         slide = _new_slide(deck, item, title)
@@ -276,7 +276,7 @@ def _side_by_side(deck: _Deck, item: PlannedSlide, df: pd.DataFrame, sub: str, s
             tb = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
             _tag_text(slide, tb, "subtitle", spec.subtitle, item.facts, deck.lang)
         for j, piece in enumerate(pieces[(k - 1) * parts:k * parts]):
-            part_box = (x + j * (pw + charts.SIDE_GAP), y, pw, h)
+            part_box = (x + j * (pw + tables.SIDE_GAP), y, pw, h)
             drawn = charts.draw_prepared(slide, part_box, piece, spec.chart, deck.lang,
                                          {**item.result.meta, "pages_of": df})
             _tag_drawn(slide, drawn, spec.chart, "chart" if j == 0 else f"chart@{j + 1}")

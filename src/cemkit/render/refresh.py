@@ -39,7 +39,7 @@ from pptx import Presentation
 from ..i18n import t
 from ..results import load_all
 from ..storyline import load_storyline, optional_text, pick_text
-from . import charts, theme
+from . import charts, style, tables, theme
 from .plan import PlannedSlide, footnote_text, plan_slides, summary_findings
 from .summary import fill_findings, summary_results
 from .tags import (
@@ -214,7 +214,7 @@ def _page_rows(item: PlannedSlide, page: int, pages: int, parts: int = 1, part: 
     if item.spec.chart.type not in charts.TABULAR or pages * parts <= 1:
         return df
     spec = item.spec.chart
-    pieces = charts.split_rows(df, pages * parts, by=spec.category if spec.type == "heatmap" else None)
+    pieces = tables.split_rows(df, pages * parts, by=spec.category if spec.type == "heatmap" else None)
     i = (page - 1) * parts + part - 1
     return pieces[i] if i < len(pieces) else df.iloc[:0]
 
@@ -361,7 +361,7 @@ def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str, met
     (low bases grey, the ``colour_by`` column red / green by the new run's significance, as a new deck draws)."""
     from copy import deepcopy
 
-    cols, _, body = charts.table_cells(df, spec, ctx.lang)
+    cols, _, body = tables.table_cells(df, spec, ctx.lang)
     tbl = table._tbl
     trs = tbl.tr_lst
     if len(trs) < 2 and body:
@@ -376,19 +376,19 @@ def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str, met
         ctx.report.stale.append(f"{where} table: its columns were changed by hand; left as it was")
         return False
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
-    sig = charts.significance_colours(df, meta)
+    sig = tables.significance_colours(df, meta)
     for i, texts in enumerate(body, start=1):
         for j, (c, text) in enumerate(zip(cols, texts)):
             cell = table.cell(i, j)
             _set_text_frame(cell.text_frame, text)
             v = df[c].iloc[i - 1]
-            colour = charts.cell_colour(v, c, spec, flags[i - 1], sig[i - 1]) or charts.TEXT
+            colour = tables.cell_colour(v, c, spec, flags[i - 1], sig[i - 1]) or style.TEXT
             for r in cell.text_frame.paragraphs[0].runs:
                 r.font.color.rgb = colour
     if not body:
         for j in range(len(cols)):
             _set_text_frame(table.cell(1, j).text_frame, "–")
-    if len(body) > charts.MAX_TABLE_ROWS:
+    if len(body) > tables.MAX_TABLE_ROWS:
         ctx.report.stale.append(f"{where} table: {len(body)} rows now (more than fit on one slide): check the "
                                 "layout or split it")
     return True
