@@ -55,9 +55,10 @@ def side_by_side(df: pd.DataFrame, spec: ChartSpec, lang: str, width: int, size:
     if spec.type != "table":
         return 1
     _, headers, body = table_cells(df, spec, lang)
-    need = sum(int(((max(text_width_em(str(t)) for t in col) + 1.0) * size + 12) * 12700)
+    # each column as wide as its longest text on one line, and never under the 5.5 ems _column_widths gives
+    need = sum(int((max(5.5, max(text_width_em(str(t)) for t in col) + 1.0) * size + 12) * 12700)
                for col in zip(headers, *body))
-    return 2 if 2 * need + SIDE_GAP <= width else 1
+    return 2 if 2 * need * 1.15 + SIDE_GAP <= width else 1  # 15 % to spare: _column_widths shares by length
 
 
 # ------------------------------------------------------------------------------------------------ tables
