@@ -18,7 +18,6 @@ import pytest
 from cemkit import text
 from cemkit.cli import main
 from cemkit.errors import InputError
-from cemkit.text.engine import join_texts
 from cemkit.text.learn import (
     NEVER_FLIP,
     NO_FILL,
@@ -33,6 +32,7 @@ from cemkit.text.learn import (
     parse_labels,
     rule_features,
 )
+from cemkit.text.matching import join_texts
 from cemkit.text.model_file import FORMAT, load_sentiment_model
 from cemkit.text.ngrams import NgramSpace, code_points, decode_key, encode_key
 

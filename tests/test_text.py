@@ -326,7 +326,8 @@ def test_arrow_and_object_inputs_agree(auto_pack):
 
 def test_numpy_matcher_equals_aho_corasick(auto_pack):
     """The default n-gram matcher finds exactly the matches of a pyahocorasick automaton."""
-    from cemkit.text.engine import Engine, _code_units
+    from cemkit.text.engine import Engine
+    from cemkit.text.matching import code_units
 
     ref = Engine([t.keywords for t in auto_pack.themes], [t.regex for t in auto_pack.themes],
                  load_lexicon(auto_pack), matcher="ac")
@@ -334,7 +335,7 @@ def test_numpy_matcher_equals_aho_corasick(auto_pack):
     base = pd.read_csv(auto_pack.root / "eval_text.csv", keep_default_na=False)["text"].tolist()
     comments = base + ["👍👍很好❤", "ＡＰＰ预约，app很好", "没有想象中那么麻烦", "😡太差了👍", "a", ""]
     big = "\n".join(comments)
-    cu = _code_units(big)
+    cu = code_units(big)
     e1, p1 = fast._matches(big, cu)
     e2, p2 = ref._matches(big, cu)
     assert sorted(zip(e1.tolist(), p1.tolist())) == sorted(zip(e2.tolist(), p2.tolist()))

@@ -201,12 +201,12 @@ def test_traditional_script_reads_like_simplified(comment, expected):
 
 
 def test_traditional_spellings_of_an_entry():
-    from cemkit.text.engine import MAX_TRADITIONAL, _traditional
+    from cemkit.text.matching import MAX_TRADITIONAL, traditional
 
     forms = load_lexicon(None).traditional
-    assert "滿意" in _traditional("满意", forms) and "乾淨" in _traditional("干净", forms)
-    assert _traditional("好", forms) == set()
-    assert len(_traditional("发发发发发", forms)) <= MAX_TRADITIONAL
+    assert "滿意" in traditional("满意", forms) and "乾淨" in traditional("干净", forms)
+    assert traditional("好", forms) == set()
+    assert len(traditional("发发发发发", forms)) <= MAX_TRADITIONAL
 
 
 def test_traditional_file_format_is_checked(tmp_path):

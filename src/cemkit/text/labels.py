@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .engine import join_texts
 from .learn import parse_labels
+from .matching import join_texts
 from .ngrams import NgramSpace
 from .themes import analyze, as_series
 

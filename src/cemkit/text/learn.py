@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UserError
-from .engine import join_texts
+from .matching import join_texts
 from .ngrams import NgramSpace
 from .policy import (
     FILL_MIN_CHARS,

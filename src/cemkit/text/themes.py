@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .. import arrowtext
-from .engine import EPS, Engine, EngineResult, join_texts
+from .engine import EPS, Engine, EngineResult
 from .lexicon import _signature, lexicon_dirs
+from .matching import join_texts
 
 __all__ = ["TAG_COLUMNS", "TextAnalysis", "analyze", "get_engine", "map_chunks", "tag_themes"]
 
