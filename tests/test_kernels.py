@@ -84,7 +84,7 @@ def test_large_runs_hold_one_row_holding_notebook_at_a_time(monkeypatch, one_at_
             running.add(nb.stem)
             seen.append(frozenset(running))
             spans[nb.stem] = [time.perf_counter(), None]
-        time.sleep(0.3 if nb.stem != "02_journey" else 0.45)
+        time.sleep(0.5 if nb.stem != "02_journey" else 0.75)  # text 0.5–1.0 s, predict from 0.75 s
         with lock:
             running.discard(nb.stem)
             spans[nb.stem][1] = time.perf_counter()
