@@ -91,6 +91,7 @@ def test_en_verb_and_stems():
     ("finance", "修改交易密码"), ("finance", "注销账户"), ("finance", "还车"), ("real_estate", "等待审批"),
     ("real_estate", "等待客服回复"), ("real_estate", "I waited on hold"), ("real_estate", "I bought a parking space"),
     ("auto", "I picked a gift"), ("finance", "I applied for a parking permit"), ("finance", "I paid off my card balance"),
+    ("auto", "展厅外活动"),  # an event outside the showroom (the demo's planted unknown label)
 ])
 def test_labels_no_stage_fits_stay_null(m, pack, label):
     assert _sid(m, pack, label) is None

@@ -22,9 +22,10 @@ from ..packs import Pack
 from .cells import _key
 from .stage_verbs import en_verb, first_stem, zh_around, zh_verb
 from .stage_verbs import stems as _stems
+from .stage_verbs import words as verb_words
 from .understand import read_question, similarity
 
-_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|活动|后|期|survey|stage|feedback)+$")
+_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|期|survey|stage|feedback)+$")
 _STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer)+")
 # parts: split on dashes (not in a range such as 1-2), slashes, bars, colons, and between Chinese and Latin words
 _LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：])\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
@@ -231,8 +232,8 @@ class StageMatcher:
     def _object(self, label: str) -> str | None:
         """The object of a label opening with a verb that only says "did it" (办理车贷 → 车贷), else None."""
         zv = zh_verb(_key(read_label(label)))
-        if zv is None or zv[0] is not None or not _STAGE_SUFFIX.sub("", zv[1]):
-            return None  # 咨询活动: an object that is only a survey or event word names nothing
+        if zv is None or zv[0] is not None or not _STAGE_SUFFIX.sub("", zv[1]) or zv[1] in verb_words()["zh"]["vague"]:
+            return None  # 咨询活动, 办理业务: an object that is only a survey or event word names nothing
         return zv[1]
 
     def by_period(self, label: str) -> str | None:
