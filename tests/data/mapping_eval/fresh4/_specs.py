@@ -87,7 +87,7 @@ EXPORTS = [
             C("车主账号ID", "customer_id", "id:CA{r}"),
             C("车主姓名", "name", "name"),
             C("手机号码", "phone", "phone:masked"),
-            C("车架号", None, "vin"),
+            C("车架号", "customer_id", "vin"),  # the auto pack lists 车架号 among customer_id synonyms
             C("所属服务站", "dealer", "choice:长沙湘通|株洲星瑞|湘潭华宇"),
             C("回访类别", "stage", "stage"),
             C("工单结算日期", None, "before"),
