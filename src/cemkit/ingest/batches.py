@@ -113,17 +113,17 @@ def _record_batches(br: BatchReader) -> Iterator[pa.RecordBatch]:
                             "expected": row.expected_columns})
         return "skip"
 
-    reader = pacsv.open_csv(
-        br.path,
-        read_options=pacsv.ReadOptions(encoding=br.encoding, column_names=names, skip_rows=br.skip,
-                                       block_size=BLOCK_BYTES, use_threads=False),
-        parse_options=pacsv.ParseOptions(delimiter=br.attrs["delimiter"], newlines_in_values=True,
-                                         ignore_empty_lines=False, invalid_row_handler=handler),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), null_values=[""],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=True),
-    )
     try:  # pyarrow checks every cell is UTF-8 as it converts it (the whole-file reader relies on the same check)
-        yield from reader
+        yield from pacsv.open_csv(  # (opening it reads the first block)
+            br.path,
+            read_options=pacsv.ReadOptions(encoding=br.encoding, column_names=names, skip_rows=br.skip,
+                                           block_size=BLOCK_BYTES, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=br.attrs["delimiter"], newlines_in_values=True,
+                                             ignore_empty_lines=False, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),
+        )
     except UnicodeDecodeError as exc:  # a ragged record's text
         raise NotStreamed(NOT_UTF8) from exc
     except pa.ArrowInvalid as exc:

@@ -78,14 +78,16 @@ def unspill(path: Path) -> pa.Table:
 
 def _duplicates(parts: _Parts) -> pd.DataFrame:
     """Used rows whose response id repeats and that are not the one kept (latest date, then later row), with
-    the row kept: ``pos``, ``keep_row``, sorted by position — one DuckDB query over the keys on disk."""
+    the row kept: ``pos``, ``keep_row``, sorted by position — one DuckDB query over the keys on disk. The
+    repeats are looked for on 64-bit hashes of the ids (a hash table of numbers, not of the ids' text);
+    the rows whose hash repeats are then ranked by their ids, so a collision ranks nothing wrongly."""
     con = connect()
     try:
         return con.execute(
-            "WITH k AS (SELECT id, date, pos, row FROM read_parquet(?)), "
-            "d AS (SELECT id FROM k GROUP BY id HAVING count(*) > 1), "
+            "WITH k AS (SELECT id, date, pos, row FROM read_parquet(?) WHERE id IS NOT NULL), "
+            "d AS (SELECT hash(id) AS h FROM k GROUP BY h HAVING count(*) > 1), "
             "r AS (SELECT k.pos, row_number() OVER w AS rn, first_value(k.row) OVER w AS keep_row "
-            "      FROM k JOIN d USING (id) "
+            "      FROM k JOIN d ON hash(k.id) = d.h "
             "      WINDOW w AS (PARTITION BY k.id ORDER BY k.date DESC NULLS LAST, k.pos DESC)) "
             "SELECT pos, keep_row FROM r WHERE rn > 1 ORDER BY pos",
             [[str(p) for p in parts.keys]]).df()
