@@ -20,8 +20,9 @@ decision on the whole file; when a batch decided otherwise, the file is read in 
 Read in memory instead (:class:`~cemkit.ingest.batches.NotStreamed`, the reason in
 ``accounting["ingest"]``): xlsx and SAV (their formats cap a sheet at 1,048,576 rows), Parquet, text that
 is not UTF-8 throughout (decoded line by line), several files at once, a file without a response id
-column (ids made from file and line need every row first), raking, a speeder check (its threshold is a
-median over the whole file) and the column decisions above when batches disagree.
+column (ids made from file and line need every row first), raking, and the column decisions above when
+batches disagree. A speeder check (its threshold is a median over the whole file) streams: the batches run
+without it and set the durations aside, and it is made at the end (:func:`~cemkit.ingest.stream_end._speeders`).
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ from .stream_end import (
     _accounting,
     _add,
     _contacts_table,
-    _duplicate_rows,
+    _dropped_rows,
+    _duplicate_details,
     _duplicates,
     _Parts,
     _quarantine_table,
+    _speeders,
     _write_responses,
 )
 from .values import _DMY, _day_month_order, recognise_labels
@@ -110,9 +113,11 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
         raise NotStreamed("no response id column: ids made from file and line need every row first")
     if (mp.weights or {}).get("rake"):
         raise NotStreamed("raking weighs the whole table at once")
-    if DURATION in cols and (float(quality["speeder_seconds"] or 0) > 0 or
-                             float(quality["speeder_median_share"] or 0) > 0):
-        raise NotStreamed("the speeder threshold is a median over every duration")
+    # the speeder threshold is a median over every duration: the batches run without the check, which is
+    # made at the end over the durations they set aside (stream_end._speeders)
+    deferred = DURATION in cols and (float(quality["speeder_seconds"] or 0) > 0 or
+                                     float(quality["speeder_median_share"] or 0) > 0)
+    batch_quality = {**quality, "speeder_seconds": 0.0, "speeder_median_share": 0.0} if deferred else quality
     timings["read"] = time.perf_counter() - t0
     folder = out / ".batches"
     if folder.exists():
@@ -123,19 +128,23 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
     try:
         t = time.perf_counter()
         for b in _chain(peek, gen):
-            _one_batch(b, br, pk, mp, cols, quality, plates, parts)
+            _one_batch(b, br, pk, mp, cols, batch_quality, plates, parts)
         timings["batches"] = time.perf_counter() - t
         _check_decisions(parts, pk, mp, cols)
         t = time.perf_counter()
         bad = bad_rows(br)
-        dups = _duplicates(parts)
-        dup_q, dup_masked = _duplicate_rows(parts, br, pk, mp, cols, plates, dups) if len(dups) else (None, {})
+        speed, speeders = _speeders(parts, quality, plates) if deferred else (None, None)
+        dups = _duplicate_details(_duplicates(parts, speed["threshold"] if speed else None))
+        if speeders is not None and len(speeders):
+            dups = pd.concat([speeders, dups], ignore_index=True).sort_values("pos", ignore_index=True)
+        dup_q, dup_masked = _dropped_rows(parts, br, pk, mp, cols, plates, dups) if len(dups) else (None, {})
+        dup_masked = _add(dup_masked, speed["masked"]) if speed else dup_masked
         quarantine, bad_masked = _quarantine_table(parts, dup_q, bad, pk, mp, cols, plates, path.name)
         weighting = _write_responses(parts, dups, out / "responses.parquet", "weight" in _clean_fields(cols, mp))
         contacts = _contacts_table(parts, dups)
         timings["whole file"] = time.perf_counter() - t
         acc = _accounting(parts, br, pk, mp, cols, how, stated, headers, quality, dups, quarantine, bad,
-                          {**_add(dup_masked, bad_masked)}, weighting, batch_rows, ROW_ID)
+                          {**_add(dup_masked, bad_masked)}, weighting, batch_rows, ROW_ID, speed)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     quarantine.insert(0, "file", pd.Series([path.name] * len(quarantine), dtype="str"))
@@ -184,6 +193,9 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
     used = pd.isna(reason)
     quarantine, qmasked = _quarantine(w, attrs, reason, detail, used, comment)
     quarantine["__pos"] = b.start + np.flatnonzero(~used)
+    duration = np.asarray(w.clean[DURATION], dtype=float) if DURATION in w.clean else None
+    if duration is not None:  # the speeder check at the end reads the durations of these rows
+        quarantine["__dur"] = np.where(reason[~used] == "straightliner", duration[~used], np.nan)
     parts.quarantine.append(quarantine)
     contacts = _contacts(w, used)
     if contacts is not None:
@@ -201,6 +213,8 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
                          "stage": w.clean["stage"][used].to_numpy(), "straight": w.straight[used]})
     for k, v in w.flags.items():
         keys[f"f:{k}"] = np.asarray(v, dtype=bool)[used]
+    if duration is not None:
+        keys["dur"] = duration[used]
     weight = np.asarray(w.clean["weight"])[used] if w.clean.get("weight") is not None else None
     w.raw = raw = comment = None
     responses = _responses(w, used)

@@ -8,7 +8,9 @@ date, position, row; beside them as IPC: stage, straightliner, cell flags). At t
 ids over the keys (the latest by date, then the later row, is kept); the copies' quarantine rows are built
 from their spilled records (the file is not read again); the clean rows are written once into
 ``responses.parquet`` (a row group per batch) without the copies, a weight column scaled to mean 1 over the
-rows kept; the copies' cell counts are taken off the accounting summed over the batches.
+rows kept; the copies' cell counts are taken off the accounting summed over the batches. A speeder check
+is made here too, before the repeated ids (:func:`_speeders`): the used rows under the whole file's
+threshold are dropped as the copies are.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import privacy
 from ..engine import connect
 from ..packs import Pack
 from .batches import BatchReader
 from .clean import _clean, _Work
 from .gate import gate
 from .mapping import ColumnMapping
-from .quality import _quarantine
+from .quality import _quarantine, speeder_rule
 
 
 @dataclasses.dataclass
@@ -62,7 +65,8 @@ class _Parts:
             files.append(self.folder / f"{kind}-{k:05d}.arrow")
             spill(files[-1], table)
         self.keys.append(self.folder / f"keys-{k:05d}.parquet")
-        pq.write_table(keys.select(["id", "date", "pos", "row"]), self.keys[-1])
+        pq.write_table(keys.select([c for c in ("id", "date", "pos", "row", "dur") if c in keys.column_names]),
+                       self.keys[-1])
 
 
 def spill(path: Path, table: pa.Table) -> None:
@@ -76,31 +80,42 @@ def unspill(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
-def _duplicates(parts: _Parts) -> pd.DataFrame:
+def _duplicates(parts: _Parts, speeder_below: float | None = None) -> pd.DataFrame:
     """Used rows whose response id repeats and that are not the one kept (latest date, then later row), with
     the row kept: ``pos``, ``keep_row``, sorted by position — one DuckDB query over the keys on disk. The
     repeats are looked for on 64-bit hashes of the ids (a hash table of numbers, not of the ids' text);
-    the rows whose hash repeats are then ranked by their ids, so a collision ranks nothing wrongly."""
+    the rows whose hash repeats are then ranked by their ids, so a collision ranks nothing wrongly. Rows
+    answered in less than ``speeder_below`` seconds are speeders, not candidates."""
+    speed = "" if speeder_below is None else " AND NOT coalesce(dur < ?, false)"
     con = connect()
     try:
         return con.execute(
-            "WITH k AS (SELECT id, date, pos, row FROM read_parquet(?) WHERE id IS NOT NULL), "
+            f"WITH k AS (SELECT id, date, pos, row FROM read_parquet(?) WHERE id IS NOT NULL{speed}), "
             "d AS (SELECT hash(id) AS h FROM k GROUP BY h HAVING count(*) > 1), "
             "r AS (SELECT k.pos, row_number() OVER w AS rn, first_value(k.row) OVER w AS keep_row "
             "      FROM k JOIN d ON hash(k.id) = d.h "
             "      WINDOW w AS (PARTITION BY k.id ORDER BY k.date DESC NULLS LAST, k.pos DESC)) "
             "SELECT pos, keep_row FROM r WHERE rn > 1 ORDER BY pos",
-            [[str(p) for p in parts.keys]]).df()
+            [[str(p) for p in parts.keys], *([float(speeder_below)] if speed else [])]).df()
     finally:
         con.close()
 
 
-def _duplicate_rows(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dict[str, str],
-                    plates: bool, dups: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The quarantine rows of the dropped copies, from their records as the batches read them (the raw
-    spill files; no second read of the file), their raw cells masked as every quarantined row's."""
-    pos = dups["pos"].to_numpy(dtype=np.int64)
-    keep_row = dups["keep_row"].to_numpy(dtype=np.int64)
+def _duplicate_details(dups: pd.DataFrame) -> pd.DataFrame:
+    """The dropped copies as rows to quarantine: ``pos``, ``reason``, ``detail`` (naming the row kept)."""
+    return pd.DataFrame({"pos": dups["pos"].to_numpy(dtype=np.int64), "reason": "duplicate_id",
+                         "detail": [f"response_id repeats; row {int(k)} is kept (latest date, then later in the "
+                                    "file)" for k in dups["keep_row"]]})
+
+
+def _dropped_rows(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dict[str, str],
+                  plates: bool, dropped: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The quarantine rows of used rows dropped at the end (``pos``, ``reason``, ``detail``, by position: the
+    copies of a repeated id, the speeders), from their records as the batches read them (the raw spill files;
+    no second read of the file), their raw cells masked as every quarantined row's."""
+    pos = dropped["pos"].to_numpy(dtype=np.int64)
+    reasons = dropped["reason"].to_numpy(dtype=object)
+    details = dropped["detail"].to_numpy(dtype=object)
     frames, masked = [], {}
     for start, end, path in zip(parts.starts, [*parts.starts[1:], None], parts.raw):
         lo, hi = np.searchsorted(pos, [start, end if end is not None else np.iinfo(np.int64).max])
@@ -114,10 +129,8 @@ def _duplicate_rows(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping,
         _clean(w, attrs)
         w.plates = plates
         gate(w)
-        detail = np.array([f"response_id repeats; row {int(k)} is kept (latest date, then later in the file)"
-                           for k in keep_row[lo:hi]], dtype=object)
-        reason = np.full(len(raw), "duplicate_id", dtype=object)
-        q, qm = _quarantine(w, attrs, reason, detail, np.zeros(len(raw), bool), w.clean.get("comment"))
+        q, qm = _quarantine(w, attrs, reasons[lo:hi], details[lo:hi], np.zeros(len(raw), bool),
+                            w.clean.get("comment"))
         q["__pos"] = pos[lo:hi]
         frames.append(q)
         masked = _add(masked, qm)
@@ -136,7 +149,8 @@ def _quarantine_table(parts: _Parts, dup_q: pd.DataFrame | None, bad: list[dict]
                               "response_id": pd.Series([], dtype="str"), "reason": pd.Series([], dtype="str"),
                               "detail": pd.Series([], dtype="str"), "raw": pd.Series([], dtype="str"),
                               "__pos": np.zeros(0, np.int64)})
-    table = table.sort_values("__pos", kind="stable").drop(columns="__pos").reset_index(drop=True)
+    table = table.sort_values("__pos", kind="stable").drop(columns=["__pos", "__dur"], errors="ignore")
+    table = table.reset_index(drop=True)
     parts.quarantine.clear()
     masked: dict[str, int] = {}
     if bad:  # the ragged records: built as the in-memory quarantine builds them
@@ -214,9 +228,11 @@ def _add(a: Any, b: Any) -> Any:
 def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dict[str, str],
                 how: dict[str, str], stated: dict, headers: list[str], quality: dict[str, Any],
                 dups: pd.DataFrame, quarantine: pd.DataFrame, bad: list[dict], extra_masked: dict[str, int],
-                weighting: dict[str, Any], batch_rows: int, row_id: str) -> dict[str, Any]:
-    """The in-memory ingest's accounting from the batches' counts, less the cell counts of the dropped
-    copies (counted over used rows)."""
+                weighting: dict[str, Any], batch_rows: int, row_id: str,
+                speed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The in-memory ingest's accounting from the batches' counts, less the cell counts of the used rows
+    dropped at the end (``dups``: the copies of repeated ids and the speeders; ``speed``: the speeder
+    check over the whole file)."""
     from .flow import column_notes
 
     accs = parts.accs
@@ -232,10 +248,14 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
     first = accs[0] if accs else {}
     flags = _dropped_flags(parts, dups)
     n_dup = len(dups)
+    if speed and speed["relabelled"]:  # quarantined as straightliners by the batches: speeders first
+        sums["by_reason"] = _add(sums["by_reason"], {"speeder": speed["relabelled"],
+                                                     "straightliner": -speed["relabelled"]})
+        sums["by_reason"] = {k: v for k, v in sums["by_reason"].items() if v}
     if n_dup:
         sums["used"] -= n_dup
         sums["quarantined"] += n_dup
-        sums["by_reason"] = _add(sums["by_reason"], {"duplicate_id": n_dup})
+        sums["by_reason"] = _add(sums["by_reason"], dups["reason"].value_counts().to_dict())
         for key in ("customer_id_missing", "dates_unparsed", "durations_unparsed", "wave_derived", "wave_missing",
                     "phone_unreadable"):
             if key in sums:
@@ -262,6 +282,8 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
     sums["straightliners_by_stage"] = dict(sorted((sums.get("straightliners_by_stage") or {}).items()))
     masked_q = {k: v for k, v in _add(sums.get("masked_quarantine") or {}, extra_masked).items() if v}
     q = first.get("quality") or {}
+    if speed:  # the batches ran without the speeder check: the rules in force and the whole file's threshold
+        q = {**q, "rules": dict(quality), "speeders": speed["report"]}
     speeders = {**(q.get("speeders") or {}), "quarantined": int(sums["by_reason"].get("speeder", 0))}
     found = int(sums.get("straightliners", 0)) + int(sums["by_reason"].get("straightliner", 0))
     stage_labels: dict[str, str] = {}
@@ -314,3 +336,43 @@ def _dropped_flags(parts: _Parts, dups: pd.DataFrame) -> dict[str, Any]:
         for stage, v in sub.loc[sub["straight"], "stage"].value_counts().items():
             out["__straight_by_stage"][stage] = out["__straight_by_stage"].get(stage, 0) + int(v)
     return out
+
+
+def _speeders(parts: _Parts, quality: dict[str, Any], plates: bool) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The speeder check over the whole file, the batches having run without it: the median of the durations
+    of the rows no earlier rule quarantined — the used rows (``dur`` in the keys) and those quarantined as
+    straightliners (``__dur``), the one rule after it — gives the threshold (:func:`~cemkit.ingest.quality.
+    speeder_rule`, as in memory). Straightliners under it are relabelled speeders in place (the earlier rule
+    wins); returns ``{"report", "relabelled", "masked"}`` and the used rows under it (``pos``, ``reason``,
+    ``detail``, by position), to be dropped."""
+    sl = [q.loc[q["reason"] == "straightliner", "__dur"].to_numpy(dtype=float) for q in parts.quarantine]
+    sl_dur = np.concatenate(sl) if sl else np.zeros(0)
+    keys = [str(p) for p in parts.keys]
+    con = connect()
+    try:
+        con.register("sl", pa.table({"dur": sl_dur[~np.isnan(sl_dur)]}))
+        pool = ("WITH pool AS (SELECT dur FROM read_parquet(?) WHERE dur IS NOT NULL AND NOT isnan(dur) "
+                "UNION ALL SELECT dur FROM sl) ")
+        n = int(con.execute(pool + "SELECT count(*) FROM pool", [keys]).fetchall()[0][0])
+        middle = con.execute(pool + f"SELECT dur FROM pool ORDER BY dur LIMIT {2 - n % 2} OFFSET {(n - 1) // 2}",
+                             [keys]).fetchnumpy()["dur"] if n else np.zeros(0)
+        median = float(np.median(np.asarray(middle, dtype=float))) if n else None  # np.median's own mean of two
+        threshold, report, detail = speeder_rule(quality, median, n)
+        used = con.execute("SELECT pos, dur FROM read_parquet(?) WHERE dur < ? ORDER BY pos",
+                           [keys, threshold]).df() if threshold > 0 else pd.DataFrame({"pos": [], "dur": []})
+    finally:
+        con.close()
+    relabelled, masked = 0, {}
+    for q in parts.quarantine if threshold > 0 else ():
+        hit = ((q["reason"] == "straightliner") & (q["__dur"] < threshold)).to_numpy(dtype=bool)
+        if hit.any():
+            text, c = privacy.mask_text(pd.Series(detail(q["__dur"].to_numpy(dtype=float)[hit]), dtype="str"),
+                                        plates=plates, controls="text")
+            q.loc[hit, "reason"] = "speeder"
+            q.loc[hit, "detail"] = text.to_numpy()
+            relabelled += int(hit.sum())
+            masked = _add(masked, c)
+    dropped = pd.DataFrame({"pos": used["pos"].to_numpy(dtype=np.int64), "reason": "speeder",
+                            "detail": detail(used["dur"].to_numpy(dtype=float))})
+    return {"report": report, "threshold": threshold if threshold > 0 else None, "relabelled": relabelled,
+            "masked": masked}, dropped
