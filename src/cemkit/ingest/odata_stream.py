@@ -28,14 +28,14 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from .. import privacy
-from ..engine import _literal, connect, q
+from ..engine import _literal, q
 from ..packs import Pack
 from .batches import NotStreamed, open_batches
 from .cells import _strip_text
 from .clean import _clean_text_col
 from .mapping import ColumnMapping
 from .odata import _numbers, _odata_columns, _odata_rules
-from .stream_end import spill, unspill
+from .stream_end import ingest_connection, spill, unspill
 
 #: customers per batch
 ODATA_BATCH_ROWS = 500_000
@@ -89,7 +89,7 @@ def read_odata_streamed(paths: list, pack: Pack, mp: ColumnMapping, out_dir: str
             spill(folder / f"odata-{k:05d}.arrow", pa.Table.from_pandas(part, preserve_index=False))
         if columns is None:
             raise NotStreamed("the O-data file has no rows")
-        con = connect()
+        con = ingest_connection()
         try:
             con.register("od", _parts(folder))
             n, distinct = con.execute(f"SELECT count(*), count(DISTINCT hash({q(key)})) FROM od").fetchone()
@@ -119,7 +119,7 @@ def match_streamed(folder: Path, acc: dict, pack: Pack, responses: pd.DataFrame 
     sizes = [unspill(f).num_rows for f in files]
     responded = np.zeros(sum(sizes), dtype=bool)
     matched = 0
-    con = connect()
+    con = ingest_connection()
     try:
         if isinstance(responses, pd.DataFrame):
             ids = responses[["customer_id"]] if "customer_id" in responses else pd.DataFrame({"customer_id": []})

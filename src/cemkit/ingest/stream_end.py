@@ -69,6 +69,20 @@ class _Parts:
                        self.keys[-1])
 
 
+#: DuckDB's memory for the ingest's queries over the whole file (repeated ids, the speeders' median, the
+#: O-data keys and match): above it DuckDB spills to disk. At 10M responses and 24M customers the O-data
+#: match held 760 MB and the check for repeated customers 1,011 MB at the engine's 1 GB; at 256 MB, 322 and
+#: 592 MB, in no more CPU time — the ingest's peak is then its batches', whatever the rows
+INGEST_MEMORY_LIMIT = "256MB"
+
+
+def ingest_connection():
+    """A DuckDB connection (:func:`cemkit.engine.connect`) with :data:`INGEST_MEMORY_LIMIT`."""
+    con = connect()
+    con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    return con
+
+
 def spill(path: Path, table: pa.Table) -> None:
     """A table into an Arrow IPC file (uncompressed: written and read back at the speed of a copy)."""
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -87,7 +101,7 @@ def _duplicates(parts: _Parts, speeder_below: float | None = None) -> pd.DataFra
     the rows whose hash repeats are then ranked by their ids, so a collision ranks nothing wrongly. Rows
     answered in less than ``speeder_below`` seconds are speeders, not candidates."""
     speed = "" if speeder_below is None else " AND NOT coalesce(dur < ?, false)"
-    con = connect()
+    con = ingest_connection()
     try:
         return con.execute(
             f"WITH k AS (SELECT id, date, pos, row FROM read_parquet(?) WHERE id IS NOT NULL{speed}), "
@@ -348,7 +362,7 @@ def _speeders(parts: _Parts, quality: dict[str, Any], plates: bool) -> tuple[dic
     sl = [q.loc[q["reason"] == "straightliner", "__dur"].to_numpy(dtype=float) for q in parts.quarantine]
     sl_dur = np.concatenate(sl) if sl else np.zeros(0)
     keys = [str(p) for p in parts.keys]
-    con = connect()
+    con = ingest_connection()
     try:
         con.register("sl", pa.table({"dur": sl_dur[~np.isnan(sl_dur)]}))
         pool = ("WITH pool AS (SELECT dur FROM read_parquet(?) WHERE dur IS NOT NULL AND NOT isnan(dur) "
