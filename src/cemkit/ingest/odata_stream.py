@@ -89,7 +89,7 @@ def read_odata_streamed(paths: list, pack: Pack, mp: ColumnMapping, out_dir: str
             spill(folder / f"odata-{k:05d}.arrow", pa.Table.from_pandas(part, preserve_index=False))
         if columns is None:
             raise NotStreamed("the O-data file has no rows")
-        con = ingest_connection()
+        con = ingest_connection(folder)
         try:
             con.register("od", _parts(folder))
             n, distinct = con.execute(f"SELECT count(*), count(DISTINCT hash({q(key)})) FROM od").fetchone()
@@ -119,7 +119,7 @@ def match_streamed(folder: Path, acc: dict, pack: Pack, responses: pd.DataFrame 
     sizes = [unspill(f).num_rows for f in files]
     responded = np.zeros(sum(sizes), dtype=bool)
     matched = 0
-    con = ingest_connection()
+    con = ingest_connection(folder)
     try:
         if isinstance(responses, pd.DataFrame):
             ids = responses[["customer_id"]] if "customer_id" in responses else pd.DataFrame({"customer_id": []})

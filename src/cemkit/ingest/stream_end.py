@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import privacy
-from ..engine import connect
+from ..engine import _literal, connect
 from ..packs import Pack
 from .batches import BatchReader
 from .clean import _clean, _Work
@@ -76,10 +76,12 @@ class _Parts:
 INGEST_MEMORY_LIMIT = "256MB"
 
 
-def ingest_connection():
-    """A DuckDB connection (:func:`cemkit.engine.connect`) with :data:`INGEST_MEMORY_LIMIT`."""
+def ingest_connection(scratch: Path):
+    """A DuckDB connection (:func:`cemkit.engine.connect`) with :data:`INGEST_MEMORY_LIMIT`, spilling into
+    ``scratch`` (a folder the ingest removes; not a ``.tmp`` left in the working folder)."""
     con = connect()
     con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{_literal(Path(scratch) / 'duckdb')}'")
     return con
 
 
@@ -101,7 +103,7 @@ def _duplicates(parts: _Parts, speeder_below: float | None = None) -> pd.DataFra
     the rows whose hash repeats are then ranked by their ids, so a collision ranks nothing wrongly. Rows
     answered in less than ``speeder_below`` seconds are speeders, not candidates."""
     speed = "" if speeder_below is None else " AND NOT coalesce(dur < ?, false)"
-    con = ingest_connection()
+    con = ingest_connection(parts.folder)
     try:
         return con.execute(
             f"WITH k AS (SELECT id, date, pos, row FROM read_parquet(?) WHERE id IS NOT NULL{speed}), "
@@ -362,7 +364,7 @@ def _speeders(parts: _Parts, quality: dict[str, Any], plates: bool) -> tuple[dic
     sl = [q.loc[q["reason"] == "straightliner", "__dur"].to_numpy(dtype=float) for q in parts.quarantine]
     sl_dur = np.concatenate(sl) if sl else np.zeros(0)
     keys = [str(p) for p in parts.keys]
-    con = ingest_connection()
+    con = ingest_connection(parts.folder)
     try:
         con.register("sl", pa.table({"dur": sl_dur[~np.isnan(sl_dur)]}))
         pool = ("WITH pool AS (SELECT dur FROM read_parquet(?) WHERE dur IS NOT NULL AND NOT isnan(dur) "
