@@ -221,8 +221,8 @@ def test_no_table_column_breaks_a_word(deck):
 def test_column_widths_keep_words_whole_when_headers_crowd_the_table():
     """An eleven-column English heat map (theme × touchpoint) whose headers alone do not fit on one line: the
     theme column still holds "Relationship" whole, every header word fits its column, and the widths add up."""
-    from cemkit.render.charts import _column_widths
     from cemkit.render.fonts import text_width_em
+    from cemkit.render.tables import _column_widths
 
     headers = ["Theme", "Card application", "Activation", "Credit limit", "Statement and repayment", "Instalments",
                "Rewards and offers", "Loan", "Branch service", "Service hotline", "Insurance claims"]

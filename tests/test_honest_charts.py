@@ -11,7 +11,7 @@ from pptx import Presentation
 from pptx.util import Emu
 from scipy import stats
 
-from cemkit.render import charts
+from cemkit.render import charts, style, tables
 from cemkit.storyline import ChartSpec
 from cemkit.views import drivers as vd
 from cemkit.views import text as vt
@@ -172,14 +172,14 @@ def test_trend_line_the_title_names_is_the_accent_and_the_others_grey():
     chart = charts.draw_line(_slide(), BOX, df, spec, "zh").chart
     lines = {s.name: s.format.line for s in chart.plots[0].series}
     assert lines["交车"].color.theme_color is not None and lines["交车"].width > lines["试驾"].width
-    assert str(lines["试驾"].color.rgb) == charts.PALETTE["light"]
+    assert str(lines["试驾"].color.rgb) == style.PALETTE["light"]
 
 
 def test_heat_map_columns_follow_the_journey_not_first_appearance():
     df = pd.DataFrame({"theme_name": ["t1", "t1", "t2"], "stage_name": ["s3", "s4", "s1"], "x_order": [2, 3, 0],
                        "neg_share": [40.0, 50.0, 30.0], "mentions": [100, 100, 100]})
     spec = ChartSpec(type="heatmap", category="theme_name", x="stage_name", y="neg_share", label="mentions")
-    rows, cols, _ = charts.heat_grid(df, spec)
+    rows, cols, _ = tables.heat_grid(df, spec)
     assert cols == ["s1", "s3", "s4"] and rows == ["t1", "t2"]
 
 
@@ -190,7 +190,7 @@ def test_prediction_bars_label_both_rates_in_per_cent(pack_name):
 
     for spec in load_storyline(load_pack(pack_name)):
         if spec.result == "prediction_lift":
-            assert all(charts.number_format(spec.chart, c).endswith('"%"') for c in spec.chart.series), spec.id
+            assert all(style.number_format(spec.chart, c).endswith('"%"') for c in spec.chart.series), spec.id
 
 
 # ------------------------------------------------------------------------------------------ emerging

@@ -135,16 +135,16 @@ def test_tables_get_the_new_rows(refreshed):
     shown = [tb.cell(i + 1, 2).text for tb in pages for i in range(len(tb.rows) - 1)]
     assert shown == ["–" if pd.isna(v) else f"{v:.0f}" for v in league["value"]]
     # the value column's red / green follow the new run's intervals against its reference, as a new deck's
-    from cemkit.render import charts
+    from cemkit.render import style, tables
 
     res = load(refreshed["run_b"], "league")
-    want = [{"red": charts.RED, "green": charts.GREEN}.get(c, charts.TEXT)
-            for c in charts.significance_colours(res.table, res.meta)]
+    want = [{"red": style.RED, "green": style.GREEN}.get(c, style.TEXT)
+            for c in tables.significance_colours(res.table, res.meta)]
     low = (res.table["flag"] == "low_base").tolist() if "flag" in res.table else [False] * len(res.table)
-    want = [charts.GREY if lo else w for w, lo in zip(want, low)]
+    want = [style.GREY if lo else w for w, lo in zip(want, low)]
     got = [tb.cell(i + 1, 2).text_frame.paragraphs[0].runs[0].font.color.rgb
            for tb in pages for i in range(len(tb.rows) - 1)]
-    assert got == want and {charts.RED, charts.GREEN} & set(want)
+    assert got == want and {style.RED, style.GREEN} & set(want)
     jt = load(refreshed["run_b"], "journey_table").table
     jt = jt[(jt["segment"] == "__all__") & jt["reporting"]]
     rows = [r for p in s["journey_table"] for tb in [_shape(p, "chart").table]
@@ -204,3 +204,24 @@ def test_tags_survive_a_copy_of_the_slide_xml():
     slide = prs.slides.add_slide(prs.slide_layouts[5])
     set_tags(slide, slide.shapes.title, {"cemkit_id": "title", "CEMKIT_TEXT": "标题 <&>"})
     assert gt(slide, slide.shapes.title) == {"CEMKIT_ID": "title", "CEMKIT_TEXT": "标题 <&>"}
+
+
+def test_tables_side_by_side_get_their_new_rows(auto_pack, tmp_path):
+    """A long two-column list drawn side by side: each half gets its own share of the new run's rows."""
+    run_a, facts = write_run(tmp_path / "a", auto_pack, "zh")
+    dq = load(run_a, "data_quality")
+    meta = {k: v for k, v in dq.meta.items() if k not in ("name", "rows")}
+    save(run_a, "data_quality", pd.DataFrame({"item": [f"项目{i}" for i in range(22)], "count": range(22)}), meta)
+    build_deck(run_a, auto_pack, tmp_path / "a.pptx", lang="zh", client="c", base_facts=facts)
+    run_b = tmp_path / "b"
+    shutil.copytree(run_a, run_b)
+    new = pd.DataFrame({"item": [f"新项目{i}" for i in range(20)], "count": [100 + i for i in range(20)]})
+    save(run_b, "data_quality", new, meta)
+    refresh_deck(tmp_path / "a.pptx", run_b, tmp_path / "new.pptx", auto_pack, lang="zh",
+                 base_facts={**facts, "client": "c", "pack_name": auto_pack.name.zh, "date": "2024-10-15"})
+    slides = _slides(Presentation(str(tmp_path / "new.pptx")))["data_quality"]
+    assert len(slides) == 1
+    halves = [_shape(slides[0], "chart").table, _shape(slides[0], "chart@2").table]
+    shown = [tb.cell(i, 0).text for tb in halves for i in range(1, len(tb.rows))]
+    assert shown == new["item"].tolist()
+    assert [tb.cell(i, 1).text for tb in halves for i in range(1, len(tb.rows))] == [str(v) for v in new["count"]]

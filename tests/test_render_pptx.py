@@ -19,7 +19,7 @@ from pptx.util import Emu
 from render_fixtures import write_run
 
 from cemkit.paths import templates_dir
-from cemkit.render import charts
+from cemkit.render import charts, matrix, style
 from cemkit.render.pptx import build_deck, fit_title_size, open_template, title_lines
 from cemkit.results import load, save
 from cemkit.storyline import ChartSpec, SlideSpec, load_storyline
@@ -214,6 +214,35 @@ def test_long_table_continues_on_next_slides(auto_pack, tmp_path):
     assert len(widths) == 1  # the columns do not move from page to page
 
 
+def test_long_narrow_table_sits_side_by_side_on_one_slide(auto_pack, tmp_path):
+    """A two-column list too long for one table (data quality: 22 items) is drawn as two tables side by side
+    on one slide — read down the left, then the right — not continued on a second slide (a wide table still
+    continues: test_long_table_continues_on_next_slides)."""
+    run, facts = write_run(tmp_path / "run", auto_pack, "zh")
+    dq = load(run, "data_quality")
+    long = pd.DataFrame({"item": [f"检查项目{i}：{'很长的说明' * (i % 3)}" for i in range(22)],
+                         "count": [1000 * i + 7 for i in range(22)]})
+    save(run, "data_quality", long, {k: v for k, v in dq.meta.items() if k not in ("name", "rows")})
+    summary = build_deck(run, auto_pack, run / "d.pptx", lang="zh", client="c", base_facts=facts)
+    prs = Presentation(str(run / "d.pptx"))
+    by_id = [(sid, s) for sid, s in zip(summary["ids"], prs.slides)]
+    quality = [s for sid, s in by_id if sid == "data_quality"]
+    assert len(quality) == 1
+    tables = sorted((sh for sh in quality[0].shapes if sh.has_table), key=lambda sh: sh.left)
+    assert len(tables) == 2
+    left, right = tables
+    assert left.left + left.width <= right.left                      # side by side, not overlapping
+    assert right.left + right.width <= prs.slide_width
+    shown = [tb.table.cell(i, 0).text for tb in tables for i in range(1, len(tb.table.rows))]
+    assert shown == long["item"].tolist()                            # every item once, in order
+    counts = [tb.table.cell(i, 1).text for tb in tables for i in range(1, len(tb.table.rows))]
+    assert counts == [f"{v:,}" for v in long["count"]]
+    assert [c.width for c in left.table.columns] == [c.width for c in right.table.columns]
+    foot = next(sh for sh in quality[0].shapes if sh.name == "Footnote")
+    for tb in tables:
+        assert tb.top + sum(r.height for r in tb.table.rows) <= foot.top
+
+
 # ------------------------------------------------------------------------------------ slide furniture
 def test_footnotes_carry_the_base(built):
     for sid in (*CHART_SLIDES, *TABLE_SLIDES, "theme_stage", "quotes_negative"):
@@ -338,7 +367,7 @@ def test_low_base_bars_greyed_and_labelled():
     chart = charts.draw(_blank_slide(), BOX, df, spec, "zh").chart
     assert list(chart.plots[0].categories) == ["A", "B\n低基数", "C"]
     points = chart.plots[0].series[0].points
-    assert str(points[1].format.fill.fore_color.rgb) == charts.PALETTE["faint"]
+    assert str(points[1].format.fill.fore_color.rgb) == style.PALETTE["faint"]
     assert points[2].format.fill.fore_color.theme_color is not None
 
 
@@ -347,8 +376,8 @@ def test_percent_columns_get_a_percent_format():
     spec = ChartSpec(type="bar", category="stage_name", series=("share_pct",))
     chart = charts.draw(_blank_slide(), BOX, df, spec, "zh").chart
     assert chart.plots[0].series[0].data_labels.number_format == '0"%"'
-    assert charts.format_value(0.256, "0%") == "26%" and charts.format_value(12.34, '0.0"%"') == "12.3%"
-    assert charts.format_value(1234, "0") == "1,234" and charts.format_value(float("nan")) == "–"
+    assert style.format_value(0.256, "0%") == "26%" and style.format_value(12.34, '0.0"%"') == "12.3%"
+    assert style.format_value(1234, "0") == "1,234" and style.format_value(float("nan")) == "–"
 
 
 def test_wordcloud_degrades_to_top_15_bars():
@@ -360,17 +389,17 @@ def test_wordcloud_degrades_to_top_15_bars():
 
 def test_place_labels_avoids_overlaps_then_numbers():
     # two points on top of each other: the second label goes elsewhere
-    placed = charts.place_labels([(100, 100), (100, 100)], ["按时交车", "车况"], 9, (400, 300))
+    placed = matrix.place_labels([(100, 100), (100, 100)], ["按时交车", "车况"], 9, (400, 300))
     assert placed[0] == ("right", "按时交车") and placed[1][0] != "right" and placed[1][1] == "车况"
     # a crowd in a tiny plot: labels that cannot fit become numbers (1-based)
     pts = [(20 + i, 20) for i in range(6)]
-    placed = charts.place_labels(pts, ["很长的属性名称"] * 6, 9, (90, 40))
+    placed = matrix.place_labels(pts, ["很长的属性名称"] * 6, 9, (90, 40))
     assert any(text == str(i + 1) for i, (_, text) in enumerate(placed))
 
 
 def test_nice_axis():
-    assert charts.nice_axis(0.03, 0.34) == (0.0, 0.4, 0.1)
-    lo, hi, step = charts.nice_axis(6.68, 8.53)
+    assert style.nice_axis(0.03, 0.34) == (0.0, 0.4, 0.1)
+    lo, hi, step = style.nice_axis(6.68, 8.53)
     assert lo <= 6.68 and hi >= 8.53 and step == 0.5
 
 

@@ -9,7 +9,7 @@ from pptx import Presentation
 from pptx.util import Emu, Pt
 
 from cemkit.paths import templates_dir
-from cemkit.render import charts
+from cemkit.render import charts, style
 from cemkit.render.html import chart_options
 from cemkit.storyline import ChartSpec
 
@@ -42,14 +42,14 @@ def test_the_named_stage_stands_out_in_the_deck():
     chart = charts.draw(_slide(), BOX, _trend("交车提车"), SPEC, "zh").chart
     styles = _styles(chart)
     assert styles["交车提车"] == ("accent", Pt(2.75))
-    assert styles["试驾"] == styles["维修保养"] == (charts.PALETTE["light"], Pt(1.25))
+    assert styles["试驾"] == styles["维修保养"] == (style.PALETTE["light"], Pt(1.25))
 
 
 def test_refresh_moves_the_highlight_to_the_new_stage():
     chart = charts.draw(_slide(), BOX, _trend("交车提车"), SPEC, "zh").chart
     assert charts.update(chart, _trend("维修保养"), SPEC, "zh")
     styles = _styles(chart)
-    assert styles["维修保养"][0] == "accent" and styles["交车提车"][0] == charts.PALETTE["light"]
+    assert styles["维修保养"][0] == "accent" and styles["交车提车"][0] == style.PALETTE["light"]
 
 
 def test_without_a_highlight_lines_keep_the_accents():
@@ -60,5 +60,5 @@ def test_without_a_highlight_lines_keep_the_accents():
 def test_html_line_highlights_the_same_stage():
     series = {s["name"]: s for s in chart_options(_trend("交车提车"), SPEC, "zh")["series"]}
     assert series["交车提车"]["lineStyle"]["width"] == 3
-    assert series["交车提车"]["itemStyle"]["color"] == "#" + charts.PALETTE["accent"]
-    assert series["试驾"]["itemStyle"]["color"] == "#" + charts.PALETTE["light"]
+    assert series["交车提车"]["itemStyle"]["color"] == "#" + style.PALETTE["accent"]
+    assert series["试驾"]["itemStyle"]["color"] == "#" + style.PALETTE["light"]

@@ -9,7 +9,7 @@ import pytest
 
 from cemkit import views
 from cemkit.errors import DataError
-from cemkit.render.pptx import summary_findings, wave_note
+from cemkit.render.plan import summary_findings, wave_note
 
 ALL = "__all__"
 

@@ -198,7 +198,7 @@ def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str
     :mod:`cemkit.render.refresh`), save it as ``out`` (written to a temporary file, then renamed: a failed
     refresh leaves nothing half-written) and write what could not be refreshed next to it
     (``<out>.refresh.txt``). Returns the :class:`~cemkit.render.refresh.RefreshReport`."""
-    from .render.pptx import deck_facts
+    from .render.plan import deck_facts
     from .render.refresh import refresh_deck
 
     deck, run_dir, out = Path(deck), Path(run_dir), Path(out)

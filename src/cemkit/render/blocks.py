@@ -14,8 +14,8 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Pt
 
 from ..storyline import ChartSpec
-from .charts import GREEN, GREY, RED, TEXT
 from .fonts import set_font, text_width_em
+from .style import GREEN, GREY, RED, TEXT
 
 __all__ = ["draw_bullets", "draw_quotes", "quote_groups"]
 

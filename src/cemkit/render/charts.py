@@ -1,41 +1,55 @@
-"""Native PowerPoint charts and tables from a tidy result table and a :class:`ChartSpec`.
+"""Native PowerPoint charts from a tidy result table and a :class:`ChartSpec`.
 
 One function per chart type, chosen from ``DRAWERS`` by name; each takes ``(slide, box, df, spec, lang, meta)``
 with ``df`` already filtered, sorted and cut by :func:`prepare_table`. Charts are python-pptx native charts
-(the client can edit their data in PowerPoint). Colours follow DECK.md: the master's message accent for the
-message (:mod:`cemkit.render.theme` picks it from the theme, so a client master re-brands it), its other
-accents for further series, greys for context, and semantic colours that stay the same across the deck and
-the HTML report (:data:`SERIES_COLOURS`: NPS composition red / grey / green, P1 red, …).
-Tables set the size of empty paragraphs too (:func:`fonts.set_end_size`), else an empty cell takes the
-template's 18 pt line height and the table grows over the footnote.
+(the client can edit their data in PowerPoint): bars, 100 % stacked bars, lines here; tables and heat maps in
+:mod:`.tables`, the priority matrix in :mod:`.matrix`, quote walls and bullets in :mod:`.blocks`. Colours
+follow DECK.md (:mod:`.style`): the master's message accent for the message (:mod:`cemkit.render.theme` picks
+it from the theme, so a client master re-brands it), its other accents for further series, greys for context,
+and semantic colours that stay the same across the deck and the HTML report (NPS composition red / grey /
+green, P1 red, …).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
-from pptx.chart.data import CategoryChartData, XyChartData
+from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import (
     XL_CHART_TYPE,
     XL_LABEL_POSITION,
     XL_LEGEND_POSITION,
-    XL_MARKER_STYLE,
-    XL_TICK_LABEL_POSITION,
 )
-from pptx.enum.dml import MSO_THEME_COLOR
-from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
 from ..i18n import catalogue, label, number
 from ..storyline import ChartSpec
-from . import theme
-from .fonts import set_ea, set_end_size, set_font, text_width_em
+from .fonts import set_font
+from .matrix import draw_scatter
+from .style import (
+    GREY,
+    LOW_BASE,
+    PALETTE,
+    SERIES_COLOURS,
+    TEXT,
+    WHITE,
+    _accent,
+    _category_axis,
+    _data_labels,
+    _fill,
+    _legend,
+    _series_key,
+    _style_chart,
+    _value_axis_off,
+    _values,
+    format_value,
+    nice_axis,
+    number_format,
+)
+from .tables import draw_heatmap, draw_table
 
 
 def _chart_workbooks_without_formulas() -> None:
@@ -68,55 +82,17 @@ _chart_workbooks_without_formulas()
 
 __all__ = [
     "DRAWERS",
-    "GREEN",
-    "GREY",
-    "LIGHT",
     "NATIVE_CHARTS",
-    "PALETTE",
-    "RED",
-    "SERIES_COLOURS",
     "TABULAR",
-    "TEXT",
     "categories",
-    "cell_colour",
     "chart_data",
-    "column_format",
     "draw",
     "draw_prepared",
     "error_bars",
-    "format_value",
-    "heat_grid",
-    "heat_text",
-    "matrix_ranges",
-    "nice_axis",
-    "number_format",
-    "paginate",
-    "place_labels",
     "point_colours",
     "prepare_table",
-    "series_colour",
-    "significance_colours",
-    "table_cells",
     "update",
 ]
-
-# Hex colours shared with the HTML report. "accent" is drawn as the master's message accent in the deck.
-PALETTE = {"accent": "1F5FAD", "red": "C0392B", "grey": "A6A6A6", "light": "BFC5CC", "green": "2E8B57",
-           "amber": "E3A72F", "dark": "5B6770", "text": "333333", "faint": "E5E7EB"}
-# A series (result column) keeps its colour on every slide and in the HTML report.
-SERIES_COLOURS = {"detractors": "red", "passives": "grey", "promoters": "green", "P1": "red", "P2": "amber",
-                  "P3": "light", "negative_rate": "red", "positive_rate": "green", "mention_rate": "light",
-                  "observed_rate": "accent", "mean_predicted": "light"}
-MULTI = ("accent", "light", "dark", "amber", "green")
-
-RED, GREY, GREEN, LIGHT = (RGBColor.from_string(PALETTE[k]) for k in ("red", "grey", "green", "light"))
-TEXT, WHITE = RGBColor.from_string(PALETTE["text"]), RGBColor(0xFF, 0xFF, 0xFF)
-PERCENT_SUFFIXES = ("_pct", "_rate")
-COLUMN_FORMATS = {"performance": "0.0"}     # table columns with their own number format
-LOW_BASE = "low_base"
-MAX_TABLE_ROWS = 16
-ROW_EMU = 265000                            # table row height at 10 pt
-
 
 # ------------------------------------------------------------------------------------------ data shaping
 def prepare_table(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
@@ -133,21 +109,6 @@ def prepare_table(table: pd.DataFrame, spec: ChartSpec) -> pd.DataFrame:
     elif spec.top:
         df = df.head(spec.top)
     return df.reset_index(drop=True)
-
-
-def paginate(df: pd.DataFrame, box_height: int, row_emu: int = ROW_EMU, by: str | None = None) -> list[pd.DataFrame]:
-    """Split a table into pages of equal size that fit ``box_height`` (header row included). With ``by`` (a
-    long heat-map table), a page holds whole rows of the grid: every line of a ``by`` value stays together."""
-    per = max(3, min(MAX_TABLE_ROWS, int(box_height // row_emu) - 1))
-    if by is not None and by in df:
-        keys = list(dict.fromkeys(df[by]))
-        pages = max(1, math.ceil(len(keys) / per))
-        size = math.ceil(len(keys) / pages) if keys else 0
-        groups = [set(keys[i * size:(i + 1) * size]) for i in range(pages)] if size else []
-        return [df[df[by].isin(g)].reset_index(drop=True) for g in groups] or [df]
-    pages = max(1, math.ceil(len(df) / per))
-    size = math.ceil(len(df) / pages) if len(df) else 0
-    return [df.iloc[i * size:(i + 1) * size].reset_index(drop=True) for i in range(pages)] if size else [df]
 
 
 def categories(df: pd.DataFrame, spec: ChartSpec, lang: str, column: str | None = None) -> list[str]:
@@ -177,128 +138,6 @@ def _label_values(df: pd.DataFrame, spec: ChartSpec) -> list[str] | None:
         return None
     fmt = number_format(spec, spec.series[0])
     return [format_value(v, fmt) for v in _values(df[spec.series[0]], fmt)]
-
-
-def number_format(spec: ChartSpec, col: str) -> str:
-    """The spec's number format, with a literal % for columns already in per cent (``*_pct``, ``*_rate``)."""
-    fmt = spec.number_format
-    if "%" not in fmt and col.endswith(PERCENT_SUFFIXES):
-        fmt += '"%"'
-    return fmt
-
-
-def column_format(spec: ChartSpec, col: str) -> str:
-    return COLUMN_FORMATS.get(col, spec.number_format)
-
-
-def format_value(v, fmt: str = "0") -> str:
-    """A table cell: thousands separators, decimals as the Excel-style format says ("0", "0.0", "0.00",
-    "0%"), "–" for missing."""
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return "–"
-    if isinstance(v, (bool, np.bool_)):
-        return str(v)
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        core = fmt.replace('"%"', "")
-        decimals = _decimals(fmt)
-        if core.endswith("%"):
-            return number(float(v) * 100, decimals) + "%"
-        return number(float(v), decimals) + ("%" if '"%"' in fmt else "")
-    return str(v)
-
-
-def _decimals(fmt: str) -> int:
-    core = fmt.replace('"%"', "").rstrip("%")
-    return len(core.split(".")[1]) if "." in core else 0
-
-
-def _values(s: pd.Series, fmt: str | None = None) -> list:
-    """Chart values (exact: the client may edit them in PowerPoint); with ``fmt``, a value its label would
-    show as "-0" (a small negative that rounds to zero) is stored as 0."""
-    out = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v) for v in s]
-    if fmt is None:
-        return out
-    d = _decimals(fmt) + (2 if fmt.replace('"%"', "").endswith("%") else 0)
-    return [0.0 if v is not None and v < 0 and round(v, d) == 0 else v for v in out]
-
-
-def series_colour(col: str, i: int, n: int) -> str:
-    """Palette key of a series: its semantic colour, else the accent for the first and greys after."""
-    return SERIES_COLOURS.get(str(col), MULTI[i % len(MULTI)] if n > 1 else "accent")
-
-
-def nice_axis(lo: float, hi: float, ticks: int = 5) -> tuple[float, float, float]:
-    """Axis bounds on round numbers around [lo, hi] and the tick step (1, 2, 2.5 or 5 × 10^k)."""
-    span = (hi - lo) or abs(hi) or 1.0
-    raw = span / ticks
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
-
-
-# ---------------------------------------------------------------------------------------------- styling
-THEME_ACCENTS = (MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2, MSO_THEME_COLOR.ACCENT_3,
-                 MSO_THEME_COLOR.ACCENT_4, MSO_THEME_COLOR.ACCENT_5, MSO_THEME_COLOR.ACCENT_6)
-
-
-def _accent(i: int = 0):
-    """The master's i-th series accent as a theme colour (0: the message colour)."""
-    series = theme.current().series
-    return THEME_ACCENTS[series[i % len(series)] - 1]
-
-
-def _series_key(col: str, i: int, n: int) -> str | int:
-    """A series' colour in the deck: its semantic colour, else the master's accents in order."""
-    return SERIES_COLOURS.get(str(col)) or (i if n > 1 else "accent")
-
-
-def _fill(fill, key: str | int) -> None:
-    """Fill with a palette colour, the message accent ("accent") or the i-th series accent (an int)."""
-    fill.solid()
-    if key == "accent" or isinstance(key, int):
-        fill.fore_color.theme_color = _accent(0 if key == "accent" else key)
-    else:
-        fill.fore_color.rgb = RGBColor.from_string(PALETTE[key])
-
-
-def _style_chart(chart, size: int = 11) -> None:
-    """Chart-wide text (Latin + East Asian face), no chart title: the slide title carries the message."""
-    chart.font.size = Pt(size)
-    chart.font.color.rgb = TEXT
-    set_ea(chart.font._rPr)
-    chart.has_title = False
-
-
-def _legend(chart, show: bool, position=XL_LEGEND_POSITION.TOP) -> None:
-    chart.has_legend = show
-    if show:
-        chart.legend.position = position
-        chart.legend.include_in_layout = False
-        set_font(chart.legend.font, size=Pt(11))
-
-
-def _data_labels(owner, fmt: str, position, size: int = 11, color=None) -> None:
-    dl = owner.data_labels
-    dl.show_value = True
-    dl.number_format, dl.number_format_is_linked = fmt, False
-    dl.position = position
-    set_font(dl.font, size=Pt(size), color=color)
-
-
-def _value_axis_off(chart) -> None:
-    chart.value_axis.has_major_gridlines = False
-    chart.value_axis.visible = False
-
-
-def _category_axis(chart, horizontal: bool) -> None:
-    ax = chart.category_axis
-    set_font(ax.tick_labels.font, size=Pt(11))
-    ax.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels clear of negative bars
-    ax.format.line.color.rgb = LIGHT
-    if horizontal:
-        ax.reverse_order = True
 
 
 # ----------------------------------------------------------------------------------------------- charts
@@ -534,344 +373,6 @@ def _wave_bars(slide, box, df, spec: ChartSpec, lang: str, waves: list[str]):
         _fill(series.format.fill, "accent" if i == len(waves) - 1 else ("light" if i == len(waves) - 2 else "faint"))
         if spec.labels:
             _data_labels(series, spec.number_format, XL_LABEL_POSITION.OUTSIDE_END, size=9)
-    return gframe
-
-
-# ------------------------------------------------------------------------------------------ scatter plot
-def place_labels(points: list[tuple[float, float]], texts: list[str], size_pt: float, bounds: tuple[float, float],
-                 obstacles: list[tuple[float, float, float, float]] = (), marker_pt: float = 5.0
-                 ) -> list[tuple[str, str]]:
-    """Greedy label placement for a scatter: for each point (x, y in points from the plot's top-left) try
-    right, left, above, below, and keep the first spot that stays in ``bounds`` (width, height) and
-    overlaps no marker, no label placed before and no ``obstacles`` (x, y, w, h). A label with no free spot
-    is replaced by its number (1-based), for a key beside the chart. Returns (position, text) per point."""
-    rects = list(obstacles) + [(x - marker_pt, y - marker_pt, 2 * marker_pt, 2 * marker_pt) for x, y in points]
-    out = []
-    for k, ((x, y), text) in enumerate(zip(points, texts)):
-        w, h = text_width_em(text) * size_pt * 1.1 + 6, size_pt * 1.5  # with the renderer's padding
-        g = marker_pt + 3
-        spots = {"right": (x + g, y - h / 2), "left": (x - g - w, y - h / 2),
-                 "above": (x - w / 2, y - g - h), "below": (x - w / 2, y + g)}
-        for pos, (lx, ly) in spots.items():
-            r = (lx, ly, w, h)
-            inside = lx >= 0 and ly >= 0 and lx + w <= bounds[0] and ly + h <= bounds[1]
-            own = (x - marker_pt, y - marker_pt, 2 * marker_pt, 2 * marker_pt)
-            if inside and not any(_overlap(r, o) for o in rects if o != own):
-                rects.append(r)
-                out.append((pos, text))
-                break
-        else:
-            out.append(("right", str(k + 1)))
-            rects.append((x + g, y - h / 2, size_pt * 1.2, h))
-    return out
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
-POSITIONS = {"right": XL_LABEL_POSITION.RIGHT, "left": XL_LABEL_POSITION.LEFT,
-             "above": XL_LABEL_POSITION.ABOVE, "below": XL_LABEL_POSITION.BELOW}
-QUADRANTS = ("high_importance_low_performance", "high_importance_high_performance",
-             "low_importance_low_performance", "low_importance_high_performance")
-FIX = QUADRANTS[0]
-
-
-def matrix_ranges(x: pd.Series, y: pd.Series) -> tuple[tuple, tuple]:
-    def rng(s, floor0):
-        lo, hi = float(s.min()), float(s.max())
-        pad = (hi - lo) * 0.15 or max(abs(hi) * 0.1, 0.05)
-        return nice_axis(max(0.0, lo - pad) if floor0 else lo - pad, hi + pad)
-    return rng(x, True), rng(y, False)
-
-
-def draw_scatter(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """Priority matrix: importance (x) against performance (y), dashed median lines, the quadrant names in
-    the corners, each point labelled with its short name where there is room (else numbered, with a key
-    beside the chart). Points are two series, the fix-first quadrant in red and the others in the accent
-    (a series colour shows in PowerPoint and LibreOffice alike; a single point's colour does not)."""
-    meta = meta or {}
-    x, y = df[spec.x].astype(float), df[spec.y].astype(float)
-    (x0, x1, xstep), (y0, y1, ystep) = matrix_ranges(x, y)
-    xs, ys = float(meta.get("x_split", x.median())), float(meta.get("y_split", y.median()))
-    texts = df[spec.label].astype(str).tolist() if spec.label else [""] * len(df)
-    left, top, width, height = box
-    placed = _place_matrix_labels(x, y, texts, (x0, x1, y0, y1), (width, height))
-    numbered = [(p[1], t) for p, t in zip(placed, texts) if p[1] != t]
-    if numbered:
-        width = int(width * 0.8)
-    fix = (df["quadrant"] == FIX).to_numpy() if "quadrant" in df else np.zeros(len(df), dtype=bool)
-    names = meta.get("quadrant_labels") or {}
-    groups = [(g, key, name) for g, key, name in ((~fix, "accent", catalogue(lang)["value"]),
-                                                   (fix, "red", str(names.get(FIX, FIX)))) if g.any()]
-    ix, iy = (x1 - x0) * 0.02, (y1 - y0) * 0.04
-    corner_pts = [(x1 - ix, y0 + iy), (x1 - ix, y1 - iy), (x0 + ix, y0 + iy), (x0 + ix, y1 - iy)]
-    point_sets = [list(zip(x[g], y[g])) for g, _, _ in groups]
-    point_sets += [[(xs, y0), (xs, y1)], [(x0, ys), (x1, ys)], corner_pts]
-    names_ = [name for _, _, name in groups] + ["x_split", "y_split", "quadrants"]
-    # LibreOffice draws only the longest series of a scatter when a later series has more points than
-    # an earlier one: every series is padded to the same length by repeating its last point (an invisible
-    # duplicate: same place, no label)
-    longest = max(len(p) for p in point_sets)
-    data = XyChartData()
-    for i, (name, pts_) in enumerate(zip(names_, point_sets)):
-        series_data = data.add_series(name, number_format=spec.number_format if i < len(groups) else None)
-        for a, b in pts_ + [pts_[-1]] * (longest - len(pts_)):
-            series_data.add_data_point(a, b)
-    gframe = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, left, top, width, height, data)
-    chart = gframe.chart
-    _style_chart(chart, 10)
-    chart.has_legend = False
-    _matrix_axes(chart, (x0, x1, xstep), (y0, y1, ystep), spec, meta)
-    series = list(chart.plots[0].series)
-    for (g, key, _), s in zip(groups, series):
-        _matrix_points(s, [p for p, keep in zip(placed, g) if keep], key)
-    for s in series[len(groups):len(groups) + 2]:
-        s.marker.style = XL_MARKER_STYLE.NONE
-        s.format.line.color.rgb = GREY
-        s.format.line.dash_style = 4  # dash
-        s.format.line.width = Pt(1)
-    _quadrant_names(series[-1], names)
-    if numbered:
-        _numbered_key(slide, (left + width, top, box[2] - width, height), numbered)
-    return gframe
-
-
-def _place_matrix_labels(x, y, texts, ranges, size_emu) -> list[tuple[str, str]]:
-    x0, x1, y0, y1 = ranges
-    w_pt, h_pt = size_emu[0] / 12700 - 70, size_emu[1] / 12700 - 60  # plot area ≈ frame minus axes and titles
-    pts = [((a - x0) / (x1 - x0) * w_pt, (y1 - b) / (y1 - y0) * h_pt) for a, b in zip(x, y)]
-    corner_w, corner_h = 5 * 11 + 6, 11 * 1.6  # quadrant names (≤ 5 CJK characters at 11 pt)
-    corners = [(0, 0, corner_w, corner_h), (w_pt - corner_w, 0, corner_w, corner_h),
-               (0, h_pt - corner_h, corner_w, corner_h), (w_pt - corner_w, h_pt - corner_h, corner_w, corner_h)]
-    return place_labels(pts, texts, 9, (w_pt, h_pt), corners)
-
-
-def _matrix_axes(chart, xr, yr, spec: ChartSpec, meta: dict) -> None:
-    for ax, (lo, hi, step), fmt, name in ((chart.category_axis, xr, "0%", meta.get("x_name")),
-                                          (chart.value_axis, yr, "0.0", meta.get("y_name"))):
-        ax.minimum_scale, ax.maximum_scale, ax.major_unit = lo, hi, step
-        ax.has_major_gridlines = False
-        ax.tick_labels.number_format, ax.tick_labels.number_format_is_linked = fmt, False
-        set_font(ax.tick_labels.font, size=Pt(9))
-        ax.format.line.color.rgb = LIGHT
-        if name:
-            ax.has_title = True
-            ax.axis_title.text_frame.text = str(name)
-            set_font(ax.axis_title.text_frame.paragraphs[0].runs[0].font, size=Pt(10), color=TEXT)
-    if "%" not in spec.number_format and not str(spec.x).startswith("share"):
-        chart.category_axis.tick_labels.number_format = "0.0"
-
-
-def _matrix_points(series, placed: list[tuple[str, str]], colour: str) -> None:
-    series.format.line.fill.background()
-    series.marker.style = XL_MARKER_STYLE.CIRCLE
-    series.marker.size = 9
-    _fill(series.marker.format.fill, colour)
-    series.marker.format.line.fill.background()
-    for i, (pos, text) in enumerate(placed):
-        dl = series.points[i].data_label
-        dl.has_text_frame = True
-        dl.text_frame.text = text
-        dl.position = POSITIONS[pos]
-        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(9), color=TEXT)
-
-
-def _quadrant_names(series, names: dict) -> None:
-    series.marker.style = XL_MARKER_STYLE.NONE
-    series.format.line.fill.background()
-    for i, key in enumerate(QUADRANTS):
-        dl = series.points[i].data_label
-        dl.has_text_frame = True
-        dl.text_frame.text = str(names.get(key, "")) or " "
-        dl.position = XL_LABEL_POSITION.LEFT if i < 2 else XL_LABEL_POSITION.RIGHT
-        set_font(dl.text_frame.paragraphs[0].runs[0].font, size=Pt(11), bold=True,
-                 color=RED if key == FIX else GREY)
-
-
-def _numbered_key(slide, box, numbered: list[tuple[str, str]]) -> None:
-    tb = slide.shapes.add_textbox(*box)
-    tb.name = "Label key"
-    tf = tb.text_frame
-    tf.word_wrap = True
-    for i, (num, text) in enumerate(numbered):
-        p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = f"{num}  {text}"
-        set_font(p.runs[0].font, size=Pt(10), color=TEXT)
-
-
-# ------------------------------------------------------------------------------------------------ tables
-def _cell_text(cell, text: str, size: int = 10, bold: bool = False, color=None, align=PP_ALIGN.LEFT) -> None:
-    cell.text = text
-    para = cell.text_frame.paragraphs[0]
-    para.alignment = align
-    set_end_size(para, Pt(size))
-    for run in para.runs:
-        set_font(run.font, size=Pt(size), bold=bold, color=color or TEXT)
-    cell.margin_left = cell.margin_right = Emu(60000)
-    cell.margin_top = cell.margin_bottom = Emu(20000)
-    cell.vertical_anchor = MSO_ANCHOR.MIDDLE
-
-
-def _cell_fill(cell, rgb: RGBColor | None = None, accent: bool = False) -> None:
-    cell.fill.solid()
-    if accent:
-        cell.fill.fore_color.theme_color = _accent(0)
-    else:
-        cell.fill.fore_color.rgb = rgb
-
-
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]{3,}")
-
-
-def _column_widths(texts: list[list[str]], width: int, size: float = 10) -> list[int]:
-    """Column widths: each at least its header's width (one line at ``size`` pt, with the cell margins), the
-    rest shared in proportion to the column's longest text in ems (clamped to 5.5–24 ems)."""
-    ems = [min(24.0, max(5.5, max(text_width_em(t) for t in col) + 1.0)) for col in zip(*texts)]
-    header = [text_width_em(str(h), bold=True) for h in texts[0]]
-    # never narrower than its longest Latin word ("Relationship" broken as "Relatio/nship" reads as a typo);
-    # the header on one line when the width allows, else wrapped between its words
-    word = [max([text_width_em(w, bold=True) for w in _LATIN_WORD.findall(str(col[0]))]
-                + [text_width_em(w) for t in col[1:] for w in _LATIN_WORD.findall(str(t))], default=0.0)
-            for col in zip(*texts)]
-    floor = [int((max(h, w) * size + 12) * 12700) for h, w in zip(header, word)]
-    if sum(floor) > width:
-        floor = [int((w * size + 12) * 12700) for w in word]
-    spare = width - sum(floor)
-    if spare <= 0:  # the headers alone do not fit: share the width by text length
-        widths = [int(width * e / sum(ems)) for e in ems]
-    else:
-        widths = [f + int(spare * e / sum(ems)) for f, e in zip(floor, ems)]
-    widths[-1] += width - sum(widths)
-    return widths
-
-
-def _add_table(slide, box, body: list[list[str]], headers: list[str], size: int = 10,
-               widths_of: list[list[str]] | None = None):
-    """A native table with its header row; column widths from ``widths_of`` (the whole table's cells when
-    this is one page of it, so the columns do not move from page to page), else from ``body``."""
-    left, top, width, height = box
-    rows = len(body) + 1
-    # a short table (an executive summary's decisions) takes the height it is given, up to three lines a row
-    row_h = min(int(height / rows), int(ROW_EMU * (3.2 if rows <= 6 else 1.25)))
-    gframe = slide.shapes.add_table(rows, len(headers), left, top, width, row_h * rows)
-    table = gframe.table
-    table.first_col = False
-    for j, w in enumerate(_column_widths([headers, *(widths_of or body)], width, size)):
-        table.columns[j].width = Emu(w)
-    for j, h in enumerate(headers):
-        _cell_text(table.cell(0, j), str(h), size=size, bold=True, color=WHITE)
-        _cell_fill(table.cell(0, j), accent=True)
-    return gframe, table
-
-
-def table_cells(df: pd.DataFrame, spec: ChartSpec, lang: str) -> tuple[list[str], list[str], list[list[str]]]:
-    """Columns, headers and formatted cell texts of a table slide (shared with the HTML report)."""
-    cols = list(spec.columns or df.columns)
-    headers = [label(h, lang) for h in (spec.headers or cols)]
-    body = [[format_value(v, column_format(spec, c)) for c, v in zip(cols, row)]
-            for row in df[cols].itertuples(index=False)]
-    return cols, headers, body
-
-
-def _numeric(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def cell_colour(v, col: str, spec: ChartSpec, flag: str = "ok", sig: str | None = None) -> RGBColor | None:
-    """A table cell's text colour: grey on a low-base row; in the ``colour_by`` column red / green where the
-    row differs significantly from the reference (``sig``, from :func:`significance_colours`) — never merely
-    by the value's sign; else None (the default text colour)."""
-    if flag == LOW_BASE:
-        return GREY
-    if spec.colour_by == col and sig:
-        return RED if sig == "red" else GREEN
-    return None
-
-
-def significance_colours(df: pd.DataFrame, meta: dict | None) -> list[str | None]:
-    """Per row: "red" when the row's interval (``ci_low``, ``ci_high``) lies wholly below the reference value
-    (``meta["reference"]``, e.g. the overall NPS), "green" when wholly above, else None — a colour says the
-    difference is significant, never merely the sign of the value."""
-    ref = (meta or {}).get("reference")
-    if ref is None or "ci_low" not in df or "ci_high" not in df:
-        return [None] * len(df)
-    lo, hi = df["ci_low"].to_numpy(dtype=float), df["ci_high"].to_numpy(dtype=float)
-    return ["red" if h < ref else "green" if lo_ > ref else None for lo_, h in zip(lo, hi)]
-
-
-def draw_table(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """A native table: accent header, banded rows, numbers right-aligned with the column's format, low-base
-    rows (``flag == "low_base"``) greyed, the ``colour_by`` column red / green where the row differs
-    significantly from the reference (:func:`significance_colours`). ``meta["pages_of"]``: the whole table
-    when ``df`` is one page of it (the column widths are the whole table's)."""
-    cols, headers, body = table_cells(df, spec, lang)
-    size = 12 if len(df) <= 3 else 10 if len(df) <= 12 else 9
-    whole = meta.get("pages_of") if meta else None
-    gframe, table = _add_table(slide, box, body, headers, size=size,
-                               widths_of=table_cells(whole, spec, lang)[2] if whole is not None else None)
-    flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
-    sig = significance_colours(df, meta)
-    for i, row in enumerate(body, start=1):
-        for j, (c, text) in enumerate(zip(cols, row)):
-            v = df[c].iloc[i - 1]
-            _cell_text(table.cell(i, j), text, size=size, color=cell_colour(v, c, spec, flags[i - 1], sig[i - 1]),
-                       align=PP_ALIGN.RIGHT if _numeric(v) else PP_ALIGN.LEFT)
-            _cell_fill(table.cell(i, j), RGBColor(0xF7, 0xF7, 0xF7) if i % 2 else WHITE)
-    return gframe
-
-
-def heat_grid(df: pd.DataFrame, spec: ChartSpec) -> tuple[list[str], list[str], dict]:
-    """Rows (``category``) in first-appearance order, columns (``x``) in the ``x_order`` column's order when
-    the table has one (else first appearance) and the cells of a long heat-map table:
-    ``{(row, col): (value, base, flag, highlighted)}``. A (row, column) pair without a line is a structural
-    zero — nothing to show — and stays blank."""
-    rows = list(dict.fromkeys(df[spec.category].astype(str)))
-    cols = list(dict.fromkeys(df[spec.x].astype(str)))
-    if "x_order" in df:  # columns in their natural order (journey stages), not in order of first appearance
-        rank = df.assign(_x=df[spec.x].astype(str)).groupby("_x")["x_order"].min()
-        cols = sorted(cols, key=lambda c: rank[c])
-    cells = {}
-    for r in df.to_dict("records"):
-        v = r.get(spec.y)
-        cells[(str(r[spec.category]), str(r[spec.x]))] = (
-            None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v),
-            r.get(spec.label) if spec.label else None, r.get("flag"),
-            bool(r.get(spec.highlight)) if spec.highlight else False)
-    return rows, cols, cells
-
-
-def heat_text(value, base, fmt: str) -> str:
-    """A heat-map cell: the value and its base in brackets ("45% (236)"); a low base shows "– (12)"."""
-    shown = "–" if value is None else format_value(value, fmt)
-    return shown if base is None else f"{shown} ({int(base):,})"
-
-
-def draw_heatmap(slide, box, df, spec: ChartSpec, lang: str, meta: dict | None = None):
-    """A long table (``category`` = row, ``x`` = column, ``y`` = value in %, ``label`` = base) as a native table:
-    each cell shows the value with its base; shading grows with the value on a fixed 0–100 % scale (so equal
-    shares look equal on every slide); cells flagged in ``highlight`` (significantly above the average) are
-    drawn in red with white text; low bases are greyed without a value; structural zeros stay blank."""
-    rows, cols, cells = heat_grid(df, spec)
-    headers = [label(h, lang) for h in (spec.headers or [spec.category, *cols])]
-    if len(headers) != len(cols) + 1:
-        headers = [label(spec.category, lang), *cols]
-    body = [[r, *(heat_text(cells[(r, c)][0], cells[(r, c)][1], spec.number_format) if (r, c) in cells else ""
-                  for c in cols)] for r in rows]
-    gframe, table = _add_table(slide, box, body, headers, size=9)
-    for i, row in enumerate(body, start=1):
-        _cell_text(table.cell(i, 0), row[0], size=9)
-        _cell_fill(table.cell(i, 0), WHITE)
-        for j, text in enumerate(row[1:], start=1):
-            cell = table.cell(i, j)
-            value, _, flag, strong = cells.get((rows[i - 1], cols[j - 1]), (None, None, None, False))
-            share = 0.0 if value is None else min(1.0, max(0.0, value / 100))
-            if strong:
-                _cell_text(cell, text, size=9, bold=True, align=PP_ALIGN.CENTER, color=WHITE)
-                _cell_fill(cell, RED)
-                continue
-            _cell_text(cell, text, size=9, align=PP_ALIGN.CENTER, color=GREY if flag == LOW_BASE else None)
-            _cell_fill(cell, RGBColor(int(255 - share * 40), int(255 - share * 120), int(255 - share * 130)))
     return gframe
 
 

@@ -3,7 +3,7 @@
 The ECharts library (``cemkit/assets/echarts.min.js``, Apache-2.0) and the word-cloud extension
 (``echarts-wordcloud.min.js``, ISC, only when a word cloud is drawn) are inlined, so the file opens from an
 e-mail attachment with no network. Chart options are built with pyecharts (plain dicts where pyecharts adds
-nothing) from the same labels, number formats and colours as the deck (:mod:`cemkit.render.charts`), and
+nothing) from the same labels, number formats and colours as the deck (:mod:`cemkit.render.style`), and
 embedded as JSON with ``<``, ``>`` and ``&`` escaped; every text from client data goes through Jinja2's
 autoescaping, so a verbatim containing ``<script>`` or ``{{ }}`` shows as text.
 """
@@ -26,27 +26,12 @@ from ..paths import ASSETS_DIR, templates_dir
 from ..results import load_all
 from ..storyline import ChartSpec, load_storyline, optional_text
 from .blocks import quote_groups
-from .charts import (
-    FIX,
-    LOW_BASE,
-    PALETTE,
-    QUADRANTS,
-    SERIES_COLOURS,
-    categories,
-    format_value,
-    heat_grid,
-    heat_text,
-    matrix_ranges,
-    nice_axis,
-    number_format,
-    point_colours,
-    prepare_table,
-    series_colour,
-    significance_colours,
-    table_cells,
-)
-from .pptx import deck_facts, footnote_text, plan_slides, summary_findings
+from .charts import categories, point_colours, prepare_table
+from .matrix import FIX, QUADRANTS, matrix_ranges
+from .plan import deck_facts, footnote_text, plan_slides, summary_findings
+from .style import LOW_BASE, PALETTE, SERIES_COLOURS, format_value, nice_axis, number_format, series_colour
 from .summary import fill_findings, summary_results
+from .tables import heat_grid, heat_text, significance_colours, table_cells
 
 __all__ = ["ECHARTS", "build_html", "chart_options", "safe_json"]
 

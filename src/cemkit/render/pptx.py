@@ -10,7 +10,6 @@ long for one slide continues on the next ones (same title, "continued 2/3").
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import math
 import zipfile
@@ -28,35 +27,28 @@ from pptx.util import Emu, Pt
 from ..errors import PackError, Problem
 from ..i18n import t
 from ..paths import templates_dir
-from ..results import Result, load_all
+from ..results import load_all
 from ..storyline import (
     ChartSpec,
-    FactUnavailable,
     SlideSpec,
-    condition_holds,
     load_storyline,
     optional_text,
-    pick_text,
 )
-from . import charts, theme
+from . import charts, tables, theme
 from .fonts import set_ea, set_font, text_width_em
 from .layouts import TEXT_ROLES, MasterMap, Placement, hints_from_slides, map_roles, overrides_path
 from .masters import KINDS, placeholder_pt
-from .summary import RENDER_RESULTS, fill_findings, summary_results
+from .plan import PlannedSlide, deck_facts, footnote_text, plan_slides, summary_findings
+from .summary import fill_findings, summary_results
 from .tags import DECK_TAG, NOTES_TAG, PAGE_TAG, SLIDE_TAG, set_slide_tags, tag_shape
 
 __all__ = [
-    "PlannedSlide",
     "build_deck",
     "fit_title_size",
-    "footnote_text",
     "open_master",
     "open_template",
-    "plan_slides",
-    "summary_findings",
     "text_width_em",
     "title_lines",
-    "wave_note",
 ]
 
 GREY = RGBColor(0x80, 0x80, 0x80)
@@ -138,120 +130,6 @@ def fit_title_size(text: str, box_width_emu: int, max_lines: int = 2, max_pt: in
         if title_lines(text, box_width_emu, size) <= lines:
             return size
     return int(min_pt)
-
-
-@dataclass
-class PlannedSlide:
-    spec: SlideSpec
-    result: Result | None
-    facts: dict[str, Any]
-    title: str
-
-
-def plan_slides(slides: list[SlideSpec], results: dict[str, Result], base_facts: dict,
-                lang: str) -> list[PlannedSlide]:
-    """Which slides appear (result present, ``require`` holds) and their titles."""
-    planned = []
-    for spec in slides:
-        result = results.get(spec.result) if spec.result else None
-        if spec.result and spec.result not in RENDER_RESULTS and (result is None or result.meta.get("skipped")):
-            continue
-        if (result is not None and spec.chart is not None and spec.chart.type in charts.NATIVE_CHARTS
-                and charts.prepare_table(result.table, spec.chart).empty):
-            continue  # nothing to draw (one response, no detractor…): no slide rather than a broken chart
-        facts = {**base_facts, **(result.facts if result else {})}
-        if not condition_holds(spec.require, facts):
-            continue
-        try:
-            title = pick_text(spec.title, facts, lang)
-        except FactUnavailable:  # the finding cannot be stated on this data: no slide rather than a wrong one
-            continue
-        except (KeyError, ValueError) as exc:
-            raise PackError([Problem("storyline.yaml", f"slides.{spec.id}.title",
-                                     f"title needs fact {exc} that result {spec.result!r} does not provide",
-                                     spec.line)]) from None
-        planned.append(PlannedSlide(spec, result, facts, title))
-    return _drop_empty_sections(planned)
-
-
-def _drop_empty_sections(planned: list[PlannedSlide]) -> list[PlannedSlide]:
-    """A section divider whose slides all dropped out (no results) would announce nothing: remove it.
-    The appendix divider stays when anything follows it."""
-    keep = []
-    for i, item in enumerate(planned):
-        if item.spec.layout == "section":
-            following = next((p for p in planned[i + 1:]), None)
-            if following is None or following.spec.layout == "section":
-                continue
-        keep.append(item)
-    return keep
-
-
-def footnote_text(meta: dict, base_facts: dict, lang: str) -> str:
-    """「基数：n=1,234（加权有效样本 n=1,050）｜时间：…｜显著性：95%，Holm 校正｜低基数(<30)不显示」"""
-    parts = []
-    base = meta.get("base") or {}
-    if base.get("n") is not None:
-        s = t("footnote_base", lang, n=f"{int(base['n']):,}")
-        if base.get("n_eff") is not None and abs(float(base["n_eff"]) - float(base["n"])) >= 1:
-            s += t("footnote_neff", lang, n_eff=f"{float(base['n_eff']):,.0f}")
-        parts.append(s)
-    wave = wave_note(meta, lang)
-    if wave:
-        parts.append(wave)
-    elif base_facts.get("period"):
-        parts.append(t("footnote_period", lang, period=base_facts["period"]))
-    if meta.get("weighting"):
-        parts.append(t("footnote_weighting", lang, weighting=meta["weighting"]))
-    if meta.get("test"):
-        parts.append(meta["test"] if isinstance(meta["test"], str) else meta["test"].get(lang, ""))
-    if meta.get("significance"):
-        sig = meta["significance"]
-        parts.append(t("footnote_sig", lang, level=f"{(1 - float(sig['alpha'])) * 100:.0f}",
-                       correction=t(f"correction_{sig['correction']}", lang)))
-    if meta.get("base_rule"):
-        parts.append(t("footnote_lowbase", lang, suppress=meta["base_rule"]["suppress_below"],
-                       caution=meta["base_rule"]["caution_below"]))
-    if meta.get("source"):
-        parts.append(str(meta["source"]))
-    if base_facts.get("synthetic"):
-        parts.append(t("synthetic_banner", lang))
-    return "｜".join(parts) if lang == "zh" else " | ".join(parts)
-
-
-def wave_note(meta: dict, lang: str) -> str:
-    """The footnote's wave part from a result's ``meta["wave"]`` (:meth:`cemkit.views.Waves.meta`): the
-    reporting wave and its comparison, "all N waves pooled (…)", or for a trend every wave and the change
-    shown. '' when the result says nothing about waves (results of an earlier cemkit version)."""
-    wv = meta.get("wave")
-    if not isinstance(wv, dict):
-        return ""
-    labels = [str(x) for x in wv.get("labels") or []]
-    span = labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}" if labels else ""
-    report, compare = wv.get("report"), wv.get("compare")
-    if wv.get("trend") and len(labels) > 1:
-        text = t("footnote_trend", lang, period=span)
-        if compare and not wv.get("pooled"):
-            text += ("；" if lang == "zh" else "; ") + t("footnote_trend_change", lang, wave=report, compare=compare)
-        return text
-    if wv.get("pooled"):
-        return t("footnote_pooled", lang, n=len(labels), period=span) if labels else t("wave_none", lang)
-    if compare:
-        return t("footnote_wave_compare", lang, wave=report, compare=compare)
-    return t("footnote_wave_only" if len(labels) == 1 else "footnote_wave", lang, wave=report)
-
-
-def summary_findings(planned: list[PlannedSlide], base_facts: dict, lang: str) -> list[str]:
-    """The executive summary: the titles of the ``summary: true`` slides (at most five), then what the
-    reader must know about the waves — a single wave (no change slides) or a pooled view."""
-    findings = [p.title for p in planned if p.spec.summary and p.title][:5]
-    if base_facts.get("pooled") and base_facts.get("n_waves", 0) > 1:
-        findings.append(t("summary_pooled", lang, n=base_facts["n_waves"], period=base_facts.get("period", "")))
-    elif base_facts.get("one_wave") and base_facts.get("n_waves") == 1:
-        findings.append(t("summary_one_wave", lang, wave=base_facts.get("wave_id", "")))
-    if base_facts.get("wave_low_base") and not base_facts.get("pooled"):
-        findings.insert(0, t("summary_low_base", lang, wave=base_facts.get("wave_id", ""), n=base_facts.get("n_wave", 0)))
-    return findings
 
 
 # ------------------------------------------------------------------------------------------- shape helpers
@@ -356,14 +234,6 @@ def build_deck(run_dir: str | Path, pack, out_path: str | Path, *, lang: str = "
     return deck.summary
 
 
-def deck_facts(pack, lang: str, client: str = "", base_facts: dict | None = None) -> dict:
-    """Facts every slide may use: the client's name (``has_client`` false when none was given, so the cover
-    reads "客户体验洞察报告", not " customer experience insight report"), the pack's name, today's date."""
-    client = (client or "").strip()
-    return {"client": client, "has_client": bool(client), "pack_name": pack.name.get(lang),
-            "date": dt.date.today().isoformat(), **(base_facts or {})}
-
-
 def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     """One storyline slide: one deck slide, or several when a table continues."""
     spec, result = item.spec, item.result
@@ -374,7 +244,12 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
     sub_box, boxes = _under_subtitle(_content_boxes(deck, spec), sub)
     df = charts.prepare_table(result.table, spec.chart)
     by = spec.chart.category if spec.chart.type == "heatmap" else None
-    pages = charts.paginate(df, boxes[0][3], by=by) if spec.chart.type in charts.TABULAR else [df]
+    pages = tables.paginate(df, boxes[0][3], by=by) if spec.chart.type in charts.TABULAR else [df]
+    parts = tables.side_by_side(df, spec.chart, deck.lang, boxes[0][2]) \
+        if len(pages) > 1 and len(boxes) == 1 and not spec.takeaway else 1
+    if parts > 1:
+        _side_by_side(deck, item, df, sub, sub_box, boxes[0], math.ceil(len(pages) / parts), parts)
+        return
     for k, page in enumerate(pages, start=1):
         title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=len(pages))
         slide = _new_slide(deck, item, title)
@@ -383,6 +258,30 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
             _tag_text(slide, box, "subtitle", spec.subtitle, item.facts, deck.lang)
         _draw(deck, slide, item, page, boxes, whole=df if len(pages) > 1 else None)
         _finish(deck, item, slide, page=(k, len(pages)))
+
+
+def _side_by_side(deck: _Deck, item: PlannedSlide, df: pd.DataFrame, sub: str, sub_box, box, n: int,
+                  parts: int) -> None:
+    """A long, narrow table in ``parts`` pieces side by side on each of ``n`` slides (read down the left, then
+    the right); every piece keeps the whole table's column widths. Its shapes are tagged ``chart``,
+    ``chart@2`` … and the slide's page ``k/n/parts`` so ``cemkit refresh`` finds each piece's rows."""
+    spec = item.spec
+    pieces = tables.split_rows(df, n * parts)
+    x, y, w, h = box
+    pw = (w - tables.SIDE_GAP * (parts - 1)) // parts
+    for k in range(1, n + 1):
+        title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=n)
+        slide = _new_slide(deck, item, title)
+        if sub:
+            tb = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+            _tag_text(slide, tb, "subtitle", spec.subtitle, item.facts, deck.lang)
+        for j, piece in enumerate(pieces[(k - 1) * parts:k * parts]):
+            part_box = (x + j * (pw + tables.SIDE_GAP), y, pw, h)
+            drawn = charts.draw_prepared(slide, part_box, piece, spec.chart, deck.lang,
+                                         {**item.result.meta, "pages_of": df})
+            _tag_drawn(slide, drawn, spec.chart, "chart" if j == 0 else f"chart@{j + 1}")
+            _count(deck, spec.chart)
+        _finish(deck, item, slide, page=(k, n, parts))
 
 
 def _tag_text(slide, shape, kind: str, alternatives: tuple, facts: dict, lang: str, text: str | None = None) -> None:
@@ -506,7 +405,7 @@ def _takeaway(slide, box, text: str) -> None:
     return tk
 
 
-def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 1)) -> None:
+def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, ...] = (1, 1)) -> None:
     """No empty placeholder; footnote on data slides; confidentiality line and slide number (in the master's
     footer and slide-number placeholders when the layout has them), speaker notes; the slide's tags (its
     storyline id and page, the notes written) for ``cemkit refresh``."""
@@ -543,7 +442,7 @@ def _finish(deck: _Deck, item: PlannedSlide, slide, page: tuple[int, int] = (1, 
         tf = slide.notes_slide.notes_text_frame
         tf.text = notes
         set_font(tf.paragraphs[0].runs[0].font)
-    set_slide_tags(slide, {SLIDE_TAG: spec.id, PAGE_TAG: f"{page[0]}/{page[1]}", NOTES_TAG: notes,
+    set_slide_tags(slide, {SLIDE_TAG: spec.id, PAGE_TAG: "/".join(map(str, page)), NOTES_TAG: notes,
                            DECK_TAG: ",".join(deck.ids)})
     deck.summary["slides"] += 1
     deck.summary["ids"].append(spec.id)

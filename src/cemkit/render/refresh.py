@@ -33,15 +33,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pptx import Presentation
 
 from ..i18n import t
 from ..results import load_all
 from ..storyline import load_storyline, optional_text, pick_text
-from . import charts, theme
-from .pptx import PlannedSlide, footnote_text, plan_slides, summary_findings
+from . import charts, style, tables, theme
+from .plan import PlannedSlide, footnote_text, plan_slides, summary_findings
 from .summary import fill_findings, summary_results
 from .tags import (
     DECK_TAG,
@@ -128,8 +127,8 @@ def _refresh_slides(ctx: _Context, prs, plan: dict) -> tuple[set[str], list[str]
                                 "wave only); left as it was — check it or delete it")
             _renumber(slide, number)
             continue
-        page, pages = _page(stags.get(PAGE_TAG))
-        _refresh_slide(ctx, slide, item, where, page, pages, number)
+        page, pages, parts = _page(stags.get(PAGE_TAG))
+        _refresh_slide(ctx, slide, item, where, (page, pages, parts), number)
     return present, original
 
 
@@ -141,19 +140,20 @@ class _Context:
     report: RefreshReport
 
 
-def _page(text: str | None) -> tuple[int, int]:
+def _page(text: str | None) -> tuple[int, int, int]:
+    """A slide's page tag: "k/n" (page k of n), or "k/n/p" when each page holds p pieces side by side."""
     try:
-        a, b = (int(x) for x in str(text).split("/"))
-        return a, b
+        nums = [int(x) for x in str(text).split("/")]
     except ValueError:
-        return 1, 1
+        return 1, 1, 1
+    return (*nums, 1) if len(nums) == 2 else tuple(nums) if len(nums) == 3 else (1, 1, 1)
 
 
 # -------------------------------------------------------------------------------------------------- slides
-def _refresh_slide(ctx: _Context, slide, item: PlannedSlide, where: str, page: int, pages: int,
+def _refresh_slide(ctx: _Context, slide, item: PlannedSlide, where: str, at: tuple[int, int, int],
                    number: int) -> None:
     spec, lang = item.spec, ctx.lang
-    rows = _page_rows(item, page, pages)
+    page, pages, parts = at
     for shape in list(slide.shapes):
         tags = get_tags(slide, shape)
         kind = tags.get(ID_TAG)
@@ -179,8 +179,9 @@ def _refresh_slide(ctx: _Context, slide, item: PlannedSlide, where: str, page: i
         elif kind == "slide_number":
             _set_text(shape, str(number))
             tag_shape(slide, shape, kind, str(number))
-        elif kind in ("chart", "chart2") or kind.startswith(("chart/", "chart2/")):
-            _refresh_chart(ctx, slide, shape, kind, item, rows, where)
+        elif kind in ("chart", "chart2") or kind.startswith(("chart/", "chart2/", "chart@")):
+            part = int(kind.split("@")[1]) if "@" in kind else 1
+            _refresh_chart(ctx, slide, shape, kind, item, _page_rows(item, page, pages, parts, part), where)
     notes = optional_text(spec.notes, item.facts, lang)
     stags = get_slide_tags(slide)
     if slide.has_notes_slide:
@@ -204,15 +205,18 @@ def _renumber(slide, number: int) -> None:
             tag_shape(slide, shape, "slide_number", str(number))
 
 
-def _page_rows(item: PlannedSlide, page: int, pages: int) -> pd.DataFrame | None:
-    """The rows of the new table shown on page ``page`` of ``pages`` (the deck's pages, equal shares)."""
+def _page_rows(item: PlannedSlide, page: int, pages: int, parts: int = 1, part: int = 1) -> pd.DataFrame | None:
+    """The rows of the new table shown on page ``page`` of ``pages`` (the deck's pages, equal shares), piece
+    ``part`` of the ``parts`` side by side on it."""
     if item.result is None or item.spec.chart is None:
         return None
     df = charts.prepare_table(item.result.table, item.spec.chart)
-    if item.spec.chart.type not in charts.TABULAR or pages <= 1:
+    if item.spec.chart.type not in charts.TABULAR or pages * parts <= 1:
         return df
-    size = int(np.ceil(len(df) / pages)) if len(df) else 0
-    return df.iloc[(page - 1) * size: page * size].reset_index(drop=True)
+    spec = item.spec.chart
+    pieces = tables.split_rows(df, pages * parts, by=spec.category if spec.type == "heatmap" else None)
+    i = (page - 1) * parts + part - 1
+    return pieces[i] if i < len(pieces) else df.iloc[:0]
 
 
 # ---------------------------------------------------------------------------------------------------- text
@@ -357,7 +361,7 @@ def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str, met
     (low bases grey, the ``colour_by`` column red / green by the new run's significance, as a new deck draws)."""
     from copy import deepcopy
 
-    cols, _, body = charts.table_cells(df, spec, ctx.lang)
+    cols, _, body = tables.table_cells(df, spec, ctx.lang)
     tbl = table._tbl
     trs = tbl.tr_lst
     if len(trs) < 2 and body:
@@ -372,19 +376,19 @@ def _refresh_table(ctx: _Context, table, df: pd.DataFrame, spec, where: str, met
         ctx.report.stale.append(f"{where} table: its columns were changed by hand; left as it was")
         return False
     flags = df["flag"].tolist() if "flag" in df else ["ok"] * len(df)
-    sig = charts.significance_colours(df, meta)
+    sig = tables.significance_colours(df, meta)
     for i, texts in enumerate(body, start=1):
         for j, (c, text) in enumerate(zip(cols, texts)):
             cell = table.cell(i, j)
             _set_text_frame(cell.text_frame, text)
             v = df[c].iloc[i - 1]
-            colour = charts.cell_colour(v, c, spec, flags[i - 1], sig[i - 1]) or charts.TEXT
+            colour = tables.cell_colour(v, c, spec, flags[i - 1], sig[i - 1]) or style.TEXT
             for r in cell.text_frame.paragraphs[0].runs:
                 r.font.color.rgb = colour
     if not body:
         for j in range(len(cols)):
             _set_text_frame(table.cell(1, j).text_frame, "–")
-    if len(body) > charts.MAX_TABLE_ROWS:
+    if len(body) > tables.MAX_TABLE_ROWS:
         ctx.report.stale.append(f"{where} table: {len(body)} rows now (more than fit on one slide): check the "
                                 "layout or split it")
     return True

@@ -8,7 +8,7 @@
 - **Colours.** The message colour (the worst stage, the top driver, the last wave, table headers) is the first
   theme accent that reads on white (contrast ≥ 3:1, WCAG 2.1) and is neither grey nor confusable with the
   semantic red or green; other series take the master's remaining accents. Semantic colours stay fixed
-  (:data:`cemkit.render.charts.SERIES_COLOURS`: NPS red / grey / green, P1–P3 alerts, negative mentions).
+  (:data:`cemkit.render.style.SERIES_COLOURS`: NPS red / grey / green, P1–P3 alerts, negative mentions).
 
 :func:`use` makes a :class:`Look` current while a deck is drawn; charts drawn outside a deck use
 :data:`DEFAULT_LOOK` (cemkit's own master: accent 1, Arial + Microsoft YaHei on every run).

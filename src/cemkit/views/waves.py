@@ -81,7 +81,7 @@ class Waves:
                 "has_compare": self.compare is not None, "waves": list(self.labels), "period": span}
 
     def meta(self, trend: bool = False) -> dict[str, Any]:
-        """What a footnote says about the waves (see :func:`cemkit.render.pptx.footnote_text`)."""
+        """What a footnote says about the waves (see :func:`cemkit.render.plan.footnote_text`)."""
         return {"wave": {"report": self.report, "compare": self.compare, "labels": list(self.labels),
                          "pooled": self.pooled, "trend": trend}}
 
