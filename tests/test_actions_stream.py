@@ -86,10 +86,25 @@ def test_actions_from_batches_with_a_previous_run(responses, auto_pack, tmp_path
     assert b["alerts_summary"][1]["facts"]["n_seen"] > 0 and b["alerts_summary"][1]["facts"]["n_repeat"] > 0
 
 
-def test_decisions_read_only_the_reporting_wave(responses, auto_pack):
+def test_decisions_read_only_the_reporting_wave(responses, auto_pack, monkeypatch):
+    """The decisions from a Dataset read one stage of the reporting wave at a time, with only that stage's
+    model columns (the what-if regressions need rows): the same table and facts as in memory."""
     path, full, _ = responses
     a = views.decision_views(full, auto_pack, "zh")
+    reads, real = [], Dataset.to_pandas
+
+    def spy(self, columns=None, **kw):
+        out = real(self, columns, **kw)
+        reads.append((dict(self.filters), list(out.columns), len(out)))
+        return out
+
+    monkeypatch.setattr(Dataset, "to_pandas", spy)
     b = views.decision_views(Dataset(path), auto_pack, "zh")
+    report = views.reporting_waves(full).report
+    assert {f["stage"] for f, _, _ in reads} == {s.id for s in auto_pack.stages if s.drivers}
+    for f, cols, n in reads:
+        assert f["wave"] == report and n < (full["wave"] == report).sum() / 2
+        assert set(cols) <= {"nps", "weight", "dealer", *auto_pack.stage(f["stage"]).drivers}, cols
     assert a.keys() == b.keys() == {"decisions"}
     pd.testing.assert_frame_equal(a["decisions"][0], b["decisions"][0], rtol=0, atol=1e-9)
     _facts_same(a["decisions"][1], b["decisions"][1], "decisions")

@@ -254,3 +254,69 @@ def test_journey_and_driver_views_need_only_their_columns(data, auto_pack, secti
     for name in a:
         pd.testing.assert_frame_equal(a[name][0], b[name][0], obj=name)
         assert a[name][1] == b[name][1], name
+
+
+def test_where_one_of_several_values(data):
+    """Dataset.where with a list: the rows whose column is one of the values, in SQL and in the batch reader."""
+    df, ds, _, _ = data
+    stages = sorted(df["stage"].dropna().unique())[:2]
+    sub = ds.where("stage", stages)
+    assert len(sub) == int(df["stage"].isin(stages).sum()) > 0
+    got = sub.to_pandas(["response_id", "stage"])
+    pd.testing.assert_frame_equal(got, df.loc[df["stage"].isin(stages), ["response_id", "stage"]].reset_index(drop=True))
+    assert len(ds.where("stage", [])) == 0
+
+
+def test_customer_scores_same_through_duckdb(data, auto_pack):
+    """The stage-importance input (one row per customer: mean CSAT per stage, mean NPS) from one SQL aggregate
+    is pivot_table's: same customers, same order, same values — customers with no CSAT at a known stage and
+    rows without a stage or customer left out as pandas leaves them out."""
+    df, ds, _, _ = data
+    w = views.reporting_waves(df)
+    a = views.customer_scores(views.driver_rows(df, auto_pack, w), auto_pack)
+    b = views.customer_scores(views.driver_rows(ds, auto_pack, views.reporting_waves(ds)), auto_pack)
+    stages = [s for s in auto_pack.stage_ids if s in a]
+    assert len(a) > 100 and len(stages) >= 2
+    pd.testing.assert_frame_equal(a[[*stages, "__nps"]].rename_axis(columns=None), b[[*stages, "__nps"]],
+                                  check_exact=False, rtol=0, atol=1e-12)
+
+
+def test_driver_models_read_one_stage_at_a_time(data, auto_pack, monkeypatch):
+    """A large run's driver models (the notebook's cells: driver_rows, driver_models, driver_views) read one
+    stage's rows and model columns at a time, never the wave's model columns at once — and give the same
+    models, m-out-of-n bootstrap included (BOOTSTRAP_ROWS below a stage's rows here), the same tables, facts
+    and bases as the rows in memory."""
+    from cemkit.views import drivers as vd
+
+    monkeypatch.setattr(vd, "BOOTSTRAP_ROWS", 150)
+    df, ds, _, _ = data
+    reads = []
+    real = Dataset.to_pandas
+
+    def spy(self, columns=None, **kw):
+        out = real(self, columns, **kw)
+        reads.append((dict(self.filters), list(out.columns), len(out)))
+        return out
+
+    monkeypatch.setattr(Dataset, "to_pandas", spy)
+    res = {}
+    for name, data_ in (("memory", df), ("duckdb", ds)):
+        w = views.reporting_waves(data_)
+        cur = views.driver_rows(data_, auto_pack, w)
+        models, skipped = views.driver_models(cur, auto_pack, bootstrap=20, seed=1)
+        res[name] = (models, views.driver_views(data_, auto_pack, "zh", bootstrap=20, seed=1,
+                                                models=(models, skipped), rows=cur))
+    wave_rows = int((df["wave"] == views.reporting_waves(df).report).sum())
+    assert reads and all(f.get("stage") in auto_pack.stage_ids and n < wave_rows / 2 for f, _, n in reads)
+    for f, cols, _ in reads:
+        drivers = auto_pack.stage(f["stage"]).drivers
+        assert set(cols) <= {"stage", "nps", "weight", *drivers}, cols
+    (ma, a), (mb, b) = res["memory"], res["duckdb"]
+    assert ma.keys() == mb.keys() and any("sqrt(m/n)" in " ".join(m.attrs["notes"]) for m in ma.values())
+    for s in ma:
+        pd.testing.assert_frame_equal(ma[s], mb[s], check_exact=False, rtol=0, atol=1e-9, obj=s)
+    assert set(a) == set(b) == {"stage_drivers", "priority_matrix", "stage_importance"}
+    for name in a:
+        pd.testing.assert_frame_equal(a[name][0], b[name][0], check_exact=False, rtol=0, atol=1e-9, obj=name)
+        assert a[name][1]["base"] == pytest.approx(b[name][1]["base"], abs=1e-9)
+        assert a[name][1]["facts"] == b[name][1]["facts"], name

@@ -64,3 +64,40 @@ def test_at_most_ahead_kernels_wait_unused(tmp_path):
     every = WarmKernels(3, tmp_path, kernel_name="no-such-kernel", ahead=None)
     assert len(every._futures) == 3
     every.close()
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_large_runs_hold_one_row_holding_notebook_at_a_time(monkeypatch, one_at_a_time):
+    """The pipeline's notebooks, two workers: on a large run (``one_at_a_time``) never two notebooks that hold
+    rows side by side — the journey (metadata light: SQL aggregates only) still runs beside one — and the
+    actions notebook still waits for journey, drivers and text; otherwise two heavy notebooks do overlap."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cemkit import pipeline
+
+    lock, running, seen, spans = threading.Lock(), set(), [], {}
+
+    def fake(nb, out_nb, params, cwd, warm=None):
+        with lock:
+            running.add(nb.stem)
+            seen.append(frozenset(running))
+            spans[nb.stem] = [time.perf_counter(), None]
+        time.sleep(0.5 if nb.stem != "02_journey" else 0.75)  # text 0.5–1.0 s, predict from 0.75 s
+        with lock:
+            running.discard(nb.stem)
+            spans[nb.stem][1] = time.perf_counter()
+        return 0.0
+
+    monkeypatch.setattr(pipeline, "_execute", fake)
+    rest = pipeline.notebook_list()[1:]
+    assert pipeline._meta(rest[0]).get("light") and rest[0].stem == "02_journey"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = pipeline._submit_notebooks(pool, rest, rest[0].parent, {}, None, one_at_a_time=one_at_a_time)
+        for fut in futures.values():
+            fut.result()
+    heavy = [{n for n in s if n != "02_journey"} for s in seen]
+    assert max(len(h) for h in heavy) == (1 if one_at_a_time else 2)
+    assert any("02_journey" in s and len(s) == 2 for s in seen)  # the light one beside a heavy one
+    assert spans["05_actions"][0] >= max(spans[n][1] for n in ("02_journey", "03_drivers", "04_text"))

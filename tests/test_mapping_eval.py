@@ -16,7 +16,7 @@ from cemkit.packs import load_pack
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "mapping_eval"
 SPLITS = ("dev", "holdout")
-FRESH = ("fresh", "fresh2", "fresh3")  # more sets written by another hand, scored only (README.md)
+FRESH = ("fresh", "fresh2", "fresh3", "fresh4")  # more sets written by another hand, scored only (README.md)
 PACKS = ("auto", "finance", "real_estate", "retail")
 KINDS = {
     "platform-zh", "platform-intl", "spss", "agency", "dms-crm", "english", "mixed-language", "question-style",
@@ -118,7 +118,11 @@ def test_score_case_counts_by_hand(packs):
     assert (r["fields"], r["fields_right"]) == (5, 3)
     assert sorted(r["missed"]) == ["csat", "nps"]
     assert r["headers"] == 7 and r["wrong"] == 2  # IP → region, the csat header → nps
-    assert (r["stage_labels"], r["stage_right"]) == (4, 3)  # 首保 left null
+    assert (r["stage_labels"], r["stage_right"], r["stage_misplaced"]) == (4, 3, 0)  # 首保 left null
+    # a label no stage fits sent to a stage is right 2 of 4 and one wrong assignment; a null miss is not one
+    sent = ev.score_case(case, pack, dict(draft, stage_values={**draft["stage_values"], "救援": "maintenance"}), None)
+    assert (sent["stage_right"], sent["stage_misplaced"]) == (2, 1)
+    assert ev.aggregate([r, sent])["stage_misplaced"] == 1
     # scales: nps (0, 10) is the pack's; csat (1, 10) is not and the draft did not read it
     assert (r["scales"], r["scales_right"], r["scales_nondefault"], r["scales_nondefault_right"]) == (2, 1, 1, 0)
     agg = ev.aggregate([r])

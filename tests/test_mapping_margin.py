@@ -88,15 +88,16 @@ def _bank_file(tmp_path: Path, question: str) -> Path:
 
 
 def test_two_attributes_fitting_almost_equally_are_left_to_a_person(tmp_path, packs):
-    """Courtesy (an agent-attitude word) of the teller (a teller-service word): neither is placed; the draft
-    comments the line out with both candidates, and the unattended run does not use the column."""
-    q = "Courtesy of the teller"
+    """Speed of the decision: a card-approval decision or a limit decision: neither is placed; the draft
+    comments the line out with both candidates, and the unattended run does not use the column. (Courtesy of
+    the teller was the example here until session 8: courtesy is now a manner word, and the teller decides.)"""
+    q = "Speed of the decision"
     path = _bank_file(tmp_path, q)
     summary, text = map_draft("finance", path)
     assert q in summary and "fit almost equally" in summary
     line = next(x for x in text.splitlines() if q in x)
     assert line.lstrip().startswith("#") and "too close to choose" in line
-    assert "agent_attitude" in line and "teller_service" in line
+    assert "approval_speed" in line and "limit_speed" in line
     res = prepare(path, "finance")
     assert q not in (res.accounting.get("columns") or {})
     assert res.accounting["columns"]["业务类型"] == "stage"

@@ -76,12 +76,13 @@ def q(name: str) -> str:
 @dataclass(frozen=True)
 class Dataset:
     """Parquet response data read by DuckDB: ``path`` is a file, a folder (every ``*.parquet`` under it) or a
-    glob; ``filters`` are (column, value) equalities all rows must meet (see :meth:`where`)."""
+    glob; ``filters`` are (column, value) conditions all rows must meet (see :meth:`where`): the column as
+    text equals the value, or — a tuple of values — is one of them."""
 
     path: str
-    filters: tuple[tuple[str, str], ...] = ()
+    filters: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
 
-    def __init__(self, path: str | Path, filters: tuple[tuple[str, str], ...] = ()):
+    def __init__(self, path: str | Path, filters: tuple[tuple[str, str | tuple[str, ...]], ...] = ()):
         p = Path(path)
         text = str(p / "**" / "*.parquet") if p.is_dir() else str(path)
         object.__setattr__(self, "path", text)
@@ -91,10 +92,12 @@ class Dataset:
     def _from(self, positions: bool = False) -> tuple[str, list[Any]]:
         """``FROM read_parquet(?) WHERE …`` and its parameters; ``positions`` adds the columns ``filename``
         and ``file_row_number`` (the rows' order in the files)."""
-        where = " AND ".join(f"CAST({q(c)} AS VARCHAR) = ?" for c, _ in self.filters)
+        where = " AND ".join(f"CAST({q(c)} AS VARCHAR) = ?" if isinstance(v, str) else
+                             f"CAST({q(c)} AS VARCHAR) IN ({', '.join('?' * len(v))})" if v else "FALSE"
+                             for c, v in self.filters)
         opts = ", filename = true, file_row_number = true" if positions else ""
         return (f"FROM read_parquet(?{opts})" + (f" WHERE {where}" if where else ""),
-                [self.path, *[v for _, v in self.filters]])
+                [self.path, *[x for _, v in self.filters for x in ([v] if isinstance(v, str) else v)]])
 
     def sql(self, select: str, tail: str = "", params: Sequence[Any] = (), con: Any = None,
             select_params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -129,8 +132,9 @@ class Dataset:
         return int(self.sql("count(*) AS n").iloc[0, 0])
 
     def where(self, column: str, value: Any) -> Dataset:
-        """The rows whose ``column`` (as text) equals ``value``."""
-        return Dataset(self.path, (*self.filters, (column, str(value))))
+        """The rows whose ``column`` (as text) equals ``value``; a list, tuple or set of values: is one of them."""
+        v = tuple(str(x) for x in value) if isinstance(value, (list, tuple, set, frozenset)) else str(value)
+        return Dataset(self.path, (*self.filters, (column, v)))
 
     def to_pandas(self, columns: Sequence[str] | None = None, *, positions: bool = False,
                   any_of: tuple[str, Sequence[str]] | None = None) -> pd.DataFrame:
@@ -221,7 +225,8 @@ class Dataset:
                     at += batch.num_rows
                     if self.filters or any_of:
                         mask = None
-                        tests = [(c, pc.equal, v) for c, v in self.filters]
+                        tests = [(c, pc.equal, v) if isinstance(v, str) else (c, pc.is_in, pa.array(list(v), pa.string()))
+                                 for c, v in self.filters]
                         if any_of:
                             tests.append((any_of[0], pc.is_in, pa.array([str(v) for v in any_of[1]])))
                         for c, test, v in tests:
@@ -445,16 +450,16 @@ def join_odata(ds: Dataset, odata: str | Path, out: str | Path, on: str = "custo
     return Dataset(out)
 
 
-def _may_match(rg: Any, names: list[str], filters: Sequence[tuple[str, str]]) -> bool:
-    """False when a row group's min/max statistics show that no row can equal every filter value (text
-    columns only; without statistics, or for other types, the row group is read)."""
+def _may_match(rg: Any, names: list[str], filters: Sequence[tuple[str, str | tuple[str, ...]]]) -> bool:
+    """False when a row group's min/max statistics show that no row can meet every filter (equal its value or
+    one of its values; text columns only; without statistics, or for other types, the row group is read)."""
     for c, v in filters:
         if c not in names:
             continue
         st = rg.column(names.index(c)).statistics
         if st is None or not st.has_min_max or not isinstance(st.min, str) or not isinstance(st.max, str):
             continue
-        if not st.min <= v <= st.max:
+        if not any(st.min <= x <= st.max for x in ([v] if isinstance(v, str) else v)):
             return False
     return True
 

@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -120,18 +121,58 @@ def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels 
     return time.perf_counter() - start
 
 
-def _after(nb: Path) -> list[str]:
-    """Notebooks this one must wait for, from its metadata ``{"cemkit": {"after": [...]}}``."""
+#: responses from which the analysis notebooks that hold rows run one at a time (a notebook whose metadata says
+#: ``{"cemkit": {"light": true}}`` — the journey, SQL aggregates only — still runs beside them): at 10M responses
+#: two of them side by side needed 4.8 GB together (docs/scale.md)
+ONE_AT_A_TIME_ROWS = 4_000_000
+
+
+def _meta(nb: Path) -> dict:
+    """A notebook's ``cemkit`` metadata."""
     import nbformat
 
-    return list((nbformat.read(str(nb), as_version=4).metadata.get("cemkit") or {}).get("after") or [])
+    return dict(nbformat.read(str(nb), as_version=4).metadata.get("cemkit") or {})
+
+
+def _after(nb: Path) -> list[str]:
+    """Notebooks this one must wait for, from its metadata ``{"cemkit": {"after": [...]}}``."""
+    return list(_meta(nb).get("after") or [])
 
 
 def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path,
-                   warm: WarmKernels | None = None) -> float:
+                   warm: WarmKernels | None = None, one_at_a_time: Any = None) -> float:
+    """Run ``nb`` once the notebooks in ``after`` (futures) are done; with ``one_at_a_time`` (a lock, on a large
+    run) a notebook not marked light holds it while it runs, so two such notebooks never run side by side."""
     for fut in after:
         fut.result()  # re-raises the dependency's error
-    return _execute(nb, out_nb, params, cwd, warm)
+    if one_at_a_time is None or _meta(nb).get("light"):
+        return _execute(nb, out_nb, params, cwd, warm)
+    with one_at_a_time:
+        return _execute(nb, out_nb, params, cwd, warm)
+
+
+def _submit_notebooks(pool: ThreadPoolExecutor, rest: list[Path], nb_dir: Path, params: dict,
+                      warm: WarmKernels | None, one_at_a_time: bool = False) -> dict[str, Any]:
+    """The analysis notebooks submitted to ``pool`` (as many side by side as it has workers; with
+    ``one_at_a_time``, at most one that holds rows): a future per notebook, in submission order."""
+    lock = threading.Lock() if one_at_a_time else None
+    futures: dict[str, Any] = {}
+    # a notebook may wait for others (metadata cemkit.after), e.g. actions after text: those are queued
+    # last, so no worker sits waiting while independent notebooks could run
+    for nb in sorted(rest, key=lambda nb: bool(_after(nb))):
+        after = [futures[a] for a in _after(nb) if a in futures]
+        futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm, lock)
+    return futures
+
+
+def _responses_rows(run_dir: Path) -> int:
+    """Rows of the run's clean response table (from the parquet footer), 0 when there is none."""
+    path = run_dir / "data" / "responses.parquet"
+    if not path.exists():
+        return 0
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 class _Progress:
@@ -320,14 +361,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         warm = WarmKernels(len(rest), nb_dir, ahead=1 if any(streams(p, opts.engine) for p in data) else 2)
         timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir)
         progress.step(first.stem)
-        with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:
-            futures: dict[str, Any] = {}
-            # a notebook may wait for others (metadata cemkit.after), e.g. actions after text: those are queued
-            # last, so no worker sits waiting while independent notebooks could run
-            rest = sorted(rest, key=lambda nb: bool(_after(nb)))
-            for nb in rest:
-                after = [futures[a] for a in _after(nb) if a in futures]
-                futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm)
+        with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:  # waits for every notebook on leaving
+            futures = _submit_notebooks(pool, rest, nb_dir, params, warm,
+                                        one_at_a_time=_responses_rows(staging) >= ONE_AT_A_TIME_ROWS)
             for name, fut in futures.items():
                 timings[name] = fut.result()
                 progress.step(name)

@@ -4,8 +4,8 @@ tuned them on.
 Run: ``cemkit eval-mapping [FOLDER ...] [--run ingest|full|none] [--details] [--json OUT]`` (or
 ``python benchmarks/eval_mapping.py …``, the same).
 
-Default folders: ``tests/data/mapping_eval/dev``, ``holdout``, ``fresh``, ``fresh2`` and ``fresh3`` (see the README.md
-there: invented exports, each with ``<name>.truth.yaml`` written by hand from the pack's meaning). For every
+Default folders: ``tests/data/mapping_eval/dev``, ``holdout``, ``fresh``, ``fresh2``, ``fresh3`` and ``fresh4``
+(see the README.md there: invented exports, each with ``<name>.truth.yaml`` written by hand from the pack's meaning). For every
 file it drafts a mapping the way ``cemkit map --out`` does (:func:`cemkit.ingest.map_command`, the YAML read
 back), runs the file with no mapping, and scores both against the truth. Per pack and overall:
 
@@ -16,7 +16,8 @@ back), runs the file with no mapping, and scores both against the truth. Per pac
   name, a question no pack field asks, or another field's header), per 50 headers of the files.
 * **stages** — share of the files' stage labels whose drafted stage id is right (null included: a label no
   stage fits must stay null). When the draft did not find the stage column, every label of the file counts
-  wrong. **labels only** scores the labels alone (:func:`cemkit.ingest.propose_stage_values` on them).
+  wrong. **stage wrong** counts the labels the draft gives a stage that is not theirs (a wrong assignment
+  moves rows into another stage's figures; a null only quarantines them). **labels only** scores the labels alone (:func:`cemkit.ingest.propose_stage_values` on them).
 * **scales** — header scale hints (``（0~10）``, ``(1-5分)``, ``(1 = poor, 10 = excellent)``): share whose effective
   scale in the draft (its ``scales:``, else the pack's scale) is the stated one; **scales≠pack** the same over
   the hints that differ from the pack's scale (those the draft must read).
@@ -54,7 +55,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]  # the source tree (an editable install); else the working folder
 CORPUS = next((p for p in (REPO / "tests" / "data" / "mapping_eval", Path.cwd() / "tests" / "data" / "mapping_eval")
                if p.is_dir()), REPO / "tests" / "data" / "mapping_eval")
-SPLITS = ("dev", "holdout", "fresh", "fresh2", "fresh3")  # fresh*: written before a matcher change (README.md)
+SPLITS = ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4")  # fresh*: written before a matcher change (README.md)
 DURATION = "duration"  # the optional field every pack has for the time taken (cemkit.ingest.DURATION)
 
 Drafter = Callable[[Path, Any], dict[str, Any]]
@@ -216,6 +217,7 @@ def score_case(case: Case, pack: Any, draft: dict[str, Any], run: dict[str, Any]
 
     stage_wrong = {lab: {"draft": drafted_id(lab) if stage_found else "(no stage column)", "truth": sid}
                    for lab, sid in case.stage_values.items() if not stage_found or drafted_id(lab) != sid}
+    misplaced = sum(1 for d in stage_wrong.values() if stage_found and d["draft"] is not None)
     alone = propose_stage_values(list(case.stage_values), pack)
     alone_right = sum(alone.get(lab) == sid or (alone.get(lab) is None and lab == sid)
                       for lab, sid in case.stage_values.items())
@@ -242,6 +244,7 @@ def score_case(case: Case, pack: Any, draft: dict[str, Any], run: dict[str, Any]
         "wrong": len(wrong),
         "stage_labels": len(case.stage_values),
         "stage_right": len(case.stage_values) - len(stage_wrong),
+        "stage_misplaced": misplaced,
         "stage_alone_right": alone_right,
         "scales": len(case.scales),
         "scales_right": scale_right,
@@ -291,7 +294,8 @@ def score_case(case: Case, pack: Any, draft: dict[str, Any], run: dict[str, Any]
     return out
 
 
-_SUMS = ("headers", "fields", "fields_right", "wrong", "stage_labels", "stage_right", "stage_alone_right",
+_SUMS = ("headers", "fields", "fields_right", "wrong", "stage_labels", "stage_right", "stage_misplaced",
+         "stage_alone_right",
          "scales", "scales_right", "scales_nondefault", "scales_nondefault_right")
 
 
@@ -344,7 +348,7 @@ def _pct(x: float | None) -> str:
 
 def format_table(scored: dict[str, Any]) -> str:
     """A Markdown table: one row per pack and one overall."""
-    head = ["", "files", "fields", "wrong / 50", "stages", "labels only", "scales", "scales≠pack"]
+    head = ["", "files", "fields", "wrong / 50", "stages", "stage wrong", "labels only", "scales", "scales≠pack"]
     with_run = "runs" in scored["overall"]
     if with_run:
         head += ["required", "runs", "runs right"]
@@ -354,6 +358,7 @@ def format_table(scored: dict[str, Any]) -> str:
                f"{_pct(a['field_accuracy'])} ({a['fields_right']}/{a['fields']})",
                f"{a['wrong_per_50']:.1f} ({a['wrong']}/{a['headers']})",
                f"{_pct(a['stage_accuracy'])} ({a['stage_right']}/{a['stage_labels']})",
+               str(a["stage_misplaced"]),
                _pct(a["stage_alone_accuracy"]),
                _pct(a["scale_accuracy"]),
                f"{_pct(a['scale_nondefault_accuracy'])} ({a['scales_nondefault_right']}/{a['scales_nondefault']})"]
@@ -368,7 +373,7 @@ def format_details(scored: dict[str, Any]) -> str:
     out = []
     for r in scored["files"]:
         out.append(f"{r['name']} ({r['pack']}): fields {r['fields_right']}/{r['fields']}, wrong {r['wrong']}, "
-                   f"stages {r['stage_right']}/{r['stage_labels']}"
+                   f"stages {r['stage_right']}/{r['stage_labels']} ({r['stage_misplaced']} wrong)"
                    + (f", runs right: {r['runs_right']}" if "runs_right" in r else ""))
         out += [f"    missed {f}: {', '.join(hs)}" for f, hs in r["missed"].items()]
         out += [f"    wrong  {h} → {d['draft']} (truth {d['truth']})" for h, d in r["wrong_detail"].items()]
@@ -405,7 +410,7 @@ def eval_mapping_cli(args: Any) -> int:
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The arguments of ``cemkit eval-mapping`` (cli.py declares the same without importing this module)."""
-    ap.add_argument("folders", nargs="*", help="corpus folders (default: the dev, holdout, fresh, fresh2 and fresh3 parts)")
+    ap.add_argument("folders", nargs="*", help="corpus folders (default: the dev, holdout and fresh* parts)")
     ap.add_argument("--run", choices=sorted(RUNNERS), default="ingest",
                     help="how to check the unattended run (default: ingest, in this process)")
     ap.add_argument("--details", action="store_true", help="list every miss per file")

@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from itertools import pairwise
 
 from ..packs import Pack
 from .cells import _key
+from .stage_verbs import en_verb, first_stem, zh_around, zh_verb
+from .stage_verbs import stems as _stems
+from .stage_verbs import words as verb_words
 from .understand import read_question, similarity
 
 _STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|期|survey|stage|feedback)+$")
@@ -29,27 +31,10 @@ _STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|
 _LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：])\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
 _CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
 STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run without a mapping from this score
+VERB_SCORE = 0.9  # the stage a label's verb names (激活新卡, I returned …); the object's stages stay below
 ABOUT_SCORE = 0.75  # a label naming an attribute of one stage only: "weak", suggested in the draft, never used
 EVENT_SCORE = 0.82  # ... named as a completed event (装修审批完成): used
 _EVENT_DONE = re.compile(r"(完成|办结|结束|成功|已办|completed?|done|finished|closed)\s*$", re.IGNORECASE)
-# English names read by their words: determiners and pronouns dropped, each word by its stem (picked → pick)
-_EN_STOP = frozenset({"a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "of", "for", "to", "in",
-                      "on", "at", "with", "i", "we", "me", "us", "was", "were", "is", "be"})
-
-
-def _stems(text: str, pairs: bool = False) -> frozenset[str]:
-    """The stems of English words (with ``pairs``, adjacent words joined too: pick up → pickup)."""
-    raw = [w for w in re.findall(r"[a-z]+", str(text).lower()) if w not in _EN_STOP]
-    words = raw + ([a + b for a, b in pairwise(raw)] if pairs else [])
-    out = set()
-    for w in words:
-        for suf in ("ing", "ed", "es", "s"):
-            if w.endswith(suf) and len(w) - len(suf) >= 3:
-                w = w[: -len(suf)]
-                break
-        out.add(w[:-1] if w.endswith("e") and len(w) > 3 else w)
-    return frozenset(out)
-
 # a leading code before the label's words: "05 交车", "S03 交付", "A1. Delivery", "3、提车" (not "1-2年", "4S店")
 _CODE = re.compile(r"^\s*[a-z]{0,3}\d{1,4}[a-z]?(?:\s*[.、:：)）_\-]\s*|\s+)(?=[^\d\s.、:：)）_\-])", re.IGNORECASE)
 _ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth"}
@@ -82,6 +67,7 @@ _ABOVE_BEFORE = re.compile(r"(超过|多于|over|more than|at least)\s*$", re.IG
 _NTH_YEAR = re.compile(r"第\s*([一二两三四五\d])\s*年|(first|second|third|fourth|fifth)\s+year|首年", re.IGNORECASE)
 _NTH_EN = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 _INF = float("inf")
+_HALF = re.compile(r"(\d+|[一两二三四五六七八九十])\s*(?:(年)半|个半(月))")  # 两年半 → 2.5年, 一个半月 → 1.5个月
 
 
 def _num(t: str) -> float:
@@ -97,7 +83,8 @@ def period(text: str) -> tuple[float, float] | None:
     """The period of time a stage name or label states, in years, as (from, to): ``入住3个月`` (0.25, 0.25),
     ``收房不到一年`` (0, 1), ``入住1-2年`` (1, 2), ``2+ years`` / ``两年以上`` (2, inf), ``first year`` /
     ``第一年`` (0, 1); None when it states none."""
-    s = unicodedata.normalize("NFKC", str(text))
+    s = _HALF.sub(lambda m: f"{_num(m.group(1)) + 0.5:g}{'年' if m.group(2) else '个月'}",
+                  unicodedata.normalize("NFKC", str(text)))
     m = _RANGE_P.search(s)
     if m:
         return _years(_num(m.group(1)), m.group(3)), _years(_num(m.group(2)), m.group(3))
@@ -182,6 +169,14 @@ class StageMatcher:
                 ws = _stems(n) if str(n).isascii() else frozenset()
                 if len(ws) >= 2 and len(re.findall(r"[a-z]+", str(n).lower())) >= 2:
                     self.words.setdefault(sid, []).append(ws)
+        # English names of one word (returns, shopping, activate, trade-in), by stem: the verb of a sentence label
+        # names a stage when it is one of them (a name of several words is matched by all its words, above)
+        self.en_verbs: dict[str, set[str]] = {}
+        for sid, raws in self.raw.items():
+            for n in raws:
+                fs = first_stem(n) if str(n).isascii() and len(_stems(n)) == 1 else None
+                if fs and len(fs) >= 3:
+                    self.en_verbs.setdefault(fs, set()).add(sid)
         if len(self.periods) < 2:
             self.periods = {}  # one stage stating a period is no time line
         # what a stage is about: the names of its attributes (drivers), each with the stages it drives; only
@@ -210,6 +205,36 @@ class StageMatcher:
                     continue  # a line of business beside a stage (售后-首保, Service - Warranty)
                 out += [pk, _STAGE_SUFFIX.sub("", pk), _STAGE_PREFIX.sub("", _STAGE_SUFFIX.sub("", pk))]
         return list(dict.fromkeys(c for c in out if c))
+
+    def verb_stage(self, label: str) -> str | None:
+        """The one stage a label's verb names (激活新卡 → activation, 还信用卡 → repayment, I returned something I
+        bought → returns; :mod:`cemkit.ingest.stage_verbs`), or None."""
+        read = read_label(label)
+        zv = zh_verb(_key(read))
+        if zv is not None and zv[0] is not None:
+            # the verb is a name, or the head of one (积分兑换, 账单还款), or opens one whose rest the label holds
+            # (等待交付 in 等待新房交付; not in 等待审批)
+            word, rest = zv
+            ids = {sid for n, ids in self.names.items() if not n.isascii() and len(n) >= 2
+                   and (n.endswith(word) or (n.startswith(word) and n[len(word):] in rest)) for sid in ids}
+        else:
+            verb = en_verb(read)
+            ids = self.en_verbs.get(verb, set()) if verb else set()
+        return next(iter(ids)) if len(ids) == 1 else None
+
+    def _best(self, part: str) -> str | None:
+        """The one stage a part of a label names with confidence (≥ 0.85, no other within 0.02), or None."""
+        ranked = sorted(self.scores(part).items(), key=lambda kv: -kv[1]) if len(part) >= 2 else []
+        if not ranked or ranked[0][1] < 0.85 or (len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 0.02):
+            return None
+        return ranked[0][0]
+
+    def _object(self, label: str) -> str | None:
+        """The object of a label opening with a verb that only says "did it" (办理车贷 → 车贷), else None."""
+        zv = zh_verb(_key(read_label(label)))
+        if zv is None or zv[0] is not None or not _STAGE_SUFFIX.sub("", zv[1]) or zv[1] in verb_words()["zh"]["vague"]:
+            return None  # 咨询活动, 办理业务: an object that is only a survey or event word names nothing
+        return zv[1]
 
     def by_period(self, label: str) -> str | None:
         """The one stage whose period holds the period the label states (None: no period, or not one stage)."""
@@ -278,6 +303,18 @@ class StageMatcher:
             sim = max(sims, default=0.0)
             if sim > out.get(sid, 0.0):
                 out[sid] = sim
+        obj = self._object(label)
+        for sid, s in (self.scores(obj) if obj else {}).items():  # 办理车贷: the object names the stage
+            out[sid] = max(out.get(sid, 0.0), s - 0.02)
+        around = zh_around(cores[0])
+        named = {self._best(part) for part in around or ()} - {None}
+        if len(named) == 1:  # 热线咨询保单: the channel (or place, or object) on one side of 咨询 names a stage
+            sid = next(iter(named))
+            out[sid] = max(out.get(sid, 0.0), 0.86)
+        verb = self.verb_stage(label)
+        if verb is not None:  # the verb names the stage; the object (新卡, 信用卡, a flat) is context
+            out = {sid: min(s, VERB_SCORE - 0.06) for sid, s in out.items() if sid != verb} | {
+                verb: max(VERB_SCORE, out.get(verb, 0.0))}
         return out
 
     def match(self, label: str) -> tuple[str | None, str]:
@@ -292,7 +329,8 @@ class StageMatcher:
         sid = self.by_period(label)
         if sid is not None:
             return sid, "exact"
-        for key in self._cores(label)[:3]:
+        obj = self._object(label)
+        for key in [*self._cores(label)[:3], *(self._cores(obj)[:3] if obj else ())]:
             ids = self.names.get(key)
             if ids and len(ids) == 1:
                 return next(iter(ids)), "exact"

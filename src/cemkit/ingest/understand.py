@@ -171,8 +171,26 @@ def _stem(w: str) -> str:
     return w[:6]
 
 
+@functools.cache
+def _word_classes() -> tuple[dict[str, str], dict[str, str]]:
+    """data/concepts.yaml ``word_classes``: (English stem → class, Chinese word → class)."""
+    data = yaml.safe_load((DATA_DIR / "concepts.yaml").read_text(encoding="utf-8")) or {}
+    en: dict[str, str] = {}
+    zh: dict[str, str] = {}
+    for cls, ws in (data.get("word_classes") or {}).items():
+        for w in ws:
+            if str(w).isascii():
+                en[_stem(str(w).casefold())] = f"<{cls}>"
+            else:
+                zh[str(w)] = f"<{cls}>"
+    return en, zh
+
+
 def _words(text: str) -> set[str]:
-    return {_stem(w) for w in _LATIN.findall(text.casefold()) if w not in _STOP_WORDS}
+    """A text's English word stems, a word of a class (courtesy, polite, friendly …) read as its class."""
+    classes = _word_classes()[0]
+    stems = (_stem(w) for w in _LATIN.findall(text.casefold()) if w not in _STOP_WORDS)
+    return {classes.get(w, w) for w in stems}
 
 
 def _chars(key: str) -> set[str]:
@@ -252,8 +270,9 @@ def terms(text: str) -> set[str]:
     a term, 的是 is not)."""
     k = _key(text)
     pairs = {k[i : i + 2] for i in range(len(k) - 1)} | _bigrams(k)  # with and without the particles
-    return {_stem(w)[:5] for w in _words(text)} | {
-        b for b in pairs if all("\u4e00" <= c <= "\u9fff" for c in b) and not set(b) <= _STOP_CHARS}
+    zh = _word_classes()[1]
+    return {w if w.startswith("<") else _stem(w)[:5] for w in _words(text)} | {
+        zh.get(b, b) for b in pairs if all("\u4e00" <= c <= "\u9fff" for c in b) and not set(b) <= _STOP_CHARS}
 
 
 class TermWeights:

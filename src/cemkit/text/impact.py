@@ -123,23 +123,19 @@ def theme_impact(df: pd.DataFrame, pack: Any, tags: pd.DataFrame | None = None, 
     S, V = len(st_labels) + 1, len(wv_labels) + 1  # code S-1 / V-1 = "__all__"
     st_all, wv_all = S - 1, V - 1
 
-    def cells(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each row in its own cell and in the three margins: (row, cell code, index into ``rows``)."""
+    def cells(rows: np.ndarray):
+        """Each row in its own cell and in the three margins, one margin at a time: (rows, cell code, index
+        into ``rows``). The margins' cell codes are disjoint, so sums taken margin by margin and added are the
+        sums over all four at once, to the bit — with a quarter of the working arrays."""
         s, v = st_codes[rows], wv_codes[rows]
-        ii = np.arange(rows.size)
-        combos = [(s, v, (s >= 0) & (v >= 0)), (np.full_like(s, st_all), v, v >= 0),
-                  (s, np.full_like(v, wv_all), s >= 0), (np.full_like(s, st_all), np.full_like(v, wv_all), None)]
-        r_out, c_out, i_out = [], [], []
-        for a, b, m in combos:
-            m = np.ones(rows.size, bool) if m is None else m
-            r_out.append(rows[m])
-            c_out.append(a[m] * V + b[m])
-            i_out.append(ii[m])
-        return np.concatenate(r_out), np.concatenate(c_out), np.concatenate(i_out)
+        for margin in range(4):
+            keep = ((s >= 0) & (v >= 0), v >= 0, s >= 0, None)[margin]
+            sel = np.arange(rows.size) if keep is None else np.flatnonzero(keep)
+            a = s[sel] if margin in (0, 2) else st_all
+            b = v[sel] if margin in (0, 1) else wv_all
+            yield rows[sel], np.broadcast_to(np.asarray(a * V + b, dtype=np.int64), sel.shape), sel
 
     C = S * V
-    allrows = np.arange(n)
-    r, c, _ = cells(allrows)
 
     def sums(rr: np.ndarray, key: np.ndarray, size: int, mask: np.ndarray) -> dict[str, np.ndarray]:
         m = mask[rr]
@@ -150,21 +146,27 @@ def theme_impact(df: pd.DataFrame, pack: Any, tags: pd.DataFrame | None = None, 
                 "w_prom": np.bincount(k, weights=ww * prom[rr][m], minlength=size),
                 "w_det": np.bincount(k, weights=ww * det[rr][m], minlength=size)}
 
-    tot_valid = sums(r, c, C, valid)  # all respondents with an NPS answer
-    tot_com = sums(r, c, C, commenter)  # all commenters (for mention rates)
-    tot_cv = sums(r, c, C, valid & commenter)  # commenters with an NPS answer
+    def add(total: dict | None, part: dict) -> dict:
+        return part if total is None else {k: total[k] + part[k] for k in total}
 
-    # mention rows (position, theme, polarity) replicated into their cells
-    mr, mc, idx = cells(pos)
-    mth, mpol = th[idx], pol[idx]
-    key = mc * T + mth
+    valid_com = valid & commenter
+    tot_valid = tot_com = tot_cv = None  # all respondents with an NPS answer; all commenters; commenters with one
+    for r, c, _ in cells(np.arange(n)):
+        tot_valid, tot_com = add(tot_valid, sums(r, c, C, valid)), add(tot_com, sums(r, c, C, commenter))
+        tot_cv = add(tot_cv, sums(r, c, C, valid_com))
+
+    # mention rows (position, theme, polarity) in their cells
     K = C * T
-    m_com = sums(mr, key, K, commenter)
-    m_cv = sums(mr, key, K, valid & commenter)
-    neg_sel = mpol < 0
-    neg_cv = sums(mr[neg_sel], key[neg_sel], K, valid & commenter)
-    neg_com = np.bincount(key[neg_sel], weights=w[mr[neg_sel]], minlength=K)
-    pos_com = np.bincount(key[mpol > 0], weights=w[mr[mpol > 0]], minlength=K)
+    m_com = m_cv = neg_cv = None
+    neg_com, pos_com = np.zeros(K), np.zeros(K)
+    for mr, mc, idx in cells(pos):
+        mpol = pol[idx]
+        key = mc * T + th[idx]
+        m_com, m_cv = add(m_com, sums(mr, key, K, commenter)), add(m_cv, sums(mr, key, K, valid_com))
+        neg_sel = mpol < 0
+        neg_cv = add(neg_cv, sums(mr[neg_sel], key[neg_sel], K, valid_com))
+        neg_com += np.bincount(key[neg_sel], weights=w[mr[neg_sel]], minlength=K)
+        pos_com += np.bincount(key[mpol > 0], weights=w[mr[mpol > 0]], minlength=K)
 
     rep = np.repeat(np.arange(C), T)  # cell of each (cell, theme) slot
 

@@ -24,7 +24,16 @@ from .common import (
                      write_csv,
 )
 from .decisions import decision_views
-from .drivers import BOOTSTRAP_ROWS, driver_columns, driver_views, method_note, stage_importance
+from .drivers import (
+                     BOOTSTRAP_ROWS,
+                     customer_scores,
+                     driver_columns,
+                     driver_models,
+                     driver_rows,
+                     driver_views,
+                     method_note,
+                     stage_importance,
+)
 from .journey import journey_columns, journey_views
 from .quality import data_quality_views
 from .sample import sample_views
@@ -40,9 +49,12 @@ __all__ = [
                      "Waves",
                      "action_views",
                      "base_meta",
+                     "customer_scores",
                      "data_quality_views",
                      "decision_views",
                      "driver_columns",
+                     "driver_models",
+                     "driver_rows",
                      "driver_views",
                      "formula_safe",
                      "frame",

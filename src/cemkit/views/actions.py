@@ -89,6 +89,8 @@ def action_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path,
         if closed_info:
             meta["closed_alerts"] = closed_info
         out["alerts_summary"] = (table, meta)
+        del alerts, repeat, book  # written: let them go before the playbooks read the wave
+    del new_rows
     if pack.section("playbooks"):
         rows = cur.to_pandas(playbook_columns(pack)) if isinstance(cur, Dataset) else cur
         assigned = pb.assign(rows.reset_index(drop=True), pack, lang)

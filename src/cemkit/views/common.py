@@ -24,8 +24,9 @@ def show(views: Views, name: str, rows: int = 20):
     return views[name][0].head(rows)
 
 
-#: the columns the text views read (:func:`cemkit.views.text_views`): the text notebook reads only these
-TEXT_COLUMNS = ("response_id", "customer_id", "wave", "date", "stage", "nps", "comment", "weight")
+#: the columns the text views read (:func:`cemkit.views.text_views`): the text notebook reads only these — no
+#: ids or dates (a large run's reporting and comparison waves would hold millions of them for nothing)
+TEXT_COLUMNS = ("wave", "stage", "nps", "comment", "weight")
 
 
 def read_responses(run_dir: str | Path, comments: bool = True, engine: str = "pandas",

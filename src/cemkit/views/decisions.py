@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import whatif
+from ..engine import Dataset, q
 from ..i18n import number, t
 from ..packs import Pack
 from .common import Views, base_meta, frame, weight_column
@@ -48,17 +49,22 @@ def _load(run_dir: str | Path | None, name: str) -> pd.DataFrame | None:
         return None
 
 
-def candidates(df: pd.DataFrame, pack: Pack) -> pd.DataFrame:
+def candidates(df: pd.DataFrame | Dataset, pack: Pack) -> pd.DataFrame:
     """What-if uplift of every (stage, driver attribute): one row each, with ``stage``, ``weight_share`` (the
-    stage's share of NPS answers, 0–1) and ``overall_uplift`` (NPS points of the overall NPS)."""
+    stage's share of NPS answers, 0–1) and ``overall_uplift`` (NPS points of the overall NPS). A
+    :class:`~cemkit.engine.Dataset` is read one stage at a time (that stage's rows, its model columns): the
+    same rows in the same order as in memory, so the same regressions; the total of NPS answers from SQL."""
     unit, _ = _unit(pack, df)
     w = weight_column(df)
-    answered = df["nps"].notna()
-    total = float(df.loc[answered, w].sum()) if w else float(answered.sum())
+    total = _answered_weight(df, w)
+    columns = set(df.columns)
     rows = []
     for stage in pack.stages:
-        cols = [a for a in stage.drivers if a in df and pack.attributes[a].scale.good]
-        sub = df[df["stage"] == stage.id]
+        cols = [a for a in stage.drivers if a in columns and pack.attributes[a].scale.good]
+        if isinstance(df, Dataset):
+            sub = df.where("stage", stage.id).to_pandas(["nps", *cols, *([unit] if unit else []), *([w] if w else [])])
+        else:
+            sub = df[df["stage"] == stage.id]
         if not cols or len(sub) < pack.rules.driver_min_n:
             continue
         good = {a: pack.attributes[a].scale.good for a in cols}
@@ -77,16 +83,28 @@ def candidates(df: pd.DataFrame, pack: Pack) -> pd.DataFrame:
     return out
 
 
+def _answered_weight(df: pd.DataFrame | Dataset, w: str | None) -> float:
+    """The weight (or the number) of the responses with an NPS answer."""
+    if not isinstance(df, Dataset):
+        answered = df["nps"].notna()
+        return float(df.loc[answered, w].sum()) if w else float(answered.sum())
+    x = f"CAST({q('nps')} AS DOUBLE)"
+    total = f"sum(CAST({q(w)} AS DOUBLE))" if w else "count(*)"
+    v = df.sql(f"{total} AS t", df.cond(f"{x} IS NOT NULL AND NOT isnan({x})"))["t"].iloc[0]
+    return float(v) if pd.notna(v) else 0.0
+
+
 def decision_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | None = None,
                    max_decisions: int = MAX_DECISIONS, wave: str | None = None, compare: str | None = None) -> Views:
     """The ``decisions`` result, on the reporting wave's responses (:func:`reporting_waves`; of a
-    :class:`~cemkit.engine.Dataset`, only that wave's model columns are read): up to
+    :class:`~cemkit.engine.Dataset`, one stage's model columns at a time: :func:`candidates`): up to
     ``max_decisions`` rows, largest overall uplift first, with the texts the summary and roadmap slides show
     and the numbers behind them."""
     waves = reporting_waves(df, wave, compare)
     unit, _ = _unit(pack, df)
     attrs = [a for st in pack.stages for a in st.drivers]
-    df = frame(waves.rows(df), ["stage", "nps", "weight", *([unit] if unit else []), *dict.fromkeys(attrs)])
+    df = waves.rows(df) if isinstance(df, Dataset) else \
+        frame(waves.rows(df), ["stage", "nps", "weight", *([unit] if unit else []), *dict.fromkeys(attrs)])
     cand = candidates(df, pack)
     if cand.empty:
         return {}

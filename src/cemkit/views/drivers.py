@@ -7,6 +7,7 @@ import pandas as pd
 
 from .. import claims
 from .. import drivers as kda
+from ..engine import Dataset, q
 from ..i18n import interval
 from ..packs import Pack
 from .common import Views, _label, base_meta, frame, weight_column
@@ -39,26 +40,71 @@ def driver_columns(pack: Pack) -> list[str]:
                                *(a for s in pack.stages for a in s.drivers)]))
 
 
+def driver_rows(df: pd.DataFrame | Dataset, pack: Pack, waves: Waves) -> pd.DataFrame | Dataset:
+    """The reporting wave's responses the driver models read: of a DataFrame, its rows with
+    :func:`driver_columns`; of a :class:`~cemkit.engine.Dataset`, the wave as a Dataset — nothing is read
+    here: :func:`driver_models` reads one stage at a time and :func:`driver_views` the rest through SQL."""
+    if isinstance(df, Dataset):
+        return waves.rows(df)
+    return frame(waves.rows(df), driver_columns(pack))
+
+
+def driver_models(rows: pd.DataFrame | Dataset, pack: Pack, bootstrap: int = 200,
+                  seed: int = 0) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """:func:`cemkit.drivers.key_drivers_by` over the pack's stages on the reporting wave's responses
+    (:func:`driver_rows`), by the pack's rules, with ``bootstrap`` resamples (at most
+    :data:`BOOTSTRAP_ROWS` rows each) and ``seed``.
+
+    A :class:`~cemkit.engine.Dataset` is read one stage at a time, only the rows of that stage and the
+    columns of its model (target, its drivers, the weight): a stage's model sees exactly the rows, in the
+    same order, it sees in the table in memory, so the models are the same, and a run never holds more than
+    one stage's model columns. Each model then also carries what :func:`driver_views` needs of those rows
+    (``attrs["performance"]``: each driver's mean, ``attrs["n_complete"]``: the complete answers), so the
+    rows are read once."""
+    target = pack.rules.driver_target
+    w = weight_column(rows)
+    opts = {"min_n": pack.rules.driver_min_n, "min_per_driver": pack.rules.driver_min_per_driver,
+            "method": pack.rules.driver_method, "weights": w, "bootstrap": bootstrap, "seed": seed,
+            "bootstrap_rows": BOOTSTRAP_ROWS}
+    drivers = {s.id: s.drivers for s in pack.stages}
+    if not isinstance(rows, Dataset):
+        return kda.key_drivers_by(rows, target, drivers, "stage", **opts)
+    models: dict[str, pd.DataFrame] = {}
+    skipped: dict[str, str] = {}
+    present = set(rows.columns)
+    for stage, cols in drivers.items():
+        cols = [c for c in cols if c in present]
+        part = rows.where("stage", stage).to_pandas(["stage", target, *cols, *([w] if w else [])]) if cols else \
+            pd.DataFrame({"stage": pd.Series([], dtype=object)})
+        fitted, skip = kda.key_drivers_by(part, target, {stage: cols}, "stage", **opts)
+        skipped.update(skip)
+        if stage in fitted:
+            complete = part[[target, *cols] + ([w] if w else [])].dropna(subset=[target, *cols])
+            fitted[stage].attrs.update(performance=kda.performance(complete, cols, weights=w).to_dict(),
+                                       n_complete=len(complete))
+            models[stage] = fitted[stage]
+        del part
+    return models, skipped
+
+
 def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, seed: int = 0,
                  wave: str | None = None, compare: str | None = None, *, models=None,
-                 rows: pd.DataFrame | None = None) -> Views:
+                 rows: pd.DataFrame | Dataset | None = None) -> Views:
     """Per-stage key drivers (with bootstrap intervals), the priority matrix of the weakest stage, and
     which stage's satisfaction matters most for customers' overall NPS — on the reporting wave's responses
     (:func:`reporting_waves`), by the pack's rules (``rules.drivers``: method, target, minimum bases; change
     them with :meth:`Pack.with_rules`). ``models``: the ``(models, skipped)`` of
     :func:`cemkit.drivers.key_drivers_by` over the pack's stages on those responses, when the notebook has
     fitted them already; else they are fitted here with ``bootstrap`` and ``seed``. ``rows``: the reporting
-    wave's rows with :func:`driver_columns` (``frame(waves.rows(df), driver_columns(pack))``) when the notebook
-    has read them already — a large run's rows are then not held twice."""
+    wave's rows (:func:`driver_rows`) when the notebook has them already — a large run's rows are then not held
+    twice. From a :class:`~cemkit.engine.Dataset` nothing but one stage's model columns is ever read into
+    memory (:func:`driver_models`); the stage NPS, the bases and the customers' stage scores come from SQL
+    aggregates."""
     waves = reporting_waves(df, wave, compare)
-    # DuckDB: only the reporting wave's model columns
-    df = rows if rows is not None else frame(waves.rows(df), driver_columns(pack))
+    df = rows if rows is not None else driver_rows(df, pack, waves)
     w = weight_column(df)
     if models is None:
-        models = kda.key_drivers_by(df, pack.rules.driver_target, {s.id: s.drivers for s in pack.stages}, "stage",
-                                    min_n=pack.rules.driver_min_n, min_per_driver=pack.rules.driver_min_per_driver,
-                                    method=pack.rules.driver_method, weights=w, bootstrap=bootstrap, seed=seed,
-                                    bootstrap_rows=BOOTSTRAP_ROWS)
+        models = driver_models(df, pack, bootstrap=bootstrap, seed=seed)
     fitted, skip = models
     rows = []
     skipped = [s.id for s in pack.stages if s.id in skip]
@@ -67,9 +113,11 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
             continue
         res = fitted[stage.id].copy()
         cols = list(res["driver"])
-        complete = df.loc[df["stage"] == stage.id, [pack.rules.driver_target, *cols] + ([w] if w else [])]
-        complete = complete.dropna(subset=[pack.rules.driver_target, *cols])
-        perf = kda.performance(complete, cols, weights=w)
+        perf, n_complete = res.attrs.pop("performance", None), res.attrs.pop("n_complete", None)
+        if perf is None:  # rows in memory (the Dataset path's models carry them: driver_models)
+            complete = df.loc[df["stage"] == stage.id, [pack.rules.driver_target, *cols] + ([w] if w else [])]
+            complete = complete.dropna(subset=[pack.rules.driver_target, *cols])
+            perf, n_complete = kda.performance(complete, cols, weights=w), len(complete)
         names = {k: v.get(lang) for k, v in pack.rules.quadrant_names.items()}
         pm = kda.priority_matrix(res, perf, pack.rules.quadrant_split, quadrant_names=names)
         r2 = res.attrs.get("r2", np.nan)
@@ -81,7 +129,7 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
         res.insert(1, "stage_name", stage.name.get(lang))
         res["driver_name"] = res["driver"].map(lambda a: pack.attributes[a].short.get(lang))
         res["r2"] = r2
-        res["n"] = len(complete)
+        res["n"] = n_complete
         rows.append(res)
     out: Views = {}
     if not rows:
@@ -94,7 +142,7 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
     table["ci"] = interval_texts(table["ci_low_pct"], table["ci_high_pct"])
     fix = table[table["quadrant"] == "high_importance_low_performance"]
     # the priority slide shows the stage with the lowest NPS among stages with a driver model
-    nps_by_stage = df.groupby("stage")["nps"].apply(lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
+    nps_by_stage = _stage_nps(df)
     modelled = table["stage"].unique().tolist()
     focus = min(modelled, key=lambda s: nps_by_stage.get(s, np.inf))
     pm = table[table["stage"] == focus].sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
@@ -104,10 +152,10 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
                                       for lg in ("zh", "en")} if skipped else None),
              "n_attributes": len(pm), "matrix": len(pm) >= MIN_MATRIX_ATTRIBUTES, **waves.facts()}
     note = method_note(pack.rules.driver_method, int(fitted[modelled[0]].attrs.get("bootstrap") or 0), lang)
-    meta = base_meta(df[df["stage"].isin(modelled)], pack, lang, facts=facts, test=note, **waves.meta())
+    meta = base_meta(_stages(df, modelled), pack, lang, facts=facts, test=note, **waves.meta())
     meta["base"]["n"] = int(table.groupby("stage")["n"].first().sum())
     out["stage_drivers"] = (table, meta)
-    pm_meta = base_meta(df[df["stage"] == focus], pack, lang, facts=facts, test=note, **waves.meta())
+    pm_meta = base_meta(_stages(df, [focus]), pack, lang, facts=facts, test=note, **waves.meta())
     pm_meta["base"]["n"] = int(pm["n"].iloc[0])
     pm_meta.update(x_split=float(pm["x_split"].iloc[0]), y_split=float(pm["y_split"].iloc[0]),
                    quadrant_labels={k: v.get(lang) for k, v in pack.rules.quadrant_names.items()},
@@ -117,6 +165,32 @@ def driver_views(df: pd.DataFrame, pack: Pack, lang: str, bootstrap: int = 200, 
     if imp is not None:
         out["stage_importance"] = imp
     return out
+
+
+def _stages(df: pd.DataFrame | Dataset, stages: list[str]) -> pd.DataFrame | Dataset:
+    """The rows of these stages."""
+    if isinstance(df, Dataset):
+        return df.where("stage", stages)
+    return df[df["stage"].isin(stages)]
+
+
+def _stage_nps(df: pd.DataFrame | Dataset) -> pd.Series:
+    """Each stage's unweighted NPS over all its rows (a row without an answer counts in the base): which
+    stage the priority slide shows. Of a Dataset, from SQL counts — the same quotients as the means of
+    pandas' booleans."""
+    if not isinstance(df, Dataset):
+        return df.groupby("stage")["nps"].apply(lambda s: ((s >= 9).mean() - (s <= 6).mean()) * 100)
+    x = _number("nps")
+    c = df.sql(f"CAST(stage AS VARCHAR) AS stage, count(*) AS n, count(*) FILTER (WHERE {x} >= 9) AS p, "
+               f"count(*) FILTER (WHERE {x} <= 6) AS d", df.cond("stage IS NOT NULL") + " GROUP BY 1")
+    n = c["n"].to_numpy(float)
+    return pd.Series((c["p"].to_numpy(float) / n - c["d"].to_numpy(float) / n) * 100, index=c["stage"].to_numpy())
+
+
+def _number(column: str) -> str:
+    """A numeric column in SQL with NaN as NULL (as pandas skips it)."""
+    x = f"CAST({q(column)} AS DOUBLE)"
+    return f"(CASE WHEN isnan({x}) THEN NULL ELSE {x} END)"
 
 
 MIN_MATRIX_ATTRIBUTES = 6  # below this, quadrants are rank artefacts: the slide shows a ranked bar instead
@@ -157,12 +231,10 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     score = "csat" if "csat" in pack.kpis and "csat" in df else None
     if score is None or "customer_id" not in df:
         return None
-    wide = df.pivot_table(index="customer_id", columns="stage", values=score, aggfunc="mean")
-    wide["__nps"] = df.groupby("customer_id")["nps"].mean()
+    wide = customer_scores(df, pack, score)
     stages = [s for s in pack.stage_ids if s in wide and wide[s].notna().sum() >= pack.rules.driver_min_n]
     if len(stages) < 2:
         return None
-    wide = wide.reset_index(drop=True)
     joint = _can_model_jointly(wide, stages, pack)
     if joint:
         fit = {"method": "shapley", "missing": "pairwise"}
@@ -201,6 +273,26 @@ def stage_importance(df: pd.DataFrame, pack: Pack, lang: str, waves: Waves | Non
     meta = base_meta(df, pack, lang, facts=facts, **(waves.meta() if waves else {}), test=test)
     meta["base"]["n"] = int(wide["__nps"].notna().sum())
     return res, meta
+
+
+def customer_scores(df: pd.DataFrame | Dataset, pack: Pack, score: str = "csat") -> pd.DataFrame:
+    """One row per customer who gave ``score`` at some stage, in customer-id order: the customer's mean
+    ``score`` at each stage (a column per stage) and mean NPS over all their responses (``__nps``) — what
+    :func:`stage_importance` models. Of a Dataset, one SQL aggregate (the customer ids are not read into
+    memory); in memory, ``pivot_table``: the same rows in the same order."""
+    if not isinstance(df, Dataset):
+        wide = df.pivot_table(index="customer_id", columns="stage", values=score, aggfunc="mean")
+        wide["__nps"] = df.groupby("customer_id")["nps"].mean()
+        return wide.reset_index(drop=True)
+    x, stage = _number(score), "CAST(stage AS VARCHAR)"
+    have = df.sql(f"DISTINCT {stage} AS s", df.cond(f"stage IS NOT NULL AND {x} IS NOT NULL"))["s"].tolist()
+    stages = [s for s in pack.stage_ids if s in set(have)]
+    cols = [f"avg(CASE WHEN {stage} = ? THEN {x} END) AS {q(s)}" for s in stages]
+    wide = df.sql(", ".join([*cols, f"avg({_number('nps')}) AS __nps"]),
+                  df.cond("customer_id IS NOT NULL") + " GROUP BY customer_id HAVING "
+                  f"count(CASE WHEN stage IS NOT NULL THEN {x} END) > 0 ORDER BY customer_id",
+                  select_params=stages)
+    return wide.astype(float)
 
 
 def _can_model_jointly(wide: pd.DataFrame, stages: list[str], pack: Pack) -> bool:

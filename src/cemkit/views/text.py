@@ -50,6 +50,12 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     if run_dir is not None:
         (Path(run_dir) / "data").mkdir(parents=True, exist_ok=True)
         all_tags.to_parquet(Path(run_dir) / "data" / "theme_tags.parquet", index=False)
+    prev = None
+    if waves.compare is not None:  # first, so its rows and working arrays are gone before the reporting wave's
+        before = tagged[(tagged["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)]
+        prev = text.theme_impact(before, pack, all_tags[all_tags["row"].isin(before.index)], keywords=False,
+                                 quotes=False).overall()
+        del before
     df = waves.rows(tagged)
     tags = all_tags if waves.compare is None else all_tags[all_tags["row"].isin(df.index)]
     imp = text.theme_impact(df, pack, tags, n_quotes=max(8, n_quotes))
@@ -73,10 +79,7 @@ def text_views(df: pd.DataFrame, pack: Pack, lang: str, run_dir: str | Path | No
     meta["base"]["n"] = n_comments
     shown = ov[ov["flag"] != "low_base"]
     out["themes"] = _themes(ov, shown, n_comments, meta)
-    if waves.compare is not None:
-        before = tagged[(tagged["wave"].astype("string") == waves.compare).fillna(False).to_numpy(dtype=bool)]
-        prev = text.theme_impact(before, pack, all_tags[all_tags["row"].isin(before.index)], keywords=False,
-                                 quotes=False).overall()
+    if prev is not None:
         ch = theme_changes(ov, prev, pack)
         ch.insert(1, "theme_name", ch["theme"].map(names))
         rises = ch[ch["significant"] & (ch["diff"] > 0)].sort_values("diff", ascending=False)
