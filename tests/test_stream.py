@@ -163,6 +163,45 @@ def test_streamed_ingest_equals_whole_file_with_repeated_ids_and_weights(demo_cs
     assert w.mean() == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("even", [True, False])
+def test_streamed_speeder_check_equals_whole_file(even, demo_csv, tmp_path, auto_pack):
+    """A time-taken column: the batches run without the speeder check and it is made at the end, on the
+    median of every duration of the rows no earlier rule quarantined (an even and an odd count of them) —
+    used rows under the threshold dropped (a repeated id's copies among them: not kept, nor counted as
+    copies), straightliners under it quarantined as speeders instead. The same tables and accounting as in
+    memory, at 97 rows a batch."""
+    df = pd.read_csv(demo_csv, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(11)
+    secs = rng.integers(60, 900, len(df)).astype(object)
+    fast = rng.random(len(df)) < 0.03
+    secs[fast] = rng.integers(1, 40, int(fast.sum()))
+    df["所用时间"] = [f"{s}秒" for s in secs]
+    df.loc[rng.random(len(df)) < 0.01, "所用时间"] = "很久"  # unreadable: no duration
+    repeated = df["response_id"].duplicated(keep=False).to_numpy()
+    df.loc[np.flatnonzero(repeated)[::3], "所用时间"] = "5秒"  # some copies of repeated ids are speeders
+    attrs = list(auto_pack.attributes)
+    straight = df.index[(df[attrs] != "").sum(axis=1) >= 5][:40]
+    for a in attrs:  # straightliners, some of them fast
+        df.loc[straight, a] = df.loc[straight, a].where(df.loc[straight, a] == "", "4")
+    df.loc[straight[::2], "所用时间"] = "3秒"
+    mapping = {"columns": {}, "weights": {"column": "weight"}, "quality": {"straightliners": "quarantine"}}
+    df.to_csv(demo_csv, index=False)
+    n = prepare(demo_csv, auto_pack, mapping=mapping).accounting["quality"]["speeders"]["durations"]
+    if n % 2 != (0 if even else 1):  # one more duration unreadable: the median of the other parity
+        df.loc[df.index[-1], "所用时间"] = "很久"
+        df.to_csv(demo_csv, index=False)
+    whole, streamed = both(demo_csv, auto_pack, tmp_path, batch_rows=97, mapping=mapping)
+    check_same(whole, streamed, tmp_path)
+    acc = streamed.accounting
+    assert acc["by_reason"]["speeder"] > 20 and acc["by_reason"]["straightliner"] > 5
+    assert acc["by_reason"]["duplicate_id"] >= 1
+    sp = acc["quality"]["speeders"]
+    assert sp["check"] == "on" and sp["durations"] % 2 == (0 if even else 1)
+    assert acc["quality"]["rules"]["speeder_median_share"] > 0
+    q = streamed.quarantine
+    assert q.loc[q["reason"] == "speeder", "detail"].str.startswith("answered in").all()
+
+
 def test_streamed_ingest_through_prepare_and_its_dataset(demo_csv, tmp_path, auto_pack):
     """prepare(engine="duckdb") streams; the responses come back as a Dataset of the written file."""
     from cemkit.engine import Dataset
@@ -217,3 +256,85 @@ def test_odata_streamed_equals_whole(auto_pack, tmp_path):
     pd.concat([od, od.iloc[:5]]).to_csv(opath, index=False)
     r = prepare(rpath, auto_pack, odata_paths=[opath], out_dir=tmp_path / "r", engine="duckdb")
     assert r.accounting["odata_ingest"].startswith("read whole: a customer repeats")
+
+
+@pytest.mark.parametrize("block", [None, 1 << 16])
+def test_a_file_not_utf8_past_its_first_mib_is_read_whole(block, tmp_path, auto_pack, monkeypatch):
+    """The UTF-8 check is the parser's own, batch by batch (no pass over the file before reading): a GBK
+    record past the first MiB stops the stream — in the parser's first block, or (small blocks) after
+    batches were cleaned and spilled — leaving nothing behind, and the file is read whole, as the
+    whole-file reader reads it: the same tables and accounting, and the accounting says why."""
+    import cemkit.ingest.batches as B
+
+    if block:
+        monkeypatch.setattr(B, "BLOCK_BYTES", block)
+    rpath, _ = write_demo(auto_pack, tmp_path / "in", n=9000, seed=3)
+    data = rpath.read_bytes()
+    assert len(data) > 1.3 * (1 << 20)
+    lines = data.split(b"\n")
+    k = len(lines) - 40  # a record near the end, re-encoded as GBK (its comment is Chinese)
+    lines[k] = lines[k].decode("utf-8").encode("gb18030")
+    assert not lines[k].isascii()
+    rpath.write_bytes(b"\n".join(lines))
+    mp = mapping_for(load_mapping(None, auto_pack), rpath, auto_pack)
+    with pytest.raises(NotStreamed, match="not UTF-8"):
+        prepare_streamed(rpath, auto_pack, mp, tmp_path / "s", {}, batch_rows=500)
+    assert not (tmp_path / "s" / ".batches").exists() and not (tmp_path / "s" / "responses.parquet").exists()
+    streamed = prepare(rpath, auto_pack, out_dir=tmp_path / "d", engine="duckdb")
+    whole = prepare(rpath, auto_pack, out_dir=tmp_path / "p", engine="pandas")
+    assert streamed.accounting.pop("ingest") == "read whole: a file that is not UTF-8 throughout is decoded line " \
+        "by line in memory"
+    assert whole.accounting["encoding"] == "utf-8+gb18030" and whole.accounting["encoding_lines_redecoded"] == 1
+    same_json(whole.accounting, streamed.accounting)
+    same_frame(whole.responses, streamed.responses, "responses")
+
+
+def test_read_ahead_hands_over_items_and_errors_and_stops():
+    """The parser's thread: items in order, an exception raised in the caller, stopped when the caller
+    stops early (no thread left running)."""
+    import threading
+
+    from cemkit.ingest.batches import _read_ahead
+
+    assert list(_read_ahead(iter(range(100)), 3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise ValueError("broken block")
+
+    gen = _read_ahead(failing(), 2)
+    assert next(gen) == 1
+    with pytest.raises(ValueError, match="broken block"):
+        next(gen)
+    before = threading.active_count()
+    gen = _read_ahead(iter(range(10**6)), 2)
+    assert next(gen) == 0
+    gen.close()
+    assert threading.active_count() == before
+
+
+def test_filled_rows_and_line_breaks_found_without_per_cell_work():
+    """The shortcuts equal the plain definitions: the last filled row found from the end, and a column's
+    line breaks looked for in its bytes (sliced arrays, nulls, large strings)."""
+    import pyarrow as pa
+
+    from cemkit.ingest.batches import _filled_to, _has_newline, _newlines
+    from cemkit.ingest.cells import _filled
+
+    rng = np.random.default_rng(7)
+    cells = np.array(["", " ", "x", None, "a\nb", "\u3000"], dtype=object)
+    for n in (0, 1, 5, 40, 300):
+        for p_blank in (0.0, 0.9, 1.0):
+            vals = rng.choice(cells, size=(n, 3))
+            vals[rng.random((n, 3)) < p_blank] = ""
+            df = pd.DataFrame(vals, columns=list("abc")).astype("str").where(pd.notna(vals), None)
+            df = df.astype("str")
+            filled = _filled(df)
+            assert _filled_to(df) == (int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0)
+            table = pa.table({c: pa.array(list(vals[:, i]), pa.string()) for i, c in enumerate("abc")})
+            for t in (table, table.slice(n // 3), table.cast(pa.schema([(c, pa.large_string()) for c in "abc"]))):
+                want = np.array([sum(str(v).count("\n") for v in row if v is not None)
+                                 for row in t.to_pandas().itertuples(index=False)], dtype=np.int64)
+                np.testing.assert_array_equal(_newlines(t), want.reshape(-1) if len(want) else np.zeros(0))
+                for col, name in zip(t.columns, t.column_names):
+                    assert _has_newline(col) == any(v is not None and "\n" in v for v in col.to_pylist()), name

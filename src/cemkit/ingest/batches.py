@@ -3,9 +3,10 @@ same frames of text, spreadsheet rows, editor lines and ragged records as :func:
 whole file, a batch at a time, so a file larger than memory is never held whole.
 
 :func:`open_batches` decides what :mod:`cemkit.ingest.delimited` decides from the file's first MiB (the
-delimiter, the header, the first data line) and checks the whole file is UTF-8 (a streamed pass of the
-incremental decoder); a file that is not — GBK, mixed GBK/UTF-8 — is read in memory by the caller
-(:class:`NotStreamed`), as is anything the streamed reader cannot number the same way. pyarrow's streaming
+delimiter, the header, the first data line). The rest of the file is checked for UTF-8 as it is parsed (pyarrow
+validates every text cell, as for the whole-file read): a file that is not UTF-8 — GBK, mixed GBK/UTF-8 —
+raises :class:`NotStreamed` there and is read in memory by the caller, as is anything the streamed reader
+cannot number the same way. pyarrow's streaming
 CSV reader then yields record batches; ragged records arrive through its invalid-row handler with their
 record number, so every record keeps its true row (records counted from the top of the file, as
 :func:`cemkit.ingest.delimited._placed` counts them) and its editor line (the first data line plus the line
@@ -18,6 +19,8 @@ for in the first rows, as the whole-file reader does.
 from __future__ import annotations
 
 import codecs
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,8 @@ from .readers import _import_id_rows, _subheader_row
 
 #: bytes the parser reads at a time (as the whole-file reader)
 BLOCK_BYTES = 4 << 20
+#: blocks parsed ahead of the batch being cleaned (≈ one batch of 200,000 records of 40 columns)
+READ_AHEAD = 12
 
 
 class NotStreamed(Exception):
@@ -71,22 +76,10 @@ class BatchReader:
         return _batches(self, rows)
 
 
-def _utf8_throughout(path: Path) -> bool:
-    """Is the whole file UTF-8 (a stream through the incremental decoder, 16 MiB at a time)?"""
-    dec = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(16 << 20):
-                dec.decode(chunk)
-        dec.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def open_batches(path: str | Path) -> BatchReader:
     """Decide the encoding, delimiter and header of a delimited file as :func:`read_delimited` does; raises
-    :class:`NotStreamed` for a file it reads differently (not UTF-8 throughout) and InputError as it does."""
+    :class:`NotStreamed` for a file it reads differently (not UTF-8 in its first MiB; past it, the batches
+    raise it) and InputError as it does."""
     path = Path(path)
     head, whole = read_head(path)
     if head.startswith(codecs.BOM_UTF8):
@@ -97,8 +90,6 @@ def open_batches(path: str | Path) -> BatchReader:
         enc, arrow_enc = "utf-8", "utf8"
     else:
         raise NotStreamed("a file that is not UTF-8 is decoded line by line in memory")
-    if not whole and not _utf8_throughout(path):
-        raise NotStreamed("a file that is not UTF-8 throughout is decoded line by line in memory")
     sample = head.decode(enc, errors="replace")
     delim, h, rows, first_line = sniff(sample, path.suffix.lower())
     if not rows:
@@ -122,25 +113,110 @@ def _record_batches(br: BatchReader) -> Iterator[pa.RecordBatch]:
                             "expected": row.expected_columns})
         return "skip"
 
-    reader = pacsv.open_csv(
-        br.path,
-        read_options=pacsv.ReadOptions(encoding=br.encoding, column_names=names, skip_rows=br.skip,
-                                       block_size=BLOCK_BYTES, use_threads=False),
-        parse_options=pacsv.ParseOptions(delimiter=br.attrs["delimiter"], newlines_in_values=True,
-                                         ignore_empty_lines=False, invalid_row_handler=handler),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), null_values=[""],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=True),
-    )
-    yield from reader
+    try:  # pyarrow checks every cell is UTF-8 as it converts it (the whole-file reader relies on the same check)
+        yield from pacsv.open_csv(  # (opening it reads the first block)
+            br.path,
+            read_options=pacsv.ReadOptions(encoding=br.encoding, column_names=names, skip_rows=br.skip,
+                                           block_size=BLOCK_BYTES, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=br.attrs["delimiter"], newlines_in_values=True,
+                                             ignore_empty_lines=False, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),
+        )
+    except UnicodeDecodeError as exc:  # a ragged record's text
+        raise NotStreamed(NOT_UTF8) from exc
+    except pa.ArrowInvalid as exc:
+        if "UTF8" not in str(exc) and "decode" not in str(exc).lower():
+            raise
+        raise NotStreamed(NOT_UTF8) from exc
+
+
+#: why a file past its first MiB is read in memory after all
+NOT_UTF8 = "a file that is not UTF-8 throughout is decoded line by line in memory"
+
+
+def _has_newline(col: pa.ChunkedArray) -> bool:
+    """Does any cell of a text column hold a line break? One scan of the values' bytes (no per-cell work)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return True  # not plain text: count
+    for chunk in col.chunks:
+        if not len(chunk) or chunk.null_count == len(chunk):
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type)
+                                else np.int32)
+        lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        data = chunk.buffers()[2]
+        if data is not None and hi > lo and (np.frombuffer(data, dtype=np.uint8)[lo:hi] == 10).any():
+            return True
+    return False
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _read_ahead(it: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``it``'s items, produced by a second thread up to ``depth`` ahead: the parser (which releases the GIL)
+    reads the next blocks while the caller cleans a batch. Its exceptions are raised here; stopping early
+    stops it."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in it:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller, raised there
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=run, name="cemkit-csv-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not done:
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _newlines(table: pa.Table) -> np.ndarray:
-    """Line breaks inside the cells of each record."""
+    """Line breaks inside the cells of each record (counted only in the columns that hold one)."""
     extra = np.zeros(table.num_rows, dtype=np.int64)
     for col in table.columns:
+        if not _has_newline(col):
+            continue
         counts = pc.fill_null(pc.count_substring(col, "\n"), 0)
         extra += np.asarray(counts.to_numpy(), dtype=np.int64)
     return extra
+
+
+def _filled_to(df: pd.DataFrame) -> int:
+    """One past the last row holding something other than whitespace (0: none): looked for from the end, in
+    growing windows, so a batch of filled rows costs one row's check."""
+    hi, size = len(df), 8
+    while hi > 0 and len(df.columns):
+        lo = max(0, hi - size)
+        filled = _filled(df.iloc[lo:hi])
+        if filled.any():
+            return lo + int(np.flatnonzero(filled)[-1]) + 1
+        hi, size = lo, size * 4
+    return 0
 
 
 def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
@@ -215,8 +291,7 @@ def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
             return
         df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         rows, lines = np.concatenate(rows_l), np.concatenate(lines_l)
-        filled = _filled(df) if len(df) and len(df.columns) else np.zeros(len(df), bool)
-        end = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+        end = _filled_to(df)
         if final:  # blank rows with a ragged record after them are rows of the file, as read_table keeps them
             end = max(end, int(np.searchsorted(rows, max((b["number"] for b in br.bad_rows), default=0))))
             carry = None
@@ -241,7 +316,7 @@ def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
         yield Batch(df.reset_index(drop=True), rows, lines, position)
         position += len(df)
 
-    for rb in _record_batches(br):
+    for rb in _read_ahead(_record_batches(br), READ_AHEAD):
         if rb.num_rows:
             pending.append(pa.Table.from_batches([rb]))
             held += rb.num_rows

@@ -1,8 +1,14 @@
 """Operational data read in batches (issue 20): a large O-data file with one row per customer — what a
 CRM or DMS export of customers and their features is — is read, renamed, pseudonymised and converted batch
-by batch with the same functions as :func:`cemkit.ingest.odata._read_odata`, written to parquet, and
-matched to the responses by DuckDB (``responded``, the match counts), so tens of millions of customers never
-sit in memory. The same table and accounting as in memory.
+by batch with the same functions as :func:`cemkit.ingest.odata._read_odata`, spilled to disk (Arrow IPC),
+and matched to the responses by DuckDB (``responded``, the match counts), so tens of millions of customers
+never sit in memory. The same table and accounting as in memory.
+
+DuckDB scans the spilled parts' keys only (a pyarrow dataset): whether a key repeats is checked on 64-bit
+hashes of the keys (a collision can only send a file to be read whole, never merge two customers); the
+match is one join of the customers with the responding customers' ids and their response counts, whose
+positions mark ``responded`` (one byte per customer); the parts are then written into ``odata.parquet`` in
+file order by pyarrow — no sort of the whole table.
 
 Read whole instead (:class:`~cemkit.ingest.batches.NotStreamed`): several O-data files (joined on the key),
 a file whose key repeats (visits, invoices: aggregated per customer by the pack's rules), a file the pack
@@ -17,15 +23,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from .. import privacy
-from ..engine import _literal, connect, q
+from ..engine import _literal, q
 from ..packs import Pack
 from .batches import NotStreamed, open_batches
 from .cells import _strip_text
 from .clean import _clean_text_col
 from .mapping import ColumnMapping
 from .odata import _numbers, _odata_columns, _odata_rules
+from .stream_end import ingest_connection, spill, unspill
 
 #: customers per batch
 ODATA_BATCH_ROWS = 500_000
@@ -74,18 +84,18 @@ def read_odata_streamed(paths: list, pack: Pack, mp: ColumnMapping, out_dir: str
                     df[f] = privacy.mask_text(_clean_text_col(df[f]), plates=True, controls="label")[0]
             part = df[columns].reset_index(drop=True)
             part[key] = part[key].astype("str")
-            part["__pos"] = written + np.arange(len(part))  # the file order, restored after the match
+            part["__pos"] = written + np.arange(len(part))  # the file order
             written += len(part)
-            part.to_parquet(folder / f"odata-{k:05d}.parquet", index=False)
+            spill(folder / f"odata-{k:05d}.arrow", pa.Table.from_pandas(part, preserve_index=False))
         if columns is None:
             raise NotStreamed("the O-data file has no rows")
-        con = connect()
+        con = ingest_connection(folder)
         try:
-            n, distinct = con.execute(f"SELECT count(*), count(DISTINCT {q(key)}) FROM read_parquet(?)",
-                                      [str(folder / "*.parquet")]).fetchone()
+            con.register("od", _parts(folder))
+            n, distinct = con.execute(f"SELECT count(*), count(DISTINCT hash({q(key)})) FROM od").fetchone()
         finally:
             con.close()
-        if n != distinct:
+        if n != distinct:  # (or two keys' hashes collide: read whole all the same)
             raise NotStreamed("a customer repeats in the O-data (aggregated per customer in memory)")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -94,35 +104,52 @@ def read_odata_streamed(paths: list, pack: Pack, mp: ColumnMapping, out_dir: str
     return folder, acc
 
 
+def _parts(folder: Path) -> pads.Dataset:
+    """The spilled O-data parts, in file order, as one dataset DuckDB scans (only the columns a query names)."""
+    return pads.dataset(sorted(folder.glob("odata-*.arrow")), format="ipc")
+
+
 def match_streamed(folder: Path, acc: dict, pack: Pack, responses: pd.DataFrame | str | Path,
                    out: Path) -> dict:
     """``out`` (odata.parquet): the O-data parts with ``responded`` (the customer has a used response), in file
     order; the match counts into ``acc`` as :func:`~cemkit.ingest.odata._match_odata` counts them. One DuckDB
-    pass; ``responses`` is the clean table or its parquet file."""
+    join; ``responses`` is the clean table or its parquet file."""
     key = str((pack.odata or {}).get("key", "customer_id"))
-    con = connect()
+    files = sorted(folder.glob("odata-*.arrow"))
+    sizes = [unspill(f).num_rows for f in files]
+    responded = np.zeros(sum(sizes), dtype=bool)
+    matched = 0
+    con = ingest_connection(folder)
     try:
-        con.execute("SET preserve_insertion_order = true")
         if isinstance(responses, pd.DataFrame):
             ids = responses[["customer_id"]] if "customer_id" in responses else pd.DataFrame({"customer_id": []})
             con.register("resp", ids.astype({"customer_id": "str"}))
         else:
             con.execute("CREATE VIEW resp AS SELECT CAST(customer_id AS VARCHAR) AS customer_id "
                         f"FROM read_parquet('{_literal(responses)}')")  # a view takes no parameter
-        con.execute("CREATE VIEW ids AS SELECT DISTINCT customer_id FROM resp WHERE customer_id IS NOT NULL")
-        parts = str(folder / "*.parquet")
-        con.execute(f"COPY (SELECT o.* EXCLUDE (__pos), o.{q(key)} IN (SELECT customer_id FROM ids) AS responded "
-                    f"FROM read_parquet(?) o ORDER BY o.__pos) TO '{_literal(out)}' (FORMAT parquet)", [parts])
-        customers, without = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT responded) "
-                                          "FROM read_parquet(?)", [str(out)]).fetchone()
-        matched, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE r.customer_id IN (SELECT {q(key)} FROM read_parquet(?))), count(*) "
-            "FROM resp r WHERE r.customer_id IS NOT NULL", [parts]).fetchone()
+        con.register("od", _parts(folder))
+        total = con.execute("SELECT count(customer_id) FROM resp").fetchall()[0][0]
+        joined = con.sql(f"SELECT o.__pos, c.n FROM od o JOIN (SELECT customer_id, count(*) AS n FROM resp "
+                         f"WHERE customer_id IS NOT NULL GROUP BY customer_id) c ON o.{q(key)} = c.customer_id")
+        for b in joined.to_arrow_reader(1 << 17):  # keys are unique: each responding customer once
+            responded[b.column(0).to_numpy()] = True
+            matched += int(np.asarray(b.column(1).to_numpy()).sum())
     finally:
         con.close()
+    try:
+        writer, start = None, 0
+        for f, size in zip(files, sizes):
+            t = unspill(f).drop_columns(["__pos"]).replace_schema_metadata(None)
+            t = t.append_column("responded", pa.array(responded[start:start + size]))
+            start += size
+            writer = writer or pq.ParquetWriter(out, t.schema)
+            writer.write_table(t)
+        if writer is not None:
+            writer.close()
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
-    acc.update({"odata_customers": int(customers), "odata_matched_responses": int(matched),
+    acc.update({"odata_customers": len(responded), "odata_matched_responses": matched,
                 "odata_unmatched_responses": int(total - matched),
-                "odata_customers_without_response": int(without)})
+                "odata_customers_without_response": int(len(responded) - responded.sum())})
     acc["odata_unused_columns"] = acc.pop("odata_unused_columns")
     return acc

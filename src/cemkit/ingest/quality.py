@@ -146,19 +146,29 @@ def _speeders(w: _Work) -> tuple[np.ndarray, Any] | None:
         w.speeder = {"check": "disabled"}
         return None
     pool = d[w.open_rows & ~np.isnan(d)] if w.open_rows is not None else d[~np.isnan(d)]
-    median = float(np.median(pool)) if pool.size else None
-    relative = share * median if share > 0 and median is not None else 0.0
-    threshold = max(absolute, relative)
-    w.speeder = {"check": "on" if threshold > 0 else "no durations", "threshold_seconds": round(threshold, 3),
-                 "median_seconds": median, "durations": int(pool.size)}
+    threshold, w.speeder, detail = speeder_rule(q, float(np.median(pool)) if pool.size else None, int(pool.size))
     if threshold <= 0:
         return None
-    rule = (f"{share:.3g} × the median {median:g} s" if relative >= absolute else f"speeder_seconds {absolute:g}")
+    return d < threshold, lambda idx: detail(d[idx])
 
-    def detail(idx: np.ndarray) -> list[str]:
-        return [f"answered in {x:g} s, under the threshold of {threshold:.4g} s ({rule})" for x in d[idx]]
 
-    return d < threshold, detail
+def speeder_rule(q: dict[str, Any], median: float | None, n: int) -> tuple[float, dict[str, Any],
+                                                                         Callable[[np.ndarray], list[str]]]:
+    """The speeder threshold from the rules ``q`` and the median of ``n`` durations (the rows no earlier rule
+    quarantined); its report (``w.speeder``); and the details of durations under it."""
+    absolute = float(q["speeder_seconds"] or 0.0)
+    share = float(q["speeder_median_share"] or 0.0)
+    relative = share * median if share > 0 and median is not None else 0.0
+    threshold = max(absolute, relative)
+    report = {"check": "on" if threshold > 0 else "no durations", "threshold_seconds": round(threshold, 3),
+              "median_seconds": median, "durations": n}
+    rule = (f"{share:.3g} × the median {median:g} s" if relative >= absolute and median is not None else
+            f"speeder_seconds {absolute:g}")
+
+    def detail(durations: np.ndarray) -> list[str]:
+        return [f"answered in {x:g} s, under the threshold of {threshold:.4g} s ({rule})" for x in durations]
+
+    return threshold, report, detail
 
 
 def _straightliners(w: _Work, min_items: int) -> np.ndarray:
