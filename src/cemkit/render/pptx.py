@@ -251,13 +251,20 @@ def _add_item(deck: _Deck, item: PlannedSlide) -> None:
         _side_by_side(deck, item, df, sub, sub_box, boxes[0], math.ceil(len(pages) / parts), parts)
         return
     for k, page in enumerate(pages, start=1):
-        title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=len(pages))
-        slide = _new_slide(deck, item, title)
-        if sub:
-            box = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
-            _tag_text(slide, box, "subtitle", spec.subtitle, item.facts, deck.lang)
+        slide = _page_slide(deck, item, k, len(pages), sub, sub_box)
         _draw(deck, slide, item, page, boxes, whole=df if len(pages) > 1 else None)
         _finish(deck, item, slide, page=(k, len(pages)))
+
+
+def _page_slide(deck: _Deck, item: PlannedSlide, k: int, n: int, sub: str, sub_box):
+    """Slide ``k`` of the ``n`` a storyline slide takes: its title ("continued k/n" after the first) and
+    subtitle."""
+    title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=n)
+    slide = _new_slide(deck, item, title)
+    if sub:
+        box = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
+        _tag_text(slide, box, "subtitle", item.spec.subtitle, item.facts, deck.lang)
+    return slide
 
 
 def _side_by_side(deck: _Deck, item: PlannedSlide, df: pd.DataFrame, sub: str, sub_box, box, n: int,
@@ -270,11 +277,7 @@ def _side_by_side(deck: _Deck, item: PlannedSlide, df: pd.DataFrame, sub: str, s
     x, y, w, h = box
     pw = (w - tables.SIDE_GAP * (parts - 1)) // parts
     for k in range(1, n + 1):
-        title = item.title if k == 1 else item.title + t("continued", deck.lang, page=k, pages=n)
-        slide = _new_slide(deck, item, title)
-        if sub:
-            tb = _textbox(slide, sub_box, sub, 13, color=DARK, anchor=MSO_ANCHOR.TOP, name="Subtitle")
-            _tag_text(slide, tb, "subtitle", spec.subtitle, item.facts, deck.lang)
+        slide = _page_slide(deck, item, k, n, sub, sub_box)
         for j, piece in enumerate(pieces[(k - 1) * parts:k * parts]):
             part_box = (x + j * (pw + tables.SIDE_GAP), y, pw, h)
             drawn = charts.draw_prepared(slide, part_box, piece, spec.chart, deck.lang,
