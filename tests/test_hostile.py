@@ -533,6 +533,51 @@ def test_a_message_points_at_a_path_that_exists(tmp_path, capsys):
         assert Path(p).exists(), p
 
 
+def test_a_run_between_two_and_three_at_night_names_its_real_folders(tmp_path, capsys, monkeypatch):
+    """A run started at 02:14 by process 4567: its staging folder once read ``…-021414-4567`` and was masked
+    as a Shanghai landline in the error message, which then named a path that does not exist."""
+    import datetime as dt
+    import re
+
+    from cemkit import pipeline
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 12, 8, 2, 14, 14)
+
+    monkeypatch.setattr(pipeline.dt, "datetime", Frozen)
+    monkeypatch.setattr(pipeline.os, "getpid", lambda: 4567)
+    lines = _demo_lines(10)
+    stage = lines[0].split(",").index("stage")
+    rows = [lines[0]] + [",".join(p if j != stage else "nowhere" for j, p in enumerate(line.split(",")))
+                         for line in lines[1:]]
+    path = tmp_path / "unusable.csv"
+    path.write_text("".join(rows), encoding="utf-8")
+    code, _, err = run_cli(["run", "--pack", "auto", "--data", path, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 2 and "****" not in err
+    named = re.findall(r"(/\S+?\.(?:parquet|log))", err)
+    assert named and all(Path(p).exists() for p in named), named
+
+
+def test_no_folder_name_of_a_run_reads_as_personal_data_at_any_time_of_day():
+    """Every second of a day × process ids of every length × tokens of digits: the names cemkit gives its
+    folders survive the privacy mask unchanged (error messages name them)."""
+    import pandas as pd
+
+    from cemkit.pipeline import own_name
+    from cemkit.privacy import mask_text
+
+    stamps = pd.date_range("2026-12-08", periods=86_400, freq="s").strftime("%Y%m%d-%H%M%S")
+    names = []
+    for pid in (1, 42, 4567, 45678, 456789, 4194303):
+        for stamp in stamps[pid % 7::7]:  # a seventh of the day per pid: every second covered by some pid
+            names += [own_name(f".staging-auto-{stamp}", "012345", pid), own_name(f"auto-{stamp}", pid=pid),
+                      own_name(f".staging-render-auto-{stamp}", "ab12cd", pid)]
+    masked, counts = mask_text(pd.Series(names, dtype="str"), plates=True)
+    assert not any(counts.values()), [n for n, m in zip(names, masked) if n != m][:5]
+
+
 def test_data_that_is_a_folder_says_so(tmp_path, capsys):
     code, _, err = run_cli(["run", "--pack", "auto", "--data", tmp_path, "--out", tmp_path / "out", "--quiet"],
                            capsys)

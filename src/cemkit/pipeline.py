@@ -304,7 +304,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id = f"{pack.id}-{stamp}"
-    staging = _staging(out, f".staging-{run_id}-")
+    staging = _staging(out, f".staging-{run_id}")
     (staging / "notebooks").mkdir()
     logfile = staging / "run.log"
     timings: dict[str, float] = {}
@@ -395,7 +395,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         }, ensure_ascii=False, indent=1), encoding="utf-8")
         final = out / run_id
         if final.exists():
-            final = out / f"{run_id}-{os.getpid()}"
+            final = out / own_name(run_id)
         staging.rename(final)  # the publish step: one atomic rename on the same filesystem
         _point_latest(out, pack.id, final)
         outputs = {k: final / v.name for k, v in outputs.items()}
@@ -450,7 +450,14 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-def _staging(parent: Path, prefix: str) -> Path:
+def own_name(base: str, token: str = "", pid: int | None = None) -> str:
+    """A folder name of this process: ``<base>-p<pid>[-<token>]``. The ``p`` keeps the process id apart from
+    the time stamp before it: ``…-021414-4567`` reads as a Shanghai landline (021-414…), and error messages are
+    masked for personal data, so a message would name a path that does not exist."""
+    return f"{base}-p{os.getpid() if pid is None else pid}" + (f"-{token}" if token else "")
+
+
+def _staging(parent: Path, base: str) -> Path:
     """A new, uniquely named folder in ``parent`` (made if needed); a parent that is a file, read-only or on
     a full disk is bad input: one sentence."""
     if parent.exists() and not parent.is_dir():
@@ -458,7 +465,7 @@ def _staging(parent: Path, prefix: str) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         while True:  # not tempfile.mkdtemp: its folders are private (mode 700), and a run is published as is
-            folder = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(3)}"
+            folder = parent / own_name(base, secrets.token_hex(3))
             try:
                 folder.mkdir()
                 return folder
@@ -517,7 +524,7 @@ def rerender(run_dir: str | Path, pack: Pack | str | None = None, *, lang: str |
     pack = pack or info.get("pack")
     if not pack:
         raise UserError(f"{run_dir}: no run.json; name the pack with --pack")
-    staging = _staging(run_dir.parent, f".staging-render-{run_dir.name}-")
+    staging = _staging(run_dir.parent, f".staging-render-{run_dir.name}")
     try:
         for src in run_dir.rglob("*"):
             dst = staging / src.relative_to(run_dir)
