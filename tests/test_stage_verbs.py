@@ -213,3 +213,45 @@ def test_a_process_opening_verb_breaks_a_tie_by_the_journeys_order(m, pack, labe
 ])
 def test_general_industry_words_of_the_packs(m, pack, label, want):
     assert _sid(m, pack, label) == want
+
+
+@pytest.mark.parametrize("pack, label, want", [
+    ("auto", "车贷审批通过后", "quote_finance"),  # an approval completes the event: read off like 完成
+    ("finance", "消费贷获批次日", "loan"),
+])
+def test_an_approval_is_read_off_like_a_completion(m, pack, label, want):
+    assert _sid(m, pack, label) == want
+
+
+def test_an_approval_is_read_off_in_english(m):
+    assert "loan" in m["finance"]._cores("Loan approved")
+
+
+@pytest.mark.parametrize("pack, label", [
+    ("real_estate", "业主投诉回访"),
+    ("real_estate", "Complaint follow-up"),
+    ("real_estate", "突发问题处置回访"),
+])
+def test_an_exceptional_moment_names_no_stage(m, pack, label):
+    """客户投诉 / 突发问题 are the pack's exceptional moments (pack.yaml: they may come in any phase): a label
+    naming one is no mark of the stage whose touchpoint lists it."""
+    assert _sid(m, pack, label) is None
+
+
+def test_a_tie_goes_to_the_one_tied_stage_the_surveys_other_labels_name():
+    from cemkit.ingest import propose_stage_values
+
+    fin, auto = load_pack("finance"), load_pack("auto")
+    got = propose_stage_values(["网上申请信用卡", "信用卡审批通过后", "门店办卡"], fin)
+    assert got["信用卡审批通过后"] == "card_application"  # a card-application survey
+    got = propose_stage_values(["网上申请信用卡", "信用卡审批通过后", "激活新卡"], fin)
+    assert got["信用卡审批通过后"] is None  # the survey names two of the tied stages: still a tie
+    got = propose_stage_values(["Routine maintenance", "Service appointment follow-up", "Oil change"], auto)
+    assert got["Service appointment follow-up"] == "maintenance"
+    got = propose_stage_values(["Routine maintenance", "Service appointment follow-up", "New car delivery"], auto)
+    assert got["Service appointment follow-up"] is None
+    assert propose_stage_values(["交车与首保", "交车", "首保"], auto)["交车与首保"] is None  # two stages joined
+
+
+def test_the_hotline_by_its_everyday_english_name(m):
+    assert _sid(m, "finance", "Called the helpline") == "hotline"

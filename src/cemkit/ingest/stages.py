@@ -30,7 +30,7 @@ from .understand import read_question, similarity
 _OFFSET = (r"满?(?:\d+|[一二两三四五六七八九十半]+)个?(?:日|天|小时|周|个月|月|分钟)(?:内|后|以后|之后)?|当日|当天|次日|隔日|"
            r"t\d+|第\d+天|\d+(?:days?|hours?|hrs?|h|weeks?|d)(?:later|after)?|day\d+")
 _STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|之后|以后|期|"
-                           r"短信|推送|提醒|邀约|邀请|完成|结束|关闭|办结|结案|成功|survey|stage|feedback|followup|"
+                           r"短信|推送|提醒|邀约|邀请|完成|结束|关闭|办结|结案|成功|审批通过|通过|获批|approved|survey|stage|feedback|followup|"
                            r"callback|sms|invite|invitation|questionnaire|after|later|completed?|closed|done|"
                            + _OFFSET + r")+$")
 _STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer|post|after)+")
@@ -41,6 +41,9 @@ STAGE_AUTO_MIN = 0.8  # a label matched by similarity alone is used in a run wit
 VERB_SCORE = 0.9  # the stage a label's verb names (激活新卡, I returned …); the object's stages stay below
 ABOUT_SCORE = 0.75  # a label naming an attribute of one stage only: "weak", suggested in the draft, never used
 EVENT_SCORE = 0.82  # ... named as a completed event (装修审批完成): used
+# a touchpoint the pack marks as an exceptional or special moment (客户投诉（异动时刻）, 节假日（特殊时刻）) may come
+# in any stage: it names none (a complaint call-back is no mark of the first year)
+_MOMENT = re.compile(r"\b(exception|exceptional|special) moments?\b", re.IGNORECASE)
 _EVENT_DONE = re.compile(r"(完成|办结|结束|成功|已办|completed?|done|finished|closed)\s*$", re.IGNORECASE)
 # a leading code before the label's words: "05 交车", "S03 交付", "A1. Delivery", "3、提车" (not "1-2年", "4S店")
 _CODE = re.compile(r"^\s*[a-z]{0,3}\d{1,4}[a-z]?(?:\s*[.、:：)）_\-]\s*|\s+)(?=[^\d\s.、:：)）_\-])", re.IGNORECASE)
@@ -143,7 +146,8 @@ class StageMatcher:
                 st.name.zh,
                 st.name.en,
                 *(st.trigger and (st.trigger.zh, st.trigger.en) or ()),
-                *(x for tp in st.touchpoints for x in (tp.name.zh, tp.name.en)),
+                *(x for tp in st.touchpoints if not _MOMENT.search(tp.name.en or "")
+                  for x in (tp.name.zh, tp.name.en)),
                 *getattr(st, "synonyms", ()),
             ):
                 k = _key(n)
@@ -372,6 +376,18 @@ class StageMatcher:
         tied = [sid for sid, s in ranked if s >= ranked[0][1] - 0.02]
         return min(tied, key=self.order.__getitem__)
 
+    def tied(self, label: str) -> list[str]:
+        """The stages a label names equally well (each ≥ 0.85, within 0.02 of the best), when there are two or
+        more; [] when one stage or none is named, or when the label joins two stages (交车与首保)."""
+        parts = [p for p in _CONJUNCTION.split(read_label(label)) if _key(p)]
+        if len(parts) > 1 and len({self.match(p)[0] for p in parts} - {None}) > 1:
+            return []
+        ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
+        if not ranked or ranked[0][1] < 0.85:
+            return []
+        tied = [sid for sid, s in ranked if s >= ranked[0][1] - 0.02]
+        return tied if len(tied) > 1 else []
+
     def suggest(self, label: str) -> str | None:
         """The closest stage for a label left unmatched (for the draft's comment)."""
         ranked = sorted(self.scores(label).items(), key=lambda kv: -kv[1])
@@ -379,12 +395,19 @@ class StageMatcher:
 
 
 def propose_stage_values(labels: Iterable[str], pack: Pack) -> dict[str, str | None]:
-    """A draft ``stage_values``: each distinct client label → the stage id it names (None when unsure)."""
+    """A draft ``stage_values``: each distinct client label → the stage id it names (None when unsure). A label
+    two or more stages fit equally well goes to the one of them the survey's other labels name, when only one
+    of them is named (the survey is about that part of the journey); otherwise it stays None."""
     m = StageMatcher(pack)
-    out = {}
+    out: dict[str, str | None] = {}
     for lab in labels:
         if lab is None or not str(lab).strip():
             continue
         sid, how = m.match(str(lab))
         out[str(lab)] = sid if how in ("exact", "contains", "similar") else None
+    named = set(out.values()) - {None}
+    for lab in [k for k, v in out.items() if v is None]:
+        inside = [sid for sid in m.tied(lab) if sid in named]
+        if len(inside) == 1:
+            out[lab] = inside[0]
     return out
