@@ -17,11 +17,12 @@ rows kept; cell counts of the dropped copies taken off the accounting. Column de
 words (label scales), the day/month order of dates — are made per batch and checked at the end against the
 decision on the whole file; when a batch decided otherwise, the file is read in memory instead.
 
-Read in memory instead (:class:`~cemkit.ingest.batches.NotStreamed`, the reason in
-``accounting["ingest"]``): xlsx and SAV (their formats cap a sheet at 1,048,576 rows), Parquet, text that
-is not UTF-8 throughout (decoded line by line), several files at once, a file without a response id
-column (ids made from file and line need every row first), raking, and the column decisions above when
-batches disagree. A speeder check (its threshold is a median over the whole file) streams: the batches run
+The file is a delimited export in UTF-8, GBK/GB18030 (decoded as it streams) or a Parquet export
+(:mod:`cemkit.ingest.sources`). Read in memory instead (:class:`~cemkit.ingest.batches.NotStreamed`, the
+reason in ``accounting["ingest"]``): xlsx and SAV (their formats cap a sheet at 1,048,576 rows), UTF-16, a
+UTF-8 file with GBK past its first MiB, several files at once, a file without a response id column (ids
+made from file and line need every row first), raking, and the column decisions above when batches
+disagree. A speeder check (its threshold is a median over the whole file) streams: the batches run
 without it and set the durations aside, and it is made at the end (:func:`~cemkit.ingest.stream_end._speeders`).
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..engine import Dataset
 from ..packs import Pack
@@ -47,6 +49,7 @@ from .headers import DURATION
 from .mapping import ColumnMapping
 from .match import FIT_SAMPLE_ROWS
 from .quality import _apply_checks, _quality, _quality_report, _quarantine, _straightliners
+from .sources import PARQUET_SUFFIXES
 from .stream_end import (
     _accounting,
     _add,
@@ -67,21 +70,32 @@ __all__ = ["BATCH_ROWS", "STREAM_FROM_BYTES", "NotStreamed", "prepare_streamed",
 BATCH_ROWS = 200_000
 #: ``engine="auto"``: a delimited file from this size is streamed (≈ 400,000 responses of 40 columns)
 STREAM_FROM_BYTES = 100 << 20
+#: ``engine="auto"``: a Parquet file from this many rows is streamed
+STREAM_FROM_ROWS = 400_000
 _SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def streams(path: str | Path, engine: str) -> bool:
-    """Is this file ingested in batches? ``engine``: "pandas" never, "duckdb" always (a delimited file), "auto"
-    from :data:`STREAM_FROM_BYTES`."""
+    """Is this file ingested in batches? ``engine``: "pandas" never, "duckdb" always (a delimited or Parquet
+    file), "auto" from :data:`STREAM_FROM_BYTES` (delimited) or :data:`STREAM_FROM_ROWS` (Parquet, whose
+    footer gives its row count)."""
     p = Path(path)
-    if engine == "pandas" or p.suffix.lower() not in _SUFFIXES or not p.is_file():
+    suffix = p.suffix.lower()
+    if engine == "pandas" or suffix not in (*_SUFFIXES, *PARQUET_SUFFIXES) or not p.is_file():
         return False
-    return engine == "duckdb" or p.stat().st_size >= STREAM_FROM_BYTES
+    if engine == "duckdb":
+        return True
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            return pq.ParquetFile(p).metadata.num_rows >= STREAM_FROM_ROWS
+        except (pa.ArrowInvalid, OSError, ValueError):
+            return False  # the whole-file reader says what is wrong with it
+    return p.stat().st_size >= STREAM_FROM_BYTES
 
 
 def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir: str | Path,
                      timings: dict[str, float], batch_rows: int = BATCH_ROWS):
-    """The streaming counterpart of :func:`cemkit.ingest.flow._prepare_file` for one delimited file: writes
+    """The streaming counterpart of :func:`cemkit.ingest.flow._prepare_file` for one delimited or Parquet file: writes
     ``responses.parquet``, ``quarantine.parquet`` and ``contacts.parquet`` (with ``keep_pii``) into
     ``out_dir`` and returns a :class:`~cemkit.ingest.flow.Prepared` whose ``responses`` is a
     :class:`cemkit.engine.Dataset` of that file. Raises :class:`NotStreamed` (nothing left behind) when the

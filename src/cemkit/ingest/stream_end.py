@@ -307,7 +307,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
         stage_labels.update(a.get("stage_labels") or {})
     acc: dict[str, Any] = {
         "source": br.attrs.get("source"), "format": br.attrs.get("format"), "encoding": br.attrs.get("encoding"),
-        "encoding_lines_redecoded": 0, "sheet": None, "header_row": br.attrs.get("header_row"),
+        "encoding_lines_redecoded": int(br.attrs.get("encoding_lines_redecoded") or 0), "sheet": None, "header_row": br.attrs.get("header_row"),
         "input_rows": sums["input_rows"], "used": sums["used"], "quarantined": sums["quarantined"],
         "by_reason": sums["by_reason"],
         "customer_id_missing": sums.get("customer_id_missing", 0), "cells_blanked": sums.get("cells_blanked", {}),
