@@ -40,7 +40,7 @@ def best_of(repeat: int, func, *args) -> tuple[float, object]:
 
 def decompose(R: np.ndarray) -> np.ndarray:
     """The exact Shapley step alone: R² of all 2^p subsets, then the Shapley weights."""
-    return kd._shapley_values(kd._subset_r2(R))
+    return kd.decompose._shapley_values(kd.decompose._subset_r2(R))
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def main() -> None:
         names = [c for c in frame.columns if c != "overall"]
         Z = frame[[*names, "overall"]].to_numpy()
         W = np.ones((1, args.rows))
-        t_corr, R = best_of(args.repeat, kd._weighted_corr, Z, W)
+        t_corr, R = best_of(args.repeat, kd.correlation._weighted_corr, Z, W)
         t_dec, phi = best_of(args.repeat, decompose, R)
         t_all, result = best_of(args.repeat, kd.key_drivers, frame, "overall", names)
         assert abs(phi.sum() - result.attrs["r2"]) < 1e-9

@@ -13,7 +13,8 @@ import cemkit
 ROOT = Path(cemkit.__file__).parent
 # The command layer: the CLI and the commands it dispatches to, and the pipeline that runs notebooks and
 # renderers. Everything else under src/cemkit is analysis (or shared plumbing) unless it is a renderer.
-COMMANDS = {"cemkit.cli", "cemkit.pipeline", "cemkit.labelling"}
+COMMANDS = {"cemkit.cli", "cemkit.pipeline", "cemkit.pipeline.notebooks", "cemkit.pipeline.publish",
+            "cemkit.labelling"}
 FORBIDDEN = {
     "analysis": ("cemkit.render", "cemkit.pipeline", "cemkit.cli", "cemkit.labelling"),
     "render": ("cemkit.pipeline", "cemkit.cli", "cemkit.labelling"),

@@ -255,7 +255,7 @@ def test_results_do_not_depend_on_memory_budget(monkeypatch):
         {"target": "detractor", "method": "logistic", "bootstrap": 2},
     ]
     before = [key_drivers(frame, drivers=names, **kw) for kw in calls]
-    monkeypatch.setattr(kd, "_BUDGET", 40)
+    monkeypatch.setattr(kd.correlation, "_BUDGET", 40)
     after = [key_drivers(frame, drivers=names, **kw) for kw in calls]
     for one, two in zip(before, after):
         pd.testing.assert_frame_equal(one, two, check_exact=False, rtol=1e-10)
@@ -377,7 +377,7 @@ def test_weighted_correlation_matches_descrstatsw():
     Z = rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4))
     w = rng.uniform(0.1, 5, size=50)
     W = np.stack([w, np.ones(50)])
-    got = kd._weighted_corr(Z, W)
+    got = kd.correlation._weighted_corr(Z, W)
     np.testing.assert_allclose(got[0], DescrStatsW(Z, weights=w).corrcoef, atol=1e-12)
     np.testing.assert_allclose(got[1], np.corrcoef(Z, rowvar=False), atol=1e-12)
 
@@ -388,9 +388,9 @@ def test_pairwise_correlation_matches_pandas_and_descrstatsw():
     for col, k in zip("abc", [10, 15, 20]):
         frame.loc[rng.choice(60, k, replace=False), col] = np.nan
     Z = frame.to_numpy()
-    np.testing.assert_allclose(kd._weighted_corr(Z, np.ones((1, 60)))[0], frame.corr().to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(kd.correlation._weighted_corr(Z, np.ones((1, 60)))[0], frame.corr().to_numpy(), atol=1e-12)
     w = rng.uniform(0.1, 5, size=60)
-    got = kd._weighted_corr(Z, w[None])[0]
+    got = kd.correlation._weighted_corr(Z, w[None])[0]
     both = frame[["a", "b"]].notna().all(axis=1).to_numpy()
     expected = DescrStatsW(Z[both][:, :2], weights=w[both]).corrcoef[0, 1]
     assert got[0, 1] == pytest.approx(expected, abs=1e-12)
@@ -402,13 +402,13 @@ def test_correlation_sums_in_blocks_of_rows(monkeypatch):
     rng = np.random.default_rng(14)
     frame = pd.DataFrame(rng.normal(size=(60, 4)) @ rng.normal(size=(4, 4)), columns=list("abcd"))
     frame.loc[rng.choice(60, 12, replace=False), "a"] = np.nan
-    whole = kd._weighted_corr(frame.to_numpy(), np.ones((2, 60)))
-    monkeypatch.setattr(kd, "_BUDGET", 7 * 16)
-    blocks = kd._weighted_corr(frame.to_numpy(), np.ones((2, 60)))
+    whole = kd.correlation._weighted_corr(frame.to_numpy(), np.ones((2, 60)))
+    monkeypatch.setattr(kd.correlation, "_BUDGET", 7 * 16)
+    blocks = kd.correlation._weighted_corr(frame.to_numpy(), np.ones((2, 60)))
     np.testing.assert_allclose(blocks[0], frame.corr().to_numpy(), atol=1e-12)
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-13)
     full = frame.dropna()  # no missing value: the other branch
-    np.testing.assert_allclose(kd._weighted_corr(full.to_numpy(), np.ones((1, len(full))))[0], full.corr().to_numpy(),
+    np.testing.assert_allclose(kd.correlation._weighted_corr(full.to_numpy(), np.ones((1, len(full))))[0], full.corr().to_numpy(),
                                atol=1e-12)
 
 

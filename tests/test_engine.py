@@ -12,7 +12,7 @@ import pytest
 from cemkit import metrics as M
 from cemkit import views
 from cemkit.demo import generate
-from cemkit.drivers import _weighted_corr
+from cemkit.drivers.correlation import _weighted_corr
 from cemkit.engine import THRESHOLD, Dataset, choose, counts, join_odata, weighted_corr
 from cemkit.errors import DataError
 

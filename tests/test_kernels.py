@@ -90,9 +90,9 @@ def test_large_runs_hold_one_row_holding_notebook_at_a_time(monkeypatch, one_at_
             spans[nb.stem][1] = time.perf_counter()
         return 0.0
 
-    monkeypatch.setattr(pipeline, "_execute", fake)
+    monkeypatch.setattr(pipeline.notebooks, "_execute", fake)
     rest = pipeline.notebook_list()[1:]
-    assert pipeline._meta(rest[0]).get("light") and rest[0].stem == "02_journey"
+    assert pipeline.notebooks._meta(rest[0]).get("light") and rest[0].stem == "02_journey"
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = pipeline._submit_notebooks(pool, rest, rest[0].parent, {}, None, one_at_a_time=one_at_a_time)
         for fut in futures.values():

@@ -15,7 +15,7 @@ Only the per-cell sums (n, Σw, Σw², Σw·x, Σw·x², weighted promoter / det
 DuckDB; the estimates, intervals, tests and flags are the in-memory code, fed the same cube of sums
 (``metrics.tables._cube_frame``). Sums are added in another order than numpy's, so results agree to
 rounding (a test holds them to 1e-9). The other aggregates follow the same pattern: :func:`weighted_corr`
-(the driver models' correlation matrix, pairwise-complete like ``drivers._weighted_corr``),
+(the driver models' correlation matrix, pairwise-complete like ``drivers.correlation._weighted_corr``),
 :func:`counts` (theme × stage tables, any GROUP BY count) and :func:`join_odata` (events per customer).
 
 DuckDB runs in-process (nothing to start); it streams the parquet row groups and spills to a temporary
@@ -389,7 +389,7 @@ class Dataset:
 def weighted_corr(ds: Dataset, columns: Sequence[str], weights: str | None = None,
                   condition: str = "", params: Sequence[Any] = ()) -> np.ndarray:
     """Weighted Pearson correlations of ``columns``, pairwise-complete (each pair on the rows where both are
-    present), as ``drivers._weighted_corr`` computes them from the data in memory: the driver models'
+    present), as ``drivers.correlation._weighted_corr`` computes them from the data in memory: the driver models'
     input (target last). ``condition`` (SQL on the dataset's columns, values as ``?`` in ``params``)
     selects rows, e.g. one stage. Columns are centred and scaled by their mean and SD first (as in
     memory), then the pair sums Σw·1ᵢ1ⱼ, Σw·xᵢ1ⱼ, Σw·xᵢxⱼ, Σw·xᵢ²1ⱼ are one SQL aggregate."""

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
+from ..privacy import file_name
 from .cells import _clean_names, _filled, _to_text
 from .delimited import _decodes, _names, read_head, sniff
 from .readers import _import_id_rows, _subheader_row
@@ -96,7 +97,7 @@ def open_batches(path: str | Path) -> BatchReader:
         return open_parquet(path)
     head, whole = read_head(path)
     attrs = {
-        "source": path.name, "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
+        "source": file_name(path), "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
         "encoding": None, "encoding_lines_redecoded": 0, "sheet": None, "sheets": None, "column_labels": {},
         "value_codes": {},
     }

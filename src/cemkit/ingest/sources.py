@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from ..privacy import file_name
 from .cells import _clean_names, _to_text
 from .delimited import _UTF8_RUN, SAMPLE_BYTES, _decodes, _names, sniff
 
@@ -71,7 +72,7 @@ def open_parquet(path: Path):
         why = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise InputError(f"{path.name}: cannot read the file as Parquet ({why}).") from None
     keep, names = parquet_columns(schema)
-    attrs = {"source": path.name, "format": "Parquet", "encoding": None, "encoding_lines_redecoded": 0,
+    attrs = {"source": file_name(path), "format": "Parquet", "encoding": None, "encoding_lines_redecoded": 0,
              "delimiter": None, "sheet": None, "sheets": None, "header_row": 1, "first_data_row": 2,
              "column_labels": {}, "value_codes": {}}
     br = BatchReader(path, attrs, names, "", 1, 2, breaks=False)

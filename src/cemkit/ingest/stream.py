@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from ..engine import Dataset
 from ..packs import Pack
+from ..privacy import file_name
 from .batches import Batch, BatchReader, NotStreamed, bad_rows, open_batches
 from .cells import _distinct, _nfkc
 from .clean import _clean, _resolve_columns, _Work, constant_header
@@ -161,7 +162,7 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
                           {**_add(dup_masked, bad_masked)}, weighting, batch_rows, ROW_ID, speed)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    quarantine.insert(0, "file", pd.Series([path.name] * len(quarantine), dtype="str"))
+    quarantine.insert(0, "file", pd.Series([file_name(path)] * len(quarantine), dtype="str"))
     quarantine.to_parquet(out / "quarantine.parquet", index=False)
     if contacts is not None:
         contacts.to_parquet(out / "contacts.parquet", index=False)
@@ -234,7 +235,7 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
     responses = _responses(w, used)
     if weight is not None:
         responses["weight"] = weight  # scaled to mean 1 over the rows kept, at the end
-    responses["source_file"] = pd.Categorical([br.path.name] * len(responses))
+    responses["source_file"] = pd.Categorical([file_name(br.path)] * len(responses))
     responses["source_row"] = np.asarray(b.rows)[used].astype(np.int64)  # the reader's rows, as the whole file's
     responses["__pos"] = pos
     w.clean.clear()

@@ -8,18 +8,18 @@ run untouched, and its staging folder is renamed ``<out>/.failed-<id>`` (``-2``,
 the same second) with ``run.log`` inside. ``cemkit render`` (:func:`rerender`) publishes the same way: into a
 staging copy that replaces the run folder once every deliverable is written. An ``--out`` that is a file or
 cannot be written, and a full disk, are bad input (exit 2, one sentence), not a traceback.
+
+How the notebooks are run and scheduled is in :mod:`cemkit.pipeline.notebooks`; rendering and publishing
+folders (staging, atomic rename, ``cemkit render`` and ``refresh``) in :mod:`cemkit.pipeline.publish`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import json
 import os
-import secrets
 import shutil
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,28 +28,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, PackError, UserError
-from .kernels import KERNEL_ARGS, WarmKernels, shutdown
-from .packs import Pack, load_pack, validate_pack
-from .paths import notebooks_dir
-from .privacy import mask_message
+from ..errors import InputError, PackError, UserError
+from ..kernels import WarmKernels
+from ..packs import Pack, load_pack, validate_pack
+from ..paths import notebooks_dir
+from ..privacy import mask_message
+from .notebooks import (
+    ONE_AT_A_TIME_ROWS,
+    _execute,
+    _responses_rows,
+    _submit_notebooks,
+    notebook_list,
+    user_error_names,
+)
+from .publish import (
+    _moved,
+    _point_latest,
+    _rename_unique,
+    _staging,
+    disk_full,
+    own_name,
+    refresh,
+    render,
+    rerender,
+)
 
 __all__ = ["RunOptions", "RunSummary", "disk_full", "notebook_list", "refresh", "render", "rerender", "run",
            "user_error_names"]
-
-
-def user_error_names() -> set[str]:
-    """Names of the exceptions that mean bad input (exit 2) when a notebook raises them — papermill reports
-    only the class name: :class:`~cemkit.errors.UserError` and every subclass (InputError, PackError,
-    DataError, the prediction's LeakageError, …)."""
-    from . import predict  # noqa: F401  (defines LeakageError)
-
-    names, todo = set(), [UserError]
-    while todo:
-        c = todo.pop()
-        names.add(c.__name__)
-        todo.extend(c.__subclasses__())
-    return names
 
 
 @dataclass
@@ -87,93 +92,6 @@ class RunSummary:
     sentiment_model: dict[str, Any] | None = None  # the learned model given to the run, and whether it was used
 
 
-def notebook_list() -> list[Path]:
-    """The pipeline notebooks in run order (NN_name.ipynb)."""
-    return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
-
-
-def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels | None = None) -> float:
-    """Run one notebook with papermill, in a kernel from ``warm`` when one is ready (else a new one)."""
-    import logging
-
-    import papermill as pm
-
-    logging.getLogger("papermill").setLevel(logging.ERROR)
-    from papermill.exceptions import PapermillExecutionError
-
-    start = time.perf_counter()
-    km = warm.take() if warm is not None else None
-    try:
-        pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
-                            log_output=False, request_save_on_cell_execute=False, extra_arguments=KERNEL_ARGS,
-                            km=km, resources={"metadata": {"path": str(cwd)}})
-        # the kernel's working folder goes through nbclient's resources, not papermill's ``cwd``: that one
-        # calls os.chdir, which is process-wide and races between the notebooks run side by side
-    except PapermillExecutionError as exc:
-        if exc.ename in user_error_names():
-            raise InputError(f"{exc.evalue} (notebook {nb.name})") from None
-        if "[Errno 28]" in exc.evalue or "No space left on device" in exc.evalue:
-            raise OSError(errno.ENOSPC, "No space left on device", f"notebook {nb.name}") from None
-        raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
-    finally:
-        if km is not None:  # papermill shuts down only the kernels it started
-            shutdown(km)
-    return time.perf_counter() - start
-
-
-#: responses from which the analysis notebooks that hold rows run one at a time (a notebook whose metadata says
-#: ``{"cemkit": {"light": true}}`` — the journey, SQL aggregates only — still runs beside them): at 10M responses
-#: two of them side by side needed 4.8 GB together (docs/scale.md)
-ONE_AT_A_TIME_ROWS = 4_000_000
-
-
-def _meta(nb: Path) -> dict:
-    """A notebook's ``cemkit`` metadata."""
-    import nbformat
-
-    return dict(nbformat.read(str(nb), as_version=4).metadata.get("cemkit") or {})
-
-
-def _after(nb: Path) -> list[str]:
-    """Notebooks this one must wait for, from its metadata ``{"cemkit": {"after": [...]}}``."""
-    return list(_meta(nb).get("after") or [])
-
-
-def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path,
-                   warm: WarmKernels | None = None, one_at_a_time: Any = None) -> float:
-    """Run ``nb`` once the notebooks in ``after`` (futures) are done; with ``one_at_a_time`` (a lock, on a large
-    run) a notebook not marked light holds it while it runs, so two such notebooks never run side by side."""
-    for fut in after:
-        fut.result()  # re-raises the dependency's error
-    if one_at_a_time is None or _meta(nb).get("light"):
-        return _execute(nb, out_nb, params, cwd, warm)
-    with one_at_a_time:
-        return _execute(nb, out_nb, params, cwd, warm)
-
-
-def _submit_notebooks(pool: ThreadPoolExecutor, rest: list[Path], nb_dir: Path, params: dict,
-                      warm: WarmKernels | None, one_at_a_time: bool = False) -> dict[str, Any]:
-    """The analysis notebooks submitted to ``pool`` (as many side by side as it has workers; with
-    ``one_at_a_time``, at most one that holds rows): a future per notebook, in submission order."""
-    lock = threading.Lock() if one_at_a_time else None
-    futures: dict[str, Any] = {}
-    # a notebook may wait for others (metadata cemkit.after), e.g. actions after text: those are queued
-    # last, so no worker sits waiting while independent notebooks could run
-    for nb in sorted(rest, key=lambda nb: bool(_after(nb))):
-        after = [futures[a] for a in _after(nb) if a in futures]
-        futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm, lock)
-    return futures
-
-
-def _responses_rows(run_dir: Path) -> int:
-    """Rows of the run's clean response table (from the parquet footer), 0 when there is none."""
-    path = run_dir / "data" / "responses.parquet"
-    if not path.exists():
-        return 0
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)
-
 
 class _Progress:
     def __init__(self, steps: list[str], quiet: bool):
@@ -194,86 +112,6 @@ class _Progress:
             self.bar.close()
 
 
-#: facts of the data-quality result every slide may use: the period, the base, the reporting wave
-_BASE_FACTS = ("period", "n_used", "waves", "wave", "wave_id", "compare_wave", "pooled", "n_waves", "one_wave",
-               "has_compare", "n_wave", "wave_low_base")
-
-
-def _base_facts(run_dir: Path, pack: Pack, opts: RunOptions, synthetic: bool) -> dict:
-    acc_path = run_dir / "results" / "data_quality.json"
-    facts: dict[str, Any] = {"synthetic": synthetic}
-    if acc_path.exists():
-        meta = json.loads(acc_path.read_text(encoding="utf-8"))
-        facts.update({k: v for k, v in (meta.get("facts") or {}).items() if k in _BASE_FACTS})
-    return facts
-
-
-def render(run_dir: str | Path, pack: Pack | str, *, lang: str | None = None, client: str = "",
-           template: str | None = None, synthetic: bool = False, html_engine: str = "builtin") -> dict[str, Path]:
-    """Render every deliverable of a run folder from its results (also used by ``cemkit render``)."""
-    from .render.html import build_html
-    from .render.pptx import build_deck
-    from .render.xlsx import build_datapack
-
-    pack = load_pack(pack) if isinstance(pack, str) else pack
-    run_dir = Path(run_dir)
-    lang = lang or pack.language
-    opts = RunOptions(pack=pack.id, client=client, lang=lang, template=template)
-    facts = _base_facts(run_dir, pack, opts, synthetic)
-    facts["date"] = dt.date.today().isoformat()
-    out = {"pptx": run_dir / "report.pptx", "html": run_dir / "report.html", "datapack": run_dir / "datapack.xlsx"}
-    build_deck(run_dir, pack, out["pptx"], lang=lang, client=client, template=template, base_facts=facts)
-    if html_engine == "quarto":
-        from .render.quarto import build_quarto
-
-        build_quarto(run_dir, out["html"])
-    else:
-        build_html(run_dir, pack, out["html"], lang=lang, client=client, base_facts=facts)
-    build_datapack(run_dir, pack, out["datapack"], lang=lang)
-    return out
-
-
-def refresh(deck: str | Path, run_dir: str | Path, out: str | Path, *, lang: str | None = None,
-            client: str | None = None):
-    """``cemkit refresh``: bring an edited deck's cemkit slides to a run's results (see
-    :mod:`cemkit.render.refresh`), save it as ``out`` (written to a temporary file, then renamed: a failed
-    refresh leaves nothing half-written) and write what could not be refreshed next to it
-    (``<out>.refresh.txt``). Returns the :class:`~cemkit.render.refresh.RefreshReport`."""
-    from .render.plan import deck_facts
-    from .render.refresh import refresh_deck
-
-    deck, run_dir, out = Path(deck), Path(run_dir), Path(out)
-    if not deck.is_file() or deck.suffix.lower() != ".pptx":
-        raise InputError(f"{deck}: not a .pptx file")
-    info_path = run_dir / "run.json"
-    if not info_path.is_file():
-        raise InputError(f"--run {run_dir}: not a finished cemkit run (no run.json)")
-    if out.resolve() == deck.resolve():
-        raise InputError(f"--out {out}: give a new file; the edited deck is kept as it is")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    pack = load_pack(info["pack"])
-    lang = lang or info.get("lang") or pack.language
-    client = info.get("client", "") if client is None else client
-    facts = _base_facts(run_dir, pack, RunOptions(pack=pack.id, client=client, lang=lang),
-                        bool(info.get("synthetic")))
-    base = deck_facts(pack, lang, client, facts)  # the same cover and fallback texts as build_deck
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # per process: two refreshes never share it
-    try:
-        report = refresh_deck(deck, run_dir, tmp, pack, lang=lang, base_facts=base)
-        if not report.slides:
-            raise InputError(f"{deck}: no slide drawn by cemkit was found (a deck made before refresh existed, "
-                             "or not a cemkit deck)")
-        os.replace(tmp, out)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        from zipfile import BadZipFile
-
-        if isinstance(exc, (BadZipFile, KeyError)) and not isinstance(exc, UserError):
-            raise InputError(f"{deck}: cannot be read as a PowerPoint deck ({exc})") from None
-        raise
-    out.with_name(out.name + ".refresh.txt").write_text("\n".join(report.lines()) + "\n", encoding="utf-8")
-    return report
-
 
 def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     """Execute a whole run. Raises UserError (exit 2) for bad input; anything else is a bug (exit 1)."""
@@ -285,7 +123,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     problems = validate_pack(pack.root)  # fail fast on any pack file (storyline, alerts, playbooks, demo)
     if problems:
         raise PackError(problems)
-    from .render.pptx import open_template
+    from ..render.pptx import open_template
 
     open_template(opts.template)  # and on a template missing a layout
     model_path, model_info = _sentiment_model(opts, pack)  # and on a model file that cannot be used
@@ -317,13 +155,13 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             maps = _with_wave_rule(maps, opts.wave_from_date, staging)
         synthetic = not data
         if synthetic:
-            from .demo import write_demo
+            from ..demo import write_demo
 
             t = time.perf_counter()
             rpath, opath = write_demo(pack, staging / "input", n=opts.demo_n, seed=opts.seed)
             data, odata = [str(rpath)], [str(opath)]
             timings["demo data"] = time.perf_counter() - t
-        from .ingest import data_files
+        from ..ingest import data_files
 
         data = [str(f.resolve()) for f in data_files(data)]  # folders and patterns → files; missing → exit 2
         previous = _previous(opts)
@@ -356,7 +194,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         first, rest = notebooks[0], notebooks[1:]
         # the later notebooks' kernels start while ingest runs; a large run keeps one waiting, not two (an idle
         # kernel holds ≈ 220 MB; the second notebook of a pair then starts ≈ 2.5 s later)
-        from .ingest.stream import streams
+        from ..ingest.stream import streams
 
         warm = WarmKernels(len(rest), nb_dir, ahead=1 if any(streams(p, opts.engine) for p in data) else 2)
         timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir)
@@ -378,7 +216,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                 outputs[extra] = staging / extra
         accounting = _accounting(staging)
         if not maps and not synthetic and accounting:  # unattended: say which mapping the run used
-            from .ingest.draft import used_mapping_yaml
+            from ..ingest.draft import used_mapping_yaml
 
             (staging / "mapping.used.yaml").write_text(used_mapping_yaml(accounting, data), encoding="utf-8")
             outputs["mapping.used.yaml"] = staging / "mapping.used.yaml"
@@ -424,7 +262,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
 def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | None]:
     """The learned sentiment model the run uses (see :func:`cemkit.text.model_file.resolve_model`), loaded once
     here so a bad file stops the run before any work; and what run.json records about it."""
-    from .text.model_file import load_sentiment_model, resolve_model
+    from ..text.model_file import load_sentiment_model, resolve_model
 
     path = resolve_model(opts.sentiment_model, pack)
     if path is None:
@@ -436,138 +274,13 @@ def _sentiment_model(opts: RunOptions, pack: Pack) -> tuple[Path | None, dict | 
 
 def _model_used(run_dir: Path) -> dict[str, bool]:
     """Whether the run's sentiment followed the learned model (the text view's facts)."""
-    from .results import load_json
+    from ..results import load_json
 
     try:
         facts = load_json(run_dir, "sentiment_model").get("facts") or {}
     except FileNotFoundError:  # no comments in the reporting wave: the model had nothing to read
         return {"used": False, "out_of_domain": False}
     return {"used": bool(facts.get("sentiment_learned")), "out_of_domain": bool(facts.get("sentiment_out_of_domain"))}
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Is this error a full disk (or an exhausted quota)?"""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def own_name(base: str, token: str = "", pid: int | None = None) -> str:
-    """A folder name of this process: ``<base>-p<pid>[-<token>]``. The ``p`` keeps the process id apart from
-    the time stamp before it: ``…-021414-4567`` reads as a Shanghai landline (021-414…), and error messages are
-    masked for personal data, so a message would name a path that does not exist."""
-    return f"{base}-p{os.getpid() if pid is None else pid}" + (f"-{token}" if token else "")
-
-
-def _staging(parent: Path, base: str) -> Path:
-    """A new, uniquely named folder in ``parent`` (made if needed); a parent that is a file, read-only or on
-    a full disk is bad input: one sentence."""
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"{parent} is a file, not a folder; give a folder for the runs with --out")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        while True:  # not tempfile.mkdtemp: its folders are private (mode 700), and a run is published as is
-            folder = parent / own_name(base, secrets.token_hex(3))
-            try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        why = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc)).lower()
-        raise UserError(f"cannot write in {parent} ({why}); give a folder you can write to with --out") from None
-
-
-def _rename_unique(folder: Path, parent: Path, name: str) -> Path | None:
-    """Rename ``folder`` to ``parent/name`` (``name-2``, ``name-3``… when taken: two runs failing in the same
-    second keep their own folders). None when it cannot be renamed."""
-    for k in range(1, 1000):
-        target = parent / (name if k == 1 else f"{name}-{k}")
-        if target.exists():
-            continue
-        try:
-            folder.rename(target)
-            return target
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno == errno.ENOTEMPTY:
-                continue
-            return None
-    return None
-
-
-def _moved(arg: Any, old: Path, new: Path) -> Any:
-    if not isinstance(arg, str):
-        return arg
-    for form in {str(old), str(old.resolve())}:
-        arg = arg.replace(form, str(new))
-    return arg
-
-
-DELIVERABLES = ("report.pptx", "report.html", "datapack.xlsx")
-
-
-def rerender(run_dir: str | Path, pack: Pack | str | None = None, *, lang: str | None = None,
-             client: str | None = None, template: str | None = None) -> dict[str, Path]:
-    """``cemkit render``: render a published run's deliverables again from its results, like a run does —
-    into a staging copy of the folder (files hard-linked, so no data is copied), which replaces the run
-    folder only once every deliverable is written. A failure (a full disk, a bad template) leaves the
-    published run as it was. Options not given are taken from the run's ``run.json``."""
-    run_dir = Path(run_dir).resolve()
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such run folder")
-    if not any((run_dir / "results").glob("*.parquet")):
-        raise UserError(f"{run_dir} is not a cemkit run folder (it has no results/); give a folder written by "
-                        "cemkit run")
-    info = {}
-    if (run_dir / "run.json").exists():
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    pack = pack or info.get("pack")
-    if not pack:
-        raise UserError(f"{run_dir}: no run.json; name the pack with --pack")
-    staging = _staging(run_dir.parent, f".staging-render-{run_dir.name}")
-    try:
-        for src in run_dir.rglob("*"):
-            dst = staging / src.relative_to(run_dir)
-            if src.is_dir():
-                dst.mkdir(parents=True, exist_ok=True)
-            elif src.relative_to(run_dir).as_posix() not in DELIVERABLES:  # written afresh, never in place
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copy2(src, dst)
-        outputs = render(staging, pack, lang=lang or info.get("lang"), client=client or info.get("client", ""),
-                         template=template, synthetic=bool(info.get("synthetic")),
-                         html_engine=info.get("html_engine", "builtin"))
-        old = _rename_unique(run_dir, run_dir.parent, f".replaced-{run_dir.name}")
-        if old is None:
-            raise UserError(f"cannot replace {run_dir} (is it open in another program?)")
-        try:
-            staging.rename(run_dir)  # the publish step
-        except OSError:
-            old.rename(run_dir)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if disk_full(exc):
-            raise UserError(f"the disk is full (no space left on device while rendering {run_dir.name}); the "
-                            "published run is unchanged: free some space and render again") from exc
-        raise
-    return {k: run_dir / v.name for k, v in outputs.items()}
-
-
-def _point_latest(out: Path, pack_id: str, final: Path) -> None:
-    """Point ``<out>/<pack>-latest`` at the new run (a symlink swapped atomically)."""
-    link = out / f"{pack_id}-latest"
-    tmp = out / f".{pack_id}-latest.{os.getpid()}.tmp"
-    try:
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-        tmp.symlink_to(final.name)
-        os.replace(tmp, link)
-    except OSError:  # filesystems without symlinks: the timestamped folder is enough
-        pass
 
 
 def _previous(opts: RunOptions) -> str:
@@ -589,7 +302,7 @@ def _with_wave_rule(maps: list[str], rule: str, staging: Path) -> list[str]:
     into the staging folder (the run's audit trail keeps them)."""
     import yaml
 
-    from .packfiles import read_yaml
+    from ..packfiles import read_yaml
 
     out = []
     for i, path in enumerate(maps or [None]):
@@ -615,8 +328,8 @@ def _items(value: str | Sequence[str] | None) -> list[str]:
 def _check_inputs(maps: list[str], data: list[str], pack: Pack) -> None:
     """Bad input found before any work (no staging or .failed folder): a mapping that is missing or cannot
     be read (YAML errors with their line, alias bombs), a --data item that names no file."""
-    from .ingest import data_files
-    from .ingest.mapping import load_mapping
+    from ..ingest import data_files
+    from ..ingest.mapping import load_mapping
 
     for path in maps:
         if not Path(path).is_file():
@@ -630,7 +343,7 @@ def _mapped_files(maps: list[str], pack: Pack) -> list[str]:
     """The data files a single mapping names (``source.file`` or ``sources``) when ``--data`` is not given."""
     if len(maps) != 1:
         return []
-    from .ingest.mapping import load_mapping, source_files
+    from ..ingest.mapping import load_mapping, source_files
 
     return source_files(load_mapping(maps[0], pack))
 
