@@ -6,8 +6,8 @@ Run: PYTHONPATH=src:tests python benchmarks/fuzz_stream.py [--files 300] [--star
 Each seed draws an export with ``tests/hostile_data.py`` (personal data in random columns, formula prefixes,
 control characters, ragged lines, line breaks in quoted cells, blank lines, title rows, BOM, CRLF, GBK), then
 ``tests/test_stream.check_same`` compares, for the export and for a Parquet copy of each CSV export
-(``hostile_data.write_parquet_copy``: typed columns, nulls, blank rows at the end, small row groups), the
-clean responses, the quarantine (true rows and lines) and the accounting of ``cemkit.ingest.prepare`` (whole file) and ``cemkit.ingest.stream.prepare_streamed`` at each
+(``hostile_data.write_parquet_copy``: typed columns, nulls, blank rows at the end, small row groups) and
+a copy of each CSV export without its response id column (ids made from file and line), the clean responses, the quarantine (true rows and lines) and the accounting of ``cemkit.ingest.prepare`` (whole file) and ``cemkit.ingest.stream.prepare_streamed`` at each
 batch size (GBK and mixed GBK/UTF-8 exports stream too). A file the stream does not take (``NotStreamed``: xlsx, a decision that differs between batches…)
 is counted with its reason; so is bad input (a ``UserError``, both paths must refuse it). Prints one line
 per disagreeing file and a summary; exits 1 when any file disagrees.
@@ -32,21 +32,27 @@ def kind(path: Path, spec) -> str:
     return path.suffix.lstrip(".") if path.suffix != ".csv" else f"csv {spec.encoding}"
 
 
-def one(seed: int, batches: list[int], pack, parquet: bool = False) -> tuple[str, str, str]:
-    """(kind, "same" | "not streamed" | "bad input" | "differs", detail) for one seed; ``parquet``: the
-    export's Parquet copy (``hostile_data.write_parquet_copy``) instead of the export (an xlsx: skipped)."""
+def one(seed: int, batches: list[int], pack, variant: str = "") -> tuple[str, str, str]:
+    """(kind, "same" | "not streamed" | "bad input" | "differs", detail) for one seed; ``variant``
+    "parquet": the export's Parquet copy (``hostile_data.write_parquet_copy``), "no id": the export without
+    its response id column, instead of the export (an xlsx: skipped)."""
+    import dataclasses
+
     import hostile_data as hd
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         spec = hd.random_spec(seed)
+        if variant and spec.fmt != "csv":
+            return variant, "skipped", ""
+        if variant == "no id":
+            spec = dataclasses.replace(spec, drop_id=True)
         ex = hd.write_export(spec, tmp / "in")
         path = ex.path
-        if parquet:
-            if path.suffix != ".csv":
-                return "parquet", "skipped", ""
+        if variant == "parquet":
             path = hd.write_parquet_copy(ex, tmp / "in", seed)
-        return (kind(path, spec), *compare(path, batches, pack, tmp))
+        what = kind(path, spec) + (" without ids" if variant == "no id" else "")
+        return (what, *compare(path, batches, pack, tmp))
 
 
 def compare(path: Path, batches: list[int], pack, tmp: Path) -> tuple[str, str]:
@@ -110,8 +116,8 @@ def main() -> int:
     kinds: collections.Counter = collections.Counter()
     reasons: collections.Counter = collections.Counter()
     for seed in range(args.start, args.start + args.files):
-        for parquet in (False, True):
-            what, verdict, detail = one(seed, batches, pack, parquet)
+        for variant in ("", "parquet", "no id"):
+            what, verdict, detail = one(seed, batches, pack, variant)
             if verdict == "skipped":
                 continue
             tally[verdict] += 1
@@ -120,8 +126,8 @@ def main() -> int:
                 print(f"seed {seed} ({what}): {detail}", flush=True)
             elif verdict == "not streamed":
                 reasons[detail] += 1
-    print(f"{sum(tally.values())} files (seeds {args.start}–{args.start + args.files - 1}, each export and the "
-          f"Parquet copy of each CSV), batches of {batches}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    print(f"{sum(tally.values())} files (seeds {args.start}–{args.start + args.files - 1}, each export, and of each "
+          f"CSV its Parquet copy and a copy without response ids), batches of {batches}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     for (what, verdict), n in sorted(kinds.items()):
         print(f"  {what}: {verdict} {n}")
     for why, n in reasons.most_common():

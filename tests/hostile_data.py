@@ -129,6 +129,7 @@ class ExportSpec:
     newline_cells: list[int] = field(default_factory=list)  # records whose comment holds a line break
     phone_ids: list[int] = field(default_factory=list)  # records whose customer id is a mobile number
     secrets: list[str] = field(default_factory=list)
+    drop_id: bool = False  # no response id column (ids are then made from file and line)
 
 
 @dataclass
@@ -208,6 +209,8 @@ def write_export(spec: ExportSpec, folder: Path) -> Export:
     phones = [p for p in phones if (df["customer_id"] == p).any() and (od["customer_id"] == p).any()]
     for r in spec.newline_cells:
         df.at[r, "comment"] = df.at[r, "comment"] + rng.choice(["\n", "\r\n"]) + "第二行：展厅也干净"
+    if spec.drop_id:
+        df = df.drop(columns=["response_id"])
     header = list(df.columns)
     rows = df.values.tolist()
     title = [["2024年客户体验调研 数据导出"], ["导出时间：2024-12-31"]][: spec.title_rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import hostile_data as hd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -188,3 +189,44 @@ def test_auto_streams_parquet_by_its_row_count(tmp_path, monkeypatch):
     assert not streams(tmp_path / "bad.parquet", "auto")
     with pytest.raises(Exception, match="cannot read the file as Parquet"):
         open_batches(tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize("seed", CSV_SEEDS[:4])
+def test_export_without_response_ids_streams_like_the_whole_file(seed, tmp_path, auto_pack, monkeypatch):
+    """No response id column (hostile exports with it left out, rows repeated in every cell across batches):
+    each row's id made from file and line, batch by batch — the line of its first equal row, even in an
+    earlier batch — the same ids, duplicates, quarantine and accounting (the sentence on the made ids) as
+    the whole-file ingest; the stream no longer reads such a file whole."""
+    import dataclasses
+
+    spec = dataclasses.replace(hd.random_spec(seed), drop_id=True)
+    ex = hd.write_export(spec, tmp_path / "in")
+    text = ex.path.read_bytes()
+    lines = text.split(b"\n")
+    plain = [ln.rstrip(b"\r") for ln in lines[len(lines) // 3: len(lines) // 2] if ln.strip() and b'"' not in ln][:3]
+    ex.path.write_bytes(text.rstrip(b"\r\n") + (b"\r\n" if spec.crlf else b"\n") +
+                        (b"\r\n" if spec.crlf else b"\n").join(plain) + b"\n")
+    whole, streamed = both(ex.path, auto_pack, tmp_path, batch_rows=7)
+    check_same(whole, streamed, tmp_path)
+    acc = streamed.accounting
+    assert acc["response_id_made"].startswith("no response id column: each row's id is export_")
+    if plain:
+        assert acc["by_reason"].get("duplicate_id", 0) >= 1
+    ids = pd.read_parquet(tmp_path / "streamed" / "responses.parquet", columns=["response_id"])["response_id"]
+    assert ids.str.startswith(f"{ex.path.name}:").all() and ids.is_unique
+
+
+def test_row_ids_found_in_earlier_batches():
+    """_RowIds: a row's first equal row found in its own batch or any earlier one, as a groupby over the
+    whole file finds it."""
+    from cemkit.ingest.flow import row_keys
+    from cemkit.ingest.stream import _RowIds
+
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"a": rng.integers(0, 6, 500).astype(str), "b": rng.choice(["x", "y", None], 500)}).astype("str")
+    want = pd.Series(np.arange(len(df))).groupby(row_keys(df)).transform("min").to_numpy()
+    for size in (1, 7, 64, 500):
+        made = _RowIds()
+        got = np.concatenate([made.first(df.iloc[s:s + size].reset_index(drop=True), s)
+                              for s in range(0, len(df), size)])
+        np.testing.assert_array_equal(got, want)

@@ -245,7 +245,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
                 how: dict[str, str], stated: dict, headers: list[str], quality: dict[str, Any],
                 dups: pd.DataFrame, quarantine: pd.DataFrame, bad: list[dict], extra_masked: dict[str, int],
                 weighting: dict[str, Any], batch_rows: int, row_id: str,
-                speed: dict[str, Any] | None = None) -> dict[str, Any]:
+                speed: dict[str, Any] | None = None, made_id: str | None = None) -> dict[str, Any]:
     """The in-memory ingest's accounting from the batches' counts, less the cell counts of the used rows
     dropped at the end (``dups``: the copies of repeated ids and the speeders; ``speed``: the speeder
     check over the whole file)."""
@@ -320,7 +320,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
         "stage_labels": stage_labels, "label_scales": parts.whole_labels,
         "masked": sums.get("masked", {}), "masked_by_column": sums.get("masked_by_column", {}),
         "pseudonymised": sums.get("pseudonymised", {}), "masked_quarantine": masked_q,
-        **column_notes(pk, mp, cols, how, stated, None,
+        **column_notes(pk, mp, cols, how, stated, made_id,
                        [h for h in headers if h not in set(cols.values()) and h != row_id]),
         "weighting": weighting, "weighting_efficiency": weighting.get("efficiency"),
         "ingest": f"streamed in batches of {batch_rows:,} records (cemkit.ingest.stream)",
