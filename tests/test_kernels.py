@@ -85,6 +85,14 @@ def test_at_most_ahead_kernels_wait_unused(tmp_path):
     warm.take()
     assert len(warm._futures) == 3 and warm.take() is None
     warm.close()
+    grow = WarmKernels(4, tmp_path, kernel_name="no-such-kernel", ahead=1)
+    grow.take()
+    assert len(grow._futures) == 2
+    grow.keep(2)  # after the ingest: two waiting from now on
+    assert len(grow._futures) == 3
+    grow.take()
+    assert len(grow._futures) == 4
+    grow.close()
     every = WarmKernels(3, tmp_path, kernel_name="no-such-kernel", ahead=None)
     assert len(every._futures) == 3
     every.close()

@@ -70,8 +70,8 @@ def shutdown(km: Any) -> None:
 class WarmKernels:
     """``n`` kernels started in order on one background thread; :meth:`take` hands out the next one.
 
-    At most ``ahead`` kernels wait unused at a time (the next one starts when one is taken; the attribute may
-    be changed as the run goes, e.g. after the ingest notebook's kernel is taken): an idle kernel holds
+    At most ``ahead`` kernels wait unused at a time (the next one starts when one is taken; :meth:`keep`
+    changes it as the run goes): an idle kernel holds
     ≈ 240 MB, and during ingest — the run's peak — five idle kernels were a third of the memory the run needed
     (docs/scale.md). ``ahead=None`` starts all ``n`` at once. ``cwd`` is the folder kernels start in (None:
     this process's); :meth:`move` changes it for the kernels not started yet."""
@@ -89,6 +89,12 @@ class WarmKernels:
         """Start kernels until ``ahead`` are starting or waiting (with the lock held)."""
         while len(self._futures) < self._n and (self.ahead is None or len(self._futures) - self._next < self.ahead):
             self._futures.append((self._pool.submit(_start, self._cwd, self._name), self._cwd))
+
+    def keep(self, ahead: int | None) -> None:
+        """Keep ``ahead`` kernels starting or waiting from now on (more start at once if needed)."""
+        with self._lock:
+            self.ahead = ahead
+            self._top_up()
 
     def move(self, cwd: Path) -> None:
         """Start the kernels not started yet in ``cwd``."""

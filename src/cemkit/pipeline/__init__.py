@@ -200,14 +200,16 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         }
         first, rest = notebooks[0], notebooks[1:]
         warm.move(nb_dir)
-        # the analysis notebooks' kernels start while ingest runs; a large run keeps one waiting, not two (an idle
-        # kernel holds ≈ 240 MB: two beside the streamed ingest of 1M took the run to 1.90 GB of its 2 GB, for
-        # ≈ 0.3 s — the drivers notebook, started ≈ 2.5 s later, is not on the longest chain)
+        # the analysis notebooks' kernels start while ingest runs; beside a streamed ingest (the run's peak) one
+        # waits, not two (an idle kernel holds ≈ 240 MB: two took the 1M run to 1.90 GB of its 2 GB)
         from ..ingest.stream import streams
 
-        warm.ahead = 1 if any(streams(p, opts.engine) for p in data) else 2
+        warm.keep(1 if any(streams(p, opts.engine) for p in data) else 2)
         timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir, warm, kernels)
         progress.step(first.stem)
+        # after it, two: each notebook of the longest chain (journey → text → actions) then finds its kernel
+        # ready; one waiting cost it ≈ 2.5–3 s twice at 1M (the kernel started when the one before was taken)
+        warm.keep(2)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:  # waits for every notebook on leaving
             futures = _submit_notebooks(pool, rest, nb_dir, params, warm,
                                         one_at_a_time=_responses_rows(staging) >= ONE_AT_A_TIME_ROWS,
