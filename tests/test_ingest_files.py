@@ -134,3 +134,25 @@ def test_data_files_from_folders_patterns_and_files(waves, tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match="holds no file"):
         data_files([empty])
+
+
+def test_a_file_named_after_a_customer_is_named_masked_everywhere(auto_pack, waves, tmp_path):
+    """An export named after a customer (张三13800138000回访.csv): the clean table's source_file, the
+    quarantine's file and the accounting show the name masked, and a response in two files is still found."""
+    _, paths, _ = waves
+    last = pd.read_csv(paths[-1], dtype=str, keep_default_na=False)
+    again = last.iloc[:5].copy()
+    again["date"] = "2025-01-15"
+    named = tmp_path / "张三13800138000回访.csv"
+    again.to_csv(named, index=False)
+    for prep in (prepare(named, auto_pack), prepare([paths[-1], named], auto_pack)):
+        texts = json.dumps(prep.accounting, ensure_ascii=False) + " ".join(
+            prep.responses["source_file"].astype(str).unique()) + " ".join(prep.quarantine["file"].astype(str))
+        assert "13800138000" not in texts and "张三138****8000回访.csv" in texts
+    assert (prep.responses.set_index("response_id").loc[again["response_id"], "source_file"]
+            == "张三138****8000回访.csv").all()
+    assert prep.responses["source_file"].notna().all()
+    dup = prep.quarantine[(prep.quarantine["reason"] == "duplicate_id")
+                          & prep.quarantine["response_id"].isin(again["response_id"])]
+    assert len(dup) == 5 and dup["detail"].str.contains("张三138****8000回访.csv row", regex=False).all()
+    assert "13800138000" not in " ".join(dup["detail"])

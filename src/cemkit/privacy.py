@@ -41,8 +41,10 @@ ISO/IEC 7812-1 Annex B (Luhn); GA 36-2018 (motor vehicle plates); MIIT numbering
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable
+from pathlib import PurePath
 
 import numpy as np
 import pandas as pd
@@ -51,8 +53,20 @@ import pyarrow.compute as pc
 
 from .arrowtext import arrow, flat
 
-__all__ = ["KINDS", "MASKS", "clean_controls", "id_number_valid", "luhn_valid", "mask_message", "mask_name", "mask_text", "pseudonym",
-           "pseudonym_key", "pseudonymise"]
+__all__ = [
+    "KINDS",
+    "MASKS",
+    "clean_controls",
+    "file_name",
+    "id_number_valid",
+    "luhn_valid",
+    "mask_message",
+    "mask_name",
+    "mask_text",
+    "pseudonym",
+    "pseudonym_key",
+    "pseudonymise",
+]
 
 #: kinds in the order they are applied (an e-mail made of digits is masked before any number rule sees it)
 KINDS: tuple[str, ...] = ("email", "id_card", "bank_card", "mobile", "landline", "plate")
@@ -305,6 +319,12 @@ def mask_name(names: pd.Series) -> pd.Series:
 def mask_message(text: str) -> str:
     """One string masked for every kind (plates too): error messages, log lines, notes that quote a cell."""
     return mask_text(pd.Series([str(text)], dtype="str"), plates=True)[0].iloc[0]
+
+
+def file_name(path: str | os.PathLike) -> str:
+    """A file's name as the outputs show it (``source_file``, the quarantine's ``file``, the accounting): personal
+    data in it masked — a client export may be named after a customer (``张三13800138000回访.csv``)."""
+    return mask_message(PurePath(path).name)
 
 
 # ------------------------------------------------------------------------------------------- pseudonyms

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
+from ..privacy import file_name
 from .cells import _clean_names, _filled, _to_text
 from .delimited import _decodes, _names, read_head, sniff
 from .readers import _import_id_rows, _subheader_row
@@ -96,7 +97,7 @@ def open_batches(path: str | Path) -> BatchReader:
         raise InputError(f"{path.name}: the file is empty (no header row).")
     names = _names(rows, h, _clean_names)
     attrs = {
-        "source": path.name, "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
+        "source": file_name(path), "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
         "encoding": enc, "encoding_lines_redecoded": 0, "delimiter": delim, "sheet": None, "sheets": None,
         "header_row": h + 1, "first_data_row": h + 2, "column_labels": {}, "value_codes": {},
     }

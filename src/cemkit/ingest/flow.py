@@ -249,7 +249,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
     t = time.perf_counter()
     responses = _responses(w, used)
     weighting = _weigh(w, responses, used)
-    responses["source_file"] = pd.Categorical([Path(data_path).name] * len(responses))
+    responses["source_file"] = pd.Categorical([privacy.file_name(data_path)] * len(responses))
     # the row a spreadsheet shows (the reader's row numbers: a ragged record or a quoted line break before a
     # row does not shift it), as the quarantine reports its rows
     rows = attrs.get("rows")
@@ -283,7 +283,7 @@ def _prepare_file(data_path: str | Path, pk: Pack, mp: ColumnMapping, timings: d
             f"accounting does not add up: {acc['input_rows']} != {acc['used']} + {acc['quarantined']}"
         )
 
-    quarantine.insert(0, "file", pd.Series([Path(data_path).name] * len(quarantine), dtype="str"))
+    quarantine.insert(0, "file", pd.Series([privacy.file_name(data_path)] * len(quarantine), dtype="str"))
     return Prepared(responses, quarantine, acc, None, contacts, timings)
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import InputError
+from ..privacy import file_name
 from .cells import _cell_text, _clean_names, _filled, _key, _to_text
 from .delimited import read_delimited
 from .headers import _header_index, _platforms
@@ -238,7 +239,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
     attrs["rows"] = rows[skipped : skipped + len(df)]
     attrs["lines"] = lines[skipped : skipped + len(df)]
     df.attrs = {
-        "source": path.name,
+        "source": file_name(path),
         "format": reader.kind,
         "encoding": None,
         "delimiter": None,

@@ -17,6 +17,7 @@ import pandas as pd
 from .. import weights as wt
 from ..errors import InputError
 from ..packs import Pack
+from ..privacy import file_name
 from .flow import Prepared, _finish, _prepare_file
 from .mapping import ColumnMapping
 
@@ -36,7 +37,7 @@ def prepare_many(files: list[Path], pk: Pack, maps: list[ColumnMapping], pending
     t = time.perf_counter()
     responses = pd.concat([p.responses for p in parts], ignore_index=True)
     responses["source_file"] = pd.Categorical(responses["source_file"].astype(str),
-                                              categories=list(dict.fromkeys(f.name for f in files)))
+                                              categories=list(dict.fromkeys(file_name(f) for f in files)))
     quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
     responses, dups = _cross_file_duplicates(responses, files)
     if len(dups):
@@ -54,7 +55,7 @@ def prepare_many(files: list[Path], pk: Pack, maps: list[ColumnMapping], pending
             entry["quarantined"] += lost
             entry["by_reason"] = {**entry["by_reason"], "duplicate_id": entry["by_reason"].get("duplicate_id", 0) + lost}
     acc.update(
-        source=", ".join(f.name for f in files),
+        source=", ".join(file_name(f) for f in files),
         files=[{k: e.get(k) for k in _FILE_KEYS if k in e} for e in per_file],
         used=len(responses),
         quarantined=len(quarantine),
@@ -107,7 +108,7 @@ def _cross_file_duplicates(responses: pd.DataFrame, files: list[Path]) -> tuple[
     cols = ["file", "row", "response_id", "reason", "detail", "raw"]
     if not dup.any():
         return responses, pd.DataFrame(columns=cols)
-    order = {f.name: i for i, f in enumerate(files)}
+    order = {file_name(f): i for i, f in enumerate(files)}
     sub = responses[dup]
     frame = pd.DataFrame({"id": ids[dup], "date": sub["date"], "file": sub["source_file"].astype(str).map(order),
                           "row": sub["source_row"], "pos": np.flatnonzero(dup.to_numpy())})

@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from ..engine import Dataset
 from ..packs import Pack
+from ..privacy import file_name
 from .batches import Batch, BatchReader, NotStreamed, bad_rows, open_batches
 from .cells import _distinct, _nfkc
 from .clean import _clean, _resolve_columns, _Work, constant_header
@@ -220,7 +221,7 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
     responses = _responses(w, used)
     if weight is not None:
         responses["weight"] = weight  # scaled to mean 1 over the rows kept, at the end
-    responses["source_file"] = pd.Categorical([br.path.name] * len(responses))
+    responses["source_file"] = pd.Categorical([file_name(br.path)] * len(responses))
     responses["source_row"] = np.asarray(b.rows)[used].astype(np.int64)  # the reader's rows, as the whole file's
     responses["__pos"] = pos
     w.clean.clear()
