@@ -16,7 +16,7 @@ from cemkit.packs import load_pack
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "mapping_eval"
 SPLITS = ("dev", "holdout")
-FRESH = ("fresh", "fresh2", "fresh3", "fresh4")  # more sets written by another hand, scored only (README.md)
+FRESH = ("fresh", "fresh2", "fresh3", "fresh4", "fresh5")  # more sets written by another hand, scored only (README.md)
 PACKS = ("auto", "finance", "real_estate", "retail")
 KINDS = {
     "platform-zh", "platform-intl", "spss", "agency", "dms-crm", "english", "mixed-language", "question-style",

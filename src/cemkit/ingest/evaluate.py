@@ -4,7 +4,7 @@ tuned them on.
 Run: ``cemkit eval-mapping [FOLDER ...] [--run ingest|full|none] [--details] [--json OUT]`` (or
 ``python benchmarks/eval_mapping.py …``, the same).
 
-Default folders: ``tests/data/mapping_eval/dev``, ``holdout``, ``fresh``, ``fresh2``, ``fresh3`` and ``fresh4``
+Default folders: ``tests/data/mapping_eval/dev``, ``holdout``, ``fresh``, ``fresh2``, ``fresh3``, ``fresh4`` and ``fresh5``
 (see the README.md there: invented exports, each with ``<name>.truth.yaml`` written by hand from the pack's meaning). For every
 file it drafts a mapping the way ``cemkit map --out`` does (:func:`cemkit.ingest.map_command`, the YAML read
 back), runs the file with no mapping, and scores both against the truth. Per pack and overall:
@@ -55,7 +55,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]  # the source tree (an editable install); else the working folder
 CORPUS = next((p for p in (REPO / "tests" / "data" / "mapping_eval", Path.cwd() / "tests" / "data" / "mapping_eval")
                if p.is_dir()), REPO / "tests" / "data" / "mapping_eval")
-SPLITS = ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4")  # fresh*: written before a matcher change (README.md)
+SPLITS = ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")  # fresh*: written before a matcher change (README.md)
 DURATION = "duration"  # the optional field every pack has for the time taken (cemkit.ingest.DURATION)
 
 Drafter = Callable[[Path, Any], dict[str, Any]]

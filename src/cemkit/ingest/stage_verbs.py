@@ -58,15 +58,19 @@ def first_stem(name: str) -> str | None:
     return stem(ws[0]) if ws else None
 
 
-def en_verb(label: str) -> str | None:
+def en_verb(label: str, bare: bool = False) -> str | None:
     """The stem of the verb of a customer's sentence (``I just returned …`` → return); None unless the label
-    opens with a subject (I, we)."""
+    opens with a subject (I, we) or, with ``bare``, with a verb in the past (``Returned a jacket``: the subject
+    left out)."""
     en = words()["en"]
     toks = re.findall(r"[a-z]+", str(label).lower())
-    if len(toks) < 3 or toks[0] not in en["subjects"]:
+    if len(toks) >= 3 and toks[0] in en["subjects"]:
+        i = 1
+    elif bare and len(toks) >= 2 and _past(toks[0]):
+        i = 0  # a sentence without its subject ("Returned a jacket", "Came in to look at …"): the same verb
+    else:
         return None
     # skip only the run of auxiliaries and adverbs right after the subject ("I have lived", "I just looked")
-    i = 1
     while i < len(toks) and toks[i] in en["skip"]:
         i += 1
     rest = toks[i:]
@@ -74,6 +78,31 @@ def en_verb(label: str) -> str | None:
         return None
     # a phrasal verb is another verb (signed up, picked up): read with its particle, as names are (pickup)
     return stem(rest[0]) + (rest[1] if len(rest) > 1 and rest[1] in en["particles"] else "")
+
+
+def _past(word: str) -> bool:
+    """Is an English word a verb's past form (an irregular one of the lexicon, or a word in -ed)?"""
+    return word in words()["en"]["irregular"] or (word.endswith("ed") and len(word) >= 5)
+
+
+def en_verb_stems(verb: str) -> list[str]:
+    """The stems a sentence's verb is read as: its own, then the verbs it is the same as (look → browse, view)."""
+    return [verb, *(s for s in words()["en"].get("same_as", {}).get(verb, ()) if s != verb)]
+
+
+def expand_abbrev(label: str) -> str:
+    """A label with the industry abbreviations of the lexicon (``RO``, ``EMI``, ``BOPIS`` …) read as their words,
+    Chinese words when the label holds Chinese (RO结算 → 维修结算, EMI plan → instalment plan)."""
+    table = words().get("abbrev") or {}
+    if not table or not re.search(r"[A-Za-z]{2}", str(label)):
+        return str(label)
+    lang = "zh" if re.search(r"[\u4e00-\u9fff]", str(label)) else "en"
+
+    def sub(m: re.Match) -> str:
+        e = table.get(m.group(0)) if m.group(0).isupper() else None  # RO, not ro or Ro
+        return m.group(0) if e is None else (f" {e[lang]} " if lang == "en" else e[lang])
+
+    return re.sub(r"\s+", " ", re.sub(r"(?<![A-Za-z])[A-Za-z]{2,6}(?![A-Za-z])", sub, str(label))).strip()
 
 
 def _is_word(two: str) -> bool:
@@ -88,9 +117,10 @@ def _is_word(two: str) -> bool:
     return (jieba.dt.FREQ.get(two) or 0) >= _JIEBA_WORD_MIN
 
 
-def zh_verb(key: str) -> tuple[str | None, str] | None:
+def zh_verb(key: str) -> tuple[str | list[str] | None, str] | None:
     """For a label key opening with a verb of the lexicon and holding an object after it: (the word stage names
-    use for the verb, or None for a verb that only says "did it"; the object). None otherwise."""
+    use for the verb — or, for a verb of taking possession, the words they use for the hand-over —, or None for
+    a verb that only says "did it"; the object). None otherwise."""
     zh = words()["zh"]
     verbs: dict[str, str] = zh["verbs"]
     light = set(zh["light"])

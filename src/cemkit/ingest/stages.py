@@ -20,13 +20,20 @@ from collections.abc import Iterable
 
 from ..packs import Pack
 from .cells import _key
-from .stage_verbs import en_verb, first_stem, zh_around, zh_verb
+from .stage_verbs import en_verb, en_verb_stems, expand_abbrev, first_stem, zh_around, zh_verb
 from .stage_verbs import stems as _stems
 from .stage_verbs import words as verb_words
 from .understand import read_question, similarity
 
-_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|期|survey|stage|feedback)+$")
-_STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer)+")
+# what a DMS / CRM trigger name adds after its event (新车交付7日回访, 首保完成次日回访, 开卡成功后T+1推送,
+# Delivery + 3 days follow-up): when the survey went out, by what medium, that the event was completed
+_OFFSET = (r"满?(?:\d+|[一二两三四五六七八九十半]+)个?(?:日|天|小时|周|个月|月|分钟)(?:内|后|以后|之后)?|当日|当天|次日|隔日|"
+           r"t\d+|第\d+天|\d+(?:days?|hours?|hrs?|h|weeks?|d)(?:later|after)?|day\d+")
+_STAGE_SUFFIX = re.compile(r"(环节|阶段|问卷|调研|调查|满意度|体验|场景|触点|回访|评价|咨询|办理|服务|业务|后|之后|以后|期|"
+                           r"短信|推送|提醒|邀约|邀请|完成|结束|关闭|办结|结案|成功|survey|stage|feedback|followup|"
+                           r"callback|sms|invite|invitation|questionnaire|after|later|completed?|closed|done|"
+                           + _OFFSET + r")+$")
+_STAGE_PREFIX = re.compile(r"^(新车|销售|售后|业主|客户|会员|线上|线下|门店|sales|service|customer|post|after)+")
 # parts: split on dashes (not in a range such as 1-2), slashes, bars, colons, and between Chinese and Latin words
 _LABEL_SPLIT = re.compile(r"\s*(?:(?<!\d)[-–—]|[-–—](?!\d)|[/|｜·:：])\s*|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+")
 _CONJUNCTION = re.compile(r"\s*(?:与|及|和|、|&|\band\b)\s*", re.IGNORECASE)
@@ -42,8 +49,9 @@ _ORDINAL = re.compile(r"\b(1st|2nd|3rd|4th|5th)\b", re.IGNORECASE)
 
 
 def read_label(label: str) -> str:
-    """A stage label as the matcher reads it: NFKC, a leading code dropped, ordinals as words, & as "and"."""
-    s = unicodedata.normalize("NFKC", str(label)).strip()
+    """A stage label as the matcher reads it: NFKC, a leading code dropped, ordinals as words, & as "and",
+    industry abbreviations as their words (RO结算 → 维修结算)."""
+    s = expand_abbrev(unicodedata.normalize("NFKC", str(label)).strip())
     rest = _CODE.sub("", s, count=1)
     if any(ch.isalpha() for ch in rest):
         s = rest
@@ -127,6 +135,7 @@ class StageMatcher:
         self.names: dict[str, set[str]] = {}
         self.raw: dict[str, list[str]] = {}
         self.periods: dict[str, tuple[float, float]] = {}
+        self.order = {st.id: i for i, st in enumerate(pack.stages)}  # the journey's order
         for st in pack.stages:
             for n in (
                 st.id,
@@ -206,20 +215,24 @@ class StageMatcher:
                 out += [pk, _STAGE_SUFFIX.sub("", pk), _STAGE_PREFIX.sub("", _STAGE_SUFFIX.sub("", pk))]
         return list(dict.fromkeys(c for c in out if c))
 
-    def verb_stage(self, label: str) -> str | None:
+    def verb_stage(self, label: str, bare: bool = False) -> str | None:
         """The one stage a label's verb names (激活新卡 → activation, 还信用卡 → repayment, I returned something I
-        bought → returns; :mod:`cemkit.ingest.stage_verbs`), or None."""
+        bought → returns; :mod:`cemkit.ingest.stage_verbs`), or None. ``bare``: also an English sentence without
+        its subject (Returned a jacket)."""
         read = read_label(label)
         zv = zh_verb(_key(read))
         if zv is not None and zv[0] is not None:
             # the verb is a name, or the head of one (积分兑换, 账单还款), or opens one whose rest the label holds
             # (等待交付 in 等待新房交付; not in 等待审批)
-            word, rest = zv
-            ids = {sid for n, ids in self.names.items() if not n.isascii() and len(n) >= 2
-                   and (n.endswith(word) or (n.startswith(word) and n[len(word):] in rest)) for sid in ids}
+            # a verb of taking possession (提取新车, 领取钥匙) lists the words names use for the hand-over:
+            # a name of one of them and a word of the object (提车, 交钥匙) is the stage
+            ws, rest = ([zv[0]] if isinstance(zv[0], str) else list(zv[0])), zv[1]
+            ids = {sid for word in ws for n, ids in self.names.items() if not n.isascii() and len(n) >= 2
+                   and ((len(word) >= 2 and n.endswith(word)) or (n.startswith(word) and n[len(word):] in rest))
+                   for sid in ids}
         else:
-            verb = en_verb(read)
-            ids = self.en_verbs.get(verb, set()) if verb else set()
+            verb = en_verb(read, bare)  # its own stem, else the verbs it is the same as (look at → browse)
+            ids = next((self.en_verbs[v] for v in en_verb_stems(verb) if v in self.en_verbs), set()) if verb else set()
         return next(iter(ids)) if len(ids) == 1 else None
 
     def _best(self, part: str) -> str | None:
@@ -312,6 +325,8 @@ class StageMatcher:
             sid = next(iter(named))
             out[sid] = max(out.get(sid, 0.0), 0.86)
         verb = self.verb_stage(label)
+        if verb is None and max(out.values(), default=0.0) < STAGE_AUTO_MIN:
+            verb = self.verb_stage(label, bare=True)  # Returned a jacket: only where nothing else names a stage
         if verb is not None:  # the verb names the stage; the object (新卡, 信用卡, a flat) is context
             out = {sid: min(s, VERB_SCORE - 0.06) for sid, s in out.items() if sid != verb} | {
                 verb: max(VERB_SCORE, out.get(verb, 0.0))}
@@ -338,9 +353,24 @@ class StageMatcher:
         if not ranked or ranked[0][1] < 0.7:
             return None, ""
         if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 0.02:
-            return None, ""
+            sid = self._opening(label, ranked)
+            return (sid, "contains") if sid else (None, "")
         top, s = ranked[0]
         return top, ("contains" if s >= 0.85 else "similar" if s >= STAGE_AUTO_MIN else "weak")
+
+    def _opening(self, label: str, ranked: list[tuple[str, float]]) -> str | None:
+        """Of stages tied for a label that opens a process (提交订单, Submitted an order: the order is paid in one
+        stage and received in a later one), the earliest of the pack's journey; None for any other label."""
+        key = _key(read_label(label))
+        zv = zh_verb(key)
+        if zv is not None and zv[0] is None:
+            verb = key[: len(key) - len(zv[1])]
+        else:
+            verb = en_verb(read_label(label), bare=True) or ""
+        if ranked[0][1] < 0.85 or verb not in {*verb_words()["zh"]["opening"], *verb_words()["en"]["opening"]}:
+            return None
+        tied = [sid for sid, s in ranked if s >= ranked[0][1] - 0.02]
+        return min(tied, key=self.order.__getitem__)
 
     def suggest(self, label: str) -> str | None:
         """The closest stage for a label left unmatched (for the draft's comment)."""
