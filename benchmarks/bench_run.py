@@ -90,6 +90,36 @@ def _chars(path: Path) -> int:
     return total
 
 
+def name_kernels(tree: TreeSampler, kernels: dict) -> None:
+    """Label each notebook kernel by the notebook it ran (run.json's ``kernels``: notebook → process id); a
+    kernel started ahead and never used keeps the label ``notebook kernel``."""
+    by_pid = {k.get("pid"): name for name, k in kernels.items()}
+    for rec in tree.procs.values():
+        if rec.pid in by_pid:
+            rec.label = f"kernel {by_pid[rec.pid]}"
+
+
+def timeline(run_dir: Path, kernels: dict) -> list[str]:
+    """When each notebook ran (papermill's start and end times in the executed notebooks, seconds from the
+    first one's start) and its kernel's CPU seconds: which notebooks ran side by side, which core sat idle."""
+    import nbformat
+
+    spans = {}
+    for path in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        meta = nbformat.read(str(path), as_version=4).metadata.get("papermill") or {}
+        if meta.get("start_time") and meta.get("end_time"):
+            spans[path.stem] = (pd.Timestamp(meta["start_time"]), pd.Timestamp(meta["end_time"]))
+    if not spans:
+        return []
+    t0 = min(s for s, _ in spans.values())
+    lines = ["notebooks (seconds from the first notebook's start; CPU of its kernel):"]
+    for name, (s, e) in sorted(spans.items(), key=lambda x: x[1][0]):
+        cpu = (kernels.get(name) or {}).get("cpu_s")
+        lines.append(f"  {name:<16} {(s - t0).total_seconds():6.1f} → {(e - t0).total_seconds():6.1f} s"
+                     + (f"  cpu {cpu:5.1f} s" if cpu is not None else ""))
+    return lines
+
+
 def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -140,8 +170,10 @@ def main() -> None:
         raise SystemExit(proc.returncode)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run and its notebook kernels (waited for)
     cpu = usage.ru_utime + usage.ru_stime
-    run = json.loads(next((tmp / "reports").glob(f"{args.pack}-2*/run.json")).read_text(encoding="utf-8"))
+    run_dir = next((tmp / "reports").glob(f"{args.pack}-2*/run.json")).parent
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     acc = run.get("accounting", {})
+    name_kernels(tree, run.get("kernels") or {})
     print(f"cemkit run {' '.join(extra)}: {wall:.1f} s wall, {args.n / wall:,.0f} rows/s")
     print(f"CPU time of all its processes: {cpu:.1f} s (wall time on a loaded machine varies; CPU time much "
           f"less); load average now {os.getloadavg()[0]:.2f}")
@@ -149,6 +181,8 @@ def main() -> None:
         print(line)
     print(f"(largest process by the kernel's own high-water mark: {usage.ru_maxrss / 1024:,.0f} MB)")
     print("steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in run["timings"].items()))
+    for line in timeline(run_dir, run.get("kernels") or {}):
+        print(line)
     if acc:
         print(f"accounting: {json.dumps(acc, ensure_ascii=False)[:400]}")
     if args.n <= 1_000_000:  # a second pass over a 10M-row file just to count characters is not worth it

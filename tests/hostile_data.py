@@ -129,6 +129,7 @@ class ExportSpec:
     newline_cells: list[int] = field(default_factory=list)  # records whose comment holds a line break
     phone_ids: list[int] = field(default_factory=list)  # records whose customer id is a mobile number
     secrets: list[str] = field(default_factory=list)
+    drop_id: bool = False  # no response id column (ids are then made from file and line)
 
 
 @dataclass
@@ -208,6 +209,8 @@ def write_export(spec: ExportSpec, folder: Path) -> Export:
     phones = [p for p in phones if (df["customer_id"] == p).any() and (od["customer_id"] == p).any()]
     for r in spec.newline_cells:
         df.at[r, "comment"] = df.at[r, "comment"] + rng.choice(["\n", "\r\n"]) + "第二行：展厅也干净"
+    if spec.drop_id:
+        df = df.drop(columns=["response_id"])
     header = list(df.columns)
     rows = df.values.tolist()
     title = [["2024年客户体验调研 数据导出"], ["导出时间：2024-12-31"]][: spec.title_rows]
@@ -479,3 +482,44 @@ def problems(ex: Export, folder: Path, message: str = "") -> list[str]:
             if resp & {phone} or (alias in resp) != (alias in resp & od):
                 found.append("a phone-number customer id does not join the O-data")
     return found + scan_outputs(folder, ex.secrets)
+
+
+def write_parquet_copy(ex: Export, folder: Path, seed: int) -> Path:
+    """The export of ``ex`` as a client's Parquet file (what a data warehouse hands over): the records as the
+    whole-file reader reads them, blank cells as nulls, some columns typed as the warehouse had them
+    (integers with nulls, floats, categories, dates, booleans), blank rows at the end, pandas' index
+    stored or not, small row groups — so a stream crosses row groups and batches at random places."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cemkit.ingest import read_table
+
+    rng = random.Random(seed)
+    df = read_table(ex.path).reset_index(drop=True)
+    df.attrs = {}
+    df = df.astype(object).where(df.notna(), None)
+    for c in list(df.columns):
+        vals = df[c]
+        filled = vals.dropna()
+        roll = rng.random()
+        num = pd.to_numeric(filled, errors="coerce")
+        if roll < 0.4 and len(filled) and num.notna().all():
+            df[c] = pd.to_numeric(vals, errors="coerce").astype("Int64" if (num % 1 == 0).all() and
+                                                                 rng.random() < 0.6 else "float64")
+        elif roll < 0.55 and len(filled):
+            df[c] = vals.astype("category")
+        elif roll < 0.65 and len(filled) and pd.to_datetime(filled, errors="coerce", format="%Y-%m-%d").notna().all():
+            df[c] = pd.to_datetime(vals, format="%Y-%m-%d")
+    if rng.random() < 0.3:
+        df["opted_in"] = pd.array([rng.choice([True, False, None]) for _ in range(len(df))], dtype="boolean")
+    if rng.random() < 0.5:  # blank rows at the end (an export's padding): not rows
+        df = pd.concat([df, pd.DataFrame([[None] * len(df.columns)] * rng.randint(1, 4), columns=df.columns)],
+                       ignore_index=True)
+    index = rng.choice([False, None, "shuffled"])
+    if index == "shuffled":
+        df.index = rng.sample(range(10 * len(df) + 1), len(df))
+    table = pa.Table.from_pandas(df, preserve_index={False: False, None: None, "shuffled": True}[index])
+    path = folder / f"export_{ex.spec.seed}.parquet"
+    pq.write_table(table, path, row_group_size=rng.choice([5, 13, 64, 1000]))
+    return path

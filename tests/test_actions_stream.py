@@ -86,9 +86,15 @@ def test_actions_from_batches_with_a_previous_run(responses, auto_pack, tmp_path
     assert b["alerts_summary"][1]["facts"]["n_seen"] > 0 and b["alerts_summary"][1]["facts"]["n_repeat"] > 0
 
 
-def test_decisions_read_only_the_reporting_wave(responses, auto_pack, monkeypatch):
+@pytest.mark.parametrize("large", [True, False])
+def test_decisions_read_only_the_reporting_wave(responses, auto_pack, monkeypatch, large):
     """The decisions from a Dataset read one stage of the reporting wave at a time, with only that stage's
-    model columns (the what-if regressions need rows): the same table and facts as in memory."""
+    model columns (the what-if regressions need rows): the same table and facts as in memory. A wave within
+    ``engine.PARTS_CELLS`` is read once, its stages' model columns, and split: the same again."""
+    from cemkit import engine
+
+    if large:
+        monkeypatch.setattr(engine, "PARTS_CELLS", 0)
     path, full, _ = responses
     a = views.decision_views(full, auto_pack, "zh")
     reads, real = [], Dataset.to_pandas
@@ -101,10 +107,14 @@ def test_decisions_read_only_the_reporting_wave(responses, auto_pack, monkeypatc
     monkeypatch.setattr(Dataset, "to_pandas", spy)
     b = views.decision_views(Dataset(path), auto_pack, "zh")
     report = views.reporting_waves(full).report
-    assert {f["stage"] for f, _, _ in reads} == {s.id for s in auto_pack.stages if s.drivers}
-    for f, cols, n in reads:
-        assert f["wave"] == report and n < (full["wave"] == report).sum() / 2
-        assert set(cols) <= {"nps", "weight", "dealer", *auto_pack.stage(f["stage"]).drivers}, cols
+    if large:
+        assert {f["stage"] for f, _, _ in reads} == {s.id for s in auto_pack.stages if s.drivers}
+        for f, cols, n in reads:
+            assert f["wave"] == report and n < (full["wave"] == report).sum() / 2
+            assert set(cols) <= {"nps", "weight", "dealer", *auto_pack.stage(f["stage"]).drivers}, cols
+    else:
+        assert [(f, n) for f, _, n in reads] == [({"wave": report}, (full["wave"] == report).sum())]
+        assert set(reads[0][1]) <= {"stage", "nps", "weight", "dealer", *auto_pack.attributes}
     assert a.keys() == b.keys() == {"decisions"}
     pd.testing.assert_frame_equal(a["decisions"][0], b["decisions"][0], rtol=0, atol=1e-9)
     _facts_same(a["decisions"][1], b["decisions"][1], "decisions")

@@ -83,8 +83,14 @@ def test_demo_run_end_to_end(tmp_path, capsys):
         assert (run_dir / name).exists(), name
     assert len(list((run_dir / "notebooks").glob("*.ipynb"))) == len(list(notebook_list()))
     assert (tmp_path / "auto-latest").resolve() == run_dir.resolve()
-    acc = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["accounting"]
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    acc = info["accounting"]
     assert acc["input_rows"] == acc["used"] + acc["quarantined"] > 3000  # the demo export has planted bad rows
+    # each notebook's kernel: its own process (the benchmarks name processes by it) and the CPU it used
+    kernels = info["kernels"]
+    assert set(kernels) == {nb.stem for nb in notebook_list()}
+    assert len({k["pid"] for k in kernels.values()}) == len(kernels)
+    assert all(isinstance(k["pid"], int) and 0 < k["cpu_s"] < info["seconds"] * 2 for k in kernels.values())
     assert acc["quarantined"] > 0 and sum(acc["by_reason"].values()) == acc["quarantined"]
     assert "synthetic" in out
 

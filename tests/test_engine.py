@@ -281,14 +281,18 @@ def test_customer_scores_same_through_duckdb(data, auto_pack):
                                   check_exact=False, rtol=0, atol=1e-12)
 
 
-def test_driver_models_read_one_stage_at_a_time(data, auto_pack, monkeypatch):
+@pytest.mark.parametrize("large", [True, False])
+def test_driver_models_read_one_stage_at_a_time(data, auto_pack, monkeypatch, large):
     """A large run's driver models (the notebook's cells: driver_rows, driver_models, driver_views) read one
     stage's rows and model columns at a time, never the wave's model columns at once — and give the same
     models, m-out-of-n bootstrap included (BOOTSTRAP_ROWS below a stage's rows here), the same tables, facts
-    and bases as the rows in memory."""
+    and bases as the rows in memory. A wave within ``engine.PARTS_CELLS`` is read once and split: the same."""
+    from cemkit import engine
     from cemkit.views import drivers as vd
 
     monkeypatch.setattr(vd, "BOOTSTRAP_ROWS", 150)
+    if large:
+        monkeypatch.setattr(engine, "PARTS_CELLS", 0)
     df, ds, _, _ = data
     reads = []
     real = Dataset.to_pandas
@@ -307,10 +311,13 @@ def test_driver_models_read_one_stage_at_a_time(data, auto_pack, monkeypatch):
         res[name] = (models, views.driver_views(data_, auto_pack, "zh", bootstrap=20, seed=1,
                                                 models=(models, skipped), rows=cur))
     wave_rows = int((df["wave"] == views.reporting_waves(df).report).sum())
-    assert reads and all(f.get("stage") in auto_pack.stage_ids and n < wave_rows / 2 for f, _, n in reads)
-    for f, cols, _ in reads:
-        drivers = auto_pack.stage(f["stage"]).drivers
-        assert set(cols) <= {"stage", "nps", "weight", *drivers}, cols
+    if large:
+        assert reads and all(f.get("stage") in auto_pack.stage_ids and n < wave_rows / 2 for f, _, n in reads)
+        for f, cols, _ in reads:
+            drivers = auto_pack.stage(f["stage"]).drivers
+            assert set(cols) <= {"stage", "nps", "weight", *drivers}, cols
+    else:  # the model columns of the wave, once
+        assert [(set(f), n) for f, _, n in reads] == [({"wave"}, wave_rows)]
     (ma, a), (mb, b) = res["memory"], res["duckdb"]
     assert ma.keys() == mb.keys() and any("sqrt(m/n)" in " ".join(m.attrs["notes"]) for m in ma.values())
     for s in ma:
@@ -320,3 +327,41 @@ def test_driver_models_read_one_stage_at_a_time(data, auto_pack, monkeypatch):
         pd.testing.assert_frame_equal(a[name][0], b[name][0], check_exact=False, rtol=0, atol=1e-9, obj=name)
         assert a[name][1]["base"] == pytest.approx(b[name][1]["base"], abs=1e-9)
         assert a[name][1]["facts"] == b[name][1]["facts"], name
+
+
+def test_a_files_columns_and_waves_are_asked_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    """The notebooks ask ``"x" in df`` and for the waves many times: DuckDB is asked once per file, and again
+    when the file changes (another run's file at the same path gives its own columns and waves)."""
+    from cemkit import engine
+
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"wave": ["2025H2", "2025H1", None], "a": [1, 2, 3]}).to_parquet(path)
+    calls = []
+    real = engine.connect
+    monkeypatch.setattr(engine, "connect", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ds = Dataset(path)
+    for _ in range(3):
+        assert ds.columns == ["wave", "a"] and "a" in ds and "b" not in ds
+        assert ds.wave_labels() == ["2025H1", "2025H2"]
+    assert len(calls) == 2  # one DESCRIBE, one DISTINCT
+    pd.DataFrame({"wave": ["2026H1"], "b": [1.5]}).to_parquet(path)  # rewritten: asked again
+    assert ds.columns == ["wave", "b"] and ds.wave_labels() == ["2026H1"]
+    assert ds.where("wave", "2026H1").wave_labels() == ["2026H1"]
+
+
+@pytest.mark.parametrize("cells", [0, 10**9])
+def test_parts_are_the_rows_each_value_reads(data, monkeypatch, cells):
+    """``Dataset.parts``: for each value, the frame ``where(column, value).to_pandas(columns)`` gives — the same
+    rows, order, columns and types — whether the whole is read once and split or each value read alone; a
+    value without rows gives an empty frame of its columns."""
+    from cemkit import engine
+
+    _, ds, _, _ = data
+    wave = ds.where("wave", views.reporting_waves(ds).report)
+    want = {"delivery": ["nps", "weight", "dealer"], "showroom": ["stage", "nps"], "nowhere": ["nps", "dealer"]}
+    expected = {v: wave.where("stage", v).to_pandas(cols) for v, cols in want.items()}
+    monkeypatch.setattr(engine, "PARTS_CELLS", cells)
+    got = dict(wave.parts("stage", want))
+    assert list(got) == list(want) and len(got["nowhere"]) == 0 and len(got["delivery"]) > 0
+    for v, frame_ in expected.items():
+        pd.testing.assert_frame_equal(got[v], frame_, check_exact=True, obj=v)

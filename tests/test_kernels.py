@@ -24,10 +24,34 @@ def test_warm_kernel_runs_a_notebook_in_its_folder_and_nothing_is_left_running(t
     assert lines == [str(tmp_path), "True"]  # started in the run folder, cemkit already imported
     assert out.cells[0].execution_count == 1  # the warm-up left no trace in the notebook
     shutdown(km)
-    spare = warm._futures[1].result()
+    spare = warm._futures[1][0].result()
     warm.close()
     assert not run_sync(km.is_alive)() and not run_sync(spare.is_alive)()
     assert warm.take() is None
+
+
+@pytest.mark.slow
+def test_kernels_started_before_the_run_folder_exists_run_in_it(tmp_path):
+    """The ingest notebook's kernel starts while the run still checks its inputs, before its folder exists:
+    taken for a notebook, it runs in the notebook's folder; kernels started after :meth:`move` start there."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os; print(os.getcwd())")]
+    folder = tmp_path / "run" / "notebooks"
+    warm = WarmKernels(2, None, ahead=1)
+    folder.mkdir(parents=True)
+    nbformat.write(nb, str(folder / "in.ipynb"))
+    warm.move(folder)
+    seen = []
+    for _ in range(2):
+        km = warm.take(folder)
+        assert km is not None
+        out = pm.execute_notebook(str(folder / "in.ipynb"), str(folder / "out.ipynb"), kernel_name="python3",
+                                  progress_bar=False, km=km)
+        seen.append(out.cells[0].outputs[0]["text"].strip())
+        shutdown(km)
+    warm.close()
+    assert seen == [str(folder)] * 2
+    assert warm._futures[1][1] == folder  # started after the move: in the folder (the first was moved there)
 
 
 def test_a_kernel_that_cannot_start_is_skipped(tmp_path):
@@ -61,6 +85,14 @@ def test_at_most_ahead_kernels_wait_unused(tmp_path):
     warm.take()
     assert len(warm._futures) == 3 and warm.take() is None
     warm.close()
+    grow = WarmKernels(4, tmp_path, kernel_name="no-such-kernel", ahead=1)
+    grow.take()
+    assert len(grow._futures) == 2
+    grow.keep(2)  # after the ingest: two waiting from now on
+    assert len(grow._futures) == 3
+    grow.take()
+    assert len(grow._futures) == 4
+    grow.close()
     every = WarmKernels(3, tmp_path, kernel_name="no-such-kernel", ahead=None)
     assert len(every._futures) == 3
     every.close()
@@ -79,7 +111,7 @@ def test_large_runs_hold_one_row_holding_notebook_at_a_time(monkeypatch, one_at_
 
     lock, running, seen, spans = threading.Lock(), set(), [], {}
 
-    def fake(nb, out_nb, params, cwd, warm=None):
+    def fake(nb, out_nb, params, cwd, warm=None, kernels=None):
         with lock:
             running.add(nb.stem)
             seen.append(frozenset(running))

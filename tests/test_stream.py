@@ -215,10 +215,11 @@ def test_streamed_ingest_through_prepare_and_its_dataset(demo_csv, tmp_path, aut
 
 
 def test_files_the_stream_does_not_take_are_read_whole(tmp_path, auto_pack):
-    """A GBK export, and dates whose day/month order only a later batch tells: read whole, and said so."""
-    spec = next(s for s in map(hd.random_spec, range(40)) if s.fmt == "csv" and s.encoding == "gbk")
-    ex = hd.write_export(spec, tmp_path / "gbk")
-    with pytest.raises(NotStreamed, match="not UTF-8"):
+    """A UTF-16 export, and dates whose day/month order only a later batch tells: read whole, and said so."""
+    spec = next(s for s in map(hd.random_spec, range(40)) if s.fmt == "csv" and s.encoding == "utf-8")
+    ex = hd.write_export(spec, tmp_path / "u16")
+    ex.path.write_bytes(ex.path.read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(NotStreamed, match="UTF-16"):
         open_batches(ex.path)
     prep = prepare(ex.path, auto_pack, out_dir=tmp_path / "g", engine="duckdb")
     assert prep.accounting["ingest"].startswith("read whole: ") and isinstance(prep.responses, pd.DataFrame)

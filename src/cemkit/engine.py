@@ -47,6 +47,12 @@ THRESHOLD = 500_000
 #: rows read at a time by :meth:`Dataset.batches` (the ingest writes a row group per 200,000 records)
 BATCH_ROWS = 200_000
 ENGINES = ("auto", "pandas", "duckdb")
+#: rows × columns from which :meth:`Dataset.parts` reads one part at a time instead of the whole once and
+#: splitting it (20M cells: 160 MB of floats; at 1M responses a wave's model columns are ≈ 9M)
+PARTS_CELLS = 20_000_000
+#: what a kernel already asked of a parquet file (its columns, its waves), while the file is unchanged: the
+#: notebooks ask ``"x" in df`` and for the waves many times, each a DuckDB connection and a scan (≈ 20–60 ms)
+_SEEN: dict[tuple, tuple] = {}
 
 
 def choose(engine: str, rows: int) -> str:
@@ -117,19 +123,55 @@ class Dataset:
         return ("AND " if self.filters else "WHERE ") + condition
 
     # ---------------------------------------------------------------------------------- DataFrame-like
+    def _key(self, what: str) -> tuple | None:
+        """A key for :data:`_SEEN` while the file is unchanged (size and modification time); None for a folder
+        or glob (not cached)."""
+        try:
+            st = Path(self.path).stat()
+        except OSError:
+            return None
+        return (what, self.path, self.filters, st.st_ino, st.st_size, st.st_mtime_ns)
+
     @property
     def columns(self) -> list[str]:
+        key = self._key("columns")
+        if key in _SEEN:
+            return list(_SEEN[key])
         con = connect()
         try:
-            return [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [self.path]).fetchall()]
+            names = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [self.path]).fetchall()]
         finally:
             con.close()
+        if key is not None:
+            _SEEN[key] = tuple(names)
+        return names
 
     def __contains__(self, column: object) -> bool:
         return column in self.columns
 
     def __len__(self) -> int:
         return int(self.sql("count(*) AS n").iloc[0, 0])
+
+    def parts(self, column: str, columns: dict[str, Sequence[str]]) -> Iterator[tuple[str, pd.DataFrame]]:
+        """For each value of ``columns`` (a value of ``column`` → the columns wanted for it, e.g. a stage → its
+        model columns), ``(value, self.where(column, value).to_pandas(its columns))``: the same rows in the
+        same order, the same columns and types. Read once and split when the rows × all the columns named stay
+        within :data:`PARTS_CELLS` (each value read alone decodes every row group again: the decisions' eight
+        stages read the wave's columns eight times), else one value at a time (memory: one part's columns)."""
+        wanted = list(dict.fromkeys([column, *(c for cols in columns.values() for c in cols)]))
+        if len(self) * len(wanted) > PARTS_CELLS:
+            for value, cols in columns.items():
+                yield value, self.where(column, value).to_pandas(cols)
+            return
+        whole = self.to_pandas(wanted)
+        key = whole[column].astype("string").to_numpy(dtype=object, na_value=None) if column in whole else None
+        for value, cols in columns.items():
+            keep = [c for c in dict.fromkeys(cols) if c in whole.columns]
+            if key is None:
+                yield value, whole.iloc[:0][keep]
+                continue
+            part = whole.loc[key == str(value), keep].reset_index(drop=True)
+            yield value, part
 
     def where(self, column: str, value: Any) -> Dataset:
         """The rows whose ``column`` (as text) equals ``value``; a list, tuple or set of values: is one of them."""
@@ -258,8 +300,14 @@ class Dataset:
         """Sorted wave labels present (as :func:`cemkit.metrics.tables._wave_labels`)."""
         if "wave" not in self:
             return []
+        key = self._key("waves")
+        if key in _SEEN:
+            return list(_SEEN[key])
         rows = self.sql('DISTINCT CAST("wave" AS VARCHAR) AS v', self.cond('"wave" IS NOT NULL'))
-        return sorted(str(v) for v in rows["v"])
+        labels = sorted(str(v) for v in rows["v"])
+        if key is not None:
+            _SEEN[key] = tuple(labels)
+        return labels
 
     def _labels(self, column: str) -> list[str]:
         """Distinct non-missing values of a segment column, sorted as ``pd.factorize(sort=True)`` does."""

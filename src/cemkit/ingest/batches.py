@@ -4,9 +4,10 @@ whole file, a batch at a time, so a file larger than memory is never held whole.
 
 :func:`open_batches` decides what :mod:`cemkit.ingest.delimited` decides from the file's first MiB (the
 delimiter, the header, the first data line). The rest of the file is checked for UTF-8 as it is parsed (pyarrow
-validates every text cell, as for the whole-file read): a file that is not UTF-8 — GBK, mixed GBK/UTF-8 —
-raises :class:`NotStreamed` there and is read in memory by the caller, as is anything the streamed reader
-cannot number the same way. pyarrow's streaming
+validates every text cell, as for the whole-file read): a UTF-8 file with GBK past its first MiB raises
+:class:`NotStreamed` there and is read in memory by the caller, as is anything the streamed reader cannot
+number the same way. A file that is not UTF-8 from its start (GBK/GB18030) and a Parquet file get their
+record batches from :mod:`cemkit.ingest.sources`. pyarrow's streaming
 CSV reader then yields record batches; ragged records arrive through its invalid-row handler with their
 record number, so every record keeps its true row (records counted from the top of the file, as
 :func:`cemkit.ingest.delimited._placed` counts them) and its editor line (the first data line plus the line
@@ -21,7 +22,7 @@ from __future__ import annotations
 import codecs
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,14 @@ class BatchReader:
     skip: int
     first_line: int
     bad_rows: list[dict] = field(default_factory=list)
+    #: line breaks inside cells move the editor lines (delimited text); False: a record's line is its row
+    breaks: bool = True
+    #: what the CSV parser reads (None: the file itself; :class:`cemkit.ingest.sources.Transcoded` for GBK)
+    input: Any = None
+    #: the record batches (None: the CSV parser's, :func:`_record_batches`)
+    source: Callable[[BatchReader], Iterator[pa.RecordBatch]] | None = None
+    #: called after the last batch (the whole file's encoding label; may raise :class:`NotStreamed`)
+    finish: Callable[[], None] | None = None
 
     def batches(self, rows: int) -> Iterator[Batch]:
         """Batches of about ``rows`` records (the last may be smaller), blank rows at the end dropped."""
@@ -81,26 +90,31 @@ def open_batches(path: str | Path) -> BatchReader:
     """Decide the encoding, delimiter and header of a delimited file as :func:`read_delimited` does; raises
     :class:`NotStreamed` for a file it reads differently (not UTF-8 in its first MiB; past it, the batches
     raise it) and InputError as it does."""
+    from .sources import PARQUET_SUFFIXES, open_parquet, open_transcoded
+
     path = Path(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return open_parquet(path)
     head, whole = read_head(path)
+    attrs = {
+        "source": file_name(path), "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
+        "encoding": None, "encoding_lines_redecoded": 0, "sheet": None, "sheets": None, "column_labels": {},
+        "value_codes": {},
+    }
     if head.startswith(codecs.BOM_UTF8):
         enc, arrow_enc = "utf-8-sig", "utf8"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise NotStreamed("a UTF-16 file is read in memory")
     elif _decodes(head, "utf-8", whole):
         enc, arrow_enc = "utf-8", "utf8"
-    else:
-        raise NotStreamed("a file that is not UTF-8 is decoded line by line in memory")
+    else:  # GBK/GB18030 (or GBK with UTF-8 lines): decoded line by line as it streams
+        return open_transcoded(path, attrs)
     sample = head.decode(enc, errors="replace")
     delim, h, rows, first_line = sniff(sample, path.suffix.lower())
     if not rows:
         raise InputError(f"{path.name}: the file is empty (no header row).")
     names = _names(rows, h, _clean_names)
-    attrs = {
-        "source": file_name(path), "format": {".tsv": "TSV", ".txt": "delimited text"}.get(path.suffix.lower(), "CSV"),
-        "encoding": enc, "encoding_lines_redecoded": 0, "delimiter": delim, "sheet": None, "sheets": None,
-        "header_row": h + 1, "first_data_row": h + 2, "column_labels": {}, "value_codes": {},
-    }
+    attrs.update(encoding=enc, delimiter=delim, header_row=h + 1, first_data_row=h + 2)
     return BatchReader(path, attrs, names, arrow_enc, h + 1, first_line)
 
 
@@ -116,7 +130,7 @@ def _record_batches(br: BatchReader) -> Iterator[pa.RecordBatch]:
 
     try:  # pyarrow checks every cell is UTF-8 as it converts it (the whole-file reader relies on the same check)
         yield from pacsv.open_csv(  # (opening it reads the first block)
-            br.path,
+            br.path if br.input is None else br.input,
             read_options=pacsv.ReadOptions(encoding=br.encoding, column_names=names, skip_rows=br.skip,
                                            block_size=BLOCK_BYTES, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=br.attrs["delimiter"], newlines_in_values=True,
@@ -248,7 +262,7 @@ def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
             if np.array_equal(shifted, rows):
                 break
             rows = shifted
-        extra = _newlines(table)
+        extra = _newlines(table) if br.breaks else np.zeros(n, np.int64)
         cum = np.cumsum(extra)
         before_bad = bad_cum[np.searchsorted(bad_numbers, rows, side="left")]
         lines = br.first_line + (rows - first_no) + breaks_before + (cum - extra) + before_bad
@@ -317,12 +331,14 @@ def _batches(br: BatchReader, size: int) -> Iterator[Batch]:
         yield Batch(df.reset_index(drop=True), rows, lines, position)
         position += len(df)
 
-    for rb in _read_ahead(_record_batches(br), READ_AHEAD):
+    for rb in _read_ahead((br.source or _record_batches)(br), READ_AHEAD):
         if rb.num_rows:
             pending.append(pa.Table.from_batches([rb]))
             held += rb.num_rows
         while held >= size:
             yield from emit(False)
+    if br.finish is not None:  # before the last batch: nothing is kept from a file read whole after all
+        br.finish()
     yield from emit(True)
     finish_bad()
 

@@ -310,9 +310,25 @@ def _make_row_ids(raw: pd.DataFrame, source: str, first_row: int) -> str:
     """A response id for a file with none: ``<file>:<line>`` per row (the line of the file it came from).
     Rows identical in every cell share the first one's id, so the duplicate check keeps one of them
     (dedupe on the full row). Returns the sentence the accounting and the data-quality page give."""
-    keys = pd.util.hash_pandas_object(raw.astype("string"), index=False).to_numpy()
+    keys = row_keys(raw)
     first = pd.Series(np.arange(len(raw))).groupby(keys).transform("min").to_numpy()
-    raw[ROW_ID] = pd.Series([f"{source}:{first_row + int(i)}" for i in first], index=raw.index, dtype="str")
+    raw[ROW_ID] = row_ids(source, first_row, first, raw.index)
+    return made_id_note(source)
+
+
+def row_keys(raw: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's cells (rows equal in every cell share it): what ids made from file and
+    line group by, whole or batch by batch."""
+    return pd.util.hash_pandas_object(raw.astype("string"), index=False).to_numpy()
+
+
+def row_ids(source: str, first_row: int, first: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """``<file>:<first data row + position of the first row equal to it>`` per row."""
+    return pd.Series([f"{source}:{first_row + int(i)}" for i in first], index=index, dtype="str")
+
+
+def made_id_note(source: str) -> str:
+    """The sentence the accounting and the data-quality page give for ids made from file and line."""
     return (f"no response id column: each row's id is {source}:<line>, and rows repeated in every cell are "
             "duplicates")
 

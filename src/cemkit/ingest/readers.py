@@ -141,9 +141,13 @@ def _read_sav(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[s
 
 
 def _read_parquet(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    df = pd.read_parquet(path)
-    df.columns = _clean_names(df.columns)
-    return df.apply(_to_text) if len(df.columns) else df, {"header_row": 1, "first_data_row": 2}
+    import pyarrow.parquet as pq
+
+    from .sources import parquet_columns, parquet_frame
+
+    table = pq.read_table(path)
+    keep, names = parquet_columns(table.schema)
+    return parquet_frame(table, keep, names), {"header_row": 1, "first_data_row": 2}
 
 
 def _reader_errors() -> dict[str, tuple[type[BaseException], ...]]:

@@ -17,11 +17,12 @@ rows kept; cell counts of the dropped copies taken off the accounting. Column de
 words (label scales), the day/month order of dates — are made per batch and checked at the end against the
 decision on the whole file; when a batch decided otherwise, the file is read in memory instead.
 
-Read in memory instead (:class:`~cemkit.ingest.batches.NotStreamed`, the reason in
-``accounting["ingest"]``): xlsx and SAV (their formats cap a sheet at 1,048,576 rows), Parquet, text that
-is not UTF-8 throughout (decoded line by line), several files at once, a file without a response id
-column (ids made from file and line need every row first), raking, and the column decisions above when
-batches disagree. A speeder check (its threshold is a median over the whole file) streams: the batches run
+The file is a delimited export in UTF-8, GBK/GB18030 (decoded as it streams) or a Parquet export
+(:mod:`cemkit.ingest.sources`). A file without a response id column streams too: each row's id is made from file and line as
+in memory, the line of the first row equal to it in every cell (:class:`_RowIds`). Read in memory instead
+(:class:`~cemkit.ingest.batches.NotStreamed`, the reason in ``accounting["ingest"]``): xlsx and SAV (their
+formats cap a sheet at 1,048,576 rows), UTF-16, a UTF-8 file with GBK past its first MiB, several files at
+once, raking, and the column decisions above when batches disagree. A speeder check (its threshold is a median over the whole file) streams: the batches run
 without it and set the durations aside, and it is made at the end (:func:`~cemkit.ingest.stream_end._speeders`).
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..engine import Dataset
 from ..packs import Pack
@@ -48,6 +50,7 @@ from .headers import DURATION
 from .mapping import ColumnMapping
 from .match import FIT_SAMPLE_ROWS
 from .quality import _apply_checks, _quality, _quality_report, _quarantine, _straightliners
+from .sources import PARQUET_SUFFIXES
 from .stream_end import (
     _accounting,
     _add,
@@ -68,26 +71,37 @@ __all__ = ["BATCH_ROWS", "STREAM_FROM_BYTES", "NotStreamed", "prepare_streamed",
 BATCH_ROWS = 200_000
 #: ``engine="auto"``: a delimited file from this size is streamed (≈ 400,000 responses of 40 columns)
 STREAM_FROM_BYTES = 100 << 20
+#: ``engine="auto"``: a Parquet file from this many rows is streamed
+STREAM_FROM_ROWS = 400_000
 _SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def streams(path: str | Path, engine: str) -> bool:
-    """Is this file ingested in batches? ``engine``: "pandas" never, "duckdb" always (a delimited file), "auto"
-    from :data:`STREAM_FROM_BYTES`."""
+    """Is this file ingested in batches? ``engine``: "pandas" never, "duckdb" always (a delimited or Parquet
+    file), "auto" from :data:`STREAM_FROM_BYTES` (delimited) or :data:`STREAM_FROM_ROWS` (Parquet, whose
+    footer gives its row count)."""
     p = Path(path)
-    if engine == "pandas" or p.suffix.lower() not in _SUFFIXES or not p.is_file():
+    suffix = p.suffix.lower()
+    if engine == "pandas" or suffix not in (*_SUFFIXES, *PARQUET_SUFFIXES) or not p.is_file():
         return False
-    return engine == "duckdb" or p.stat().st_size >= STREAM_FROM_BYTES
+    if engine == "duckdb":
+        return True
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            return pq.ParquetFile(p).metadata.num_rows >= STREAM_FROM_ROWS
+        except (pa.ArrowInvalid, OSError, ValueError):
+            return False  # the whole-file reader says what is wrong with it
+    return p.stat().st_size >= STREAM_FROM_BYTES
 
 
 def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir: str | Path,
                      timings: dict[str, float], batch_rows: int = BATCH_ROWS):
-    """The streaming counterpart of :func:`cemkit.ingest.flow._prepare_file` for one delimited file: writes
+    """The streaming counterpart of :func:`cemkit.ingest.flow._prepare_file` for one delimited or Parquet file: writes
     ``responses.parquet``, ``quarantine.parquet`` and ``contacts.parquet`` (with ``keep_pii``) into
     ``out_dir`` and returns a :class:`~cemkit.ingest.flow.Prepared` whose ``responses`` is a
     :class:`cemkit.engine.Dataset` of that file. Raises :class:`NotStreamed` (nothing left behind) when the
     file is to be read in memory instead."""
-    from .flow import ROW_ID, Prepared, _privacy_plates
+    from .flow import ROW_ID, Prepared, _privacy_plates, made_id_note
 
     t0 = time.perf_counter()
     path = Path(data_path)
@@ -110,8 +124,10 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
     if stated:
         mp = dataclasses.replace(mp, scales={**stated, **mp.scales})
     quality = _quality(pk, mp)
-    if "response_id" not in cols:
-        raise NotStreamed("no response id column: ids made from file and line need every row first")
+    made_id = made = None
+    if "response_id" not in cols:  # ids from file and line: each row's is its first equal row's (_RowIds)
+        made_id, made = made_id_note(path.name), _RowIds()
+        cols["response_id"], how["response_id"] = ROW_ID, "made from file and line (no response id column)"
     if (mp.weights or {}).get("rake"):
         raise NotStreamed("raking weighs the whole table at once")
     # the speeder threshold is a median over every duration: the batches run without the check, which is
@@ -129,7 +145,7 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
     try:
         t = time.perf_counter()
         for b in _chain(peek, gen):
-            _one_batch(b, br, pk, mp, cols, batch_quality, plates, parts)
+            _one_batch(b, br, pk, mp, cols, batch_quality, plates, parts, made)
         timings["batches"] = time.perf_counter() - t
         _check_decisions(parts, pk, mp, cols)
         t = time.perf_counter()
@@ -145,10 +161,10 @@ def prepare_streamed(data_path: str | Path, pk: Pack, mp: ColumnMapping, out_dir
         contacts = _contacts_table(parts, dups)
         timings["whole file"] = time.perf_counter() - t
         acc = _accounting(parts, br, pk, mp, cols, how, stated, headers, quality, dups, quarantine, bad,
-                          {**_add(dup_masked, bad_masked)}, weighting, batch_rows, ROW_ID, speed)
+                          {**_add(dup_masked, bad_masked)}, weighting, batch_rows, ROW_ID, speed, made_id)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    quarantine.insert(0, "file", pd.Series([path.name] * len(quarantine), dtype="str"))
+    quarantine.insert(0, "file", pd.Series([file_name(path)] * len(quarantine), dtype="str"))
     quarantine.to_parquet(out / "quarantine.parquet", index=False)
     if contacts is not None:
         contacts.to_parquet(out / "contacts.parquet", index=False)
@@ -170,13 +186,17 @@ def _clean_fields(cols: dict[str, str], mp: ColumnMapping) -> set[str]:
 
 
 def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dict[str, str],
-               quality: dict[str, Any], plates: bool, parts: _Parts) -> None:
+               quality: dict[str, Any], plates: bool, parts: _Parts, made: _RowIds | None = None) -> None:
     """One batch through the in-memory steps; its clean rows, keys and quarantine set aside."""
+    from .flow import ROW_ID, row_ids
     from .tables import _contacts, _notes, _responses
 
     raw = b.frame
     for fid, value in mp.constants.items():
         raw[constant_header(fid)] = pd.Series(value, index=raw.index, dtype="str")
+    if made is not None:
+        raw[ROW_ID] = row_ids(br.path.name, int(br.attrs.get("first_data_row") or 2), made.first(raw, b.start),
+                              raw.index)
     spilled = pa.Table.from_pandas(raw, preserve_index=False)  # the records as read: the copies' quarantine rows
     spilled = spilled.append_column("__pos", pa.array(b.start + np.arange(len(raw), dtype=np.int64))) \
         .append_column("__row", pa.array(np.asarray(b.rows, np.int64))) \
@@ -226,6 +246,31 @@ def _one_batch(b: Batch, br: BatchReader, pk: Pack, mp: ColumnMapping, cols: dic
     responses["__pos"] = pos
     w.clean.clear()
     parts.add(b.start, responses, spilled, keys)
+
+
+class _RowIds:
+    """Ids made from file and line, batch by batch: each row's is the position of the first row equal to it
+    in every cell (:func:`cemkit.ingest.flow.row_keys`), found among this batch's rows and the rows of the
+    batches before — those of each earlier batch kept as sorted hashes with their first positions (16
+    bytes a distinct row)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def first(self, raw: pd.DataFrame, start: int) -> np.ndarray:
+        from .flow import row_keys
+
+        keys = row_keys(raw)
+        uniq, where, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        first = start + where.astype(np.int64)  # the first position of each distinct row in this batch
+        new = np.ones(len(uniq), dtype=bool)
+        for hashes, positions in self.seen:  # earlier batches first: their positions are smaller
+            i = np.minimum(np.searchsorted(hashes, uniq), max(len(hashes) - 1, 0))
+            hit = new & (hashes[i] == uniq) if len(hashes) else np.zeros(len(uniq), dtype=bool)
+            first[hit] = positions[i[hit]]
+            new &= ~hit
+        self.seen.append((uniq[new], first[new]))
+        return first[inverse.reshape(-1)]
 
 
 def _decisions(w: _Work, raw: pd.DataFrame, cols: dict[str, str], parts: _Parts) -> None:

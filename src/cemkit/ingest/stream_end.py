@@ -245,7 +245,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
                 how: dict[str, str], stated: dict, headers: list[str], quality: dict[str, Any],
                 dups: pd.DataFrame, quarantine: pd.DataFrame, bad: list[dict], extra_masked: dict[str, int],
                 weighting: dict[str, Any], batch_rows: int, row_id: str,
-                speed: dict[str, Any] | None = None) -> dict[str, Any]:
+                speed: dict[str, Any] | None = None, made_id: str | None = None) -> dict[str, Any]:
     """The in-memory ingest's accounting from the batches' counts, less the cell counts of the used rows
     dropped at the end (``dups``: the copies of repeated ids and the speeders; ``speed``: the speeder
     check over the whole file)."""
@@ -307,7 +307,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
         stage_labels.update(a.get("stage_labels") or {})
     acc: dict[str, Any] = {
         "source": br.attrs.get("source"), "format": br.attrs.get("format"), "encoding": br.attrs.get("encoding"),
-        "encoding_lines_redecoded": 0, "sheet": None, "header_row": br.attrs.get("header_row"),
+        "encoding_lines_redecoded": int(br.attrs.get("encoding_lines_redecoded") or 0), "sheet": None, "header_row": br.attrs.get("header_row"),
         "input_rows": sums["input_rows"], "used": sums["used"], "quarantined": sums["quarantined"],
         "by_reason": sums["by_reason"],
         "customer_id_missing": sums.get("customer_id_missing", 0), "cells_blanked": sums.get("cells_blanked", {}),
@@ -320,7 +320,7 @@ def _accounting(parts: _Parts, br: BatchReader, pk: Pack, mp: ColumnMapping, col
         "stage_labels": stage_labels, "label_scales": parts.whole_labels,
         "masked": sums.get("masked", {}), "masked_by_column": sums.get("masked_by_column", {}),
         "pseudonymised": sums.get("pseudonymised", {}), "masked_quarantine": masked_q,
-        **column_notes(pk, mp, cols, how, stated, None,
+        **column_notes(pk, mp, cols, how, stated, made_id,
                        [h for h in headers if h not in set(cols.values()) and h != row_id]),
         "weighting": weighting, "weighting_efficiency": weighting.get("efficiency"),
         "ingest": f"streamed in batches of {batch_rows:,} records (cemkit.ingest.stream)",

@@ -123,10 +123,6 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     problems = validate_pack(pack.root)  # fail fast on any pack file (storyline, alerts, playbooks, demo)
     if problems:
         raise PackError(problems)
-    from ..render.pptx import open_template
-
-    open_template(opts.template)  # and on a template missing a layout
-    model_path, model_info = _sentiment_model(opts, pack)  # and on a model file that cannot be used
     if opts.html_engine == "quarto" and shutil.which("quarto") is None:
         raise UserError("--html-engine quarto needs the quarto command on PATH; it is not installed "
                         "(the built-in HTML engine needs nothing: drop the option)")
@@ -139,16 +135,27 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
 
     maps = _items(opts.mapping)
     _check_inputs(maps, _items(opts.data), pack)  # and on a missing file or a mapping that cannot be read
-    out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_id = f"{pack.id}-{stamp}"
-    staging = _staging(out, f".staging-{run_id}")
-    (staging / "notebooks").mkdir()
+    # the ingest notebook's kernel starts now, while the template and the sentiment model are checked (≈ 2 s
+    # of each run); it moves into the run folder when the notebook takes it
+    warm = WarmKernels(len(notebooks), None, ahead=1)
+    try:
+        from ..render.pptx import open_template
+
+        open_template(opts.template)  # and on a template missing a layout
+        model_path, model_info = _sentiment_model(opts, pack)  # and on a model file that cannot be used
+        out = Path(opts.out).resolve()  # absolute: papermill changes the working directory while it runs
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_id = f"{pack.id}-{stamp}"
+        staging = _staging(out, f".staging-{run_id}")
+        (staging / "notebooks").mkdir()
+    except BaseException:
+        warm.close()
+        raise
     logfile = staging / "run.log"
     timings: dict[str, float] = {}
+    kernels: dict[str, dict] = {}  # notebook → its kernel's process id and CPU seconds
     steps = [nb.stem for nb in notebooks] + ["render"]
     progress = _Progress(steps, opts.quiet)
-    warm: WarmKernels | None = None
     try:
         data, odata = _items(opts.data) or _mapped_files(maps, pack), list(opts.odata)
         if opts.wave_from_date and data:
@@ -192,16 +199,21 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "sentiment_model": str(model_path or ""),
         }
         first, rest = notebooks[0], notebooks[1:]
-        # the later notebooks' kernels start while ingest runs; a large run keeps one waiting, not two (an idle
-        # kernel holds ≈ 220 MB; the second notebook of a pair then starts ≈ 2.5 s later)
+        warm.move(nb_dir)
+        # the analysis notebooks' kernels start while ingest runs; beside a streamed ingest (the run's peak) one
+        # waits, not two (an idle kernel holds ≈ 240 MB: two took the 1M run to 1.90 GB of its 2 GB)
         from ..ingest.stream import streams
 
-        warm = WarmKernels(len(rest), nb_dir, ahead=1 if any(streams(p, opts.engine) for p in data) else 2)
-        timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir)
+        warm.keep(1 if any(streams(p, opts.engine) for p in data) else 2)
+        timings[first.stem] = _execute(first, nb_dir / first.name, params, nb_dir, warm, kernels)
         progress.step(first.stem)
+        # after it, two: each notebook of the longest chain (journey → text → actions) then finds its kernel
+        # ready; one waiting cost it ≈ 2.5–3 s twice at 1M (the kernel started when the one before was taken)
+        warm.keep(2)
         with ThreadPoolExecutor(max_workers=max(1, opts.parallel)) as pool:  # waits for every notebook on leaving
             futures = _submit_notebooks(pool, rest, nb_dir, params, warm,
-                                        one_at_a_time=_responses_rows(staging) >= ONE_AT_A_TIME_ROWS)
+                                        one_at_a_time=_responses_rows(staging) >= ONE_AT_A_TIME_ROWS,
+                                        kernels=kernels)
             for name, fut in futures.items():
                 timings[name] = fut.result()
                 progress.step(name)
@@ -228,7 +240,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             "odata": odata, "mapping": opts.mapping, "wave": _wave_facts(staging),
             "previous": {"run": Path(previous).name, "path": previous} if previous else None,
             "closed_alerts": opts.closed_alerts, "seconds": round(seconds, 2),
-            "timings": {k: round(v, 2) for k, v in timings.items()}, "accounting": accounting,
+            "timings": {k: round(v, 2) for k, v in timings.items()},
+            "kernels": {k: {**v, "cpu_s": v["cpu_s"] and round(v["cpu_s"], 2)} for k, v in kernels.items()},
+            "accounting": accounting,
             "sentiment_model": model_info,
         }, ensure_ascii=False, indent=1), encoding="utf-8")
         final = out / run_id
@@ -254,8 +268,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                             "space and run again") from exc
         raise
     finally:
-        if warm is not None:
-            warm.close()
+        warm.close()
         progress.close()
 
 

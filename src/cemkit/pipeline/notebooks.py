@@ -7,6 +7,7 @@ it). A notebook's error becomes bad input (exit 2) when it is a :class:`~cemkit.
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,17 +38,33 @@ def notebook_list() -> list[Path]:
     return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
-def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels | None = None) -> float:
-    """Run one notebook with papermill, in a kernel from ``warm`` when one is ready (else a new one)."""
+def _kernel_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a live process has used, from ``/proc`` (None where there is none)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as fh:  # type: ignore[arg-type]
+            fields = fh.read().rsplit(")", 1)[1].split()  # after the command name: state is the first
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels | None = None,
+             kernels: dict | None = None) -> float:
+    """Run one notebook with papermill, in a kernel from ``warm`` when one is ready (else a new one). With
+    ``kernels`` (a dict), record the notebook's kernel there: its process id and the CPU seconds it used
+    (run.json's ``kernels``: what each notebook costs, and which process ran it for the benchmarks)."""
     import logging
 
     import papermill as pm
+    from jupyter_client.manager import AsyncKernelManager
 
     logging.getLogger("papermill").setLevel(logging.ERROR)
     from papermill.exceptions import PapermillExecutionError
 
     start = time.perf_counter()
-    km = warm.take() if warm is not None else None
+    km = warm.take(cwd) if warm is not None else None
+    if km is None:  # not started: nbclient starts it (in ``cwd``, with KERNEL_ARGS); ours to shut down
+        km = AsyncKernelManager(kernel_name="python3")
     try:
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=False,
                             log_output=False, request_save_on_cell_execute=False, extra_arguments=KERNEL_ARGS,
@@ -61,8 +78,10 @@ def _execute(nb: Path, out_nb: Path, params: dict, cwd: Path, warm: WarmKernels 
             raise OSError(errno.ENOSPC, "No space left on device", f"notebook {nb.name}") from None
         raise RuntimeError(f"notebook {nb.name} failed: {exc.ename}: {exc.evalue}") from exc
     finally:
-        if km is not None:  # papermill shuts down only the kernels it started
-            shutdown(km)
+        if kernels is not None:
+            pid = getattr(getattr(km, "provisioner", None), "pid", None)
+            kernels[nb.stem] = {"pid": pid, "cpu_s": _kernel_cpu(pid)}
+        shutdown(km)  # papermill shuts down only the kernels it started
     return time.perf_counter() - start
 
 
@@ -85,19 +104,20 @@ def _after(nb: Path) -> list[str]:
 
 
 def _execute_after(after: list, nb: Path, out_nb: Path, params: dict, cwd: Path,
-                   warm: WarmKernels | None = None, one_at_a_time: Any = None) -> float:
+                   warm: WarmKernels | None = None, one_at_a_time: Any = None, kernels: dict | None = None) -> float:
     """Run ``nb`` once the notebooks in ``after`` (futures) are done; with ``one_at_a_time`` (a lock, on a large
     run) a notebook not marked light holds it while it runs, so two such notebooks never run side by side."""
     for fut in after:
         fut.result()  # re-raises the dependency's error
     if one_at_a_time is None or _meta(nb).get("light"):
-        return _execute(nb, out_nb, params, cwd, warm)
+        return _execute(nb, out_nb, params, cwd, warm, kernels)
     with one_at_a_time:
-        return _execute(nb, out_nb, params, cwd, warm)
+        return _execute(nb, out_nb, params, cwd, warm, kernels)
 
 
 def _submit_notebooks(pool: ThreadPoolExecutor, rest: list[Path], nb_dir: Path, params: dict,
-                      warm: WarmKernels | None, one_at_a_time: bool = False) -> dict[str, Any]:
+                      warm: WarmKernels | None, one_at_a_time: bool = False,
+                      kernels: dict | None = None) -> dict[str, Any]:
     """The analysis notebooks submitted to ``pool`` (as many side by side as it has workers; with
     ``one_at_a_time``, at most one that holds rows): a future per notebook, in submission order."""
     lock = threading.Lock() if one_at_a_time else None
@@ -106,7 +126,8 @@ def _submit_notebooks(pool: ThreadPoolExecutor, rest: list[Path], nb_dir: Path, 
     # last, so no worker sits waiting while independent notebooks could run
     for nb in sorted(rest, key=lambda nb: bool(_after(nb))):
         after = [futures[a] for a in _after(nb) if a in futures]
-        futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm, lock)
+        futures[nb.stem] = pool.submit(_execute_after, after, nb, nb_dir / nb.name, params, nb_dir, warm, lock,
+                                       kernels)
     return futures
 
 

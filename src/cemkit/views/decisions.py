@@ -52,17 +52,21 @@ def _load(run_dir: str | Path | None, name: str) -> pd.DataFrame | None:
 def candidates(df: pd.DataFrame | Dataset, pack: Pack) -> pd.DataFrame:
     """What-if uplift of every (stage, driver attribute): one row each, with ``stage``, ``weight_share`` (the
     stage's share of NPS answers, 0–1) and ``overall_uplift`` (NPS points of the overall NPS). A
-    :class:`~cemkit.engine.Dataset` is read one stage at a time (that stage's rows, its model columns): the
-    same rows in the same order as in memory, so the same regressions; the total of NPS answers from SQL."""
+    :class:`~cemkit.engine.Dataset` is read one stage at a time (that stage's rows, its model columns; a wave
+    within :data:`cemkit.engine.PARTS_CELLS` read once and split): the same rows in the same order as in
+    memory, so the same regressions; the total of NPS answers from SQL."""
     unit, _ = _unit(pack, df)
     w = weight_column(df)
     total = _answered_weight(df, w)
     columns = set(df.columns)
     rows = []
+    wanted = {s.id: [a for a in s.drivers if a in columns and pack.attributes[a].scale.good] for s in pack.stages}
+    read = df.parts("stage", {s: ["nps", *cols, *([unit] if unit else []), *([w] if w else [])]
+                              for s, cols in wanted.items()}) if isinstance(df, Dataset) else None
     for stage in pack.stages:
-        cols = [a for a in stage.drivers if a in columns and pack.attributes[a].scale.good]
-        if isinstance(df, Dataset):
-            sub = df.where("stage", stage.id).to_pandas(["nps", *cols, *([unit] if unit else []), *([w] if w else [])])
+        cols = wanted[stage.id]
+        if read is not None:
+            sub = next(read)[1]
         else:
             sub = df[df["stage"] == stage.id]
         if not cols or len(sub) < pack.rules.driver_min_n:

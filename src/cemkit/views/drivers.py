@@ -57,8 +57,9 @@ def driver_models(rows: pd.DataFrame | Dataset, pack: Pack, bootstrap: int = 200
 
     A :class:`~cemkit.engine.Dataset` is read one stage at a time, only the rows of that stage and the
     columns of its model (target, its drivers, the weight): a stage's model sees exactly the rows, in the
-    same order, it sees in the table in memory, so the models are the same, and a run never holds more than
-    one stage's model columns. Each model then also carries what :func:`driver_views` needs of those rows
+    same order, it sees in the table in memory, so the models are the same, and a large run never holds more
+    than one stage's model columns (a wave within :data:`cemkit.engine.PARTS_CELLS` is read once and split:
+    :meth:`~cemkit.engine.Dataset.parts`). Each model then also carries what :func:`driver_views` needs of those rows
     (``attrs["performance"]``: each driver's mean, ``attrs["n_complete"]``: the complete answers), so the
     rows are read once."""
     target = pack.rules.driver_target
@@ -72,10 +73,10 @@ def driver_models(rows: pd.DataFrame | Dataset, pack: Pack, bootstrap: int = 200
     models: dict[str, pd.DataFrame] = {}
     skipped: dict[str, str] = {}
     present = set(rows.columns)
-    for stage, cols in drivers.items():
-        cols = [c for c in cols if c in present]
-        part = rows.where("stage", stage).to_pandas(["stage", target, *cols, *([w] if w else [])]) if cols else \
-            pd.DataFrame({"stage": pd.Series([], dtype=object)})
+    wanted = {stage: [c for c in cols if c in present] for stage, cols in drivers.items()}
+    read = rows.parts("stage", {s: ["stage", target, *cols, *([w] if w else [])] for s, cols in wanted.items() if cols})
+    for stage, cols in wanted.items():
+        part = next(read)[1] if cols else pd.DataFrame({"stage": pd.Series([], dtype=object)})
         fitted, skip = kda.key_drivers_by(part, target, {stage: cols}, "stage", **opts)
         skipped.update(skip)
         if stage in fitted:
