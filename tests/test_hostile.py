@@ -517,8 +517,8 @@ def test_a_pack_yaml_with_nested_aliases_is_refused_quickly(pack_copy):
 
 
 # =============================================================================== messages and folders
-@pytest.mark.slow
-def test_a_message_points_at_a_path_that_exists(tmp_path, capsys):
+def _run_with_no_known_stage(tmp_path, capsys) -> tuple[int, str]:
+    """A whole run on ten rows whose stage no pack stage names (every row quarantined): exit code, stderr."""
     lines = _demo_lines(10)
     stage = lines[0].split(",").index("stage")
     rows = [lines[0]] + [",".join(p if j != stage else "nowhere" for j, p in enumerate(line.split(",")))
@@ -526,6 +526,12 @@ def test_a_message_points_at_a_path_that_exists(tmp_path, capsys):
     path = tmp_path / "unusable.csv"
     path.write_text("".join(rows), encoding="utf-8")
     code, _, err = run_cli(["run", "--pack", "auto", "--data", path, "--out", tmp_path / "out", "--quiet"], capsys)
+    return code, err
+
+
+@pytest.mark.slow
+def test_a_message_points_at_a_path_that_exists(tmp_path, capsys):
+    code, err = _run_with_no_known_stage(tmp_path, capsys)
     assert code == 2 and "quarantine.parquet" in err
     import re
 
@@ -548,13 +554,7 @@ def test_a_run_between_two_and_three_at_night_names_its_real_folders(tmp_path, c
 
     monkeypatch.setattr(pipeline.dt, "datetime", Frozen)
     monkeypatch.setattr(pipeline.os, "getpid", lambda: 4567)
-    lines = _demo_lines(10)
-    stage = lines[0].split(",").index("stage")
-    rows = [lines[0]] + [",".join(p if j != stage else "nowhere" for j, p in enumerate(line.split(",")))
-                         for line in lines[1:]]
-    path = tmp_path / "unusable.csv"
-    path.write_text("".join(rows), encoding="utf-8")
-    code, _, err = run_cli(["run", "--pack", "auto", "--data", path, "--out", tmp_path / "out", "--quiet"], capsys)
+    code, err = _run_with_no_known_stage(tmp_path, capsys)
     assert code == 2 and "****" not in err
     named = re.findall(r"(/\S+?\.(?:parquet|log))", err)
     assert named and all(Path(p).exists() for p in named), named
