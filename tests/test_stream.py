@@ -259,6 +259,17 @@ def test_odata_streamed_equals_whole(auto_pack, tmp_path):
     assert r.accounting["odata_ingest"].startswith("read whole: a customer repeats")
 
 
+def refused_then_read_whole(rpath, pack, tmp_path, why: str, batch_rows: int):
+    """The stream refuses ``rpath`` (``NotStreamed`` matching ``why``) leaving nothing behind; returns what
+    ``prepare`` makes of it streamed (so read whole) and read whole by the pandas engine."""
+    mp = mapping_for(load_mapping(None, pack), rpath, pack)
+    with pytest.raises(NotStreamed, match=why):
+        prepare_streamed(rpath, pack, mp, tmp_path / "s", {}, batch_rows=batch_rows)
+    assert not (tmp_path / "s" / ".batches").exists() and not (tmp_path / "s" / "responses.parquet").exists()
+    return (prepare(rpath, pack, out_dir=tmp_path / "d", engine="duckdb"),
+            prepare(rpath, pack, out_dir=tmp_path / "p", engine="pandas"))
+
+
 @pytest.mark.parametrize("block", [None, 1 << 16])
 def test_a_file_not_utf8_past_its_first_mib_is_read_whole(block, tmp_path, auto_pack, monkeypatch):
     """The UTF-8 check is the parser's own, batch by batch (no pass over the file before reading): a GBK
@@ -277,12 +288,7 @@ def test_a_file_not_utf8_past_its_first_mib_is_read_whole(block, tmp_path, auto_
     lines[k] = lines[k].decode("utf-8").encode("gb18030")
     assert not lines[k].isascii()
     rpath.write_bytes(b"\n".join(lines))
-    mp = mapping_for(load_mapping(None, auto_pack), rpath, auto_pack)
-    with pytest.raises(NotStreamed, match="not UTF-8"):
-        prepare_streamed(rpath, auto_pack, mp, tmp_path / "s", {}, batch_rows=500)
-    assert not (tmp_path / "s" / ".batches").exists() and not (tmp_path / "s" / "responses.parquet").exists()
-    streamed = prepare(rpath, auto_pack, out_dir=tmp_path / "d", engine="duckdb")
-    whole = prepare(rpath, auto_pack, out_dir=tmp_path / "p", engine="pandas")
+    streamed, whole = refused_then_read_whole(rpath, auto_pack, tmp_path, "not UTF-8", batch_rows=500)
     assert streamed.accounting.pop("ingest") == "read whole: a file that is not UTF-8 throughout is decoded line " \
         "by line in memory"
     assert whole.accounting["encoding"] == "utf-8+gb18030" and whole.accounting["encoding_lines_redecoded"] == 1

@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_stream import both, check_same
+from test_stream import both, check_same, refused_then_read_whole
 
 from cemkit.demo import write_demo
 from cemkit.ingest import prepare
-from cemkit.ingest.batches import NotStreamed, open_batches
+from cemkit.ingest.batches import open_batches
 from cemkit.ingest.delimited import _decode_lines
 from cemkit.ingest.mapping import load_mapping, mapping_for
 from cemkit.ingest.sources import _Counts, decode_chunk
@@ -163,13 +163,8 @@ def test_gbk_file_the_whole_file_decoder_would_read_otherwise_is_read_whole(tmp_
     lines = [ln.encode("utf-8" if i == k + 1 else "gb18030") for i, ln in enumerate(lines)]
     assert not lines[k + 1].isascii()
     rpath.write_bytes(b"\n".join(lines))
-    mp = mapping_for(load_mapping(None, auto_pack), rpath, auto_pack)
-    with pytest.raises(NotStreamed, match="UTF-8 and as GBK"):
-        prepare_streamed(rpath, auto_pack, mp, tmp_path / "s", {}, batch_rows=50)
-    assert not (tmp_path / "s" / ".batches").exists() and not (tmp_path / "s" / "responses.parquet").exists()
-    streamed = prepare(rpath, auto_pack, out_dir=tmp_path / "d", engine="duckdb")
+    streamed, whole = refused_then_read_whole(rpath, auto_pack, tmp_path, "UTF-8 and as GBK", batch_rows=50)
     assert streamed.accounting.pop("ingest").startswith("read whole: lines that read as UTF-8 and as GBK")
-    whole = prepare(rpath, auto_pack, out_dir=tmp_path / "p", engine="pandas")
     assert whole.accounting["encoding"] == "gb18030"
     from test_stream import same_frame, same_json
 
